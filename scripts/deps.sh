@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Install the Debian packages hydrant needs, only those missing (apt-get update runs only then).
+#   scripts/deps.sh run    build and run
+#   scripts/deps.sh test   also everything the tests, sanitizers and fuzzers need
+set -eu
+run_pkgs="gcc make pkg-config libcjson-dev libh2o-evloop-dev"
+test_pkgs="$run_pkgs libcmocka-dev clang libclang-rt-14-dev libfuzzer-14-dev awscli python3-boto3 cppcheck clang-format"
+case "${1:-run}" in
+    run) want=$run_pkgs ;;
+    test) want=$test_pkgs ;;
+    *) echo "usage: $0 run|test" >&2; exit 2 ;;
+esac
+missing=""
+for p in $want; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    echo "deps: installing$missing"
+    sudo_cmd=""
+    [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+    $sudo_cmd apt-get update -q
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -q --no-install-recommends $missing
+fi

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Style gate: banned functions, no printf outside the logger and CLI entry points, cppcheck.
+# clang-format differences are reported but do not fail (formatting is advisory until the tree
+# has been formatted once in one commit).
+set -u
+cd "$(dirname "$0")/.."
+fail=0
+banned='\b(sprintf|vsprintf|strcpy|strcat|gets|atoi|atol|strtok|system)\s*\('
+if grep -rnE "$banned" src; then echo "lint: banned function above"; fail=1; fi
+if grep -rnE '\b(malloc|calloc|realloc|free)\s*\(' src | grep -v '^src/base/mem.c' | grep -vE 'hy_(malloc|calloc|realloc|free)|cJSON_free|_free\('; then
+    echo "lint: bare allocation outside src/base/mem.c"; fail=1; fi
+if grep -rnE '\b(printf|fprintf|puts)\s*\(' src | grep -vE '^src/(base/log.c|base/hyassert.c|main.c):'; then
+    echo "lint: printf outside the logger/CLI"; fail=1; fi
+if command -v cppcheck >/dev/null; then
+    cppcheck -q --error-exitcode=1 --enable=warning,portability --inline-suppr \
+        --suppress=missingIncludeSystem -Isrc src || fail=1
+fi
+if command -v clang-format >/dev/null; then
+    n=$(for f in $(find src tests/unit tests/fuzz -name '*.[ch]'); do clang-format --dry-run "$f" 2>&1 | grep -c warning; done | awk '{s+=$1} END {print s+0}')
+    echo "lint: clang-format would change $n places (advisory)"
+fi
+[ $fail -eq 0 ] && echo "lint: ok"
+exit $fail

@@ -1,0 +1,48 @@
+/*
+ * delivery: one stream's delivery consumer. A thread reads durable records from the stream's
+ * wal starting at its cursor, batches them by the buffering hints (size or interval, whichever
+ * comes first; interval 0 = as soon as possible), runs the pipeline stages (today: none between
+ * batch and sink; transform, partition, format and compress plug in here) and writes each batch
+ * as one object through a sink. Exactly-once: before writing, the batch's range and key are
+ * recorded durably as an intent in the cursor file; after a crash that exact range is rewritten
+ * to that exact key before anything else, and the cursor moves only after the object is durable.
+ *
+ * Object key = prefix (default "YYYY/MM/dd/HH/", UTC, from the oldest record's arrival) +
+ * "<stream>-<version>-<yyyy-MM-dd-HH-mm-ss>-<id>", <id> derived from the range.
+ *
+ * Threads: start/update/stop from the api thread; the consumer runs on its own thread.
+ */
+#ifndef HY_DELIVERY_H
+#define HY_DELIVERY_H
+
+#include <stdint.h>
+
+struct wal;
+struct stream_stats;
+struct delivery;
+
+/* What delivery needs of a stream's destination; all strings are copied. */
+struct delivery_target {
+    const char *stream_name;
+    uint64_t version;          /* stream VersionId; appears in object names */
+    const char *bucket;        /* from BucketARN arn:aws:s3:::NAME */
+    const char *prefix;        /* NULL or "" = default YYYY/MM/dd/HH/ */
+    const char *error_prefix;  /* may be NULL */
+    uint64_t size_bytes;       /* BufferingHints.SizeInMBs * 1 MiB */
+    int interval_s;            /* BufferingHints.IntervalInSeconds */
+};
+
+/* Start the consumer. state_dir holds its cursor file; s3_root is <data-dir>/s3. Returns 0 and
+ * sets *out, or a negative error. */
+int delivery_start(const char *state_dir, const char *s3_root, struct wal *w,
+                   struct stream_stats *stats, const struct delivery_target *t,
+                   struct delivery **out);
+/* Apply a new destination config (UpdateDestination); takes effect from the next batch. */
+int delivery_update(struct delivery *d, const struct delivery_target *t);
+/* Lowest sequence number not yet delivered (every record below it is in a durable object). */
+uint64_t delivery_cursor(struct delivery *d);
+/* Stop: with flush != 0, first deliver every durable record regardless of buffering hints.
+ * Joins the thread and frees d. */
+void delivery_stop(struct delivery *d, int flush);
+
+#endif

@@ -1,0 +1,69 @@
+/*
+ * keyname: S3 object key naming for delivered batches (firehose-reference.md sections 1.3, 1.4).
+ *
+ *     key = <evaluated prefix> <stream>-<version>-<yyyy>-<MM>-<dd>-<HH>-<mm>-<ss>-<id>
+ *
+ * The prefix may hold expressions !{timestamp:<pattern>}, !{firehose:random-string} and (error
+ * prefixes only) !{firehose:error-output-type}. NULL or "" means the default "yyyy/MM/dd/HH/";
+ * a prefix without a timestamp expression gets "yyyy/MM/dd/HH/" appended, as Firehose does.
+ * Every timestamp (prefix and suffix) is the UTC arrival time of the oldest record in the object.
+ *
+ * Unlike Firehose, nothing here is random: <id> (UUID-shaped) and each "random-string" are hashed
+ * from (stream identity, first seq, last seq), so the same log range always maps to the same key
+ * and a redelivery after a crash overwrites the object instead of duplicating it.
+ *
+ * Pure functions over caller memory; thread-safe.
+ */
+#ifndef HY_KEYNAME_H
+#define HY_KEYNAME_H
+
+#include <stdint.h>
+
+struct buf;
+
+#define KEYNAME_ID_LEN 36     /* 8-4-4-4-12 lowercase hex */
+#define KEYNAME_RANDOM_LEN 11 /* like Firehose's "046b6c7f-0b" */
+#define KEYNAME_PREFIX_MAX 1024
+
+/* The log range one object holds, and what names it. */
+struct keyname_range {
+    const char *stream_name;
+    uint64_t version;          /* stream VersionId */
+    uint64_t stream_id;        /* identity of this incarnation (keyname_stream_id) */
+    uint64_t first_seq;
+    uint64_t last_seq;
+    int64_t oldest_arrival_ms; /* epoch ms of the oldest record in the object */
+};
+
+/* Identity of a stream incarnation from its name and creation time (epoch ms; 0 if unknown), so
+ * a stream deleted and created again under the same name does not reuse object ids. */
+uint64_t keyname_stream_id(const char *stream_name, int64_t create_ms);
+
+/* Write the range's UUID-shaped id (KEYNAME_ID_LEN chars plus NUL) to out. Deterministic. */
+void keyname_range_id(const struct keyname_range *r, char out[KEYNAME_ID_LEN + 1]);
+
+/* Append the evaluated prefix to out, including the appended default timestamp when the prefix
+ * has none. error_output_type is the value of !{firehose:error-output-type} (NULL for data
+ * prefixes, where that expression is HY_EINVAL). Returns 0, HY_EINVAL for a bad prefix, or
+ * HY_E2BIG/HY_ENOMEM from out (which then may hold part of the prefix). */
+int keyname_prefix_eval(const char *prefix, const struct keyname_range *r,
+                        const char *error_output_type, struct buf *out);
+
+/* Append the full object key for r under prefix to out. Errors as keyname_prefix_eval. */
+int keyname_object_key(const char *prefix, const struct keyname_range *r, struct buf *out);
+
+/* Append the full key of an error object: under error_prefix when it is set, else under
+ * "<prefix><error_output_type>/" plus the default timestamp (Firehose's rule when
+ * ErrorOutputPrefix is null). Errors as keyname_prefix_eval. */
+int keyname_error_key(const char *prefix, const char *error_prefix, const char *error_output_type,
+                      const struct keyname_range *r, struct buf *out);
+
+/* Check one Prefix (is_error_prefix 0) or ErrorOutputPrefix (1) the way CreateDeliveryStream
+ * does. Returns 0, or HY_EINVAL with *reason set to a static message for the API reply. */
+int keyname_prefix_validate(const char *prefix, int is_error_prefix, const char **reason);
+
+/* Check a Prefix / ErrorOutputPrefix pair: each as above, and when Prefix has any expression,
+ * ErrorOutputPrefix must be set and contain !{firehose:error-output-type}. 0 or HY_EINVAL. */
+int keyname_prefixes_validate(const char *prefix, const char *error_prefix, const char **reason);
+
+#endif

@@ -1,0 +1,257 @@
+/*
+ * main: command-line entry. Parses flags (each also readable from HYDRANT_<FLAG>), prepares the
+ * data directory, and wires the HTTP server to the Firehose API. Owns the only process-global
+ * state: the server pointer the signal handler stops.
+ */
+#include "api/api.h"
+#include "base/err.h"
+#include "base/fsutil.h"
+#include "base/log.h"
+#include "net/http.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#define HYDRANT_VERSION "0.1.0"
+
+static struct http_server *the_server;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    if (the_server)
+        http_server_stop(the_server);
+}
+
+struct options {
+    const char *listen;
+    const char *data_dir;
+    const char *log_level;
+    const char *region;
+    const char *account_id;
+    unsigned long long quota_mib;
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: hydrant serve [flags]\n"
+            "       hydrant version\n\n"
+            "flags (each may also come from the environment variable shown):\n"
+            "  --listen HOST:PORT     address to serve on (HYDRANT_LISTEN; default 127.0.0.1:4566)\n"
+            "  --data-dir DIR         where streams, logs and local buckets live\n"
+            "                         (HYDRANT_DATA_DIR; default ./hydrant-data)\n"
+            "  --log-level LEVEL      error, warn, info or debug (HYDRANT_LOG_LEVEL; default info)\n"
+            "  --region REGION        region shown in ARNs (HYDRANT_REGION; default us-east-1)\n"
+            "  --account-id ID        account shown in ARNs and errors\n"
+            "                         (HYDRANT_ACCOUNT_ID; default 000000000000)\n"
+            "  --stream-quota-mib N   undelivered bytes kept per stream before PutRecord answers\n"
+            "                         \"Slow down.\" (HYDRANT_STREAM_QUOTA_MIB; default 1024)\n");
+}
+
+static const char *env_or(const char *name, const char *def)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : def;
+}
+
+static int parse_u64(const char *s, unsigned long long *out)
+{
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || !end || *end || end == s)
+        return HY_EINVAL;
+    *out = v;
+    return 0;
+}
+
+static int parse_flags(int argc, char **argv, struct options *o)
+{
+    o->listen = env_or("HYDRANT_LISTEN", "127.0.0.1:4566");
+    o->data_dir = env_or("HYDRANT_DATA_DIR", "./hydrant-data");
+    o->log_level = env_or("HYDRANT_LOG_LEVEL", "info");
+    o->region = env_or("HYDRANT_REGION", "us-east-1");
+    o->account_id = env_or("HYDRANT_ACCOUNT_ID", "000000000000");
+    const char *quota = env_or("HYDRANT_STREAM_QUOTA_MIB", "1024");
+    static const struct option longopts[] = {
+        {"listen", required_argument, NULL, 'l'},
+        {"data-dir", required_argument, NULL, 'd'},
+        {"log-level", required_argument, NULL, 'v'},
+        {"region", required_argument, NULL, 'r'},
+        {"account-id", required_argument, NULL, 'a'},
+        {"stream-quota-mib", required_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'l':
+            o->listen = optarg;
+            break;
+        case 'd':
+            o->data_dir = optarg;
+            break;
+        case 'v':
+            o->log_level = optarg;
+            break;
+        case 'r':
+            o->region = optarg;
+            break;
+        case 'a':
+            o->account_id = optarg;
+            break;
+        case 'q':
+            quota = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            exit(0);
+        default:
+            usage(stderr);
+            return HY_EINVAL;
+        }
+    }
+    if (optind != argc) {
+        fprintf(stderr, "hydrant: unexpected argument '%s'\n", argv[optind]);
+        return HY_EINVAL;
+    }
+    if (parse_u64(quota, &o->quota_mib) || o->quota_mib == 0) {
+        fprintf(stderr, "hydrant: --stream-quota-mib needs a positive whole number\n");
+        return HY_EINVAL;
+    }
+    return 0;
+}
+
+/* Create the data dir if needed and hold an exclusive lock on it, so two processes never share
+ * one log. The lock fd stays open for the life of the process. */
+static int prepare_data_dir(const char *dir)
+{
+    int rc = fsutil_mkdirs(dir, 0755);
+    if (rc) {
+        LOG_ERROR("main", "cannot create the data directory", "dir=%s error=%s", dir,
+                  hy_strerror(rc));
+        return rc;
+    }
+    char path[PATH_MAX];
+    int n = snprintf(path, sizeof path, "%s/LOCK", dir);
+    if (n < 0 || (size_t)n >= sizeof path)
+        return -ENAMETOOLONG;
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        rc = -errno;
+        LOG_ERROR("main", "the data directory is not writable", "dir=%s error=%s", dir,
+                  hy_strerror(rc));
+        return rc;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB)) {
+        rc = -errno;
+        LOG_ERROR("main", "the data directory is in use by another hydrant", "dir=%s", dir);
+        close(fd);
+        return rc;
+    }
+    return 0;
+}
+
+static int serve(int argc, char **argv)
+{
+    struct options o;
+    int rc = parse_flags(argc, argv, &o);
+    if (rc)
+        return 2;
+    int level;
+    if (log_level_parse(o.log_level, &level)) {
+        fprintf(stderr, "hydrant: --log-level must be error, warn, info or debug\n");
+        return 2;
+    }
+    log_set_level(level);
+    signal(SIGPIPE, SIG_IGN);
+    if (prepare_data_dir(o.data_dir))
+        return 1;
+
+    struct http_config hcfg;
+    http_config_default(&hcfg);
+    struct api *api = NULL;
+    struct api_config acfg = {
+        .data_dir = o.data_dir,
+        .region = o.region,
+        .account_id = o.account_id,
+        .quota_bytes = (uint64_t)o.quota_mib << 20,
+    };
+    rc = api_new(&acfg, &api);
+    if (rc) {
+        LOG_ERROR("main", "cannot open the data directory", "dir=%s error=%s", o.data_dir,
+                  hy_strerror(rc));
+        return 1;
+    }
+    struct http_server *srv = http_server_new(&hcfg, api_handle, api);
+    if (!srv) {
+        LOG_ERROR("main", "out of memory", "%s", "");
+        api_shutdown(api);
+        api_free(api);
+        return 1;
+    }
+    rc = http_server_listen(srv, o.listen);
+    if (rc) {
+        LOG_ERROR("main",
+                  rc == -EADDRINUSE ? "the address is already in use" : "cannot listen",
+                  "addr=%s error=%s", o.listen, hy_strerror(rc));
+        http_server_free(srv);
+        api_shutdown(api);
+        api_free(api);
+        return 1;
+    }
+    the_server = srv;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+
+    char host[256];
+    const char *colon = strrchr(o.listen, ':');
+    size_t hl = colon ? (size_t)(colon - o.listen) : 0;
+    if (hl >= sizeof host)
+        hl = sizeof host - 1;
+    memcpy(host, o.listen, hl);
+    host[hl] = '\0';
+    api_set_ready(api, 1);
+    LOG_INFO("main", "listening", "addr=%s port=%d data_dir=%s version=%s", host,
+             http_server_port(srv), o.data_dir, HYDRANT_VERSION);
+    rc = http_server_run(srv);
+    api_set_ready(api, 0);
+    LOG_INFO("main", "stopping: delivering what is buffered", "%s", "");
+    the_server = NULL;
+    http_server_free(srv);
+    api_shutdown(api);
+    api_free(api);
+    LOG_INFO("main", "stopped", "%s", "");
+    return rc ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc >= 2 && strcmp(argv[1], "serve") == 0)
+        return serve(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "version") == 0) {
+        printf("hydrant %s\n", HYDRANT_VERSION);
+        return 0;
+    }
+    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+                      strcmp(argv[1], "help") == 0)) {
+        usage(stdout);
+        return 0;
+    }
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,125 @@
+/*
+ * catalog: the set of delivery streams, persisted and looked up by name.
+ *
+ * Each stream is one directory <data-dir>/streams/<name>/ holding stream.json (written with
+ * fsutil_write_atomic, so a crash leaves the old or the new version, never a torn one) next to
+ * the stream's log/ and its consumers' cursor files. stream.json:
+ *
+ *     {"Format":1, "DeliveryStreamName":"clicks", "DeliveryStreamType":"DirectPut",
+ *      "VersionId":"1", "CreateTimestampMs":1700000000000, "LastUpdateTimestampMs":...,
+ *      "DeliveryStreamStatus":"ACTIVE", "StreamId":"<16 hex>",
+ *      "DestinationId":"destinationId-000000000001",
+ *      "DeliveryStreamEncryptionConfiguration":{"Status":"DISABLED"},
+ *      "Tags":[{"Key":"k","Value":"v"}, ...],          sorted by key
+ *      "Destination":{"Kind":"ExtendedS3", "RoleARN":..., "BucketARN":..., ...}}
+ *
+ * The catalog is persistence plus lookup: it owns struct catalog_stream objects (refcounted),
+ * but never opens logs or starts delivery; the api wires the runtime fields (wal, delivery).
+ * Deleting renames the directory to a hidden ".deleted-*" name first, so a crash half-way through
+ * the removal never leaves a half-stream that would be loaded again.
+ *
+ * Threads: every call is thread-safe. Persisted fields of a stream are guarded by the catalog
+ * lock (catalog_lock/catalog_unlock); runtime fields are the api's business.
+ */
+#ifndef HY_CATALOG_H
+#define HY_CATALOG_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "stream/stats.h"
+
+struct cJSON;
+struct buf;
+struct wal;
+struct delivery;
+struct catalog;
+
+/* Firehose: DeliveryStreamStatus values hydrant uses (CREATING_FAILED/DELETING_FAILED are
+ * never entered: a stream whose log cannot be opened is not created). */
+enum catalog_status {
+    CATALOG_STATUS_CREATING = 0,
+    CATALOG_STATUS_ACTIVE,
+    CATALOG_STATUS_DELETING,
+};
+
+/* Firehose uses this id for a stream's only destination. */
+#define CATALOG_DESTINATION_ID "destinationId-000000000001"
+#define CATALOG_NAME_MAX 64
+
+struct catalog_stream {
+    /* Persisted; read and written under the catalog lock. */
+    char name[CATALOG_NAME_MAX + 1];
+    uint64_t version;          /* VersionId, starts at 1, +1 per UpdateDestination */
+    int64_t create_ms;         /* CreateTimestamp, epoch ms */
+    int64_t update_ms;         /* LastUpdateTimestamp, epoch ms */
+    enum catalog_status status;
+    uint64_t stream_id;        /* identity of this incarnation (keyname_stream_id) */
+    struct cJSON *dest;        /* destination config incl. "Kind"; owned, never NULL once saved */
+    struct cJSON *tags;        /* array of {"Key","Value"}, sorted by key; owned, never NULL */
+
+    /* Runtime, owned and set by the api. */
+    struct wal *wal;
+    struct delivery *delivery;
+    struct stream_stats stats;
+    /* Puts hold it shared across "status is ACTIVE" + wal_append; delete takes it exclusively to
+     * flip the status, so no append can start on a wal that is about to close. */
+    pthread_rwlock_t put_lock;
+    atomic_int refs;
+};
+
+/* Open the catalog in data_dir: creates <data_dir>/streams if needed and loads every stream.json
+ * (entries that cannot be read are logged and skipped, their files left alone). Blocks on disk.
+ * Returns 0 and sets *out (free with catalog_free), or a negative error (-EACCES, -ENOTDIR...). */
+int catalog_open(const char *data_dir, struct catalog **out);
+/* Drop the catalog's references to its streams and free it. Runtime fields must be closed. */
+void catalog_free(struct catalog *c);
+/* The data directory given to catalog_open (borrowed; valid until catalog_free). */
+const char *catalog_data_dir(const struct catalog *c);
+
+/* A new stream object: refs 1, status CREATING, version 1, empty tags, no dest.
+ * NULL if the name is longer than CATALOG_NAME_MAX or on allocation failure. */
+struct catalog_stream *catalog_stream_new(const char *name);
+void catalog_stream_ref(struct catalog_stream *s);
+/* Release a reference; the last one frees the object (its wal/delivery must be closed). */
+void catalog_stream_unref(struct catalog_stream *s);
+
+void catalog_lock(struct catalog *c);
+void catalog_unlock(struct catalog *c);
+
+/* Persist s and add it (the catalog takes its own reference). Returns 0, HY_EEXIST if the name
+ * is taken (or its directory exists), HY_E2BIG if max_streams are already there, or a disk
+ * error. Takes the lock itself; blocks on fsync. */
+int catalog_insert(struct catalog *c, struct catalog_stream *s, size_t max_streams);
+/* Rewrite s's stream.json from its fields. Caller holds the catalog lock. 0 or an error. */
+int catalog_save(struct catalog *c, struct catalog_stream *s);
+/* Look a stream up by name. Returns a new reference (release with catalog_stream_unref) or
+ * NULL. */
+struct catalog_stream *catalog_get(struct catalog *c, const char *name, size_t name_len);
+/* Forget s and remove its directory (renamed away first, then deleted). Returns 0 or an error;
+ * s is forgotten even if the removal fails (logged). Takes the lock itself. */
+int catalog_remove(struct catalog *c, struct catalog_stream *s);
+size_t catalog_count(struct catalog *c);
+/* Every stream, sorted by name, each with a new reference. Free with catalog_snapshot_free.
+ * Returns 0 or HY_ENOMEM. */
+int catalog_snapshot(struct catalog *c, struct catalog_stream ***out, size_t *n);
+void catalog_snapshot_free(struct catalog_stream **v, size_t n);
+
+/* Append "<data_dir>/streams/<name>" (+ "/" + leaf when leaf is not NULL) to out. */
+int catalog_stream_path(const struct catalog *c, const char *name, const char *leaf,
+                        struct buf *out);
+
+/* Serialise the persisted fields as stream.json text (caller holds the lock if s is shared). */
+int catalog_stream_to_json(const struct catalog_stream *s, struct buf *out);
+/* Parse stream.json text into a new stream object (refs 1). Returns 0, HY_EBADMSG for anything
+ * malformed, or HY_ENOMEM. */
+int catalog_stream_from_json(const char *text, size_t len, struct catalog_stream **out);
+/* Route cJSON's allocations through hy_malloc/hy_free (cJSON_InitHooks), once per process;
+ * thread-safe (pthread_once). catalog_open calls it; the api calls it before parsing. */
+void catalog_json_init(void);
+/* "CREATING"/"ACTIVE"/"DELETING". */
+const char *catalog_status_name(enum catalog_status st);
+
+#endif

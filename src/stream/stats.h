@@ -1,0 +1,43 @@
+/*
+ * stats: per-stream counters behind /_hydrant/metrics, named after Firehose's CloudWatch metrics.
+ * The api layer counts ingestion, the delivery consumer counts delivery; the metrics endpoint
+ * reads. All fields are atomics updated with relaxed ordering; any thread may touch them.
+ */
+#ifndef HY_STATS_H
+#define HY_STATS_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+/* Latency histogram bucket upper bounds in microseconds (le), plus +Inf. */
+#define STATS_LAT_BUCKETS 12
+extern const uint64_t stats_lat_bounds_us[STATS_LAT_BUCKETS];
+
+struct stats_latency {
+    _Atomic uint64_t buckets[STATS_LAT_BUCKETS + 1]; /* last is +Inf */
+    _Atomic uint64_t count;
+    _Atomic uint64_t sum_us;
+};
+
+struct stream_stats {
+    _Atomic uint64_t incoming_records;      /* IncomingRecords (acknowledged) */
+    _Atomic uint64_t incoming_bytes;        /* IncomingBytes */
+    _Atomic uint64_t incoming_put_requests; /* IncomingPutRequests */
+    _Atomic uint64_t throttled_records;     /* ThrottledRecords ("Slow down.") */
+    _Atomic uint64_t put_record_requests;   /* PutRecord.Requests */
+    _Atomic uint64_t put_record_batch_requests; /* PutRecordBatch.Requests */
+    struct stats_latency put_record_latency;       /* PutRecord.Latency */
+    struct stats_latency put_record_batch_latency; /* PutRecordBatch.Latency */
+    _Atomic uint64_t delivery_records;  /* DeliveryToS3.Records */
+    _Atomic uint64_t delivery_bytes;    /* DeliveryToS3.Bytes */
+    _Atomic uint64_t delivery_objects;  /* objects written */
+    _Atomic uint64_t delivery_success;  /* DeliveryToS3.Success: successful object writes */
+    _Atomic uint64_t delivery_failures; /* failed object writes (retried) */
+    /* Arrival time (epoch ms) of the oldest record not yet delivered; 0 when none. Gives
+     * DeliveryToS3.DataFreshness = now - this. Set by the delivery consumer. */
+    _Atomic int64_t oldest_undelivered_ms;
+};
+
+void stats_latency_observe(struct stats_latency *l, uint64_t us);
+
+#endif

@@ -1,0 +1,93 @@
+/*
+ * wal: one stream's durable log. Records are appended in frames to segment files in a directory;
+ * a committer thread owned by the wal writes each batch of appends and covers them with one
+ * fdatasync (group commit), then calls every waiting append's callback. A record is durable, and
+ * may be acknowledged, only after its callback said so.
+ *
+ * Segment files are named <first-seq as 20 digits>.seg. Frame layout (little endian):
+ *     u32 len | u32 crc | u64 seq | i64 arrival_ms | len bytes of data
+ * crc is CRC-32C over the data followed by the 20 bytes seq | arrival_ms | len (little endian);
+ * data comes first so appenders can checksum it before taking the lock. Sequence numbers start
+ * at 1 and are dense. On open the last segment is scanned and a torn or corrupt tail is cut
+ * (frames claiming more than 16 MiB count as corrupt); earlier segments are trusted by name.
+ * A segment rolls when a batch starts while the active one holds >= segment_bytes, so a segment
+ * may exceed segment_bytes by up to one batch (<= max_pending_bytes).
+ *
+ * Threads: wal_append() may be called from any thread; the callback runs on the committer
+ * thread. Readers (wal_reader_*) run on a consumer's own thread; each reader is used by one
+ * thread. wal_trim() and the counters are thread-safe.
+ */
+#ifndef HY_WAL_H
+#define HY_WAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct wal;
+struct wal_reader;
+
+/* Firehose: a record is at most 1,000 KiB. */
+#define WAL_RECORD_MAX_LEN 1024000u
+
+struct wal_config {
+    size_t segment_bytes;       /* roll to a new segment past this size; default 64 MiB */
+    size_t max_pending_bytes;   /* appended but not yet written; past it appends get HY_EBUSY */
+    uint64_t quota_bytes;       /* retained log bytes; past it appends get HY_EQUOTA; 0 = none */
+};
+
+/* A record to append: a borrowed view, copied during wal_append(). */
+struct wal_rec {
+    const void *data;
+    size_t len;
+};
+
+/* Called exactly once per successful wal_append(), on the committer thread: status 0 once the
+ * records are durable, or a negative error (-ENOSPC, -EIO...) if they were not written; then
+ * they are not in the log and their sequence numbers are reused. */
+typedef void (*wal_done_fn)(void *arg, int status);
+
+/* A record read back. data is borrowed: valid until the next call on the same reader. */
+struct wal_record {
+    uint64_t seq;
+    int64_t arrival_ms;
+    const uint8_t *data;
+    size_t len;
+};
+
+void wal_config_default(struct wal_config *cfg);
+/* Open (create if needed) the log in dir, recover it and start its committer thread.
+ * Returns 0 and sets *out, or a negative error. */
+int wal_open(const char *dir, const struct wal_config *cfg, struct wal **out);
+/* Stop the committer after writing what is pending (callbacks fire), close files, free. */
+void wal_close(struct wal *w);
+
+/* Append n records with one arrival time. On 0, *first_seq is the first record's sequence number
+ * (the rest follow densely) and done(arg, status) will be called exactly once (done may be NULL).
+ * On error (HY_EQUOTA over quota, HY_EBUSY too much pending, HY_ECLOSED, HY_E2BIG a record over
+ * WAL_RECORD_MAX_LEN, HY_EINVAL n == 0, HY_ENOMEM) done is never called and nothing is appended.
+ * Never blocks on disk: copies the records under a mutex and hands them to the committer. */
+int wal_append(struct wal *w, const struct wal_rec *recs, size_t n, int64_t arrival_ms,
+               uint64_t *first_seq, wal_done_fn done, void *arg);
+
+/* Next sequence number after the last durable record (1 when empty). */
+uint64_t wal_durable_next(struct wal *w);
+/* Block until wal_durable_next(w) > seq, the wal closes, or timeout_ms passes.
+ * Returns 1 if the condition holds, 0 on timeout. */
+int wal_wait(struct wal *w, uint64_t seq, int timeout_ms);
+/* Wake every waiter in wal_wait (used at shutdown). */
+void wal_wake(struct wal *w);
+/* Delete every segment whose records are all below min_seq (every consumer has passed them). */
+int wal_trim(struct wal *w, uint64_t min_seq);
+/* Bytes of the log retained on disk. */
+uint64_t wal_retained_bytes(struct wal *w);
+
+/* Open a reader at sequence number from_seq (>= first retained). Returns 0 or a negative error. */
+int wal_reader_open(struct wal *w, uint64_t from_seq, struct wal_reader **out);
+/* Read the next durable record. Returns 1 with *rec filled, 0 if none is durable yet, or a
+ * negative error (HY_ECORRUPT). */
+int wal_reader_next(struct wal_reader *r, struct wal_record *rec);
+/* Reposition at from_seq. */
+int wal_reader_seek(struct wal_reader *r, uint64_t from_seq);
+void wal_reader_close(struct wal_reader *r);
+
+#endif
