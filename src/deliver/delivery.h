@@ -24,16 +24,19 @@ struct delivery;
 /* What delivery needs of a stream's destination; all strings are copied. */
 struct delivery_target {
     const char *stream_name;
-    uint64_t version;          /* stream VersionId; appears in object names */
-    const char *bucket;        /* from BucketARN arn:aws:s3:::NAME */
-    const char *prefix;        /* NULL or "" = default YYYY/MM/dd/HH/ */
-    const char *error_prefix;  /* may be NULL */
-    uint64_t size_bytes;       /* BufferingHints.SizeInMBs * 1 MiB */
-    int interval_s;            /* BufferingHints.IntervalInSeconds */
+    uint64_t version;         /* stream VersionId; appears in object names */
+    const char *bucket;       /* from BucketARN arn:aws:s3:::NAME */
+    const char *prefix;       /* NULL or "" = default YYYY/MM/dd/HH/ */
+    const char *error_prefix; /* may be NULL */
+    uint64_t size_bytes;      /* BufferingHints.SizeInMBs * 1 MiB */
+    int interval_s;           /* BufferingHints.IntervalInSeconds */
+    int64_t create_ms;        /* stream creation time; with the name, the stream's identity in
+                               * object ids (0 if unknown) */
 };
 
-/* Start the consumer. state_dir holds its cursor file; s3_root is <data-dir>/s3. Returns 0 and
- * sets *out, or a negative error. */
+/* Start the consumer. state_dir holds its cursor file (created if needed); s3_root is
+ * <data-dir>/s3. w and stats are borrowed until delivery_stop, which must come before
+ * wal_close. Returns 0 and sets *out, or a negative error (HY_ECORRUPT: unreadable cursor). */
 int delivery_start(const char *state_dir, const char *s3_root, struct wal *w,
                    struct stream_stats *stats, const struct delivery_target *t,
                    struct delivery **out);

@@ -11,10 +11,10 @@
 static const char default_ts_pattern[] = "yyyy/MM/dd/HH/";
 
 static const char *const month_short[12] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                             "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-static const char *const month_long[12] = {"January", "February", "March",     "April",
-                                           "May",     "June",     "July",      "August",
-                                           "September", "October", "November", "December"};
+                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+static const char *const month_long[12] = {"January",   "February", "March",    "April",
+                                           "May",       "June",     "July",     "August",
+                                           "September", "October",  "November", "December"};
 static const char *const wday_short[7] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
 static const char *const wday_long[7] = {"Sunday",   "Monday", "Tuesday", "Wednesday",
                                          "Thursday", "Friday", "Saturday"};
@@ -22,10 +22,10 @@ static const char *const wday_long[7] = {"Sunday",   "Monday", "Tuesday", "Wedne
 #define R_BAD_START "'!{' may only start an expression of the form !{namespace:value}"
 #define R_UNTERMINATED "Prefix expression is missing its closing '}'"
 #define R_NAMESPACE                                                                                \
-    "Unknown prefix expression namespace; supported: timestamp, firehose, "                       \
+    "Unknown prefix expression namespace; supported: timestamp, firehose, "                        \
     "partitionKeyFromQuery, partitionKeyFromLambda"
 #define R_DYNAMIC                                                                                  \
-    "Dynamic Partitioning Namespaces can only be part of a prefix expression when Dynamic "       \
+    "Dynamic Partitioning Namespaces can only be part of a prefix expression when Dynamic "        \
     "Partitioning is enabled"
 #define R_FIREHOSE "Unknown firehose expression; supported: random-string, error-output-type"
 #define R_ERRTYPE "!{firehose:error-output-type} may only be used in ErrorOutputPrefix"
@@ -36,7 +36,7 @@ static const char *const wday_long[7] = {"Sunday",   "Monday", "Tuesday", "Wedne
 #define R_TOO_LONG "Prefix must be at most 1024 characters"
 #define R_ERR_REQUIRED "ErrorOutputPrefix is required when Prefix contains expressions"
 #define R_ERR_TYPE_REQUIRED                                                                        \
-    "ErrorOutputPrefix must contain !{firehose:error-output-type} when Prefix contains "          \
+    "ErrorOutputPrefix must contain !{firehose:error-output-type} when Prefix contains "           \
     "expressions"
 
 /* ---------------------------------------------------------------------------------------------
@@ -280,11 +280,11 @@ struct walk {
     const char *error_output_type; /* value for !{firehose:error-output-type} */
     const struct keyname_range *range;
     const struct when *when;
-    struct buf *out; /* NULL: validate only */
-    unsigned randoms;  /* random-string occurrences so far */
-    int has_ts;        /* saw a timestamp expression */
-    int has_expr;      /* saw any expression */
-    int has_errtype;   /* saw !{firehose:error-output-type} */
+    struct buf *out;  /* NULL: validate only */
+    unsigned randoms; /* random-string occurrences so far */
+    int has_ts;       /* saw a timestamp expression */
+    int has_expr;     /* saw any expression */
+    int has_errtype;  /* saw !{firehose:error-output-type} */
     const char *reason;
 };
 
@@ -434,8 +434,8 @@ static int append_suffix(const struct keyname_range *r, struct buf *out)
     keyname_range_id(r, id);
     return buf_printf(out, "%s-%llu-%04d-%02d-%02d-%02d-%02d-%02d-%s",
                       r->stream_name ? r->stream_name : "", (unsigned long long)r->version,
-                      w.tm.tm_year + 1900, w.tm.tm_mon + 1, w.tm.tm_mday, w.tm.tm_hour,
-                      w.tm.tm_min, w.tm.tm_sec, id);
+                      w.tm.tm_year + 1900, w.tm.tm_mon + 1, w.tm.tm_mday, w.tm.tm_hour, w.tm.tm_min,
+                      w.tm.tm_sec, id);
 }
 
 int keyname_object_key(const char *prefix, const struct keyname_range *r, struct buf *out)
@@ -464,8 +464,7 @@ int keyname_error_key(const char *prefix, const char *error_prefix, const char *
         if (rc == 0)
             rc = buf_printf(out, "%s/", error_output_type);
         if (rc == 0 && !wk.has_ts)
-            rc = ts_format(default_ts_pattern, sizeof(default_ts_pattern) - 1, &w, out,
-                           &wk.reason);
+            rc = ts_format(default_ts_pattern, sizeof(default_ts_pattern) - 1, &w, out, &wk.reason);
     }
     if (rc < 0)
         return rc;
@@ -475,7 +474,7 @@ int keyname_error_key(const char *prefix, const char *error_prefix, const char *
 int keyname_prefix_validate(const char *prefix, int is_error_prefix, const char **reason)
 {
     struct walk wk;
-    const char *unused;
+    const char *unused = NULL;
     walk_init(&wk, NULL, NULL, NULL);
     wk.is_error_prefix = is_error_prefix;
     int rc = walk_prefix(&wk, prefix, 0);
@@ -487,7 +486,7 @@ int keyname_prefix_validate(const char *prefix, int is_error_prefix, const char 
 int keyname_prefixes_validate(const char *prefix, const char *error_prefix, const char **reason)
 {
     struct walk wk;
-    const char *unused;
+    const char *unused = NULL;
     const char **why = reason ? reason : &unused;
     int rc;
 

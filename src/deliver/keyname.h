@@ -28,8 +28,8 @@ struct buf;
 /* The log range one object holds, and what names it. */
 struct keyname_range {
     const char *stream_name;
-    uint64_t version;          /* stream VersionId */
-    uint64_t stream_id;        /* identity of this incarnation (keyname_stream_id) */
+    uint64_t version;   /* stream VersionId */
+    uint64_t stream_id; /* identity of this incarnation (keyname_stream_id) */
     uint64_t first_seq;
     uint64_t last_seq;
     int64_t oldest_arrival_ms; /* epoch ms of the oldest record in the object */

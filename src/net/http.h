@@ -46,17 +46,16 @@ struct http_request {
 };
 
 struct http_config {
-    size_t max_header_bytes;    /* default 64 KiB */
-    size_t max_body_bytes;      /* default 8 MiB */
-    size_t max_buffered_bytes;  /* all connections together; default 512 MiB */
-    int max_connections;        /* default 4096 */
-    int idle_timeout_ms;        /* keep-alive idle; default 60 s */
-    int request_timeout_ms;     /* from first byte of a request to its last; default 60 s */
+    size_t max_header_bytes;   /* default 64 KiB */
+    size_t max_body_bytes;     /* default 8 MiB */
+    size_t max_buffered_bytes; /* all connections together; default 512 MiB */
+    int max_connections;       /* default 4096 */
+    int idle_timeout_ms;       /* keep-alive idle; default 60 s */
+    int request_timeout_ms;    /* from first byte of a request to its last; default 60 s */
 };
 
 /* Called on the loop thread for each complete request. */
-typedef void (*http_handler_fn)(struct http_exchange *ex, const struct http_request *req,
-                                void *ud);
+typedef void (*http_handler_fn)(struct http_exchange *ex, const struct http_request *req, void *ud);
 
 /* Fill cfg with defaults. */
 void http_config_default(struct http_config *cfg);
@@ -67,8 +66,10 @@ struct http_server *http_server_new(const struct http_config *cfg, http_handler_
 int http_server_listen(struct http_server *srv, const char *addr);
 /* Port actually bound (useful with port 0). */
 int http_server_port(const struct http_server *srv);
-/* Run the loop until http_server_stop(); returns 0 or a negative error. On stop it closes the
- * listener, lets exchanges in flight finish (up to drain_ms), then returns. */
+/* Run the loop until http_server_stop(); returns 0 or a negative error (epoll failure). On stop
+ * it closes the listener and idle connections, lets requests being received and exchanges in
+ * flight finish (their answers say Connection: close), keeps running posted functions, and
+ * returns once no connection and no unanswered exchange is left. */
 int http_server_run(struct http_server *srv);
 /* Ask the loop to stop accepting and return once in-flight exchanges are answered. Thread- and
  * async-signal-safe (writes an eventfd). */
@@ -76,7 +77,18 @@ void http_server_stop(struct http_server *srv);
 /* Run fn(arg) on the loop thread soon. Thread-safe; returns 0 or HY_ENOMEM. If it returns 0 fn
  * is called exactly once (also during shutdown). */
 int http_server_post(struct http_server *srv, void (*fn)(void *arg), void *arg);
+/* Release the server after http_server_run() returned (or if it never ran). Posted functions
+ * still queued are run here, on the calling thread. NULL is a no-op. */
 void http_server_free(struct http_server *srv);
+
+struct http_stats {
+    int connections;       /* open client sockets */
+    int exchanges;         /* requests with the handler, orphans (client gone) included */
+    int blocked;           /* connections waiting for the buffered-bytes budget */
+    size_t buffered_bytes; /* read-buffer memory held by all connections */
+};
+/* Snapshot of the loop's counters (loop thread only, e.g. from a posted function). */
+void http_server_stats(const struct http_server *srv, struct http_stats *out);
 
 /* Answer an exchange (loop thread only). headers is extra header lines, each ending in "\r\n"
  * (may be NULL); Content-Length, Date and Connection are added here. The body is copied. */

@@ -56,7 +56,7 @@ static bool value_is(const char *v, size_t n, const char *want)
 }
 
 /* Connection is a comma-separated token list (RFC 9110 section 7.6.1). */
-static void scan_connection(const char *v, size_t n, bool *close, bool *keep_alive)
+static void scan_connection(const char *v, size_t n, bool *want_close, bool *want_keep)
 {
     size_t i = 0;
     while (i < n) {
@@ -69,9 +69,9 @@ static void scan_connection(const char *v, size_t n, bool *close, bool *keep_ali
         while (end > start && (v[end - 1] == ' ' || v[end - 1] == '\t'))
             end--;
         if (value_is(v + start, end - start, "close"))
-            *close = true;
+            *want_close = true;
         else if (value_is(v + start, end - start, "keep-alive"))
-            *keep_alive = true;
+            *want_keep = true;
     }
 }
 

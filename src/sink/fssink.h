@@ -6,7 +6,7 @@
  * leaves at most a stray temp file (names starting with '.' and containing ".tmp." are never
  * objects; listings should skip them). Writing the same key again replaces the object.
  *
- * Keys that could escape the bucket or collide on a file system ("..", ".", empty segments,
+ * Keys that could escape the bucket or collide in a filesystem ("..", ".", empty segments,
  * a leading or trailing '/') are refused. Thread-safe: each put uses its own temp file.
  */
 #ifndef HY_FSSINK_H

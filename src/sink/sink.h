@@ -2,7 +2,8 @@
  * sink: the seam between delivery and destinations. A sink writes one object (a list of byte
  * ranges) under a key, idempotently: writing the same key again replaces the object, so a
  * redelivered log range never adds a duplicate. Each sink provides a const struct sink_ops;
- * the table in sink.c lists them (only "fs" today: the embedded local bucket store).
+ * today there is one, fssink_ops (the embedded local bucket store); a table listing them comes
+ * with the second sink.
  * Calls block on I/O and are made from delivery threads; a sink's ctx must be thread-safe.
  */
 #ifndef HY_SINK_H

@@ -67,6 +67,9 @@ struct catalog_stream {
     /* Puts hold it shared across "status is ACTIVE" + wal_append; delete takes it exclusively to
      * flip the status, so no append can start on a wal that is about to close. */
     pthread_rwlock_t put_lock;
+    /* Sequence number after the last record handed to wal_append (0: none yet), so stopping
+     * can wait for those appends to be durable before the final delivery flush. */
+    _Atomic uint64_t appended_next;
     atomic_int refs;
 };
 

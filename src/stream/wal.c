@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -41,8 +42,8 @@ uint32_t wal_frame_crc(uint32_t data_crc, uint64_t seq, int64_t arrival_ms, uint
     return crc32c(data_crc, tail, sizeof(tail));
 }
 
-void wal_frame_encode(uint8_t *p, uint64_t seq, int64_t arrival_ms, const void *data,
-                      uint32_t len, uint32_t data_crc)
+void wal_frame_encode(uint8_t *p, uint64_t seq, int64_t arrival_ms, const void *data, uint32_t len,
+                      uint32_t data_crc)
 {
     wal_put_u32(p, len);
     wal_put_u32(p + 4, wal_frame_crc(data_crc, seq, arrival_ms, len));
@@ -298,8 +299,8 @@ static void *committer_main(void *arg)
             w->next_seq = w->durable_next;
             w->pending_bytes = 0;
         }
-        uint64_t last_seq = (rc == 0 || w->failed.nwaiters == 0) ? w->inflight.end_seq - 1
-                                                                  : w->failed.end_seq - 1;
+        uint64_t last_seq =
+            (rc == 0 || w->failed.nwaiters == 0) ? w->inflight.end_seq - 1 : w->failed.end_seq - 1;
         pthread_mutex_unlock(&w->mu);
 
         if (rc < 0)

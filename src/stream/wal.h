@@ -30,9 +30,9 @@ struct wal_reader;
 #define WAL_RECORD_MAX_LEN 1024000u
 
 struct wal_config {
-    size_t segment_bytes;       /* roll to a new segment past this size; default 64 MiB */
-    size_t max_pending_bytes;   /* appended but not yet written; past it appends get HY_EBUSY */
-    uint64_t quota_bytes;       /* retained log bytes; past it appends get HY_EQUOTA; 0 = none */
+    size_t segment_bytes;     /* roll to a new segment past this size; default 64 MiB */
+    size_t max_pending_bytes; /* appended but not yet written; past it appends get HY_EBUSY */
+    uint64_t quota_bytes;     /* retained log bytes; past it appends get HY_EQUOTA; 0 = none */
 };
 
 /* A record to append: a borrowed view, copied during wal_append(). */
@@ -58,7 +58,9 @@ void wal_config_default(struct wal_config *cfg);
 /* Open (create if needed) the log in dir, recover it and start its committer thread.
  * Returns 0 and sets *out, or a negative error. */
 int wal_open(const char *dir, const struct wal_config *cfg, struct wal **out);
-/* Stop the committer after writing what is pending (callbacks fire), close files, free. */
+/* Stop the committer after writing what is pending (callbacks fire), close files, free.
+ * Appends racing with close get HY_ECLOSED. Close every reader and return from wal_wait first
+ * (wal_wake helps); neither may touch w afterwards. Blocks on the final write. */
 void wal_close(struct wal *w);
 
 /* Append n records with one arrival time. On 0, *first_seq is the first record's sequence number

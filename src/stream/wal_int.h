@@ -24,7 +24,7 @@
 /* Frames claiming more than this are corrupt on read, whatever the append limit was. */
 #define WAL_FRAME_DATA_MAX_LEN (16u * 1024 * 1024)
 /* "<20 digits>.seg" plus NUL. */
-#define WAL_SEG_NAME_LEN 26
+#define WAL_SEG_NAME_LEN 25
 /* Reader and recovery I/O chunk: large reads keep syscalls off the per-record path. */
 #define WAL_READ_CHUNK_LEN (1024u * 1024)
 
@@ -61,10 +61,10 @@ struct wal {
     pthread_t committer;
     int committer_started;
 
-    uint64_t next_seq;      /* [mu] next seq to hand out */
-    uint64_t durable_next;  /* [mu] seq after the last synced record */
-    uint64_t pending_bytes; /* [mu] appended, not yet durable (pending + in flight) */
-    uint64_t retained_bytes; /* [mu] sum of segs[].size */
+    uint64_t next_seq;        /* [mu] next seq to hand out */
+    uint64_t durable_next;    /* [mu] seq after the last synced record */
+    uint64_t pending_bytes;   /* [mu] appended, not yet durable (pending + in flight) */
+    uint64_t retained_bytes;  /* [mu] sum of segs[].size */
     struct wal_batch pending; /* [mu] filled by wal_append */
     int closing;              /* [mu] */
     uint64_t wake_gen;        /* [mu] bumped by wal_wake */
@@ -96,6 +96,7 @@ struct wal_reader {
     uint64_t lim_seq;     /* durable_next */
     uint64_t lim_off;     /* durable bytes of the current segment */
     uint64_t seg_end_seq; /* first seq of the following segment, or UINT64_MAX */
+    int trimmed;          /* the current segment was trimmed while open: its file is final */
     /* buf[pos..len) holds file bytes [file_off + pos, file_off + len). */
     uint8_t *buf;
     size_t pos;
@@ -130,8 +131,8 @@ static inline uint64_t wal_get_u64(const uint8_t *p)
  * (little endian) follow the data in the CRC's coverage. */
 uint32_t wal_frame_crc(uint32_t data_crc, uint64_t seq, int64_t arrival_ms, uint32_t len);
 /* Encode one frame at p (WAL_FRAME_HDR_LEN + len bytes). */
-void wal_frame_encode(uint8_t *p, uint64_t seq, int64_t arrival_ms, const void *data,
-                      uint32_t len, uint32_t data_crc);
+void wal_frame_encode(uint8_t *p, uint64_t seq, int64_t arrival_ms, const void *data, uint32_t len,
+                      uint32_t data_crc);
 /* Decode the frame at p[0..avail). Returns 1 and fills *rec (data points into p) and
  * *frame_len; 0 if more bytes are needed (*frame_len = bytes needed in total, at least the
  * header); HY_ECORRUPT for a bad length or CRC. Never reads past avail. */

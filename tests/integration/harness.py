@@ -43,6 +43,7 @@ for _v in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_FIREHOSE", "AWS_PROFILE"):
 try:
     import boto3
     import botocore
+    import botocore.exceptions
     from botocore.config import Config
     from botocore.exceptions import ClientError
 except ImportError:  # run.sh reports the skip; tests needing boto3 skip themselves
@@ -344,10 +345,40 @@ def s3_dest(bucket="lake", size=1, interval=0, prefix=None, compression=None, hi
     return d
 
 
+_lenient_clients = {}
+
+
+def lenient(client):
+    """A client for the same endpoint without client-side parameter validation. Older botocore
+    models (1.29: IntervalInSeconds >= 60) reject values the current API allows."""
+    url = client.meta.endpoint_url
+    if url not in _lenient_clients:
+        cfg = Config(retries={"total_max_attempts": 1, "mode": "standard"}, parameter_validation=False)
+        session = boto3.session.Session(aws_access_key_id=ACCESS_KEY,
+                                        aws_secret_access_key=SECRET_KEY, region_name=REGION)
+        _lenient_clients[url] = session.client("firehose", endpoint_url=url, config=cfg)
+    return _lenient_clients[url]
+
+
+def call_lenient(client, method, **kw):
+    """client.<method>(**kw), retried without client-side validation if only that rejects it."""
+    try:
+        return getattr(client, method)(**kw)
+    except botocore.exceptions.ParamValidationError:
+        pass
+    try:
+        return getattr(lenient(client), method)(**kw)
+    except ClientError as e:  # re-raise as the caller's client's modeled class
+        cls = getattr(client.exceptions, e.response.get("Error", {}).get("Code", ""), None)
+        if cls is None:
+            raise
+        raise cls(e.response, e.operation_name)
+
+
 def create_stream(client, name, **kw):
-    return client.create_delivery_stream(DeliveryStreamName=name,
-                                         DeliveryStreamType="DirectPut",
-                                         ExtendedS3DestinationConfiguration=s3_dest(**kw))
+    return call_lenient(client, "create_delivery_stream", DeliveryStreamName=name,
+                        DeliveryStreamType="DirectPut",
+                        ExtendedS3DestinationConfiguration=s3_dest(**kw))
 
 
 def wait_active(client, name, timeout=10.0):

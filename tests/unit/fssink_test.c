@@ -40,8 +40,7 @@ static int teardown(void **state)
     return 0;
 }
 
-static char *read_object(const struct fixture *f, const char *bucket, const char *key,
-                         size_t *len)
+static char *read_object(const struct fixture *f, const char *bucket, const char *key, size_t *len)
 {
     char path[512];
     char *data = NULL;
@@ -230,8 +229,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_many_iovecs_and_empty_object_are_written_exactly,
                                         setup, teardown),
-        cmocka_unit_test_setup_teardown(
-            test_unsafe_bucket_or_key_is_rejected_without_touching_disk, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unsafe_bucket_or_key_is_rejected_without_touching_disk,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_put_leaves_no_temp_file_and_keeps_old_state,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_put_in_unwritable_dir_leaves_no_temp_file,

@@ -145,7 +145,7 @@ static void test_range_id_is_a_lowercase_uuid(void **state)
         else
             assert_true(is_lower_hex(id[i]));
     }
-    assert_int_equal(id[14], '8'); /* version 8 */
+    assert_int_equal(id[14], '8');               /* version 8 */
     assert_true(strchr("89ab", id[19]) != NULL); /* variant 10xx */
 }
 
@@ -252,8 +252,7 @@ static void test_error_key_without_error_prefix_nests_type_under_prefix(void **s
     struct keyname_range r = range_at(T_2018);
     struct buf b;
     buf_init(&b, 4096);
-    assert_int_equal(
-        keyname_error_key("myFirehosePrefix/", NULL, "processing-failed", &r, &b), 0);
+    assert_int_equal(keyname_error_key("myFirehosePrefix/", NULL, "processing-failed", &r, &b), 0);
     const char *want = "myFirehosePrefix/processing-failed/2018/08/27/03/s1-1-2018-08-27-";
     assert_memory_equal(b.data, want, strlen(want));
     buf_fini(&b);
@@ -350,10 +349,9 @@ static void test_prefix_with_expressions_requires_error_prefix_with_type(void **
     assert_non_null(strstr(reason, "required"));
     assert_int_equal(keyname_prefixes_validate("!{timestamp:yyyy}/", "err/", &reason), HY_EINVAL);
     assert_non_null(strstr(reason, "error-output-type"));
-    assert_int_equal(
-        keyname_prefixes_validate("!{timestamp:yyyy}/", "e/!{firehose:error-output-type}/",
-                                  &reason),
-        0);
+    assert_int_equal(keyname_prefixes_validate("!{timestamp:yyyy}/",
+                                               "e/!{firehose:error-output-type}/", &reason),
+                     0);
     assert_int_equal(keyname_prefixes_validate("x/!{firehose:error-output-type}/",
                                                "e/!{firehose:error-output-type}/", &reason),
                      HY_EINVAL);

@@ -1,0 +1,343 @@
+/*
+ * api_dest: the destination business rules of CreateDeliveryStream and UpdateDestination, on
+ * inputs the validator already checked for types and model constraints.
+ *
+ * hydrant delivers to S3-shaped destinations only: ExtendedS3DestinationConfiguration and the
+ * deprecated S3DestinationConfiguration both become one normalised destination object, stored
+ * in the catalog, which is the ExtendedS3DestinationDescription that DescribeDeliveryStream
+ * returns plus "Kind" (the form it was created with). Features not implemented yet are refused
+ * with InvalidArgumentException naming them, never accepted and ignored; the exceptions are
+ * CloudWatchLoggingOptions and NoEncryption, which are stored and echoed but have no effect.
+ */
+#include <cjson/cJSON.h>
+#include <string.h>
+
+#include "api/api_int.h"
+#include "deliver/delivery.h"
+#include "deliver/keyname.h"
+#include "stream/catalog.h"
+
+#define DEFAULT_SIZE_MB 5       /* Firehose: BufferingHints defaults for S3 */
+#define DEFAULT_INTERVAL_S 300
+
+void api_dest_unsupported(struct api_err *e, const char *what)
+{
+    api_err_set(e, API_ERR_BAD_REQUEST, "InvalidArgumentException",
+                "hydrant does not support %s yet", what);
+}
+
+static const cJSON *get(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsNull(v) ? NULL : v;
+}
+
+/* Enabled flag of an optional feature block; absent_default applies when the block is there
+ * without "Enabled". */
+static int feature_on(const cJSON *cfg, const char *k, int absent_default)
+{
+    const cJSON *b = get(cfg, k);
+    if (!b)
+        return 0;
+    const cJSON *en = get(b, "Enabled");
+    return en ? cJSON_IsTrue(en) : absent_default;
+}
+
+/* Refuse features of an ExtendedS3 configuration or update that hydrant does not have. */
+static int check_features(const cJSON *cfg, struct api_err *e)
+{
+    const cJSON *procs = get(get(cfg, "ProcessingConfiguration"), "Processors");
+    if (feature_on(cfg, "ProcessingConfiguration", cJSON_GetArraySize(procs) > 0)) {
+        api_dest_unsupported(e, "ProcessingConfiguration (Lambda and built-in processors)");
+        return -1;
+    }
+    /* Firehose: DataFormatConversionConfiguration.Enabled defaults to true. */
+    if (feature_on(cfg, "DataFormatConversionConfiguration", 1)) {
+        api_dest_unsupported(e, "DataFormatConversionConfiguration (Parquet/ORC conversion)");
+        return -1;
+    }
+    if (feature_on(cfg, "DynamicPartitioningConfiguration", 0)) {
+        api_dest_unsupported(e, "DynamicPartitioningConfiguration");
+        return -1;
+    }
+    const cJSON *mode = get(cfg, "S3BackupMode");
+    if (mode && strcmp(mode->valuestring, "Enabled") == 0) {
+        api_dest_unsupported(e, "S3BackupMode Enabled");
+        return -1;
+    }
+    return 0;
+}
+
+/* Rules on the whole (created or merged) destination. */
+static int check_dest(const cJSON *d, struct api_err *e)
+{
+    const cJSON *comp = get(d, "CompressionFormat");
+    if (comp && strcmp(comp->valuestring, "UNCOMPRESSED") != 0) {
+        api_err_set(e, API_ERR_BAD_REQUEST, "InvalidArgumentException",
+                    "hydrant does not support CompressionFormat %s yet; use UNCOMPRESSED",
+                    comp->valuestring);
+        return -1;
+    }
+    if (get(get(d, "EncryptionConfiguration"), "KMSEncryptionConfig")) {
+        api_dest_unsupported(e, "KMSEncryptionConfig (objects are stored unencrypted)");
+        return -1;
+    }
+    const cJSON *ext = get(d, "FileExtension");
+    if (ext && ext->valuestring[0]) {
+        api_dest_unsupported(e, "FileExtension");
+        return -1;
+    }
+    const cJSON *tz = get(d, "CustomTimeZone");
+    if (tz && tz->valuestring[0] && strcmp(tz->valuestring, "UTC") != 0) {
+        api_dest_unsupported(e, "CustomTimeZone other than UTC");
+        return -1;
+    }
+    const cJSON *arn = get(d, "BucketARN");
+    const char *bucket = arn ? api_valid_bucket(arn->valuestring) : NULL;
+    /* The bucket becomes a directory under <data-dir>/s3; the model's pattern already keeps
+     * '/' out, so only the dot names remain. */
+    if (!bucket || !bucket[0] || strcmp(bucket, ".") == 0 || strcmp(bucket, "..") == 0) {
+        api_err_set(e, API_ERR_BAD_REQUEST, "InvalidArgumentException",
+                    "BucketARN %s does not name a usable bucket", arn ? arn->valuestring : "");
+        return -1;
+    }
+    const cJSON *pre = get(d, "Prefix");
+    const cJSON *epre = get(d, "ErrorOutputPrefix");
+    const char *reason = NULL;
+    if (keyname_prefixes_validate(pre ? pre->valuestring : NULL,
+                                  epre ? epre->valuestring : NULL, &reason) != 0) {
+        api_err_set(e, API_ERR_BAD_REQUEST, "InvalidArgumentException", "%s",
+                    reason ? reason : "Invalid Prefix or ErrorOutputPrefix");
+        return -1;
+    }
+    return 0;
+}
+
+static int put_copy(cJSON *d, const cJSON *src, const char *k)
+{
+    const cJSON *v = get(src, k);
+    if (!v)
+        return 0;
+    cJSON *c = cJSON_Duplicate(v, 1);
+    if (!c)
+        return -1;
+    if (cJSON_GetObjectItemCaseSensitive(d, k))
+        return cJSON_ReplaceItemInObjectCaseSensitive(d, k, c) ? 0 : (cJSON_Delete(c), -1);
+    cJSON_AddItemToObject(d, k, c);
+    return 0;
+}
+
+/* Replace d[k] with {"Enabled":false} when src has the block (disabled: checked before). */
+static int put_disabled(cJSON *d, const cJSON *src, const char *k)
+{
+    if (!get(src, k))
+        return 0;
+    cJSON *c = cJSON_CreateObject();
+    if (!c || !cJSON_AddFalseToObject(c, "Enabled")) {
+        cJSON_Delete(c);
+        return -1;
+    }
+    cJSON_DeleteItemFromObjectCaseSensitive(d, k);
+    cJSON_AddItemToObject(d, k, c);
+    return 0;
+}
+
+/* Apply the members given in src (a configuration or an update) onto d. */
+static int apply(cJSON *d, const cJSON *src)
+{
+    static const char *const plain[] = {"RoleARN", "BucketARN", "Prefix", "ErrorOutputPrefix",
+                                        "CompressionFormat", "EncryptionConfiguration",
+                                        "CloudWatchLoggingOptions", "S3BackupMode",
+                                        "FileExtension", "CustomTimeZone"};
+    for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++)
+        if (put_copy(d, src, plain[i]))
+            return -1;
+    const cJSON *bh = get(src, "BufferingHints");
+    cJSON *dbh = cJSON_GetObjectItemCaseSensitive(d, "BufferingHints");
+    if (bh && dbh && (put_copy(dbh, bh, "SizeInMBs") || put_copy(dbh, bh, "IntervalInSeconds")))
+        return -1;
+    if (put_disabled(d, src, "ProcessingConfiguration") ||
+        put_disabled(d, src, "DataFormatConversionConfiguration") ||
+        put_disabled(d, src, "DynamicPartitioningConfiguration"))
+        return -1;
+    return 0;
+}
+
+static cJSON *dest_defaults(const char *kind)
+{
+    cJSON *d = cJSON_CreateObject();
+    if (!d)
+        return NULL;
+    cJSON *bh = cJSON_AddObjectToObject(d, "BufferingHints");
+    cJSON *enc = cJSON_AddObjectToObject(d, "EncryptionConfiguration");
+    cJSON *cwl = cJSON_AddObjectToObject(d, "CloudWatchLoggingOptions");
+    if (!cJSON_AddStringToObject(d, "Kind", kind) || !bh ||
+        !cJSON_AddNumberToObject(bh, "SizeInMBs", DEFAULT_SIZE_MB) ||
+        !cJSON_AddNumberToObject(bh, "IntervalInSeconds", DEFAULT_INTERVAL_S) ||
+        !cJSON_AddStringToObject(d, "CompressionFormat", "UNCOMPRESSED") || !enc ||
+        !cJSON_AddStringToObject(enc, "NoEncryptionConfig", "NoEncryption") || !cwl ||
+        !cJSON_AddFalseToObject(cwl, "Enabled") ||
+        !cJSON_AddStringToObject(d, "S3BackupMode", "Disabled")) {
+        cJSON_Delete(d);
+        return NULL;
+    }
+    return d;
+}
+
+/* Destination members of CreateDeliveryStream other than the two S3 forms. */
+static const char *const other_dests[] = {
+    "RedshiftDestinationConfiguration",     "ElasticsearchDestinationConfiguration",
+    "AmazonopensearchserviceDestinationConfiguration", "SplunkDestinationConfiguration",
+    "HttpEndpointDestinationConfiguration", "AmazonOpenSearchServerlessDestinationConfiguration",
+    "SnowflakeDestinationConfiguration",    "IcebergDestinationConfiguration",
+};
+
+int api_dest_from_create(const cJSON *root, cJSON **dest, struct api_err *e)
+{
+    const cJSON *type = get(root, "DeliveryStreamType");
+    if (type && strcmp(type->valuestring, "DirectPut") != 0) {
+        api_err_set(e, API_ERR_BAD_REQUEST, "InvalidArgumentException",
+                    "hydrant does not support DeliveryStreamType %s yet; only DirectPut",
+                    type->valuestring);
+        return -1;
+    }
+    static const char *const sources[] = {"KinesisStreamSourceConfiguration",
+                                          "MSKSourceConfiguration",
+                                          "DatabaseSourceConfiguration"};
+    for (size_t i = 0; i < sizeof sources / sizeof sources[0]; i++)
+        if (get(root, sources[i])) {
+            api_dest_unsupported(e, sources[i]);
+            return -1;
+        }
+    if (get(root, "DeliveryStreamEncryptionConfigurationInput")) {
+        api_dest_unsupported(e, "server-side encryption");
+        return -1;
+    }
+    for (size_t i = 0; i < sizeof other_dests / sizeof other_dests[0]; i++)
+        if (get(root, other_dests[i])) {
+            api_dest_unsupported(e, other_dests[i]);
+            return -1;
+        }
+    const cJSON *s3 = get(root, "S3DestinationConfiguration");
+    const cJSON *ext = get(root, "ExtendedS3DestinationConfiguration");
+    if (!s3 == !ext) {
+        /* Firehose: exactly one destination per stream. */
+        api_err_set(e, API_ERR_BAD_REQUEST, "InvalidArgumentException",
+                    "Exactly one destination configuration must be provided "
+                    "(ExtendedS3DestinationConfiguration or S3DestinationConfiguration)");
+        return -1;
+    }
+    const cJSON *cfg = ext ? ext : s3;
+    if (ext && check_features(ext, e))
+        return -1;
+    cJSON *d = dest_defaults(ext ? "ExtendedS3" : "S3");
+    if (!d || apply(d, cfg)) {
+        cJSON_Delete(d);
+        api_err_set(e, API_ERR_SERVER, "InternalFailure", "out of memory");
+        return -1;
+    }
+    if (check_dest(d, e)) {
+        cJSON_Delete(d);
+        return -1;
+    }
+    *dest = d;
+    return 0;
+}
+
+static const char *const other_updates[] = {
+    "RedshiftDestinationUpdate",     "ElasticsearchDestinationUpdate",
+    "AmazonopensearchserviceDestinationUpdate", "SplunkDestinationUpdate",
+    "HttpEndpointDestinationUpdate", "AmazonOpenSearchServerlessDestinationUpdate",
+    "SnowflakeDestinationUpdate",    "IcebergDestinationUpdate",
+};
+
+int api_dest_update(const cJSON *cur, const cJSON *root, cJSON **dest, struct api_err *e)
+{
+    for (size_t i = 0; i < sizeof other_updates / sizeof other_updates[0]; i++)
+        if (get(root, other_updates[i])) {
+            api_dest_unsupported(e, other_updates[i]);
+            return -1;
+        }
+    const cJSON *s3 = get(root, "S3DestinationUpdate");
+    const cJSON *ext = get(root, "ExtendedS3DestinationUpdate");
+    if (s3 && ext) {
+        api_err_set(e, API_ERR_BAD_REQUEST, "InvalidArgumentException",
+                    "Only one destination update may be provided");
+        return -1;
+    }
+    if (ext && check_features(ext, e))
+        return -1;
+    cJSON *d = cJSON_Duplicate(cur, 1);
+    int oom = !d;
+    if (!oom && ext) {
+        cJSON *kind = cJSON_CreateString("ExtendedS3");
+        oom = !kind || !cJSON_ReplaceItemInObjectCaseSensitive(d, "Kind", kind);
+        if (oom)
+            cJSON_Delete(kind);
+    }
+    if (!oom && (s3 || ext))
+        oom = apply(d, ext ? ext : s3) != 0;
+    if (oom) {
+        cJSON_Delete(d);
+        api_err_set(e, API_ERR_SERVER, "InternalFailure", "out of memory");
+        return -1;
+    }
+    if (check_dest(d, e)) {
+        cJSON_Delete(d);
+        return -1;
+    }
+    *dest = d;
+    return 0;
+}
+
+static int int_of(const cJSON *o, const char *k, int dflt)
+{
+    const cJSON *v = get(o, k);
+    return cJSON_IsNumber(v) ? v->valueint : dflt;
+}
+
+static const char *str_of(const cJSON *o, const char *k)
+{
+    const cJSON *v = get(o, k);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+void api_dest_target(const cJSON *dest, const char *stream_name, uint64_t version,
+                     struct delivery_target *t)
+{
+    const cJSON *bh = get(dest, "BufferingHints");
+    const char *arn = str_of(dest, "BucketARN");
+    memset(t, 0, sizeof *t);
+    t->stream_name = stream_name;
+    t->version = version;
+    t->bucket = arn ? api_valid_bucket(arn) : NULL;
+    t->prefix = str_of(dest, "Prefix");
+    t->error_prefix = str_of(dest, "ErrorOutputPrefix");
+    t->size_bytes = (uint64_t)int_of(bh, "SizeInMBs", DEFAULT_SIZE_MB) << 20;
+    t->interval_s = int_of(bh, "IntervalInSeconds", DEFAULT_INTERVAL_S);
+}
+
+int api_dest_describe(const cJSON *dest, cJSON *destinations)
+{
+    static const char *const s3_members[] = {"RoleARN", "BucketARN", "Prefix",
+                                             "ErrorOutputPrefix", "BufferingHints",
+                                             "CompressionFormat", "EncryptionConfiguration",
+                                             "CloudWatchLoggingOptions"};
+    cJSON *item = cJSON_CreateObject();
+    cJSON *s3 = cJSON_AddObjectToObject(item, "S3DestinationDescription");
+    cJSON *ext = cJSON_Duplicate(dest, 1);
+    if (!item || !s3 || !ext ||
+        !cJSON_AddStringToObject(item, "DestinationId", CATALOG_DESTINATION_ID))
+        goto fail;
+    for (size_t i = 0; i < sizeof s3_members / sizeof s3_members[0]; i++)
+        if (put_copy(s3, dest, s3_members[i]))
+            goto fail;
+    cJSON_DeleteItemFromObjectCaseSensitive(ext, "Kind");
+    cJSON_AddItemToObject(item, "ExtendedS3DestinationDescription", ext);
+    cJSON_AddItemToArray(destinations, item);
+    return 0;
+fail:
+    cJSON_Delete(ext);
+    cJSON_Delete(item);
+    return -1;
+}

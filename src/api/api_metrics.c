@@ -1,0 +1,122 @@
+/*
+ * api_metrics: GET /_hydrant/metrics in the Prometheus text exposition format (version 0.0.4).
+ * Metric names follow Firehose's CloudWatch metrics (firehose-reference.md section 1.13); each
+ * family's HELP line names the CloudWatch metric it mirrors. Label: stream="<name>".
+ */
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "api/api_int.h"
+#include "base/hytime.h"
+#include "stream/catalog.h"
+#include "stream/stats.h"
+
+struct counter_def {
+    const char *name;
+    const char *help;
+    size_t offset; /* of the _Atomic uint64_t in struct stream_stats */
+};
+
+#define COUNTER(n, f, h) {n, h, offsetof(struct stream_stats, f)}
+
+static const struct counter_def counters[] = {
+    COUNTER("hydrant_incoming_records_total", incoming_records,
+            "Records accepted (Firehose IncomingRecords)."),
+    COUNTER("hydrant_incoming_bytes_total", incoming_bytes,
+            "Bytes accepted, decoded (Firehose IncomingBytes)."),
+    COUNTER("hydrant_incoming_put_requests_total", incoming_put_requests,
+            "Successful PutRecord and PutRecordBatch requests (Firehose IncomingPutRequests)."),
+    COUNTER("hydrant_throttled_records_total", throttled_records,
+            "Records refused with Slow down (Firehose ThrottledRecords)."),
+    COUNTER("hydrant_put_record_requests_total", put_record_requests,
+            "PutRecord requests (Firehose PutRecord.Requests)."),
+    COUNTER("hydrant_put_record_batch_requests_total", put_record_batch_requests,
+            "PutRecordBatch requests (Firehose PutRecordBatch.Requests)."),
+    COUNTER("hydrant_delivery_to_s3_records_total", delivery_records,
+            "Records delivered to objects (Firehose DeliveryToS3.Records)."),
+    COUNTER("hydrant_delivery_to_s3_bytes_total", delivery_bytes,
+            "Bytes delivered to objects (Firehose DeliveryToS3.Bytes)."),
+    COUNTER("hydrant_delivery_to_s3_objects_total", delivery_objects,
+            "Objects written (no CloudWatch equivalent)."),
+    COUNTER("hydrant_delivery_to_s3_success_total", delivery_success,
+            "Successful object writes (Firehose DeliveryToS3.Success, as a count)."),
+    COUNTER("hydrant_delivery_to_s3_failures_total", delivery_failures,
+            "Failed object writes, retried (no CloudWatch equivalent)."),
+};
+
+static uint64_t load(const struct stream_stats *st, size_t off)
+{
+    const _Atomic uint64_t *p = (const _Atomic uint64_t *)((const char *)st + off);
+    return atomic_load_explicit(p, memory_order_relaxed);
+}
+
+static int histogram(struct buf *b, struct catalog_stream **v, size_t n, const char *name,
+                     const char *help, int batch)
+{
+    int rc = buf_printf(b, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+    for (size_t i = 0; i < n && !rc; i++) {
+        const struct stats_latency *l =
+            batch ? &v[i]->stats.put_record_batch_latency : &v[i]->stats.put_record_latency;
+        uint64_t cum = 0;
+        for (int k = 0; k <= STATS_LAT_BUCKETS && !rc; k++) {
+            cum += atomic_load_explicit(&l->buckets[k], memory_order_relaxed);
+            if (k < STATS_LAT_BUCKETS)
+                rc = buf_printf(b, "%s_bucket{stream=\"%s\",le=\"%g\"} %" PRIu64 "\n", name,
+                                v[i]->name, (double)stats_lat_bounds_us[k] / 1e6, cum);
+            else
+                rc = buf_printf(b, "%s_bucket{stream=\"%s\",le=\"+Inf\"} %" PRIu64 "\n", name,
+                                v[i]->name, cum);
+        }
+        if (!rc)
+            rc = buf_printf(b, "%s_sum{stream=\"%s\"} %.6f\n%s_count{stream=\"%s\"} %" PRIu64 "\n",
+                            name, v[i]->name,
+                            (double)atomic_load_explicit(&l->sum_us, memory_order_relaxed) / 1e6,
+                            name, v[i]->name,
+                            atomic_load_explicit(&l->count, memory_order_relaxed));
+    }
+    return rc;
+}
+
+int api_metrics_render(struct api *a, struct buf *out)
+{
+    struct catalog_stream **v = NULL;
+    size_t n = 0;
+    int rc = catalog_snapshot(a->cat, &v, &n);
+    if (rc)
+        return rc;
+    /* Stream names match [a-zA-Z0-9_.-]+, so they need no escaping in label values. */
+    for (size_t c = 0; c < sizeof counters / sizeof counters[0] && !rc; c++) {
+        rc = buf_printf(out, "# HELP %s %s\n# TYPE %s counter\n", counters[c].name,
+                        counters[c].help, counters[c].name);
+        for (size_t i = 0; i < n && !rc; i++)
+            rc = buf_printf(out, "%s{stream=\"%s\"} %" PRIu64 "\n", counters[c].name, v[i]->name,
+                            load(&v[i]->stats, counters[c].offset));
+    }
+    if (!rc)
+        rc = histogram(out, v, n, "hydrant_put_record_latency_seconds",
+                       "PutRecord latency until durable (Firehose PutRecord.Latency).", 0);
+    if (!rc)
+        rc = histogram(out, v, n, "hydrant_put_record_batch_latency_seconds",
+                       "PutRecordBatch latency until durable (Firehose PutRecordBatch.Latency).",
+                       1);
+    if (!rc)
+        rc = buf_printf(out,
+                        "# HELP hydrant_delivery_to_s3_data_freshness_seconds Age of the oldest "
+                        "undelivered record (Firehose DeliveryToS3.DataFreshness).\n"
+                        "# TYPE hydrant_delivery_to_s3_data_freshness_seconds gauge\n");
+    int64_t now = hytime_now_ms();
+    for (size_t i = 0; i < n && !rc; i++) {
+        int64_t oldest =
+            atomic_load_explicit(&v[i]->stats.oldest_undelivered_ms, memory_order_relaxed);
+        double age = oldest > 0 && now > oldest ? (double)(now - oldest) / 1000.0 : 0.0;
+        rc = buf_printf(out, "hydrant_delivery_to_s3_data_freshness_seconds{stream=\"%s\"} %.3f\n",
+                        v[i]->name, age);
+    }
+    if (!rc)
+        rc = buf_printf(out, "# HELP hydrant_streams Delivery streams in the catalog.\n"
+                             "# TYPE hydrant_streams gauge\nhydrant_streams %zu\n",
+                        n);
+    catalog_snapshot_free(v, n);
+    return rc;
+}

@@ -1,0 +1,296 @@
+/*
+ * api_put: PutRecord and PutRecordBatch, the hot path.
+ *
+ * Loop thread: validate (api_valid.c), decode every Data into one request-owned buffer, append
+ * the records to the stream's wal in one call (the wal copies them, so the buffer is freed at
+ * once). Committer thread: the wal's callback only posts the completion back to the loop.
+ * Loop thread again: write the answer and count the metrics. Nothing is acknowledged before the
+ * group commit's fdatasync (DESIGN.md, "Durable ack").
+ *
+ * A wal write error (disk full...) becomes, like AWS's partial failure, HTTP 200 with every
+ * entry {"ErrorCode":"ServiceUnavailableException","ErrorMessage":"Slow down."} for
+ * PutRecordBatch, and a 503 ServiceUnavailableException for PutRecord.
+ */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#include "api/api_int.h"
+#include "base/base64.h"
+#include "base/err.h"
+#include "base/hytime.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "net/http.h"
+#include "stream/catalog.h"
+#include "stream/wal.h"
+
+/* ---------------------------------------------------------------- decoding (pure) */
+
+void api_put_recs_fini(struct api_put_recs *r)
+{
+    hy_free(r->recs);
+    hy_free(r->data);
+    memset(r, 0, sizeof *r);
+}
+
+static const cJSON *data_of(const cJSON *rec)
+{
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(rec, "Data");
+    return cJSON_IsString(d) ? d : NULL;
+}
+
+int api_put_decode(const cJSON *root, int batch, struct api_put_recs *out, struct api_err *e)
+{
+    memset(out, 0, sizeof *out);
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive(root, batch ? "Records" : "Record");
+    const cJSON *first = NULL;
+    size_t n = 0, room = 0;
+    if (batch && cJSON_IsArray(list)) {
+        first = list->child;
+    } else if (!batch && cJSON_IsObject(list)) {
+        first = list;
+    }
+    for (const cJSON *r = first; r; r = batch ? r->next : NULL) {
+        const cJSON *d = data_of(r);
+        if (d)
+            room += BASE64_DECODED_MAX(strlen(d->valuestring));
+        n++;
+    }
+    out->recs = hy_calloc(n ? n : 1, sizeof *out->recs);
+    out->data = hy_malloc(room ? room : 1);
+    if (!out->recs || !out->data) {
+        api_err_set(e, API_ERR_SERVER, "InternalFailure", "out of memory");
+        goto fail;
+    }
+    size_t i = 0, off = 0;
+    for (const cJSON *r = first; r; r = batch ? r->next : NULL, i++) {
+        const cJSON *d = data_of(r);
+        size_t len = 0;
+        if (d && base64_decode(d->valuestring, strlen(d->valuestring), out->data + off, &len)) {
+            if (batch)
+                api_err_set(e, API_ERR_BAD_REQUEST, "SerializationException",
+                            "Base64 encoded value at 'records.%zu.member.data' is malformed",
+                            i + 1);
+            else
+                api_err_set(e, API_ERR_BAD_REQUEST, "SerializationException",
+                            "Base64 encoded value at 'record.data' is malformed");
+            goto fail;
+        }
+        out->recs[i].data = out->data + off;
+        out->recs[i].len = len;
+        off += len;
+    }
+    out->n = n;
+    out->total_len = off;
+    /* Validation errors are reported only now: AWS deserialises (base64) before validating. */
+    if (api_err_done(e))
+        goto fail;
+    /* Firehose: at most 4 MiB per PutRecordBatch call. */
+    if (off > API_MAX_BATCH_BYTES) {
+        api_err_set(e, API_ERR_BAD_REQUEST, "InvalidArgumentException",
+                    "The total size of the records in a PutRecordBatch request (%zu bytes) "
+                    "exceeds the limit of %u bytes (4 MiB)",
+                    off, API_MAX_BATCH_BYTES);
+        goto fail;
+    }
+    return 0;
+fail:
+    api_put_recs_fini(out);
+    return -1;
+}
+
+/* splitmix64 finaliser: cheap, well mixed. */
+static uint64_t mix64(uint64_t x)
+{
+    x += 0x9e3779b97f4a7c15ULL;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
+static void hex(uint64_t v, int digits, char *out)
+{
+    static const char h[] = "0123456789abcdef";
+    for (int i = digits - 1; i >= 0; i--) {
+        out[i] = h[v & 15];
+        v >>= 4;
+    }
+}
+
+void api_put_record_id(uint64_t stream_id, uint64_t seq, char out[56])
+{
+    uint64_t m1 = mix64(stream_id ^ mix64(seq));
+    uint64_t m2 = mix64(m1 ^ seq);
+    hex(stream_id, 16, out);
+    hex(seq, 16, out + 16);
+    hex(m1, 16, out + 32);
+    hex(m2 >> 32, 8, out + 48);
+}
+
+/* ---------------------------------------------------------------- the handler */
+
+struct put_ctx {
+    struct http_exchange *ex;
+    struct catalog_stream *s; /* reference held until the answer */
+    uint64_t first_seq;
+    size_t n;
+    size_t total_len;
+    int batch;
+    int status; /* from the wal */
+    int64_t start_ns;
+};
+
+static void reply_slow_down(struct http_exchange *ex)
+{
+    api_reply_errorf(ex, API_ERR_UNAVAILABLE, "ServiceUnavailableException", "Slow down.");
+}
+
+static void put_finish(void *arg)
+{
+    struct put_ctx *c = arg;
+    struct catalog_stream *s = c->s;
+    struct buf out;
+    buf_init(&out, 1u << 20);
+    int rc = 0;
+    if (c->status) {
+        atomic_fetch_add_explicit(&s->stats.throttled_records, c->n, memory_order_relaxed);
+        LOG_WARN("api", "log append failed; records refused", "stream=%s first_seq=%llu n=%zu err=%s",
+                 s->name, (unsigned long long)c->first_seq, c->n, hy_errname(c->status));
+        if (!c->batch) {
+            reply_slow_down(c->ex);
+            goto out;
+        }
+        rc = buf_printf(&out, "{\"FailedPutCount\":%zu,\"Encrypted\":false,\"RequestResponses\":[",
+                        c->n);
+        for (size_t i = 0; i < c->n && !rc; i++)
+            rc = buf_append_str(&out, i ? ",{\"ErrorCode\":\"ServiceUnavailableException\","
+                                          "\"ErrorMessage\":\"Slow down.\"}"
+                                        : "{\"ErrorCode\":\"ServiceUnavailableException\","
+                                          "\"ErrorMessage\":\"Slow down.\"}");
+        if (!rc)
+            rc = buf_append_str(&out, "]}");
+    } else {
+        char id[56];
+        if (!c->batch) {
+            api_put_record_id(s->stream_id, c->first_seq, id);
+            rc = buf_append_str(&out, "{\"RecordId\":\"");
+            if (!rc)
+                rc = buf_append(&out, id, sizeof id);
+            if (!rc)
+                rc = buf_append_str(&out, "\",\"Encrypted\":false}");
+        } else {
+            rc = buf_reserve(&out, 64 + c->n * 72);
+            if (!rc)
+                rc = buf_append_str(&out, "{\"FailedPutCount\":0,\"Encrypted\":false,"
+                                          "\"RequestResponses\":[");
+            for (size_t i = 0; i < c->n && !rc; i++) {
+                api_put_record_id(s->stream_id, c->first_seq + i, id);
+                rc = buf_append_str(&out, i ? ",{\"RecordId\":\"" : "{\"RecordId\":\"");
+                if (!rc)
+                    rc = buf_append(&out, id, sizeof id);
+                if (!rc)
+                    rc = buf_append(&out, "\"}", 2);
+            }
+            if (!rc)
+                rc = buf_append_str(&out, "]}");
+        }
+        struct stream_stats *st = &s->stats;
+        atomic_fetch_add_explicit(&st->incoming_records, c->n, memory_order_relaxed);
+        atomic_fetch_add_explicit(&st->incoming_bytes, c->total_len, memory_order_relaxed);
+        atomic_fetch_add_explicit(&st->incoming_put_requests, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(c->batch ? &st->put_record_batch_requests
+                                           : &st->put_record_requests,
+                                  1, memory_order_relaxed);
+        int64_t us = (hytime_mono_ns() - c->start_ns) / 1000;
+        stats_latency_observe(c->batch ? &st->put_record_batch_latency : &st->put_record_latency,
+                              us > 0 ? (uint64_t)us : 0);
+    }
+    if (rc)
+        /* The records are durable but the answer could not be built: the client retries and
+         * may duplicate, which Firehose's at-least-once contract allows. */
+        api_reply_errorf(c->ex, API_ERR_SERVER, "InternalFailure", "out of memory");
+    else
+        api_reply_json(c->ex, out.data, out.len);
+out:
+    buf_fini(&out);
+    catalog_stream_unref(s);
+    hy_free(c);
+}
+
+/* Committer thread: hand the completion to the loop thread. */
+static void put_done(void *arg, int status)
+{
+    struct put_ctx *c = arg;
+    c->status = status;
+    /* Posting fails only on allocation failure; the exchange must still be answered exactly
+     * once and only the loop may answer, so retry until memory is back. */
+    while (http_server_post(http_exchange_server(c->ex), put_finish, c) != 0) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+void api_op_put(struct api *a, struct http_exchange *ex, const cJSON *root, int batch,
+                int64_t start_ns)
+{
+    struct api_err e;
+    struct api_put_recs recs;
+    api_err_init(&e);
+    struct catalog_stream *s = api_stream_lookup(a, ex, root);
+    if (!s)
+        goto out;
+    if (api_put_decode(root, batch, &recs, &e)) {
+        api_reply_err(ex, &e);
+        catalog_stream_unref(s);
+        goto out;
+    }
+    struct put_ctx *c = hy_calloc(1, sizeof *c);
+    if (!c) {
+        api_put_recs_fini(&recs);
+        catalog_stream_unref(s);
+        api_reply_errorf(ex, API_ERR_SERVER, "InternalFailure", "out of memory");
+        goto out;
+    }
+    c->ex = ex;
+    c->s = s;
+    c->n = recs.n;
+    c->total_len = recs.total_len;
+    c->batch = batch;
+    c->start_ns = start_ns;
+    int rc = HY_ECLOSED;
+    /* Shared lock: deletion flips the status under the exclusive lock, so no append starts
+     * on a wal that is about to be closed. */
+    pthread_rwlock_rdlock(&s->put_lock);
+    if (s->status == CATALOG_STATUS_ACTIVE && s->wal) {
+        uint64_t first = 0;
+        rc = wal_append(s->wal, recs.recs, recs.n, hytime_now_ms(), &first, put_done, c);
+        if (rc == 0) {
+            /* Only the loop thread reads first_seq, in put_finish, after this returns. */
+            c->first_seq = first;
+            uint64_t next = first + recs.n;
+            uint64_t cur = atomic_load(&s->appended_next);
+            while (cur < next && !atomic_compare_exchange_weak(&s->appended_next, &cur, next))
+                ;
+        }
+    }
+    pthread_rwlock_unlock(&s->put_lock);
+    api_put_recs_fini(&recs);
+    if (rc == 0)
+        goto out; /* put_finish answers */
+    if (rc == HY_EQUOTA || rc == HY_EBUSY) {
+        /* Firehose: over the limit, the caller is told to slow down and retry. */
+        atomic_fetch_add_explicit(&s->stats.throttled_records, c->n, memory_order_relaxed);
+        reply_slow_down(ex);
+    } else if (rc == HY_ECLOSED) {
+        api_reply_not_found(a, ex, s->name);
+    } else {
+        LOG_ERROR("api", "log append failed", "stream=%s err=%s", s->name, hy_errname(rc));
+        reply_slow_down(ex);
+    }
+    catalog_stream_unref(s);
+    hy_free(c);
+out:
+    api_err_fini(&e);
+}

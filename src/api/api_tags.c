@@ -1,0 +1,227 @@
+/*
+ * api_tags: TagDeliveryStream, UntagDeliveryStream, ListTagsForDeliveryStream, and the two
+ * encryption operations (which only tell the truth: nothing is encrypted at rest).
+ * Tags live in the catalog as an array of {"Key","Value"} sorted by key (byte order), so
+ * listing and paging by ExclusiveStartTagKey are a walk.
+ */
+#include <cjson/cJSON.h>
+#include <string.h>
+
+#include "api/api_int.h"
+#include "base/err.h"
+#include "base/log.h"
+#include "stream/catalog.h"
+
+static const char *key_of(const cJSON *tag)
+{
+    const cJSON *k = cJSON_GetObjectItemCaseSensitive(tag, "Key");
+    return cJSON_IsString(k) ? k->valuestring : "";
+}
+
+/* Index of key in the sorted array, or -(insertion point) - 1. */
+static int find_key(const cJSON *tags, const char *key)
+{
+    int i = 0;
+    const cJSON *t;
+    cJSON_ArrayForEach(t, tags)
+    {
+        int c = strcmp(key_of(t), key);
+        if (c == 0)
+            return i;
+        if (c > 0)
+            break;
+        i++;
+    }
+    return -i - 1;
+}
+
+/* Firehose: tag keys starting with "aws:" are reserved. */
+static int reserved_key(const char *k, struct api_err *e)
+{
+    if (strncmp(k, "aws:", 4) != 0)
+        return 0;
+    api_err_set(e, API_ERR_BAD_REQUEST, "InvalidArgumentException",
+                "Tag key '%s' is invalid: keys starting with 'aws:' are reserved", k);
+    return 1;
+}
+
+int api_tags_add(cJSON *tags, const cJSON *list, struct api_err *e)
+{
+    const cJSON *t;
+    int added = 0;
+    cJSON_ArrayForEach(t, list)
+    {
+        const char *k = key_of(t);
+        if (reserved_key(k, e))
+            return -1;
+        /* Count keys new to the stream once, even if repeated in the request. */
+        int dup = 0;
+        for (const cJSON *u = list->child; u != t; u = u->next)
+            if (strcmp(key_of(u), k) == 0)
+                dup = 1;
+        if (!dup && find_key(tags, k) < 0)
+            added++;
+    }
+    if (cJSON_GetArraySize(tags) + added > API_MAX_TAGS) {
+        api_err_set(e, API_ERR_BAD_REQUEST, "LimitExceededException",
+                    "A delivery stream can have at most %d tags", API_MAX_TAGS);
+        return -1;
+    }
+    cJSON_ArrayForEach(t, list)
+    {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(t, "Value");
+        cJSON *n = cJSON_CreateObject();
+        if (!n || !cJSON_AddStringToObject(n, "Key", key_of(t)) ||
+            !cJSON_AddStringToObject(n, "Value", cJSON_IsString(v) ? v->valuestring : "")) {
+            cJSON_Delete(n);
+            api_err_set(e, API_ERR_SERVER, "InternalFailure", "out of memory");
+            return -1;
+        }
+        int i = find_key(tags, key_of(t));
+        if (i >= 0)
+            cJSON_ReplaceItemInArray(tags, i, n);
+        else if (-i - 1 >= cJSON_GetArraySize(tags))
+            cJSON_AddItemToArray(tags, n);
+        else
+            cJSON_InsertItemInArray(tags, -i - 1, n);
+    }
+    return 0;
+}
+
+int api_tags_remove(cJSON *tags, const cJSON *keys, struct api_err *e)
+{
+    const cJSON *k;
+    cJSON_ArrayForEach(k, keys)
+        if (reserved_key(k->valuestring, e))
+            return -1;
+    cJSON_ArrayForEach(k, keys)
+    {
+        int i = find_key(tags, k->valuestring);
+        if (i >= 0)
+            cJSON_DeleteItemFromArray(tags, i);
+    }
+    return 0;
+}
+
+cJSON *api_tags_page(const cJSON *tags, const char *exclusive_start, int limit)
+{
+    cJSON *out = cJSON_CreateObject();
+    cJSON *list = cJSON_AddArrayToObject(out, "Tags");
+    if (!out || !list)
+        goto fail;
+    int n = 0, more = 0;
+    const cJSON *t;
+    cJSON_ArrayForEach(t, tags)
+    {
+        if (exclusive_start && strcmp(key_of(t), exclusive_start) <= 0)
+            continue;
+        if (n == limit) {
+            more = 1;
+            break;
+        }
+        cJSON *c = cJSON_Duplicate(t, 1);
+        if (!c)
+            goto fail;
+        cJSON_AddItemToArray(list, c);
+        n++;
+    }
+    if (!cJSON_AddBoolToObject(out, "HasMoreTags", more))
+        goto fail;
+    return out;
+fail:
+    cJSON_Delete(out);
+    return NULL;
+}
+
+/* ---------------------------------------------------------------- handlers */
+
+/* Apply a tag change to a copy, persist, then swap; the catalog lock is held throughout. */
+static void change_tags(struct api *a, struct http_exchange *ex, const cJSON *root, int add)
+{
+    struct catalog_stream *s = api_stream_lookup(a, ex, root);
+    if (!s)
+        return;
+    struct api_err e;
+    api_err_init(&e);
+    catalog_lock(a->cat);
+    cJSON *copy = NULL;
+    if (s->status == CATALOG_STATUS_DELETING) {
+        api_err_set(&e, API_ERR_BAD_REQUEST, "ResourceInUseException",
+                    "Firehose %s is being deleted", s->name);
+        goto out;
+    }
+    copy = cJSON_Duplicate(s->tags, 1);
+    if (!copy) {
+        api_err_set(&e, API_ERR_SERVER, "InternalFailure", "out of memory");
+        goto out;
+    }
+    int rc = add ? api_tags_add(copy, cJSON_GetObjectItemCaseSensitive(root, "Tags"), &e)
+                 : api_tags_remove(copy, cJSON_GetObjectItemCaseSensitive(root, "TagKeys"), &e);
+    if (rc)
+        goto out;
+    cJSON *old = s->tags;
+    s->tags = copy;
+    rc = catalog_save(a->cat, s);
+    if (rc) {
+        s->tags = old;
+        LOG_ERROR("api", "catalog save failed", "stream=%s err=%s", s->name, hy_errname(rc));
+        api_err_set(&e, API_ERR_SERVER, "InternalFailure", "could not persist the tags");
+        goto out;
+    }
+    copy = old;
+out:
+    catalog_unlock(a->cat);
+    cJSON_Delete(copy);
+    if (e.type)
+        api_reply_err(ex, &e);
+    else
+        api_reply_json(ex, "{}", 2);
+    api_err_fini(&e);
+    catalog_stream_unref(s);
+}
+
+void api_op_tag(struct api *a, struct http_exchange *ex, const cJSON *root)
+{
+    change_tags(a, ex, root, 1);
+}
+
+void api_op_untag(struct api *a, struct http_exchange *ex, const cJSON *root)
+{
+    change_tags(a, ex, root, 0);
+}
+
+void api_op_list_tags(struct api *a, struct http_exchange *ex, const cJSON *root)
+{
+    struct catalog_stream *s = api_stream_lookup(a, ex, root);
+    if (!s)
+        return;
+    const cJSON *start = cJSON_GetObjectItemCaseSensitive(root, "ExclusiveStartTagKey");
+    const cJSON *limit = cJSON_GetObjectItemCaseSensitive(root, "Limit");
+    catalog_lock(a->cat);
+    cJSON *out = api_tags_page(s->tags, cJSON_IsString(start) ? start->valuestring : NULL,
+                               cJSON_IsNumber(limit) ? limit->valueint : API_MAX_TAGS);
+    catalog_unlock(a->cat);
+    catalog_stream_unref(s);
+    api_reply_cjson(ex, out);
+}
+
+void api_op_start_encryption(struct api *a, struct http_exchange *ex, const cJSON *root)
+{
+    struct catalog_stream *s = api_stream_lookup(a, ex, root);
+    if (!s)
+        return;
+    catalog_stream_unref(s);
+    /* Honest answer: accepting would make Describe claim ENABLED for data kept in clear. */
+    api_reply_errorf(ex, API_ERR_BAD_REQUEST, "InvalidArgumentException",
+                     "hydrant does not support server-side encryption yet");
+}
+
+void api_op_stop_encryption(struct api *a, struct http_exchange *ex, const cJSON *root)
+{
+    struct catalog_stream *s = api_stream_lookup(a, ex, root);
+    if (!s)
+        return;
+    catalog_stream_unref(s);
+    /* Encryption is never on, so it is already stopped: DISABLED is the true status. */
+    api_reply_json(ex, "{}", 2);
+}

@@ -1,0 +1,623 @@
+/*
+ * api_test: the Firehose API's parse/validate layer and its pure business rules, without
+ * sockets or disk: exact __type and message for each rule.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <cjson/cJSON.h>
+
+#include "api/api_int.h"
+#include "base/base64.h"
+#include "base/mem.h"
+#include "deliver/delivery.h"
+#include "stream/catalog.h"
+#include "stream/wal.h"
+
+#define EXT_OK                                                                                     \
+    "\"ExtendedS3DestinationConfiguration\":{\"RoleARN\":\"arn:aws:iam::123456789012:role/r\","   \
+    "\"BucketARN\":\"arn:aws:s3:::bkt\""
+
+/* Run the pure pipeline of op on body: validation, then the op's business check. Returns 0 if
+ * accepted; else fills type/msg. */
+static int run(enum api_op op, const char *body, char *type, size_t type_len, char *msg,
+               size_t msg_len)
+{
+    struct api_err e;
+    api_err_init(&e);
+    cJSON *root = NULL;
+    int rc = api_valid_request(op, body, strlen(body), &root, &e);
+    if (rc == 0 && (op == API_OP_PUT_RECORD || op == API_OP_PUT_RECORD_BATCH)) {
+        struct api_put_recs r;
+        rc = api_put_decode(root, op == API_OP_PUT_RECORD_BATCH, &r, &e);
+        if (rc == 0)
+            api_put_recs_fini(&r);
+    } else if (rc == 0 && op == API_OP_CREATE) {
+        cJSON *d = NULL;
+        rc = api_dest_from_create(root, &d, &e);
+        cJSON_Delete(d);
+    }
+    if (rc) {
+        snprintf(type, type_len, "%s", e.type ? e.type : "(none)");
+        snprintf(msg, msg_len, "%s", e.msg.data ? e.msg.data : "");
+    }
+    cJSON_Delete(root);
+    api_err_fini(&e);
+    return rc;
+}
+
+static void expect_error(enum api_op op, const char *body, const char *want_type,
+                         const char *want_msg)
+{
+    char type[64], msg[4096];
+    int rc = run(op, body, type, sizeof type, msg, sizeof msg);
+    if (rc == 0)
+        fail_msg("accepted: %s", body);
+    assert_string_equal(type, want_type);
+    if (want_msg)
+        assert_string_equal(msg, want_msg);
+}
+
+static void expect_ok(enum api_op op, const char *body)
+{
+    char type[64], msg[4096];
+    if (run(op, body, type, sizeof type, msg, sizeof msg) != 0)
+        fail_msg("rejected (%s: %s): %s", type, msg, body);
+}
+
+/* ---------------------------------------------------------------- targets and JSON */
+
+static void test_target_maps_every_operation_and_rejects_others(void **state)
+{
+    const char *ok = "Firehose_20150804.PutRecordBatch";
+    assert_int_equal(api_op_from_target(ok, strlen(ok)), API_OP_PUT_RECORD_BATCH);
+    const char *c = "Firehose_20150804.CreateDeliveryStream";
+    assert_int_equal(api_op_from_target(c, strlen(c)), API_OP_CREATE);
+    const char *bad[] = {"Firehose_20150804.Nope", "Kinesis_20131202.PutRecord",
+                         "Firehose_20150804.", "PutRecord", "Firehose_20150804.PutRecordBatchX"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(api_op_from_target(bad[i], strlen(bad[i])), -1);
+    for (int op = 0; op < API_OP_COUNT; op++) {
+        char t[128];
+        snprintf(t, sizeof t, "Firehose_20150804.%s", api_op_name((enum api_op)op));
+        assert_int_equal(api_op_from_target(t, strlen(t)), op);
+    }
+}
+
+static void test_unparsable_json_is_a_serialization_error(void **state)
+{
+    expect_error(API_OP_LIST, "{\"Limit\":", "SerializationException", NULL);
+    expect_error(API_OP_LIST, "[]", "SerializationException", NULL);
+    expect_error(API_OP_LIST, "{} trailing", "SerializationException", NULL);
+    expect_ok(API_OP_LIST, "");
+    expect_ok(API_OP_LIST, " {} \n");
+}
+
+static void test_wrong_json_types_are_serialization_errors(void **state)
+{
+    expect_error(API_OP_LIST, "{\"Limit\":\"10\"}", "SerializationException", NULL);
+    expect_error(API_OP_LIST, "{\"Limit\":1.5}", "SerializationException", NULL);
+    expect_error(API_OP_PUT_RECORD_BATCH, "{\"DeliveryStreamName\":\"s\",\"Records\":{}}",
+                 "SerializationException", NULL);
+    expect_error(API_OP_PUT_RECORD_BATCH,
+                 "{\"DeliveryStreamName\":\"s\",\"Records\":[{\"Data\":5}]}",
+                 "SerializationException", NULL);
+    expect_error(API_OP_DESCRIBE, "{\"DeliveryStreamName\":7}", "SerializationException", NULL);
+    expect_error(API_OP_DELETE, "{\"DeliveryStreamName\":\"s\",\"AllowForceDelete\":\"yes\"}",
+                 "SerializationException", NULL);
+}
+
+/* ---------------------------------------------------------------- names and lengths */
+
+static void test_stream_name_longer_than_64_fails_with_coral_message(void **state)
+{
+    char body[256], want[512];
+    char name[66];
+    memset(name, 'x', 65);
+    name[65] = '\0';
+    snprintf(body, sizeof body, "{\"DeliveryStreamName\":\"%s\"}", name);
+    snprintf(want, sizeof want,
+             "1 validation error detected: Value '%s' at 'deliveryStreamName' failed to satisfy "
+             "constraint: Member must have length less than or equal to 64",
+             name);
+    expect_error(API_OP_DESCRIBE, body, "ValidationException", want);
+}
+
+static void test_stream_name_pattern_and_empty_name_report_both_errors(void **state)
+{
+    expect_error(API_OP_DESCRIBE, "{\"DeliveryStreamName\":\"a b\"}", "ValidationException",
+                 "1 validation error detected: Value 'a b' at 'deliveryStreamName' failed to "
+                 "satisfy constraint: Member must satisfy regular expression pattern: "
+                 "[a-zA-Z0-9_.-]+");
+    expect_error(API_OP_DESCRIBE, "{\"DeliveryStreamName\":\"\"}", "ValidationException",
+                 "2 validation errors detected: Value '' at 'deliveryStreamName' failed to "
+                 "satisfy constraint: Member must satisfy regular expression pattern: "
+                 "[a-zA-Z0-9_.-]+; Value '' at 'deliveryStreamName' failed to satisfy "
+                 "constraint: Member must have length greater than or equal to 1");
+}
+
+static void test_missing_required_member_is_not_null_violation(void **state)
+{
+    expect_error(API_OP_DESCRIBE, "{}", "ValidationException",
+                 "1 validation error detected: Value null at 'deliveryStreamName' failed to "
+                 "satisfy constraint: Member must not be null");
+    expect_error(API_OP_PUT_RECORD_BATCH, "{\"DeliveryStreamName\":\"s\"}", "ValidationException",
+                 "1 validation error detected: Value null at 'records' failed to satisfy "
+                 "constraint: Member must not be null");
+    expect_error(API_OP_PUT_RECORD_BATCH, "{\"DeliveryStreamName\":\"s\",\"Records\":[{}]}",
+                 "ValidationException",
+                 "1 validation error detected: Value null at 'records.1.member.data' failed to "
+                 "satisfy constraint: Member must not be null");
+}
+
+static void test_list_limit_range_is_validated(void **state)
+{
+    expect_error(API_OP_LIST, "{\"Limit\":0}", "ValidationException",
+                 "1 validation error detected: Value '0' at 'limit' failed to satisfy constraint: "
+                 "Member must have value greater than or equal to 1");
+    expect_error(API_OP_LIST, "{\"Limit\":10001}", "ValidationException",
+                 "1 validation error detected: Value '10001' at 'limit' failed to satisfy "
+                 "constraint: Member must have value less than or equal to 10000");
+    expect_ok(API_OP_LIST, "{\"Limit\":10000,\"DeliveryStreamType\":\"DirectPut\"}");
+}
+
+static void test_enum_values_are_validated(void **state)
+{
+    expect_error(API_OP_LIST, "{\"DeliveryStreamType\":\"Direct\"}", "ValidationException",
+                 "1 validation error detected: Value 'Direct' at 'deliveryStreamType' failed to "
+                 "satisfy constraint: Member must satisfy enum value set: [DirectPut, "
+                 "KinesisStreamAsSource, MSKAsSource, DatabaseAsSource]");
+}
+
+/* ---------------------------------------------------------------- records */
+
+static void test_batch_over_500_records_fails_validation(void **state)
+{
+    struct buf b;
+    buf_init(&b, 1 << 20);
+    buf_append_str(&b, "{\"DeliveryStreamName\":\"s\",\"Records\":[");
+    for (int i = 0; i < 501; i++)
+        buf_append_str(&b, i ? ",{\"Data\":\"YQ==\"}" : "{\"Data\":\"YQ==\"}");
+    buf_append_str(&b, "]}");
+    expect_error(API_OP_PUT_RECORD_BATCH, b.data, "ValidationException",
+                 "1 validation error detected: Value '[501 elements]' at 'records' failed to "
+                 "satisfy constraint: Member must have length less than or equal to 500");
+    buf_fini(&b);
+    expect_error(API_OP_PUT_RECORD_BATCH, "{\"DeliveryStreamName\":\"s\",\"Records\":[]}",
+                 "ValidationException",
+                 "1 validation error detected: Value '[0 elements]' at 'records' failed to "
+                 "satisfy constraint: Member must have length greater than or equal to 1");
+}
+
+/* A batch of n records of size bytes each (decoded), the k-th (1-based) of size big. */
+static char *batch_body(int n, size_t size, int k, size_t big)
+{
+    struct buf b;
+    buf_init(&b, 64u << 20);
+    buf_append_str(&b, "{\"DeliveryStreamName\":\"s\",\"Records\":[");
+    for (int i = 1; i <= n; i++) {
+        size_t len = i == k ? big : size;
+        uint8_t *raw = hy_calloc(1, len + 1);
+        char *enc = hy_malloc(BASE64_ENCODED_LEN(len) + 1);
+        size_t el = base64_encode(raw, len, enc);
+        buf_append_str(&b, i > 1 ? ",{\"Data\":\"" : "{\"Data\":\"");
+        buf_append(&b, enc, el);
+        buf_append_str(&b, "\"}");
+        hy_free(raw);
+        hy_free(enc);
+    }
+    buf_append_str(&b, "]}");
+    return b.data;
+}
+
+static void test_record_over_1024000_bytes_fails_with_its_index(void **state)
+{
+    char *body = batch_body(97, 1, 97, 1024001);
+    expect_error(API_OP_PUT_RECORD_BATCH, body, "ValidationException",
+                 "1 validation error detected: Value "
+                 "'java.nio.HeapByteBuffer[pos=0 lim=1024001 cap=1024001]' at "
+                 "'records.97.member.data' failed to satisfy constraint: Member must have length "
+                 "less than or equal to 1024000");
+    hy_free(body);
+    body = batch_body(1, 0, 1, 1024000);
+    expect_ok(API_OP_PUT_RECORD_BATCH, body);
+    hy_free(body);
+}
+
+static void test_batch_total_over_4_mib_is_invalid_argument(void **state)
+{
+    char *body = batch_body(5, 1000000, 0, 0);
+    expect_error(API_OP_PUT_RECORD_BATCH, body, "InvalidArgumentException", NULL);
+    hy_free(body);
+    body = batch_body(4, 1000000, 0, 0);
+    expect_ok(API_OP_PUT_RECORD_BATCH, body);
+    hy_free(body);
+}
+
+static void test_bad_base64_is_serialization_error_even_with_validation_errors(void **state)
+{
+    expect_error(API_OP_PUT_RECORD_BATCH,
+                 "{\"DeliveryStreamName\":\"s\",\"Records\":[{\"Data\":\"YQ==\"},{\"Data\":\"Y$==\"}]}",
+                 "SerializationException",
+                 "Base64 encoded value at 'records.2.member.data' is malformed");
+    expect_error(API_OP_PUT_RECORD, "{\"DeliveryStreamName\":\"s\",\"Record\":{\"Data\":\"abc\"}}",
+                 "SerializationException", NULL);
+    expect_error(API_OP_PUT_RECORD, "{\"DeliveryStreamName\":\"a b\",\"Record\":{\"Data\":\"**==\"}}",
+                 "SerializationException", NULL);
+}
+
+static void test_put_decode_yields_records_in_order(void **state)
+{
+    const char *body = "{\"DeliveryStreamName\":\"s\",\"Records\":[{\"Data\":\"aGVsbG8=\"},"
+                       "{\"Data\":\"\"},{\"Data\":\"d29ybGQK\"}]}";
+    struct api_err e;
+    api_err_init(&e);
+    cJSON *root = NULL;
+    assert_int_equal(api_valid_request(API_OP_PUT_RECORD_BATCH, body, strlen(body), &root, &e), 0);
+    struct api_put_recs r;
+    assert_int_equal(api_put_decode(root, 1, &r, &e), 0);
+    assert_int_equal(r.n, 3);
+    assert_int_equal(r.total_len, 11);
+    assert_memory_equal(r.recs[0].data, "hello", 5);
+    assert_int_equal(r.recs[1].len, 0);
+    assert_memory_equal(r.recs[2].data, "world\n", 6);
+    api_put_recs_fini(&r);
+    cJSON_Delete(root);
+    api_err_fini(&e);
+}
+
+static void test_record_ids_are_unique_and_carry_the_sequence(void **state)
+{
+    char a[57] = {0}, b[57] = {0}, c[57] = {0};
+    api_put_record_id(0x1234, 1, a);
+    api_put_record_id(0x1234, 2, b);
+    api_put_record_id(0x1235, 1, c);
+    assert_string_not_equal(a, b);
+    assert_string_not_equal(a, c);
+    assert_memory_equal(a, "0000000000001234", 16);
+    assert_memory_equal(a + 16, "0000000000000001", 16);
+    char again[57] = {0};
+    api_put_record_id(0x1234, 1, again);
+    assert_string_equal(a, again);
+}
+
+/* ---------------------------------------------------------------- CreateDeliveryStream */
+
+static void test_create_with_extended_s3_is_accepted_with_defaults(void **state)
+{
+    const char *body = "{\"DeliveryStreamName\":\"s\"," EXT_OK ",\"Prefix\":\"p/\"}}";
+    struct api_err e;
+    api_err_init(&e);
+    cJSON *root = NULL, *d = NULL;
+    assert_int_equal(api_valid_request(API_OP_CREATE, body, strlen(body), &root, &e), 0);
+    assert_int_equal(api_dest_from_create(root, &d, &e), 0);
+    struct delivery_target t;
+    api_dest_target(d, "s", 1, &t);
+    assert_string_equal(t.bucket, "bkt");
+    assert_string_equal(t.prefix, "p/");
+    assert_null(t.error_prefix);
+    assert_int_equal(t.size_bytes, 5u << 20);
+    assert_int_equal(t.interval_s, 300);
+    cJSON *dests = cJSON_CreateArray();
+    assert_int_equal(api_dest_describe(d, dests), 0);
+    cJSON *x = cJSON_GetArrayItem(dests, 0);
+    cJSON *ext = cJSON_GetObjectItem(x, "ExtendedS3DestinationDescription");
+    assert_string_equal(cJSON_GetObjectItem(x, "DestinationId")->valuestring,
+                        "destinationId-000000000001");
+    assert_string_equal(cJSON_GetObjectItem(ext, "CompressionFormat")->valuestring,
+                        "UNCOMPRESSED");
+    assert_string_equal(cJSON_GetObjectItem(ext, "S3BackupMode")->valuestring, "Disabled");
+    assert_null(cJSON_GetObjectItem(ext, "Kind"));
+    assert_non_null(cJSON_GetObjectItem(x, "S3DestinationDescription"));
+    cJSON_Delete(dests);
+    cJSON_Delete(d);
+    cJSON_Delete(root);
+    api_err_fini(&e);
+}
+
+static void test_create_buffering_hints_ranges_are_validated(void **state)
+{
+    expect_error(API_OP_CREATE,
+                 "{\"DeliveryStreamName\":\"s\"," EXT_OK
+                 ",\"BufferingHints\":{\"SizeInMBs\":129,\"IntervalInSeconds\":901}}}",
+                 "ValidationException",
+                 "2 validation errors detected: Value '129' at "
+                 "'extendedS3DestinationConfiguration.bufferingHints.sizeInMBs' failed to satisfy "
+                 "constraint: Member must have value less than or equal to 128; Value '901' at "
+                 "'extendedS3DestinationConfiguration.bufferingHints.intervalInSeconds' failed "
+                 "to satisfy constraint: Member must have value less than or equal to 900");
+    expect_ok(API_OP_CREATE, "{\"DeliveryStreamName\":\"s\"," EXT_OK
+                             ",\"BufferingHints\":{\"SizeInMBs\":1,\"IntervalInSeconds\":0}}}");
+}
+
+static void test_create_requires_role_and_bucket_arns_matching_the_model(void **state)
+{
+    expect_error(API_OP_CREATE,
+                 "{\"DeliveryStreamName\":\"s\",\"ExtendedS3DestinationConfiguration\":{"
+                 "\"BucketARN\":\"arn:aws:s3:::b\"}}",
+                 "ValidationException",
+                 "1 validation error detected: Value null at "
+                 "'extendedS3DestinationConfiguration.roleARN' failed to satisfy constraint: "
+                 "Member must not be null");
+    expect_error(API_OP_CREATE,
+                 "{\"DeliveryStreamName\":\"s\",\"S3DestinationConfiguration\":{"
+                 "\"RoleARN\":\"arn:aws:iam::123456789012:role/r\",\"BucketARN\":\"s3://b\"}}",
+                 "ValidationException",
+                 "1 validation error detected: Value 's3://b' at "
+                 "'s3DestinationConfiguration.bucketARN' failed to satisfy constraint: Member "
+                 "must satisfy regular expression pattern: arn:.*:s3:::[\\w\\.\\-]{1,255}");
+    expect_error(API_OP_CREATE,
+                 "{\"DeliveryStreamName\":\"s\",\"S3DestinationConfiguration\":{"
+                 "\"RoleARN\":\"arn:aws:iam::12345:role/r\",\"BucketARN\":\"arn:aws:s3:::b\"}}",
+                 "ValidationException", NULL);
+    expect_error(API_OP_CREATE,
+                 "{\"DeliveryStreamName\":\"s\",\"S3DestinationConfiguration\":{"
+                 "\"RoleARN\":\"arn:aws:iam::123456789012:role/r\",\"BucketARN\":\"arn:aws:s3:::..\"}}",
+                 "InvalidArgumentException", NULL);
+    expect_ok(API_OP_CREATE, "{\"DeliveryStreamName\":\"s\",\"S3DestinationConfiguration\":{"
+                             "\"RoleARN\":\"arn:aws:iam::123456789012:role/r\","
+                             "\"BucketARN\":\"arn:aws-cn:s3:::my.bucket-1\"}}");
+}
+
+static void test_create_refuses_unsupported_features_by_name(void **state)
+{
+    expect_error(API_OP_CREATE,
+                 "{\"DeliveryStreamName\":\"s\",\"RedshiftDestinationConfiguration\":{}}",
+                 "InvalidArgumentException",
+                 "hydrant does not support RedshiftDestinationConfiguration yet");
+    expect_error(API_OP_CREATE,
+                 "{\"DeliveryStreamName\":\"s\",\"DeliveryStreamType\":\"KinesisStreamAsSource\","
+                 EXT_OK "}}",
+                 "InvalidArgumentException",
+                 "hydrant does not support DeliveryStreamType KinesisStreamAsSource yet; only "
+                 "DirectPut");
+    expect_error(API_OP_CREATE,
+                 "{\"DeliveryStreamName\":\"s\"," EXT_OK ",\"CompressionFormat\":\"GZIP\"}}",
+                 "InvalidArgumentException",
+                 "hydrant does not support CompressionFormat GZIP yet; use UNCOMPRESSED");
+    expect_error(API_OP_CREATE,
+                 "{\"DeliveryStreamName\":\"s\"," EXT_OK
+                 ",\"DataFormatConversionConfiguration\":{}}}",
+                 "InvalidArgumentException", NULL);
+    expect_ok(API_OP_CREATE, "{\"DeliveryStreamName\":\"s\"," EXT_OK
+                             ",\"DataFormatConversionConfiguration\":{\"Enabled\":false}}}");
+    expect_error(API_OP_CREATE,
+                 "{\"DeliveryStreamName\":\"s\"," EXT_OK
+                 ",\"DynamicPartitioningConfiguration\":{\"Enabled\":true}}}",
+                 "InvalidArgumentException", NULL);
+    expect_error(API_OP_CREATE,
+                 "{\"DeliveryStreamName\":\"s\"," EXT_OK ",\"S3BackupMode\":\"Enabled\"}}",
+                 "InvalidArgumentException", NULL);
+    expect_error(API_OP_CREATE,
+                 "{\"DeliveryStreamName\":\"s\"," EXT_OK
+                 "},\"DeliveryStreamEncryptionConfigurationInput\":{\"KeyType\":\"AWS_OWNED_CMK\"}}",
+                 "InvalidArgumentException",
+                 "hydrant does not support server-side encryption yet");
+}
+
+static void test_create_needs_exactly_one_destination(void **state)
+{
+    expect_error(API_OP_CREATE, "{\"DeliveryStreamName\":\"s\"}", "InvalidArgumentException",
+                 NULL);
+    expect_error(API_OP_CREATE,
+                 "{\"DeliveryStreamName\":\"s\"," EXT_OK
+                 "},\"S3DestinationConfiguration\":{\"RoleARN\":\"arn:aws:iam::123456789012:"
+                 "role/r\",\"BucketARN\":\"arn:aws:s3:::b\"}}",
+                 "InvalidArgumentException", NULL);
+}
+
+static void test_prefix_with_expressions_requires_error_output_prefix(void **state)
+{
+    expect_error(API_OP_CREATE,
+                 "{\"DeliveryStreamName\":\"s\"," EXT_OK
+                 ",\"Prefix\":\"y=!{timestamp:yyyy}/\"}}",
+                 "InvalidArgumentException", NULL);
+    expect_ok(API_OP_CREATE, "{\"DeliveryStreamName\":\"s\"," EXT_OK
+                             ",\"Prefix\":\"y=!{timestamp:yyyy}/\",\"ErrorOutputPrefix\":"
+                             "\"err/!{firehose:error-output-type}/\"}}");
+    expect_error(API_OP_CREATE,
+                 "{\"DeliveryStreamName\":\"s\"," EXT_OK ",\"Prefix\":\"a\\nb\"}}",
+                 "ValidationException", NULL);
+}
+
+/* ---------------------------------------------------------------- UpdateDestination */
+
+static void test_update_merges_buffering_hints_and_replaces_prefix(void **state)
+{
+    const char *create = "{\"DeliveryStreamName\":\"s\"," EXT_OK
+                         ",\"Prefix\":\"old/\",\"BufferingHints\":{\"SizeInMBs\":7,"
+                         "\"IntervalInSeconds\":60}}}";
+    const char *update = "{\"DeliveryStreamName\":\"s\",\"CurrentDeliveryStreamVersionId\":\"1\","
+                         "\"DestinationId\":\"destinationId-000000000001\","
+                         "\"ExtendedS3DestinationUpdate\":{\"Prefix\":\"new/\","
+                         "\"BufferingHints\":{\"IntervalInSeconds\":0}}}";
+    struct api_err e;
+    api_err_init(&e);
+    cJSON *c = NULL, *u = NULL, *d = NULL, *d2 = NULL;
+    assert_int_equal(api_valid_request(API_OP_CREATE, create, strlen(create), &c, &e), 0);
+    assert_int_equal(api_dest_from_create(c, &d, &e), 0);
+    assert_int_equal(api_valid_request(API_OP_UPDATE, update, strlen(update), &u, &e), 0);
+    assert_int_equal(api_dest_update(d, u, &d2, &e), 0);
+    struct delivery_target t;
+    api_dest_target(d2, "s", 2, &t);
+    assert_string_equal(t.prefix, "new/");
+    assert_int_equal(t.size_bytes, 7u << 20);
+    assert_int_equal(t.interval_s, 0);
+    /* The current destination is untouched. */
+    api_dest_target(d, "s", 1, &t);
+    assert_string_equal(t.prefix, "old/");
+    cJSON_Delete(d2);
+    d2 = NULL;
+    const char *gz = "{\"DeliveryStreamName\":\"s\",\"CurrentDeliveryStreamVersionId\":\"1\","
+                     "\"DestinationId\":\"x\",\"S3DestinationUpdate\":{\"CompressionFormat\":"
+                     "\"ZIP\"}}";
+    cJSON_Delete(u);
+    assert_int_equal(api_valid_request(API_OP_UPDATE, gz, strlen(gz), &u, &e), 0);
+    assert_int_equal(api_dest_update(d, u, &d2, &e), -1);
+    assert_string_equal(e.type, "InvalidArgumentException");
+    cJSON_Delete(u);
+    cJSON_Delete(c);
+    cJSON_Delete(d);
+    api_err_fini(&e);
+}
+
+static void test_update_version_id_must_be_digits(void **state)
+{
+    expect_error(API_OP_UPDATE,
+                 "{\"DeliveryStreamName\":\"s\",\"CurrentDeliveryStreamVersionId\":\"v1\","
+                 "\"DestinationId\":\"destinationId-000000000001\"}",
+                 "ValidationException",
+                 "1 validation error detected: Value 'v1' at 'currentDeliveryStreamVersionId' "
+                 "failed to satisfy constraint: Member must satisfy regular expression pattern: "
+                 "[0-9]+");
+}
+
+/* ---------------------------------------------------------------- tags */
+
+static cJSON *tags_from(const char *json)
+{
+    cJSON *t = cJSON_Parse(json);
+    assert_non_null(t);
+    return t;
+}
+
+static void test_tags_stay_sorted_and_values_replace(void **state)
+{
+    cJSON *tags = cJSON_CreateArray();
+    cJSON *in = tags_from("[{\"Key\":\"b\",\"Value\":\"1\"},{\"Key\":\"a\"},{\"Key\":\"c\","
+                          "\"Value\":\"3\"},{\"Key\":\"b\",\"Value\":\"2\"}]");
+    struct api_err e;
+    api_err_init(&e);
+    assert_int_equal(api_tags_add(tags, in, &e), 0);
+    char *s = cJSON_PrintUnformatted(tags);
+    assert_string_equal(s, "[{\"Key\":\"a\",\"Value\":\"\"},{\"Key\":\"b\",\"Value\":\"2\"},"
+                           "{\"Key\":\"c\",\"Value\":\"3\"}]");
+    cJSON_free(s);
+    cJSON *keys = tags_from("[\"b\",\"zz\"]");
+    assert_int_equal(api_tags_remove(tags, keys, &e), 0);
+    assert_int_equal(cJSON_GetArraySize(tags), 2);
+    cJSON_Delete(keys);
+    cJSON_Delete(in);
+    cJSON_Delete(tags);
+    api_err_fini(&e);
+}
+
+static void test_tag_limit_of_50_and_reserved_prefix(void **state)
+{
+    cJSON *tags = cJSON_CreateArray();
+    struct buf b;
+    buf_init(&b, 1 << 16);
+    buf_append_str(&b, "[");
+    for (int i = 0; i < 50; i++)
+        buf_printf(&b, "%s{\"Key\":\"k%02d\"}", i ? "," : "", i);
+    buf_append_str(&b, "]");
+    cJSON *in = tags_from(b.data);
+    struct api_err e;
+    api_err_init(&e);
+    assert_int_equal(api_tags_add(tags, in, &e), 0);
+    /* Re-adding an existing key does not count. */
+    cJSON *same = tags_from("[{\"Key\":\"k00\",\"Value\":\"v\"}]");
+    assert_int_equal(api_tags_add(tags, same, &e), 0);
+    cJSON *one = tags_from("[{\"Key\":\"new\"}]");
+    assert_int_equal(api_tags_add(tags, one, &e), -1);
+    assert_string_equal(e.type, "LimitExceededException");
+    api_err_fini(&e);
+    api_err_init(&e);
+    cJSON *aws = tags_from("[{\"Key\":\"aws:x\"}]");
+    assert_int_equal(api_tags_add(tags, aws, &e), -1);
+    assert_string_equal(e.type, "InvalidArgumentException");
+    assert_int_equal(cJSON_GetArraySize(tags), 50);
+    cJSON_Delete(aws);
+    cJSON_Delete(one);
+    cJSON_Delete(same);
+    cJSON_Delete(in);
+    cJSON_Delete(tags);
+    buf_fini(&b);
+    api_err_fini(&e);
+}
+
+static void test_tag_key_length_and_characters_are_validated(void **state)
+{
+    expect_error(API_OP_TAG, "{\"DeliveryStreamName\":\"s\",\"Tags\":[{\"Key\":\"\"}]}",
+                 "ValidationException",
+                 "1 validation error detected: Value '' at 'tags.1.member.key' failed to satisfy "
+                 "constraint: Member must have length greater than or equal to 1");
+    expect_error(API_OP_TAG, "{\"DeliveryStreamName\":\"s\",\"Tags\":[{\"Key\":\"a\",\"Value\":\"<\"}]}",
+                 "ValidationException", NULL);
+    expect_error(API_OP_UNTAG, "{\"DeliveryStreamName\":\"s\",\"TagKeys\":[]}",
+                 "ValidationException", NULL);
+    expect_ok(API_OP_TAG, "{\"DeliveryStreamName\":\"s\",\"Tags\":[{\"Key\":\"k é:/=+-@%\","
+                          "\"Value\":\"\"}]}");
+}
+
+static void test_list_tags_pages_by_exclusive_start_key(void **state)
+{
+    cJSON *tags = tags_from("[{\"Key\":\"a\",\"Value\":\"1\"},{\"Key\":\"b\",\"Value\":\"2\"},"
+                            "{\"Key\":\"c\",\"Value\":\"3\"}]");
+    cJSON *p = api_tags_page(tags, NULL, 2);
+    char *s = cJSON_PrintUnformatted(p);
+    assert_string_equal(s, "{\"Tags\":[{\"Key\":\"a\",\"Value\":\"1\"},{\"Key\":\"b\",\"Value\":"
+                           "\"2\"}],\"HasMoreTags\":true}");
+    cJSON_free(s);
+    cJSON_Delete(p);
+    p = api_tags_page(tags, "b", 2);
+    s = cJSON_PrintUnformatted(p);
+    assert_string_equal(s, "{\"Tags\":[{\"Key\":\"c\",\"Value\":\"3\"}],\"HasMoreTags\":false}");
+    cJSON_free(s);
+    cJSON_Delete(p);
+    cJSON_Delete(tags);
+}
+
+static void test_validation_messages_survive_allocation_failures(void **state)
+{
+    /* Every allocation failing in turn: no crash, no leak (ASan), an error or success. */
+    const char *body = "{\"DeliveryStreamName\":\"s\"," EXT_OK
+                       ",\"BufferingHints\":{\"SizeInMBs\":0}},\"Tags\":[{\"Key\":\"k\"}]}";
+    for (unsigned long n = 1; n < 200; n++) {
+        char type[64], msg[256];
+        hy_mem_fail_at(n);
+        run(API_OP_CREATE, body, type, sizeof type, msg, sizeof msg);
+        hy_mem_fail_at(0);
+    }
+}
+
+int main(void)
+{
+    catalog_json_init();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_target_maps_every_operation_and_rejects_others),
+        cmocka_unit_test(test_unparsable_json_is_a_serialization_error),
+        cmocka_unit_test(test_wrong_json_types_are_serialization_errors),
+        cmocka_unit_test(test_stream_name_longer_than_64_fails_with_coral_message),
+        cmocka_unit_test(test_stream_name_pattern_and_empty_name_report_both_errors),
+        cmocka_unit_test(test_missing_required_member_is_not_null_violation),
+        cmocka_unit_test(test_list_limit_range_is_validated),
+        cmocka_unit_test(test_enum_values_are_validated),
+        cmocka_unit_test(test_batch_over_500_records_fails_validation),
+        cmocka_unit_test(test_record_over_1024000_bytes_fails_with_its_index),
+        cmocka_unit_test(test_batch_total_over_4_mib_is_invalid_argument),
+        cmocka_unit_test(test_bad_base64_is_serialization_error_even_with_validation_errors),
+        cmocka_unit_test(test_put_decode_yields_records_in_order),
+        cmocka_unit_test(test_record_ids_are_unique_and_carry_the_sequence),
+        cmocka_unit_test(test_create_with_extended_s3_is_accepted_with_defaults),
+        cmocka_unit_test(test_create_buffering_hints_ranges_are_validated),
+        cmocka_unit_test(test_create_requires_role_and_bucket_arns_matching_the_model),
+        cmocka_unit_test(test_create_refuses_unsupported_features_by_name),
+        cmocka_unit_test(test_create_needs_exactly_one_destination),
+        cmocka_unit_test(test_prefix_with_expressions_requires_error_output_prefix),
+        cmocka_unit_test(test_update_merges_buffering_hints_and_replaces_prefix),
+        cmocka_unit_test(test_update_version_id_must_be_digits),
+        cmocka_unit_test(test_tags_stay_sorted_and_values_replace),
+        cmocka_unit_test(test_tag_limit_of_50_and_reserved_prefix),
+        cmocka_unit_test(test_tag_key_length_and_characters_are_validated),
+        cmocka_unit_test(test_list_tags_pages_by_exclusive_start_key),
+        cmocka_unit_test(test_validation_messages_survive_allocation_failures),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,571 @@
+/* Unit tests for src/deliver/delivery.c with the real wal and the local bucket store. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <dirent.h>
+#include <pthread.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/buf.h"
+#include "base/err.h"
+#include "base/fsutil.h"
+#include "base/hytime.h"
+#include "base/mem.h"
+#include "deliver/delivery.h"
+#include "deliver/keyname.h"
+#include "stream/stats.h"
+#include "stream/wal.h"
+
+/* 2026-11-24T18:05:09.123Z */
+#define T_NOV 1795543509123LL
+#define CREATE_MS 1700000000000LL
+#define POLL_MS 5000
+
+struct fixture {
+    char root[64];
+    char log_dir[128];
+    char state_dir[128];
+    char s3_root[128];
+    char cursor_path[160];
+    struct wal *w;
+    struct stream_stats stats;
+    struct delivery *d;
+};
+
+/* ---------------------------------------------------------------------------------------------
+ * Helpers.
+ */
+
+static int setup(void **state)
+{
+    struct fixture *f = hy_calloc(1, sizeof(*f));
+    struct wal_config cfg;
+    snprintf(f->root, sizeof(f->root), "/tmp/delivery_test.XXXXXX");
+    if (!mkdtemp(f->root))
+        return -1;
+    snprintf(f->log_dir, sizeof(f->log_dir), "%s/log", f->root);
+    snprintf(f->state_dir, sizeof(f->state_dir), "%s/cursors", f->root);
+    snprintf(f->s3_root, sizeof(f->s3_root), "%s/s3", f->root);
+    snprintf(f->cursor_path, sizeof(f->cursor_path), "%s/delivery.cursor", f->state_dir);
+    wal_config_default(&cfg);
+    cfg.segment_bytes = 512; /* many segments, so trimming is visible */
+    if (wal_open(f->log_dir, &cfg, &f->w) < 0)
+        return -1;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    if (f->d)
+        delivery_stop(f->d, 0);
+    wal_close(f->w);
+    fsutil_remove_tree(f->root);
+    hy_free(f);
+    return 0;
+}
+
+static struct delivery_target target(const char *prefix, uint64_t size_bytes, int interval_s)
+{
+    struct delivery_target t = {
+        .stream_name = "s1",
+        .version = 1,
+        .bucket = "b",
+        .prefix = prefix,
+        .size_bytes = size_bytes,
+        .interval_s = interval_s,
+        .create_ms = CREATE_MS,
+    };
+    return t;
+}
+
+static void start(struct fixture *f, const char *prefix, uint64_t size_bytes, int interval_s)
+{
+    struct delivery_target t = target(prefix, size_bytes, interval_s);
+    assert_int_equal(delivery_start(f->state_dir, f->s3_root, f->w, &f->stats, &t, &f->d), 0);
+}
+
+static void stop(struct fixture *f, int flush)
+{
+    delivery_stop(f->d, flush);
+    f->d = NULL;
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+struct done {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int fired;
+    int status;
+};
+
+static void on_done(void *arg, int status)
+{
+    struct done *dn = arg;
+    pthread_mutex_lock(&dn->mu);
+    dn->fired = 1;
+    dn->status = status;
+    pthread_cond_broadcast(&dn->cv);
+    pthread_mutex_unlock(&dn->mu);
+}
+
+/* Append records "r<i>." for i in [from, to) as one durable batch. */
+static void append_range(struct fixture *f, int from, int to, int64_t arrival_ms)
+{
+    char text[64][16];
+    struct wal_rec recs[64];
+    struct done dn = {.fired = 0};
+    uint64_t first;
+    assert_true(to - from <= 64);
+    for (int i = from; i < to; i++) {
+        int n = snprintf(text[i - from], sizeof(text[0]), "r%d.", i);
+        recs[i - from].data = text[i - from];
+        recs[i - from].len = (size_t)n;
+    }
+    pthread_mutex_init(&dn.mu, NULL);
+    pthread_cond_init(&dn.cv, NULL);
+    assert_int_equal(wal_append(f->w, recs, (size_t)(to - from), arrival_ms, &first, on_done, &dn),
+                     0);
+    pthread_mutex_lock(&dn.mu);
+    while (!dn.fired)
+        pthread_cond_wait(&dn.cv, &dn.mu);
+    pthread_mutex_unlock(&dn.mu);
+    assert_int_equal(dn.status, 0);
+    pthread_mutex_destroy(&dn.mu);
+    pthread_cond_destroy(&dn.cv);
+}
+
+/* The expected concatenation of records [from, to). */
+static void expect_text(struct buf *b, int from, int to)
+{
+    buf_init(b, 1 << 20);
+    for (int i = from; i < to; i++)
+        assert_int_equal(buf_printf(b, "r%d.", i), 0);
+}
+
+struct object {
+    char key[1024];
+    char *data;
+    size_t len;
+    int first; /* index of its first record, parsed from the data */
+};
+
+struct objects {
+    struct object v[256];
+    int n;
+};
+
+static void list_dir(const char *root, const char *rel, struct objects *out)
+{
+    char path[1200];
+    snprintf(path, sizeof(path), "%s/%s", root, rel);
+    DIR *dir = opendir(path);
+    if (!dir)
+        return;
+    struct dirent *e;
+    while ((e = readdir(dir))) {
+        if (e->d_name[0] == '.')
+            continue; /* also skips temp files */
+        char sub[1024], full[1200];
+        snprintf(sub, sizeof(sub), "%s%s%s", rel, *rel ? "/" : "", e->d_name);
+        snprintf(full, sizeof(full), "%s/%s", root, sub);
+        struct stat st;
+        if (stat(full, &st) < 0)
+            continue;
+        if (S_ISDIR(st.st_mode)) {
+            list_dir(root, sub, out);
+        } else if (out->n < 256) {
+            struct object *o = &out->v[out->n++];
+            snprintf(o->key, sizeof(o->key), "%s", sub);
+            assert_int_equal(fsutil_read_all(full, &o->data, &o->len, 1 << 20), 0);
+            o->first = o->len > 1 ? (int)strtol(o->data + 1, NULL, 10) : -1;
+        }
+    }
+    closedir(dir);
+}
+
+static int by_first(const void *a, const void *b)
+{
+    const struct object *x = a, *y = b;
+    return (x->first > y->first) - (x->first < y->first);
+}
+
+/* Every object of bucket b, sorted by the first record each holds. */
+static void objects_load(struct fixture *f, struct objects *out)
+{
+    char root[256];
+    out->n = 0;
+    snprintf(root, sizeof(root), "%s/b", f->s3_root);
+    list_dir(root, "", out);
+    qsort(out->v, (size_t)out->n, sizeof(out->v[0]), by_first);
+}
+
+static void objects_free(struct objects *o)
+{
+    for (int i = 0; i < o->n; i++)
+        hy_free(o->v[i].data);
+    o->n = 0;
+}
+
+/* Concatenate every object in record order. */
+static void objects_concat(struct fixture *f, struct buf *b)
+{
+    static struct objects o;
+    objects_load(f, &o);
+    buf_init(b, 1 << 20);
+    for (int i = 0; i < o.n; i++)
+        assert_int_equal(buf_append(b, o.v[i].data, o.v[i].len), 0);
+    objects_free(&o);
+}
+
+/* Poll until the delivery cursor reaches want (bounded). */
+static void wait_cursor(struct fixture *f, uint64_t want)
+{
+    int64_t deadline = hytime_mono_ms() + POLL_MS;
+    while (delivery_cursor(f->d) < want && hytime_mono_ms() < deadline)
+        sleep_ms(2);
+    assert_int_equal(delivery_cursor(f->d), want);
+}
+
+static void assert_buf_equal(const struct buf *got, const struct buf *want)
+{
+    if (got->len != want->len || memcmp(got->data, want->data, got->len) != 0)
+        fail_msg("got \"%.*s\"\nwant \"%.*s\"", (int)got->len, got->data, (int)want->len,
+                 want->data);
+}
+
+static char *read_cursor_file(struct fixture *f)
+{
+    char *text = NULL;
+    size_t len;
+    if (fsutil_read_all(f->cursor_path, &text, &len, 1 << 16) < 0)
+        return NULL;
+    return text;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Tests.
+ */
+
+static void test_interval_zero_delivers_durable_records_into_one_exact_object(void **state)
+{
+    struct fixture *f = *state;
+    static struct objects o;
+    append_range(f, 1, 4, T_NOV);
+    start(f, NULL, 1 << 20, 0);
+    wait_cursor(f, 4);
+
+    objects_load(f, &o);
+    assert_int_equal(o.n, 1);
+    /* Key: default prefix and suffix from the oldest arrival, id from the range. */
+    struct keyname_range r = {
+        .stream_name = "s1",
+        .version = 1,
+        .stream_id = keyname_stream_id("s1", CREATE_MS),
+        .first_seq = 1,
+        .last_seq = 3,
+        .oldest_arrival_ms = T_NOV,
+    };
+    char id[KEYNAME_ID_LEN + 1], want_key[256];
+    keyname_range_id(&r, id);
+    snprintf(want_key, sizeof(want_key), "2026/11/24/18/s1-1-2026-11-24-18-05-09-%s", id);
+    assert_string_equal(o.v[0].key, want_key);
+    assert_int_equal(o.v[0].len, strlen("r1.r2.r3."));
+    assert_memory_equal(o.v[0].data, "r1.r2.r3.", o.v[0].len);
+    objects_free(&o);
+
+    assert_int_equal(f->stats.delivery_records, 3);
+    assert_int_equal(f->stats.delivery_bytes, 9);
+    assert_int_equal(f->stats.delivery_objects, 1);
+    assert_int_equal(f->stats.delivery_success, 1);
+    assert_int_equal(f->stats.delivery_failures, 0);
+    assert_int_equal(f->stats.oldest_undelivered_ms, 0);
+    char *cursor = read_cursor_file(f);
+    assert_non_null(cursor);
+    assert_non_null(strstr(cursor, "\"next_seq\":4"));
+    assert_null(strstr(cursor, "intent"));
+    hy_free(cursor);
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static void test_records_appended_while_running_reach_an_object_promptly(void **state)
+{
+    /* Firehose with IntervalInSeconds 0: a record is in its object within 200 ms of its ack
+     * (p99). The consumer must wake on the wal's durable point, not on a poll timer, so even
+     * the median here stays far below the idle wait cap. */
+    struct fixture *f = *state;
+    struct buf got, want;
+    enum { ROUNDS = 9 };
+    int64_t took[ROUNDS];
+    start(f, "logs/", 1 << 20, 0);
+    for (int i = 0; i < ROUNDS; i++) {
+        sleep_ms(20); /* let the consumer go idle in wal_wait */
+        int64_t t0 = hytime_mono_ms();
+        append_range(f, i + 1, i + 2, hytime_now_ms());
+        wait_cursor(f, (uint64_t)i + 2);
+        took[i] = hytime_mono_ms() - t0;
+    }
+    qsort(took, ROUNDS, sizeof(took[0]), cmp_i64);
+    if (took[ROUNDS / 2] > 100 || took[ROUNDS - 1] > 1000)
+        fail_msg("delivery latency median %lld ms, max %lld ms", (long long)took[ROUNDS / 2],
+                 (long long)took[ROUNDS - 1]);
+    objects_concat(f, &got);
+    expect_text(&want, 1, ROUNDS + 1);
+    assert_buf_equal(&got, &want);
+    buf_fini(&got);
+    buf_fini(&want);
+}
+
+static void test_size_hint_cuts_objects_covering_every_record_once_in_order(void **state)
+{
+    struct fixture *f = *state;
+    static struct objects o;
+    struct buf got, want;
+    append_range(f, 10, 50, T_NOV); /* "r10." .. "r49.": 4 bytes each */
+    append_range(f, 50, 90, T_NOV + 1);
+    start(f, "", 30, 0);
+    wait_cursor(f, 81);
+
+    objects_load(f, &o);
+    assert_true(o.n >= 80 * 4 / 30);
+    for (int i = 0; i < o.n; i++) {
+        if (o.v[i].len > 30)
+            fail_msg("object %s has %zu bytes, over the 30-byte hint", o.v[i].key, o.v[i].len);
+    }
+    assert_int_equal(f->stats.delivery_objects, (uint64_t)o.n);
+    objects_free(&o);
+    objects_concat(f, &got);
+    expect_text(&want, 10, 90);
+    assert_buf_equal(&got, &want);
+    assert_int_equal(f->stats.delivery_records, 80);
+    buf_fini(&got);
+    buf_fini(&want);
+}
+
+static void test_intent_in_cursor_file_is_replayed_to_exactly_its_key(void **state)
+{
+    struct fixture *f = *state;
+    static struct objects o;
+    struct buf want;
+    const char *cursor = "{\"next_seq\":3,\"intent\":{\"first_seq\":3,\"last_seq\":5,"
+                         "\"bucket\":\"b\",\"key\":\"replayed/obj\"}}";
+    append_range(f, 1, 11, T_NOV); /* seqs 1..10 hold r1..r10 */
+    assert_int_equal(fsutil_mkdirs(f->state_dir, 0755), 0);
+    assert_int_equal(fsutil_write_atomic(f->cursor_path, cursor, strlen(cursor)), 0);
+    start(f, NULL, 1 << 20, 0);
+    wait_cursor(f, 11);
+
+    objects_load(f, &o);
+    assert_int_equal(o.n, 2);
+    /* Records 1 and 2 were below the cursor: delivered before, never again. */
+    assert_string_equal(o.v[0].key, "replayed/obj");
+    expect_text(&want, 3, 6);
+    assert_int_equal(o.v[0].len, want.len);
+    assert_memory_equal(o.v[0].data, want.data, want.len);
+    buf_fini(&want);
+    expect_text(&want, 6, 11);
+    assert_int_equal(o.v[1].len, want.len);
+    assert_memory_equal(o.v[1].data, want.data, want.len);
+    buf_fini(&want);
+    objects_free(&o);
+}
+
+static void test_stop_with_flush_delivers_everything_despite_long_interval(void **state)
+{
+    struct fixture *f = *state;
+    struct buf got, want;
+    append_range(f, 1, 21, T_NOV);
+    start(f, NULL, 1 << 20, 900);
+    stop(f, 1);
+    objects_concat(f, &got);
+    expect_text(&want, 1, 21);
+    assert_buf_equal(&got, &want);
+    char *cursor = read_cursor_file(f);
+    assert_non_null(cursor);
+    assert_non_null(strstr(cursor, "\"next_seq\":21"));
+    hy_free(cursor);
+    buf_fini(&got);
+    buf_fini(&want);
+}
+
+static void test_stop_without_flush_keeps_batch_for_restart_without_duplicates(void **state)
+{
+    struct fixture *f = *state;
+    struct buf got, want;
+    append_range(f, 1, 6, T_NOV);
+    start(f, NULL, 1 << 20, 900);
+    /* Wait until the consumer holds the records in an open batch. */
+    int64_t deadline = hytime_mono_ms() + POLL_MS;
+    while (f->stats.oldest_undelivered_ms == 0 && hytime_mono_ms() < deadline)
+        sleep_ms(2);
+    assert_int_equal(f->stats.oldest_undelivered_ms, T_NOV);
+    stop(f, 0);
+    objects_concat(f, &got);
+    assert_int_equal(got.len, 0);
+    buf_fini(&got);
+
+    /* Restart delivers them once; a further restart resumes past them. */
+    start(f, NULL, 1 << 20, 0);
+    wait_cursor(f, 6);
+    stop(f, 0);
+    append_range(f, 6, 12, T_NOV + 1000);
+    start(f, NULL, 1 << 20, 0);
+    wait_cursor(f, 12);
+    stop(f, 1);
+    objects_concat(f, &got);
+    expect_text(&want, 1, 12);
+    assert_buf_equal(&got, &want);
+    buf_fini(&got);
+    buf_fini(&want);
+}
+
+static void test_interval_hint_holds_records_until_it_elapses(void **state)
+{
+    struct fixture *f = *state;
+    start(f, NULL, 1 << 20, 1);
+    int64_t t0 = hytime_mono_ms();
+    append_range(f, 1, 3, hytime_now_ms());
+    wait_cursor(f, 3);
+    int64_t took = hytime_mono_ms() - t0;
+    if (took < 900 || took > 3000)
+        fail_msg("1 s interval delivered after %lld ms", (long long)took);
+    assert_int_equal(f->stats.delivery_objects, 1);
+}
+
+static void test_update_applies_new_prefix_and_version_from_next_batch(void **state)
+{
+    struct fixture *f = *state;
+    static struct objects o;
+    append_range(f, 1, 3, T_NOV);
+    start(f, "a/", 1 << 20, 0);
+    wait_cursor(f, 3);
+    struct delivery_target t = target("b/", 1 << 20, 0);
+    t.version = 2;
+    assert_int_equal(delivery_update(f->d, &t), 0);
+    append_range(f, 3, 5, T_NOV);
+    wait_cursor(f, 5);
+    objects_load(f, &o);
+    assert_int_equal(o.n, 2);
+    assert_memory_equal(o.v[0].key, "a/2026/11/24/18/s1-1-", 21);
+    assert_memory_equal(o.v[1].key, "b/2026/11/24/18/s1-2-", 21);
+    objects_free(&o);
+}
+
+static void test_sink_failure_retries_the_same_key_until_it_succeeds(void **state)
+{
+    struct fixture *f = *state;
+    static struct objects o;
+    char bucket_path[256];
+    /* A file where the bucket directory should be makes every put fail. */
+    assert_int_equal(fsutil_mkdirs(f->s3_root, 0755), 0);
+    snprintf(bucket_path, sizeof(bucket_path), "%s/b", f->s3_root);
+    assert_int_equal(fsutil_write_atomic(bucket_path, "x", 1), 0);
+    append_range(f, 1, 4, T_NOV);
+    start(f, NULL, 1 << 20, 0);
+
+    int64_t deadline = hytime_mono_ms() + POLL_MS;
+    while (f->stats.delivery_failures < 2 && hytime_mono_ms() < deadline)
+        sleep_ms(5);
+    assert_true(f->stats.delivery_failures >= 2);
+    assert_int_equal(delivery_cursor(f->d), 1);
+    assert_int_equal(f->stats.oldest_undelivered_ms, T_NOV);
+    /* The intent is durable while the put is retried. */
+    char *cursor = read_cursor_file(f);
+    assert_non_null(cursor);
+    assert_non_null(strstr(cursor, "\"intent\":{\"first_seq\":1,\"last_seq\":3"));
+    hy_free(cursor);
+
+    assert_int_equal(unlink(bucket_path), 0);
+    wait_cursor(f, 4);
+    objects_load(f, &o);
+    assert_int_equal(o.n, 1);
+    assert_memory_equal(o.v[0].data, "r1.r2.r3.", 9);
+    objects_free(&o);
+    assert_int_equal(f->stats.delivery_success, 1);
+}
+
+static void test_delivered_log_segments_are_trimmed(void **state)
+{
+    struct fixture *f = *state;
+    for (int i = 0; i < 4; i++)
+        append_range(f, 1 + 20 * i, 21 + 20 * i, T_NOV);
+    uint64_t before = wal_retained_bytes(f->w);
+    start(f, NULL, 1 << 20, 0);
+    wait_cursor(f, 81);
+    stop(f, 0);
+    assert_true(wal_retained_bytes(f->w) < before);
+}
+
+static void test_corrupt_cursor_file_fails_start(void **state)
+{
+    struct fixture *f = *state;
+    struct delivery_target t = target(NULL, 1 << 20, 0);
+    assert_int_equal(fsutil_mkdirs(f->state_dir, 0755), 0);
+    assert_int_equal(fsutil_write_atomic(f->cursor_path, "{\"next", 6), 0);
+    assert_int_equal(delivery_start(f->state_dir, f->s3_root, f->w, &f->stats, &t, &f->d),
+                     HY_ECORRUPT);
+    f->d = NULL;
+}
+
+static void test_start_fails_cleanly_when_any_allocation_fails(void **state)
+{
+    struct fixture *f = *state;
+    struct delivery_target t = target("p/", 1 << 20, 0);
+    int failed = 0;
+    append_range(f, 1, 3, T_NOV);
+    for (unsigned long n = 1; n <= 40; n++) {
+        hy_mem_fail_at(n);
+        int rc = delivery_start(f->state_dir, f->s3_root, f->w, &f->stats, &t, &f->d);
+        hy_mem_fail_at(0);
+        if (rc == 0) {
+            stop(f, 0); /* a failure inside the thread is retried, never fatal */
+        } else {
+            assert_int_equal(rc, HY_ENOMEM);
+            f->d = NULL;
+            failed++;
+        }
+    }
+    assert_true(failed > 0);
+    start(f, "p/", 1 << 20, 0);
+    wait_cursor(f, 3);
+}
+
+int main(void)
+{
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_interval_zero_delivers_durable_records_into_one_exact_object),
+        T(test_records_appended_while_running_reach_an_object_promptly),
+        T(test_size_hint_cuts_objects_covering_every_record_once_in_order),
+        T(test_intent_in_cursor_file_is_replayed_to_exactly_its_key),
+        T(test_stop_with_flush_delivers_everything_despite_long_interval),
+        T(test_stop_without_flush_keeps_batch_for_restart_without_duplicates),
+        T(test_interval_hint_holds_records_until_it_elapses),
+        T(test_update_applies_new_prefix_and_version_from_next_batch),
+        T(test_sink_failure_retries_the_same_key_until_it_succeeds),
+        T(test_delivered_log_segments_are_trimmed),
+        T(test_corrupt_cursor_file_fails_start),
+        T(test_start_fails_cleanly_when_any_allocation_fails),
+    };
+#undef T
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

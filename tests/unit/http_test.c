@@ -1,0 +1,1125 @@
+/*
+ * Unit tests for src/net: the picohttpparser ABI we declare (phr.h), the request state machine
+ * (http_parse.c) at every split point and against a guard page, and the server (http.c) with a
+ * real loop thread and real sockets on 127.0.0.1.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "base/err.h"
+#include "base/mem.h"
+#include "net/http.h"
+#include "net/http_int.h"
+#include "net/phr.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ============================================================================================
+ * picohttpparser ABI
+ */
+
+static void test_phr_parse_request_abi_matches_library(void **state)
+{
+    const char req[] = "POST /x?y=1 HTTP/1.1\r\nHost: a\r\nX-Long-Name: v v\r\n\r\nBODY";
+    struct phr_header h[8];
+    size_t nh = 8;
+    const char *m, *p;
+    size_t ml, pl;
+    int minor = -1;
+    int r = phr_parse_request(req, sizeof req - 1, &m, &ml, &p, &pl, &minor, h, &nh, 0);
+    assert_int_equal(r, (int)(sizeof req - 1 - 4));
+    assert_int_equal(ml, 4);
+    assert_memory_equal(m, "POST", 4);
+    assert_int_equal(pl, 6);
+    assert_memory_equal(p, "/x?y=1", 6);
+    assert_int_equal(minor, 1);
+    assert_int_equal(nh, 2);
+    assert_int_equal(h[1].name_len, 11);
+    assert_memory_equal(h[1].name, "X-Long-Name", 11);
+    assert_int_equal(h[1].value_len, 3);
+    assert_memory_equal(h[1].value, "v v", 3);
+
+    nh = 8;
+    assert_int_equal(phr_parse_request(req, 20, &m, &ml, &p, &pl, &minor, h, &nh, 0), -2);
+    nh = 8;
+    assert_int_equal(
+        phr_parse_request("GET\x01 / HTTP/1.1\r\n\r\n", 20, &m, &ml, &p, &pl, &minor, h, &nh, 0),
+        -1);
+}
+
+static void test_phr_decode_chunked_abi_decodes_in_place_and_reports_rest(void **state)
+{
+    char buf[] = "3\r\nabc\r\n2;x=y\r\nde\r\n0\r\nT: 1\r\n\r\nNEXT";
+    struct http_chunk_decoder dec;
+    memset(&dec, 0, sizeof dec);
+    dec.d.consume_trailer = 1;
+    size_t n = sizeof buf - 1;
+    ssize_t r = phr_decode_chunked(&dec.d, buf, &n);
+    assert_int_equal(r, 4);
+    assert_int_equal(n, 5);
+    assert_memory_equal(buf, "abcde", 5);
+    assert_memory_equal(buf + n, "NEXT", 4);
+
+    char bad[] = "zz\r\n";
+    memset(&dec, 0, sizeof dec);
+    n = sizeof bad - 1;
+    assert_int_equal(phr_decode_chunked(&dec.d, bad, &n), -1);
+
+    char part[] = "a\r\n01234";
+    memset(&dec, 0, sizeof dec);
+    n = sizeof part - 1;
+    assert_int_equal(phr_decode_chunked(&dec.d, part, &n), -2);
+    assert_int_equal(n, 5);
+    assert_int_equal(dec.d.bytes_left_in_chunk, 5);
+}
+
+/* ============================================================================================
+ * Parser state machine
+ */
+
+struct expect {
+    const char *method;
+    const char *path;
+    int minor;
+    size_t num_headers;
+    const char *body;
+    size_t body_len;
+    bool keep_alive;
+    size_t consumed; /* bytes of the request after decoding */
+};
+
+#define BIG_LIMIT (1u << 20)
+
+static void check_request(const struct http_parser *p, const struct expect *e)
+{
+    const struct http_request *req = &p->req;
+    assert_int_equal(req->method_len, strlen(e->method));
+    assert_memory_equal(req->method, e->method, req->method_len);
+    assert_int_equal(req->path_len, strlen(e->path));
+    assert_memory_equal(req->path, e->path, req->path_len);
+    assert_int_equal(req->minor_version, e->minor);
+    assert_int_equal(req->num_headers, e->num_headers);
+    assert_int_equal(req->body_len, e->body_len);
+    if (e->body_len)
+        assert_memory_equal(req->body, e->body, e->body_len);
+    assert_int_equal(p->keep_alive, e->keep_alive);
+}
+
+/* Deliver input to a growing buffer in two pieces split at `cut`, feeding after each piece, the
+ * way a connection does. The first piece must give HY_EAGAIN; the whole must give the answer. */
+static void feed_split(const char *in, size_t len, size_t cut, const struct expect *e)
+{
+    struct http_parser p;
+    http_parse_init(&p, BIG_LIMIT, BIG_LIMIT);
+    char *buf = hy_malloc(len + 1);
+    assert_non_null(buf);
+    size_t blen = 0;
+    memcpy(buf, in, cut);
+    blen = cut;
+    ssize_t r = http_parse_feed(&p, buf, &blen);
+    assert_int_equal(r, HY_EAGAIN);
+    memcpy(buf + blen, in + cut, len - cut);
+    blen += len - cut;
+    r = http_parse_feed(&p, buf, &blen);
+    assert_int_equal(r, (ssize_t)e->consumed);
+    assert_int_equal(blen, e->consumed);
+    check_request(&p, e);
+    hy_free(buf);
+}
+
+/* One byte at a time: every prefix must be HY_EAGAIN until the last byte. */
+static void feed_bytewise(const char *in, size_t len, const struct expect *e)
+{
+    struct http_parser p;
+    http_parse_init(&p, BIG_LIMIT, BIG_LIMIT);
+    char *buf = hy_malloc(len + 1);
+    assert_non_null(buf);
+    size_t blen = 0;
+    for (size_t i = 0; i < len; i++) {
+        buf[blen++] = in[i];
+        ssize_t r = http_parse_feed(&p, buf, &blen);
+        if (i + 1 < len) {
+            assert_int_equal(r, HY_EAGAIN);
+        } else {
+            assert_int_equal(r, (ssize_t)e->consumed);
+            check_request(&p, e);
+        }
+    }
+    hy_free(buf);
+}
+
+/* Each prefix placed so it ends exactly at a PROT_NONE page: a read past len faults. */
+static void feed_guarded(const char *in, size_t len, const struct expect *e)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    assert_true((size_t)page >= len);
+    char *map =
+        mmap(NULL, (size_t)page * 2, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    assert_true(map != MAP_FAILED);
+    assert_int_equal(mprotect(map + page, (size_t)page, PROT_NONE), 0);
+    for (size_t k = 0; k <= len; k++) {
+        struct http_parser p;
+        http_parse_init(&p, BIG_LIMIT, BIG_LIMIT);
+        char *buf = map + page - k;
+        memcpy(buf, in, k);
+        size_t blen = k;
+        ssize_t r = http_parse_feed(&p, buf, &blen);
+        if (k < len)
+            assert_int_equal(r, HY_EAGAIN);
+        else
+            assert_int_equal(r, (ssize_t)e->consumed);
+    }
+    munmap(map, (size_t)page * 2);
+}
+
+static void check_every_split(const char *in, const struct expect *e)
+{
+    size_t len = strlen(in);
+    for (size_t cut = 0; cut < len; cut++)
+        feed_split(in, len, cut, e);
+    feed_bytewise(in, len, e);
+    feed_guarded(in, len, e);
+}
+
+static const char GET_REQ[] = "GET /a?b=1 HTTP/1.1\r\nHost: x\r\nUser-Agent: t\r\n\r\n";
+static const char POST_REQ[] =
+    "POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\nhello world";
+static const char CHUNKED_REQ[] =
+    "POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+    "5;ext=1\r\nhello\r\n1\r\n \r\nA\r\n0123456789\r\n"
+    "0\r\nX-Trailer: yes\r\n\r\n";
+
+static void test_parse_get_at_every_split_point(void **state)
+{
+    struct expect e = {"GET", "/a?b=1", 1, 2, NULL, 0, true, sizeof GET_REQ - 1};
+    check_every_split(GET_REQ, &e);
+}
+
+static void test_parse_post_with_content_length_at_every_split_point(void **state)
+{
+    struct expect e = {"POST", "/p", 1, 2, "hello world", 11, true, sizeof POST_REQ - 1};
+    check_every_split(POST_REQ, &e);
+}
+
+static void test_parse_chunked_with_extensions_and_trailers_at_every_split_point(void **state)
+{
+    size_t head = strstr(CHUNKED_REQ, "\r\n\r\n") + 4 - CHUNKED_REQ;
+    struct expect e = {"POST", "/c", 1, 2, "hello 0123456789", 16, true, head + 16};
+    check_every_split(CHUNKED_REQ, &e);
+}
+
+static void test_parse_pipelined_requests_leave_the_next_request_intact(void **state)
+{
+    char in[1024];
+    int n = snprintf(in, sizeof in, "%s%s%s", CHUNKED_REQ, GET_REQ, POST_REQ);
+    assert_true(n > 0 && (size_t)n < sizeof in);
+    size_t len = (size_t)n;
+    struct http_parser p;
+    http_parse_init(&p, BIG_LIMIT, BIG_LIMIT);
+
+    ssize_t r = http_parse_feed(&p, in, &len);
+    assert_true(r > 0);
+    assert_int_equal(p.req.body_len, 16);
+    size_t off = (size_t)r;
+    assert_int_equal(len - off, strlen(GET_REQ) + strlen(POST_REQ));
+    assert_memory_equal(in + off, GET_REQ, strlen(GET_REQ));
+
+    http_parse_reset(&p);
+    size_t rest = len - off;
+    r = http_parse_feed(&p, in + off, &rest);
+    assert_int_equal(r, (ssize_t)strlen(GET_REQ));
+    assert_int_equal(p.req.path_len, 6);
+    off += (size_t)r;
+
+    http_parse_reset(&p);
+    rest = len - off;
+    r = http_parse_feed(&p, in + off, &rest);
+    assert_int_equal(r, (ssize_t)strlen(POST_REQ));
+    assert_int_equal(p.req.body_len, 11);
+}
+
+static void test_parse_views_survive_buffer_move_between_head_and_body(void **state)
+{
+    struct http_parser p;
+    http_parse_init(&p, BIG_LIMIT, BIG_LIMIT);
+    size_t len = strlen(POST_REQ);
+    size_t cut = len - 3;
+    char *a = hy_malloc(len);
+    memcpy(a, POST_REQ, cut);
+    size_t blen = cut;
+    assert_int_equal(http_parse_feed(&p, a, &blen), HY_EAGAIN);
+    char *b = hy_malloc(len);
+    memcpy(b, a, cut);
+    memset(a, 'Z', cut); /* stale views would now read Z */
+    memcpy(b + cut, POST_REQ + cut, 3);
+    blen = len;
+    assert_int_equal(http_parse_feed(&p, b, &blen), (ssize_t)len);
+    assert_ptr_equal(p.req.method, b);
+    assert_memory_equal(p.req.headers[0].name, "Host", 4);
+    assert_memory_equal(p.req.body, "hello world", 11);
+    hy_free(a);
+    hy_free(b);
+}
+
+static void test_parse_connection_semantics_follow_version_and_header(void **state)
+{
+    static const struct {
+        const char *req;
+        bool keep;
+    } cases[] = {
+        {"GET / HTTP/1.1\r\n\r\n", true},
+        {"GET / HTTP/1.1\r\nConnection: close\r\n\r\n", false},
+        {"GET / HTTP/1.1\r\nConnection: keep-alive, Close\r\n\r\n", false},
+        {"GET / HTTP/1.0\r\n\r\n", false},
+        {"GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", true},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char buf[256];
+        size_t len = strlen(cases[i].req);
+        memcpy(buf, cases[i].req, len);
+        struct http_parser p;
+        http_parse_init(&p, BIG_LIMIT, BIG_LIMIT);
+        assert_int_equal(http_parse_feed(&p, buf, &len), (ssize_t)strlen(cases[i].req));
+        assert_int_equal(p.keep_alive, cases[i].keep);
+    }
+}
+
+static void parse_expect_error(const char *req, size_t max_header, size_t max_body, int status)
+{
+    char buf[8192];
+    size_t len = strlen(req);
+    assert_true(len <= sizeof buf);
+    memcpy(buf, req, len);
+    struct http_parser p;
+    http_parse_init(&p, max_header, max_body);
+    ssize_t r = http_parse_feed(&p, buf, &len);
+    assert_true(r < 0 && r != HY_EAGAIN);
+    assert_int_equal(p.status, status);
+    assert_non_null(p.reason);
+}
+
+static void test_parse_rejects_bad_input_with_the_right_status(void **state)
+{
+    char big[2048];
+    int n = snprintf(big, sizeof big, "GET / HTTP/1.1\r\nX: %0500d\r\n\r\n", 0);
+    assert_true(n > 0);
+    parse_expect_error(big, 256, 1024, 431);
+    /* An unfinished head past the limit is refused without waiting for its end. */
+    n = snprintf(big, sizeof big, "GET / HTTP/1.1\r\nX: %0500d", 0);
+    parse_expect_error(big, 256, 1024, 431);
+    parse_expect_error("POST / HTTP/1.1\r\nContent-Length: 2000\r\n\r\n", 256, 1024, 413);
+    parse_expect_error("POST / HTTP/1.1\r\nContent-Length: 99999999999999999999999999\r\n\r\n", 256,
+                       1024, 413);
+    parse_expect_error("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                       "a\r\n0123456789\r\na\r\n0123456789\r\n",
+                       256, 16, 413);
+    parse_expect_error("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nffff\r\nab", 256, 16,
+                       413);
+    parse_expect_error("GARBAGE\r\n\r\n", 256, 1024, 400);
+    parse_expect_error("GET / HTTP/1.1\r\nBad Header\r\n\r\n", 256, 1024, 400);
+    parse_expect_error("GET / HTTP/1.1\r\nContent-Length: 12a\r\n\r\n", 256, 1024, 400);
+    parse_expect_error("GET / HTTP/1.1\r\nContent-Length: -1\r\n\r\n", 256, 1024, 400);
+    parse_expect_error("GET / HTTP/1.1\r\nContent-Length: \r\n\r\n", 256, 1024, 400);
+    parse_expect_error("GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 256,
+                       1024, 400);
+    parse_expect_error("POST / HTTP/1.1\r\nContent-Length: 3\r\n"
+                       "Transfer-Encoding: chunked\r\n\r\n",
+                       256, 1024, 400);
+    parse_expect_error("POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", 256, 1024, 501);
+    parse_expect_error("POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 256, 1024,
+                       501);
+    parse_expect_error("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 256, 1024,
+                       400);
+}
+
+static void test_parse_accepts_repeated_equal_content_length(void **state)
+{
+    char buf[] = "POST / HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok";
+    size_t len = sizeof buf - 1;
+    struct http_parser p;
+    http_parse_init(&p, 1024, 1024);
+    assert_int_equal(http_parse_feed(&p, buf, &len), (ssize_t)(sizeof buf - 1));
+    assert_int_equal(p.req.body_len, 2);
+}
+
+static void test_parse_wants_continue_only_before_body_bytes(void **state)
+{
+    char buf[] = "POST / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\nabc";
+    size_t full = sizeof buf - 1;
+    struct http_parser p;
+    http_parse_init(&p, 1024, 1024);
+    size_t len = full - 3;
+    assert_int_equal(http_parse_feed(&p, buf, &len), HY_EAGAIN);
+    assert_true(http_parse_wants_continue(&p, len));
+    len = full - 1;
+    assert_int_equal(http_parse_feed(&p, buf, &len), HY_EAGAIN);
+    assert_false(http_parse_wants_continue(&p, len));
+    len = full;
+    assert_int_equal(http_parse_feed(&p, buf, &len), (ssize_t)full);
+
+    char ch[] = "POST / HTTP/1.1\r\nExpect: 100-continue\r\nTransfer-Encoding: chunked\r\n\r\n3";
+    http_parse_init(&p, 1024, 1024);
+    len = sizeof ch - 2;
+    assert_int_equal(http_parse_feed(&p, ch, &len), HY_EAGAIN);
+    assert_true(http_parse_wants_continue(&p, len));
+    len = sizeof ch - 1; /* a chunk-size digit is body: the client did not wait */
+    assert_int_equal(http_parse_feed(&p, ch, &len), HY_EAGAIN);
+    assert_false(http_parse_wants_continue(&p, len));
+
+    char c10[] = "POST / HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n";
+    http_parse_init(&p, 1024, 1024);
+    len = sizeof c10 - 1;
+    assert_int_equal(http_parse_feed(&p, c10, &len), HY_EAGAIN);
+    assert_false(http_parse_wants_continue(&p, len));
+}
+
+/* ============================================================================================
+ * Server with real sockets
+ */
+
+struct fixture {
+    struct http_server *srv;
+    struct http_config cfg;
+    pthread_t thread;
+    int port;
+    atomic_int run_done;
+    int run_rc;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct http_exchange *held;
+    bool async_started;
+    pthread_t async_thread;
+    atomic_int handled;
+};
+
+static bool path_is(const struct http_request *req, const char *path)
+{
+    size_t n = strlen(path);
+    return req->path_len == n && memcmp(req->path, path, n) == 0;
+}
+
+static void answer_async(void *arg)
+{
+    struct http_exchange *ex = arg;
+    http_respond(ex, 200, "X-Async: 1\r\n", "async", 5);
+}
+
+static void *async_main(void *arg)
+{
+    struct fixture *f = arg;
+    pthread_mutex_lock(&f->mu);
+    struct http_exchange *ex = f->held;
+    f->held = NULL;
+    pthread_mutex_unlock(&f->mu);
+    /* Another thread hands the answer to the loop, as the WAL committer will. */
+    assert_int_equal(http_server_post(f->srv, answer_async, ex), 0);
+    return NULL;
+}
+
+static void test_handler(struct http_exchange *ex, const struct http_request *req, void *ud)
+{
+    struct fixture *f = ud;
+    atomic_fetch_add(&f->handled, 1);
+    if (path_is(req, "/hold") || path_is(req, "/async")) {
+        pthread_mutex_lock(&f->mu);
+        f->held = ex;
+        pthread_cond_broadcast(&f->cv);
+        pthread_mutex_unlock(&f->mu);
+        if (path_is(req, "/async")) {
+            f->async_started = true;
+            pthread_create(&f->async_thread, NULL, async_main, f);
+        }
+        return;
+    }
+    if (path_is(req, "/big")) {
+        size_t n = 8u << 20;
+        char *body = hy_malloc(n);
+        memset(body, 'x', n);
+        body[n - 1] = 'y';
+        http_respond(ex, 200, NULL, body, n);
+        hy_free(body);
+        return;
+    }
+    if (path_is(req, "/empty")) {
+        http_respond(ex, 204, NULL, NULL, 0);
+        return;
+    }
+    char out[512];
+    size_t show = req->body_len < 200 ? req->body_len : 200;
+    int n = snprintf(out, sizeof out, "%.*s %.*s %zu %.*s", (int)req->method_len, req->method,
+                     (int)req->path_len, req->path, req->body_len, (int)show,
+                     req->body ? req->body : "");
+    http_respond(ex, 200, "Content-Type: text/plain\r\n", out, (size_t)n);
+}
+
+static void *server_main(void *arg)
+{
+    struct fixture *f = arg;
+    f->run_rc = http_server_run(f->srv);
+    atomic_store(&f->run_done, 1);
+    return NULL;
+}
+
+static struct fixture *fixture_start(const struct http_config *cfg)
+{
+    struct fixture *f = hy_calloc(1, sizeof *f);
+    assert_non_null(f);
+    if (cfg) {
+        f->cfg = *cfg;
+    } else {
+        http_config_default(&f->cfg);
+        f->cfg.max_header_bytes = 4096;
+        f->cfg.max_body_bytes = 1u << 20;
+    }
+    pthread_mutex_init(&f->mu, NULL);
+    pthread_cond_init(&f->cv, NULL);
+    f->srv = http_server_new(&f->cfg, test_handler, f);
+    assert_non_null(f->srv);
+    assert_int_equal(http_server_listen(f->srv, "127.0.0.1:0"), 0);
+    f->port = http_server_port(f->srv);
+    assert_true(f->port > 0);
+    assert_int_equal(pthread_create(&f->thread, NULL, server_main, f), 0);
+    return f;
+}
+
+static void fixture_stop(struct fixture *f)
+{
+    http_server_stop(f->srv);
+    pthread_join(f->thread, NULL);
+    assert_int_equal(f->run_rc, 0);
+    if (f->async_started)
+        pthread_join(f->async_thread, NULL);
+    http_server_free(f->srv);
+    pthread_mutex_destroy(&f->mu);
+    pthread_cond_destroy(&f->cv);
+    hy_free(f);
+}
+
+static struct http_exchange *wait_held(struct fixture *f)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += 5;
+    pthread_mutex_lock(&f->mu);
+    while (!f->held) {
+        if (pthread_cond_timedwait(&f->cv, &f->mu, &ts) != 0)
+            break;
+    }
+    struct http_exchange *ex = f->held;
+    f->held = NULL;
+    pthread_mutex_unlock(&f->mu);
+    assert_non_null(ex);
+    return ex;
+}
+
+/* Stats are loop-thread data: read them from a posted function. */
+struct stats_req {
+    struct http_server *srv;
+    struct http_stats st;
+    atomic_int done;
+};
+
+static void read_stats(void *arg)
+{
+    struct stats_req *r = arg;
+    http_server_stats(r->srv, &r->st);
+    atomic_store(&r->done, 1);
+}
+
+static struct http_stats get_stats(struct fixture *f)
+{
+    struct stats_req r = {.srv = f->srv};
+    atomic_init(&r.done, 0);
+    assert_int_equal(http_server_post(f->srv, read_stats, &r), 0);
+    while (!atomic_load(&r.done))
+        usleep(1000);
+    return r.st;
+}
+
+struct client {
+    int fd;
+    size_t len;
+    char buf[1u << 16];
+};
+
+struct resp {
+    int status;
+    long content_length;
+    bool conn_close;
+    char head[2048];
+    char *body;
+    size_t body_len;
+};
+
+static struct client *client_open(int port)
+{
+    struct client *c = hy_calloc(1, sizeof *c);
+    assert_non_null(c);
+    c->fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(c->fd >= 0);
+    struct timeval tv = {.tv_sec = 5};
+    setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    int one = 1;
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(c->fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    return c;
+}
+
+static void client_close(struct client *c)
+{
+    if (c->fd >= 0)
+        close(c->fd);
+    hy_free(c);
+}
+
+static void client_send(struct client *c, const char *s, size_t len)
+{
+    while (len) {
+        ssize_t n = send(c->fd, s, len, MSG_NOSIGNAL);
+        assert_true(n > 0);
+        s += n;
+        len -= (size_t)n;
+    }
+}
+
+static void client_sends(struct client *c, const char *s)
+{
+    client_send(c, s, strlen(s));
+}
+
+static int client_fill(struct client *c)
+{
+    if (c->len == sizeof c->buf)
+        return -1;
+    ssize_t n = recv(c->fd, c->buf + c->len, sizeof c->buf - c->len, 0);
+    if (n <= 0)
+        return -1;
+    c->len += (size_t)n;
+    return 0;
+}
+
+static void client_consume(struct client *c, size_t n)
+{
+    memmove(c->buf, c->buf + n, c->len - n);
+    c->len -= n;
+}
+
+/* Read one response; returns 0 or -1 on EOF/timeout before a whole response. */
+static int client_response(struct client *c, struct resp *r, bool head_request)
+{
+    memset(r, 0, sizeof *r);
+    char *end;
+    while (!(end = memmem(c->buf, c->len, "\r\n\r\n", 4)))
+        if (client_fill(c))
+            return -1;
+    size_t hl = (size_t)(end + 4 - c->buf);
+    if (hl >= sizeof r->head)
+        return -1;
+    memcpy(r->head, c->buf, hl);
+    r->head[hl] = '\0';
+    client_consume(c, hl);
+    if (strncmp(r->head, "HTTP/1.1 ", 9) != 0)
+        return -1;
+    r->status = (int)strtol(r->head + 9, NULL, 10);
+    r->content_length = -1;
+    const char *cl = strcasestr(r->head, "\r\nContent-Length: ");
+    if (cl)
+        r->content_length = strtol(cl + 18, NULL, 10);
+    r->conn_close = strcasestr(r->head, "\r\nConnection: close\r\n") != NULL;
+    size_t want = head_request || r->content_length < 0 ? 0 : (size_t)r->content_length;
+    r->body = hy_malloc(want + 1);
+    assert_non_null(r->body);
+    while (r->body_len < want) {
+        if (!c->len && client_fill(c)) {
+            hy_free(r->body);
+            r->body = NULL;
+            return -1;
+        }
+        size_t take = c->len < want - r->body_len ? c->len : want - r->body_len;
+        memcpy(r->body + r->body_len, c->buf, take);
+        r->body_len += take;
+        client_consume(c, take);
+    }
+    r->body[r->body_len] = '\0';
+    return 0;
+}
+
+static void resp_fini(struct resp *r)
+{
+    hy_free(r->body);
+    r->body = NULL;
+}
+
+/* True when the server closed the connection (EOF or reset) with nothing more to read. */
+static bool client_sees_close(struct client *c)
+{
+    if (c->len)
+        return false;
+    char b[64];
+    ssize_t n = recv(c->fd, b, sizeof b, 0);
+    return n == 0 || (n < 0 && errno == ECONNRESET);
+}
+
+/* Nothing arrives within ms milliseconds. */
+static bool client_silent_for(struct client *c, int ms)
+{
+    struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
+    return c->len == 0 && poll(&pfd, 1, ms) == 0;
+}
+
+static void expect_simple(struct client *c, int status, const char *body)
+{
+    struct resp r;
+    assert_int_equal(client_response(c, &r, false), 0);
+    assert_int_equal(r.status, status);
+    if (body)
+        assert_string_equal(r.body, body);
+    resp_fini(&r);
+}
+
+static void test_server_answers_get_and_post_with_content_length(void **state)
+{
+    struct fixture *f = fixture_start(NULL);
+    struct client *c = client_open(f->port);
+    client_sends(c, "GET /hello?x=1 HTTP/1.1\r\nHost: t\r\n\r\n");
+    struct resp r;
+    assert_int_equal(client_response(c, &r, false), 0);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "GET /hello?x=1 0 ");
+    assert_non_null(strstr(r.head, "\r\nDate: "));
+    assert_non_null(strstr(r.head, "\r\nContent-Type: text/plain\r\n"));
+    assert_false(r.conn_close);
+    resp_fini(&r);
+    client_sends(c, POST_REQ);
+    expect_simple(c, 200, "POST /p 11 hello world");
+    client_close(c);
+    fixture_stop(f);
+}
+
+static void test_server_decodes_chunked_body_sent_byte_by_byte(void **state)
+{
+    struct fixture *f = fixture_start(NULL);
+    struct client *c = client_open(f->port);
+    for (size_t i = 0; CHUNKED_REQ[i]; i++)
+        client_send(c, CHUNKED_REQ + i, 1);
+    expect_simple(c, 200, "POST /c 16 hello 0123456789");
+    client_close(c);
+    fixture_stop(f);
+}
+
+static void test_server_answers_pipelined_requests_in_order(void **state)
+{
+    struct fixture *f = fixture_start(NULL);
+    struct client *c = client_open(f->port);
+    char all[16384];
+    size_t len = 0;
+    for (int i = 0; i < 50; i++) {
+        int n = snprintf(all + len, sizeof all - len, "GET /r%d HTTP/1.1\r\nHost: t\r\n\r\n", i);
+        len += (size_t)n;
+        if (i == 10) {
+            memcpy(all + len, CHUNKED_REQ, strlen(CHUNKED_REQ));
+            len += strlen(CHUNKED_REQ);
+        }
+    }
+    client_send(c, all, len);
+    for (int i = 0; i < 50; i++) {
+        char want[64];
+        snprintf(want, sizeof want, "GET /r%d 0 ", i);
+        expect_simple(c, 200, want);
+        if (i == 10)
+            expect_simple(c, 200, "POST /c 16 hello 0123456789");
+    }
+    client_close(c);
+    fixture_stop(f);
+}
+
+static void test_server_reuses_keep_alive_connection_and_honours_close(void **state)
+{
+    struct fixture *f = fixture_start(NULL);
+    struct client *c = client_open(f->port);
+    for (int i = 0; i < 3; i++) {
+        client_sends(c, "GET /k HTTP/1.1\r\n\r\n");
+        expect_simple(c, 200, "GET /k 0 ");
+    }
+    client_sends(c, "GET /last HTTP/1.1\r\nConnection: close\r\n\r\n");
+    struct resp r;
+    assert_int_equal(client_response(c, &r, false), 0);
+    assert_true(r.conn_close);
+    resp_fini(&r);
+    assert_true(client_sees_close(c));
+    client_close(c);
+
+    /* HTTP/1.0 closes unless asked to keep alive. */
+    c = client_open(f->port);
+    client_sends(c, "GET /a HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    assert_int_equal(client_response(c, &r, false), 0);
+    assert_false(r.conn_close);
+    assert_non_null(strcasestr(r.head, "Connection: keep-alive"));
+    resp_fini(&r);
+    client_sends(c, "GET /b HTTP/1.0\r\n\r\n");
+    assert_int_equal(client_response(c, &r, false), 0);
+    assert_true(r.conn_close);
+    resp_fini(&r);
+    assert_true(client_sees_close(c));
+    client_close(c);
+    fixture_stop(f);
+}
+
+static void test_server_sends_100_continue_before_reading_the_body(void **state)
+{
+    struct fixture *f = fixture_start(NULL);
+    struct client *c = client_open(f->port);
+    client_sends(c, "POST /e HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n");
+    const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    while (c->len < sizeof cont - 1)
+        assert_int_equal(client_fill(c), 0);
+    assert_memory_equal(c->buf, cont, sizeof cont - 1);
+    client_consume(c, sizeof cont - 1);
+    client_sends(c, "abcde");
+    expect_simple(c, 200, "POST /e 5 abcde");
+
+    /* Body sent along with the head: no 100, straight to the answer. */
+    client_sends(c, "POST /e HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nxy");
+    expect_simple(c, 200, "POST /e 2 xy");
+    client_close(c);
+    fixture_stop(f);
+}
+
+static void expect_rejected(struct fixture *f, const char *req, size_t extra_zeros, int status)
+{
+    struct client *c = client_open(f->port);
+    client_sends(c, req);
+    if (extra_zeros) {
+        char *z = hy_calloc(1, extra_zeros);
+        client_send(c, z, extra_zeros);
+        hy_free(z);
+    }
+    struct resp r;
+    assert_int_equal(client_response(c, &r, false), 0);
+    assert_int_equal(r.status, status);
+    assert_true(r.conn_close);
+    resp_fini(&r);
+    assert_true(client_sees_close(c));
+    client_close(c);
+}
+
+static void test_server_rejects_oversize_and_malformed_requests_and_closes(void **state)
+{
+    struct fixture *f = fixture_start(NULL);
+    char head[8192];
+    int n = snprintf(head, sizeof head, "GET / HTTP/1.1\r\nX-Big: %05000d\r\n\r\n", 0);
+    assert_true(n > 0 && (size_t)n < sizeof head);
+    expect_rejected(f, head, 0, 431);
+    expect_rejected(f, "POST / HTTP/1.1\r\nContent-Length: 99999999\r\n\r\n", 0, 413);
+    /* The client keeps sending after being refused; the answer must still arrive intact. */
+    expect_rejected(f, "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n200000\r\n", 1500000,
+                    413);
+    expect_rejected(f, "HELLO\r\n\r\n", 0, 400);
+    expect_rejected(f, "POST / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+                    0, 400);
+    expect_rejected(f, "POST / HTTP/1.1\r\nTransfer-Encoding: br\r\n\r\n", 0, 501);
+    fixture_stop(f);
+}
+
+static void test_server_writes_large_response_across_partial_writes(void **state)
+{
+    struct fixture *f = fixture_start(NULL);
+    struct client *c = client_open(f->port);
+    client_sends(c, "GET /big HTTP/1.1\r\n\r\nGET /after HTTP/1.1\r\n\r\n");
+    usleep(100 * 1000); /* let the server fill the socket and wait for EPOLLOUT */
+    struct resp r;
+    assert_int_equal(client_response(c, &r, false), 0);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(r.body_len, 8u << 20);
+    assert_int_equal(r.body[r.body_len - 1], 'y');
+    resp_fini(&r);
+    expect_simple(c, 200, "GET /after 0 ");
+    client_close(c);
+    fixture_stop(f);
+}
+
+static void test_server_head_and_204_answers_carry_no_body(void **state)
+{
+    struct fixture *f = fixture_start(NULL);
+    struct client *c = client_open(f->port);
+    client_sends(c, "HEAD /h HTTP/1.1\r\n\r\nGET /empty HTTP/1.1\r\n\r\nGET /z HTTP/1.1\r\n\r\n");
+    struct resp r;
+    assert_int_equal(client_response(c, &r, true), 0);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(r.content_length, strlen("HEAD /h 0 "));
+    resp_fini(&r);
+    assert_int_equal(client_response(c, &r, false), 0);
+    assert_int_equal(r.status, 204);
+    assert_int_equal(r.content_length, -1);
+    resp_fini(&r);
+    expect_simple(c, 200, "GET /z 0 ");
+    client_close(c);
+    fixture_stop(f);
+}
+
+static void test_server_delivers_async_answer_posted_from_another_thread(void **state)
+{
+    struct fixture *f = fixture_start(NULL);
+    struct client *c = client_open(f->port);
+    client_sends(c, "POST /async HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcGET /n HTTP/1.1\r\n\r\n");
+    struct resp r;
+    assert_int_equal(client_response(c, &r, false), 0);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "async");
+    assert_non_null(strstr(r.head, "X-Async: 1"));
+    resp_fini(&r);
+    /* The pipelined request waited for the async answer and comes second. */
+    expect_simple(c, 200, "GET /n 0 ");
+    client_close(c);
+    fixture_stop(f);
+}
+
+static void wait_connections(struct fixture *f, int want)
+{
+    for (int i = 0; i < 5000; i++) {
+        struct http_stats st = get_stats(f);
+        if (st.connections == want)
+            return;
+        usleep(1000);
+    }
+    fail_msg("connections never reached %d", want);
+}
+
+static void test_server_survives_client_leaving_before_async_answer(void **state)
+{
+    struct fixture *f = fixture_start(NULL);
+    /* A reset (linger 0) makes the server see the socket die while the exchange is out. */
+    struct client *c = client_open(f->port);
+    client_sends(c, "POST /hold HTTP/1.1\r\nContent-Length: 4\r\n\r\nbody");
+    struct http_exchange *ex = wait_held(f);
+    struct linger lg = {.l_onoff = 1, .l_linger = 0};
+    setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    client_close(c);
+    wait_connections(f, 0);
+    struct http_stats st = get_stats(f);
+    assert_int_equal(st.exchanges, 1);
+    assert_int_equal(http_server_post(f->srv, answer_async, ex), 0);
+    for (int i = 0; i < 5000 && get_stats(f).exchanges; i++)
+        usleep(1000);
+    assert_int_equal(get_stats(f).exchanges, 0);
+
+    /* A plain close (FIN) while the exchange is out. */
+    c = client_open(f->port);
+    client_sends(c, "GET /hold HTTP/1.1\r\n\r\n");
+    ex = wait_held(f);
+    client_close(c);
+    assert_int_equal(http_server_post(f->srv, answer_async, ex), 0);
+    wait_connections(f, 0);
+
+    c = client_open(f->port);
+    client_sends(c, "GET /alive HTTP/1.1\r\n\r\n");
+    expect_simple(c, 200, "GET /alive 0 ");
+    client_close(c);
+    fixture_stop(f);
+}
+
+static void test_server_stop_drains_outstanding_exchanges(void **state)
+{
+    struct fixture *f = fixture_start(NULL);
+    struct client *idle = client_open(f->port);
+    client_sends(idle, "GET /i HTTP/1.1\r\n\r\n");
+    expect_simple(idle, 200, "GET /i 0 ");
+    struct client *c = client_open(f->port);
+    client_sends(c, "GET /hold HTTP/1.1\r\n\r\n");
+    struct http_exchange *ex = wait_held(f);
+
+    http_server_stop(f->srv);
+    assert_true(client_sees_close(idle)); /* idle connections go at once */
+    assert_false(atomic_load(&f->run_done));
+    /* The listener is closed: new connections are refused. */
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)f->port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_not_equal(connect(s, (struct sockaddr *)&sa, sizeof sa), 0);
+    close(s);
+
+    assert_int_equal(http_server_post(f->srv, answer_async, ex), 0);
+    struct resp r;
+    assert_int_equal(client_response(c, &r, false), 0);
+    assert_string_equal(r.body, "async");
+    assert_true(r.conn_close);
+    resp_fini(&r);
+    assert_true(client_sees_close(c));
+    client_close(c);
+    client_close(idle);
+    pthread_join(f->thread, NULL);
+    assert_int_equal(f->run_rc, 0);
+    http_server_free(f->srv);
+    pthread_mutex_destroy(&f->mu);
+    pthread_cond_destroy(&f->cv);
+    hy_free(f);
+}
+
+static void test_server_times_out_slow_requests_and_idle_connections(void **state)
+{
+    struct http_config cfg;
+    http_config_default(&cfg);
+    cfg.request_timeout_ms = 300;
+    cfg.idle_timeout_ms = 300;
+    struct fixture *f = fixture_start(&cfg);
+
+    struct client *slow = client_open(f->port);
+    client_sends(slow, "GET /slow HTTP/1.1\r\nHost:");
+    struct client *idle = client_open(f->port);
+    client_sends(idle, "GET /i HTTP/1.1\r\n\r\n");
+    expect_simple(idle, 200, "GET /i 0 ");
+
+    struct resp r;
+    assert_int_equal(client_response(slow, &r, false), 0);
+    assert_int_equal(r.status, 408);
+    assert_true(r.conn_close);
+    resp_fini(&r);
+    assert_true(client_sees_close(slow));
+    assert_true(client_sees_close(idle)); /* silently */
+    client_close(slow);
+    client_close(idle);
+    fixture_stop(f);
+}
+
+static void test_server_refuses_connections_past_the_limit(void **state)
+{
+    struct http_config cfg;
+    http_config_default(&cfg);
+    cfg.max_connections = 2;
+    struct fixture *f = fixture_start(&cfg);
+    struct client *a = client_open(f->port), *b = client_open(f->port);
+    client_sends(a, "GET /a HTTP/1.1\r\n\r\n");
+    expect_simple(a, 200, "GET /a 0 ");
+    client_sends(b, "GET /b HTTP/1.1\r\n\r\n");
+    expect_simple(b, 200, "GET /b 0 ");
+    struct client *c = client_open(f->port);
+    assert_true(client_sees_close(c));
+    client_close(c);
+    client_close(b);
+    wait_connections(f, 1);
+    c = client_open(f->port);
+    client_sends(c, "GET /c HTTP/1.1\r\n\r\n");
+    expect_simple(c, 200, "GET /c 0 ");
+    client_close(c);
+    client_close(a);
+    fixture_stop(f);
+}
+
+static void test_server_stops_reading_when_buffer_budget_is_spent(void **state)
+{
+    struct http_config cfg;
+    http_config_default(&cfg);
+    cfg.max_buffered_bytes = 32 * 1024;
+    struct fixture *f = fixture_start(&cfg);
+
+    struct client *a = client_open(f->port);
+    client_sends(a, "POST /a HTTP/1.1\r\nContent-Length: 100000\r\n\r\n");
+    char *part = hy_malloc(100000);
+    memset(part, 'p', 100000);
+    client_send(a, part, 50000);
+    for (int i = 0; i < 5000 && get_stats(f).buffered_bytes < 100000; i++)
+        usleep(1000);
+    assert_true(get_stats(f).buffered_bytes >= 100000);
+
+    struct client *b = client_open(f->port);
+    client_sends(b, "GET /b HTTP/1.1\r\n\r\n");
+    for (int i = 0; i < 5000 && get_stats(f).blocked == 0; i++)
+        usleep(1000);
+    assert_int_equal(get_stats(f).blocked, 1);
+    assert_true(client_silent_for(b, 100));
+
+    client_send(a, part, 50000);
+    struct resp r;
+    assert_int_equal(client_response(a, &r, false), 0);
+    assert_int_equal(r.status, 200);
+    resp_fini(&r);
+    expect_simple(b, 200, "GET /b 0 ");
+    assert_int_equal(get_stats(f).blocked, 0);
+    hy_free(part);
+    client_close(a);
+    client_close(b);
+    fixture_stop(f);
+}
+
+static void test_server_listen_reports_bad_address_and_port_in_use(void **state)
+{
+    struct http_server *a = http_server_new(NULL, test_handler, NULL);
+    assert_non_null(a);
+    assert_int_equal(http_server_listen(a, "nonsense"), HY_EINVAL);
+    assert_int_equal(http_server_listen(a, "[::1"), HY_EINVAL);
+    assert_int_equal(http_server_listen(a, "127.0.0.1:0"), 0);
+    char addr[64];
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", http_server_port(a));
+    struct http_server *b = http_server_new(NULL, test_handler, NULL);
+    assert_int_equal(http_server_listen(b, addr), -EADDRINUSE);
+    http_server_free(b);
+    http_server_free(a);
+}
+
+static void test_server_serves_ipv6_loopback(void **state)
+{
+    struct http_server *srv = http_server_new(NULL, test_handler, NULL);
+    int rc = http_server_listen(srv, "[::1]:0");
+    if (rc == -EADDRNOTAVAIL || rc == -EAFNOSUPPORT) {
+        http_server_free(srv);
+        skip();
+    }
+    assert_int_equal(rc, 0);
+    assert_true(http_server_port(srv) > 0);
+    http_server_free(srv);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_phr_parse_request_abi_matches_library),
+        cmocka_unit_test(test_phr_decode_chunked_abi_decodes_in_place_and_reports_rest),
+        cmocka_unit_test(test_parse_get_at_every_split_point),
+        cmocka_unit_test(test_parse_post_with_content_length_at_every_split_point),
+        cmocka_unit_test(test_parse_chunked_with_extensions_and_trailers_at_every_split_point),
+        cmocka_unit_test(test_parse_pipelined_requests_leave_the_next_request_intact),
+        cmocka_unit_test(test_parse_views_survive_buffer_move_between_head_and_body),
+        cmocka_unit_test(test_parse_connection_semantics_follow_version_and_header),
+        cmocka_unit_test(test_parse_rejects_bad_input_with_the_right_status),
+        cmocka_unit_test(test_parse_accepts_repeated_equal_content_length),
+        cmocka_unit_test(test_parse_wants_continue_only_before_body_bytes),
+        cmocka_unit_test(test_server_answers_get_and_post_with_content_length),
+        cmocka_unit_test(test_server_decodes_chunked_body_sent_byte_by_byte),
+        cmocka_unit_test(test_server_answers_pipelined_requests_in_order),
+        cmocka_unit_test(test_server_reuses_keep_alive_connection_and_honours_close),
+        cmocka_unit_test(test_server_sends_100_continue_before_reading_the_body),
+        cmocka_unit_test(test_server_rejects_oversize_and_malformed_requests_and_closes),
+        cmocka_unit_test(test_server_writes_large_response_across_partial_writes),
+        cmocka_unit_test(test_server_head_and_204_answers_carry_no_body),
+        cmocka_unit_test(test_server_delivers_async_answer_posted_from_another_thread),
+        cmocka_unit_test(test_server_survives_client_leaving_before_async_answer),
+        cmocka_unit_test(test_server_stop_drains_outstanding_exchanges),
+        cmocka_unit_test(test_server_times_out_slow_requests_and_idle_connections),
+        cmocka_unit_test(test_server_refuses_connections_past_the_limit),
+        cmocka_unit_test(test_server_stops_reading_when_buffer_budget_is_spent),
+        cmocka_unit_test(test_server_listen_reports_bad_address_and_port_in_use),
+        cmocka_unit_test(test_server_serves_ipv6_loopback),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
