@@ -24,6 +24,8 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(wildcard tests/fuzz/*_fuzz.c)
 FUZZ_TIME ?= 30
 
+.SECONDARY:
+
 .PHONY: all run test unit integration asan fuzz lint bench deps test-deps clean
 
 all: $(BUILD)/hydrant

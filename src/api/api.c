@@ -180,7 +180,7 @@ static void handle_metrics(struct api *a, struct http_exchange *ex)
 }
 
 static void dispatch(struct api *a, struct http_exchange *ex, enum api_op op, const cJSON *root,
-                     int64_t start_ns)
+                     struct api_err *e, int64_t start_ns)
 {
     switch (op) {
     case API_OP_CREATE:
@@ -199,10 +199,10 @@ static void dispatch(struct api *a, struct http_exchange *ex, enum api_op op, co
         api_op_list_tags(a, ex, root);
         return;
     case API_OP_PUT_RECORD:
-        api_op_put(a, ex, root, 0, start_ns);
+        api_op_put(a, ex, root, 0, e, start_ns);
         return;
     case API_OP_PUT_RECORD_BATCH:
-        api_op_put(a, ex, root, 1, start_ns);
+        api_op_put(a, ex, root, 1, e, start_ns);
         return;
     case API_OP_START_ENCRYPTION:
         api_op_start_encryption(a, ex, root);
@@ -260,7 +260,7 @@ void api_handle(struct http_exchange *ex, const struct http_request *req, void *
     if (api_valid_request((enum api_op)op, req->body, req->body_len, &root, &e))
         api_reply_err(ex, &e);
     else
-        dispatch(a, ex, (enum api_op)op, root, start_ns);
+        dispatch(a, ex, (enum api_op)op, root, &e, start_ns);
     cJSON_Delete(root);
     api_err_fini(&e);
 }

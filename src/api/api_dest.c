@@ -123,7 +123,10 @@ static int put_copy(cJSON *d, const cJSON *src, const char *k)
         return -1;
     if (cJSON_GetObjectItemCaseSensitive(d, k))
         return cJSON_ReplaceItemInObjectCaseSensitive(d, k, c) ? 0 : (cJSON_Delete(c), -1);
-    cJSON_AddItemToObject(d, k, c);
+    if (!cJSON_AddItemToObject(d, k, c)) {
+        cJSON_Delete(c);
+        return -1;
+    }
     return 0;
 }
 
@@ -138,7 +141,10 @@ static int put_disabled(cJSON *d, const cJSON *src, const char *k)
         return -1;
     }
     cJSON_DeleteItemFromObjectCaseSensitive(d, k);
-    cJSON_AddItemToObject(d, k, c);
+    if (!cJSON_AddItemToObject(d, k, c)) {
+        cJSON_Delete(c);
+        return -1;
+    }
     return 0;
 }
 
@@ -333,7 +339,8 @@ int api_dest_describe(const cJSON *dest, cJSON *destinations)
         if (put_copy(s3, dest, s3_members[i]))
             goto fail;
     cJSON_DeleteItemFromObjectCaseSensitive(ext, "Kind");
-    cJSON_AddItemToObject(item, "ExtendedS3DestinationDescription", ext);
+    if (!cJSON_AddItemToObject(item, "ExtendedS3DestinationDescription", ext))
+        goto fail;
     cJSON_AddItemToArray(destinations, item);
     return 0;
 fail:

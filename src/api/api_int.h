@@ -190,9 +190,10 @@ void api_op_untag(struct api *a, struct http_exchange *ex, const struct cJSON *r
 void api_op_list_tags(struct api *a, struct http_exchange *ex, const struct cJSON *root);
 void api_op_start_encryption(struct api *a, struct http_exchange *ex, const struct cJSON *root);
 void api_op_stop_encryption(struct api *a, struct http_exchange *ex, const struct cJSON *root);
-/* PutRecord (batch = 0) / PutRecordBatch: answers asynchronously once durable. */
+/* PutRecord (batch = 0) / PutRecordBatch: answers asynchronously once durable. e holds the
+ * validation errors api_valid_request collected but held back until the Data blobs are decoded. */
 void api_op_put(struct api *a, struct http_exchange *ex, const struct cJSON *root, int batch,
-                int64_t start_ns);
+                struct api_err *e, int64_t start_ns);
 
 /* GET /_hydrant/metrics body (Prometheus text exposition). */
 int api_metrics_render(struct api *a, struct buf *out);

@@ -233,25 +233,26 @@ static void put_done(void *arg, int status)
 }
 
 void api_op_put(struct api *a, struct http_exchange *ex, const cJSON *root, int batch,
-                int64_t start_ns)
+                struct api_err *e, int64_t start_ns)
 {
-    struct api_err e;
     struct api_put_recs recs;
-    api_err_init(&e);
+    /* AWS order: deserialise (base64) first, then model validation, then the stream lookup, so
+     * a malformed or oversized request is rejected whether or not the stream exists. */
+    if (api_put_decode(root, batch, &recs, e)) {
+        api_reply_err(ex, e);
+        return;
+    }
     struct catalog_stream *s = api_stream_lookup(a, ex, root);
-    if (!s)
-        goto out;
-    if (api_put_decode(root, batch, &recs, &e)) {
-        api_reply_err(ex, &e);
-        catalog_stream_unref(s);
-        goto out;
+    if (!s) {
+        api_put_recs_fini(&recs);
+        return;
     }
     struct put_ctx *c = hy_calloc(1, sizeof *c);
     if (!c) {
         api_put_recs_fini(&recs);
         catalog_stream_unref(s);
         api_reply_errorf(ex, API_ERR_SERVER, "InternalFailure", "out of memory");
-        goto out;
+        return;
     }
     c->ex = ex;
     c->s = s;
@@ -278,7 +279,7 @@ void api_op_put(struct api *a, struct http_exchange *ex, const cJSON *root, int 
     pthread_rwlock_unlock(&s->put_lock);
     api_put_recs_fini(&recs);
     if (rc == 0)
-        goto out; /* put_finish answers */
+        return; /* put_finish answers */
     if (rc == HY_EQUOTA || rc == HY_EBUSY) {
         /* Firehose: over the limit, the caller is told to slow down and retry. */
         atomic_fetch_add_explicit(&s->stats.throttled_records, c->n, memory_order_relaxed);
@@ -291,6 +292,4 @@ void api_op_put(struct api *a, struct http_exchange *ex, const cJSON *root, int 
     }
     catalog_stream_unref(s);
     hy_free(c);
-out:
-    api_err_fini(&e);
 }

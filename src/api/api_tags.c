@@ -5,10 +5,12 @@
  * listing and paging by ExclusiveStartTagKey are a walk.
  */
 #include <cjson/cJSON.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/api_int.h"
 #include "base/err.h"
+#include "base/hyassert.h"
 #include "base/log.h"
 #include "stream/catalog.h"
 
@@ -33,6 +35,32 @@ static int find_key(const cJSON *tags, const char *key)
         i++;
     }
     return -i - 1;
+}
+
+static int cmp_tag(const void *x, const void *y)
+{
+    return strcmp(key_of(*(cJSON *const *)x), key_of(*(cJSON *const *)y));
+}
+
+/* Re-sort the array by key, relinking its items. (cJSON_InsertItemInArray of Debian's cJSON
+ * 1.7.15 fails on parsed arrays, so inserting in place is not an option.) */
+static void sort_tags(cJSON *tags)
+{
+    cJSON *v[API_MAX_TAGS + API_MAX_TAGS];
+    size_t n = 0;
+    for (cJSON *t = tags->child; t; t = t->next) {
+        /* Cannot overflow: api_tags_add checked the total against API_MAX_TAGS. */
+        HY_ASSERT(n < sizeof v / sizeof v[0]);
+        v[n++] = t;
+    }
+    if (n < 2)
+        return;
+    qsort(v, n, sizeof v[0], cmp_tag);
+    for (size_t i = 0; i < n; i++) {
+        v[i]->next = i + 1 < n ? v[i + 1] : NULL;
+        v[i]->prev = i ? v[i - 1] : v[n - 1]; /* cJSON: the head's prev is the tail */
+    }
+    tags->child = v[0];
 }
 
 /* Firehose: tag keys starting with "aws:" are reserved. */
@@ -80,11 +108,10 @@ int api_tags_add(cJSON *tags, const cJSON *list, struct api_err *e)
         int i = find_key(tags, key_of(t));
         if (i >= 0)
             cJSON_ReplaceItemInArray(tags, i, n);
-        else if (-i - 1 >= cJSON_GetArraySize(tags))
-            cJSON_AddItemToArray(tags, n);
         else
-            cJSON_InsertItemInArray(tags, -i - 1, n);
+            cJSON_AddItemToArray(tags, n);
     }
+    sort_tags(tags);
     return 0;
 }
 

@@ -15,7 +15,6 @@
  * the business layer rejects them as not supported.
  */
 #include <cjson/cJSON.h>
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -636,8 +635,9 @@ static void check_value(const cJSON *v, const struct vmember *m, const struct vp
     }
     case VK_INT: {
         /* Coral reads integers as Java Integer: fractions and overflow do not deserialise. */
-        if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) ||
-            v->valuedouble < -2147483648.0 || v->valuedouble > 2147483647.0) {
+        if (!cJSON_IsNumber(v) || v->valuedouble < -2147483648.0 ||
+            v->valuedouble > 2147483647.0 ||
+            (double)(long long)v->valuedouble != v->valuedouble) {
             serr(e, p, "an integer");
             return;
         }
@@ -675,7 +675,11 @@ static void check_value(const cJSON *v, const struct vmember *m, const struct vp
         cJSON_ArrayForEach(x, v)
         {
             struct vpath ep = {p, NULL, ++i};
-            check_value(x, m->elem, &ep, e);
+            /* A null element is never a value (every model list holds non-null members). */
+            if (cJSON_IsNull(x))
+                verr(e, &ep, "null", 4, "Member must not be null");
+            else
+                check_value(x, m->elem, &ep, e);
             if (e->type)
                 return;
         }

@@ -13,6 +13,11 @@
  *
  * While an exchange is outstanding the connection does not read: request views stay valid (the
  * read buffer cannot move) and pipelined bytes wait in the kernel, which is the backpressure.
+ *
+ * Several loops: only the primary listens. It deals accepted sockets round-robin over itself and
+ * its siblings; a socket for a sibling travels through the sibling's post queue as an "adopt"
+ * item (fn == NULL), so the sibling's own thread registers it and from then on the connection,
+ * its exchanges and its memory belong to that loop alone. No connection state is shared.
  */
 #include "net/http.h"
 
@@ -89,9 +94,11 @@ struct http_conn {
     struct http_exchange ex;
 };
 
+/* A posted call, or with fn == NULL a socket handed over by the primary (fd) to adopt. */
 struct post_item {
     void (*fn)(void *arg);
     void *arg;
+    int fd;
     struct post_item *next;
 };
 
@@ -122,6 +129,10 @@ struct http_server {
     atomic_int stop_requested;
     pthread_mutex_t post_lock;
     struct post_item *post_head, *post_tail;
+    struct http_server **loops; /* primary only: siblings that get accepted sockets */
+    size_t num_loops;
+    size_t next_loop; /* round-robin position; 0 is the primary itself */
+    bool sibling;     /* gets sockets from a primary, so must not listen */
 };
 
 /* ---------------------------------------------------------------------------------------------
@@ -803,6 +814,8 @@ int http_server_listen(struct http_server *srv, const char *addr)
 {
     char host[256];
     const char *port;
+    if (srv->sibling || srv->listen_fd >= 0)
+        return HY_EINVAL;
     int rc = split_addr(addr, host, sizeof host, &port);
     if (rc)
         return rc;
@@ -862,6 +875,66 @@ void http_server_stats(const struct http_server *srv, struct http_stats *out)
     out->buffered_bytes = srv->buffered_bytes;
 }
 
+/* Queue an item and wake the loop. The loop reads the eventfd before taking the list, so one
+ * wake per empty->non-empty transition is enough. */
+static void post_push(struct http_server *srv, struct post_item *it)
+{
+    it->next = NULL;
+    pthread_mutex_lock(&srv->post_lock);
+    bool was_empty = !srv->post_head;
+    if (srv->post_tail)
+        srv->post_tail->next = it;
+    else
+        srv->post_head = it;
+    srv->post_tail = it;
+    pthread_mutex_unlock(&srv->post_lock);
+    if (was_empty)
+        wake_loop(srv);
+}
+
+/* Next loop for an accepted socket. Siblings already told to stop are skipped so new clients do
+ * not land on a loop that would close them at once; the primary is never stopping here (it
+ * closes its listener first). */
+static struct http_server *pick_loop(struct http_server *srv)
+{
+    size_t total = srv->num_loops + 1;
+    for (size_t tries = 0; tries < total; tries++) {
+        size_t i = srv->next_loop;
+        srv->next_loop = (i + 1) % total;
+        if (i == 0)
+            return srv;
+        struct http_server *loop = srv->loops[i - 1];
+        if (!atomic_load(&loop->stop_requested))
+            return loop;
+    }
+    return srv;
+}
+
+/* Give an accepted socket to a sibling loop; on allocation failure the client is dropped. */
+static void hand_off(struct http_server *loop, int fd)
+{
+    struct post_item *it = hy_malloc(sizeof *it);
+    if (!it) {
+        close(fd);
+        return;
+    }
+    it->fn = NULL;
+    it->arg = NULL;
+    it->fd = fd;
+    post_push(loop, it);
+}
+
+/* Sibling side of hand_off(), on the sibling's thread (or in http_server_free, when stopping is
+ * set, so a socket handed over during shutdown is closed rather than leaked). */
+static void adopt_fd(struct http_server *srv, int fd)
+{
+    if (srv->stopping || srv->num_live >= srv->cfg.max_connections) {
+        close(fd);
+        return;
+    }
+    conn_new(srv, fd);
+}
+
 static void accept_all(struct http_server *srv)
 {
     for (;;) {
@@ -877,6 +950,11 @@ static void accept_all(struct http_server *srv)
                 srv->accept_resume_ms = srv->now_ms + SWEEP_MS;
             }
             return;
+        }
+        struct http_server *loop = srv->num_loops ? pick_loop(srv) : srv;
+        if (loop != srv) {
+            hand_off(loop, fd); /* the sibling checks its own connection limit */
+            continue;
         }
         if (srv->num_live >= srv->cfg.max_connections) {
             close(fd); /* at the limit: refuse quickly instead of queueing unboundedly */
@@ -902,7 +980,10 @@ static void run_posted(struct http_server *srv)
     pthread_mutex_unlock(&srv->post_lock);
     while (it) {
         struct post_item *next = it->next;
-        it->fn(it->arg);
+        if (it->fn)
+            it->fn(it->arg);
+        else
+            adopt_fd(srv, it->fd);
         hy_free(it);
         it = next;
     }
@@ -915,19 +996,32 @@ int http_server_post(struct http_server *srv, void (*fn)(void *arg), void *arg)
         return HY_ENOMEM;
     it->fn = fn;
     it->arg = arg;
-    it->next = NULL;
-    pthread_mutex_lock(&srv->post_lock);
-    /* The loop reads the eventfd before taking the list, so one wake per empty->non-empty
-     * transition is enough. */
-    bool was_empty = !srv->post_head;
-    if (srv->post_tail)
-        srv->post_tail->next = it;
-    else
-        srv->post_head = it;
-    srv->post_tail = it;
-    pthread_mutex_unlock(&srv->post_lock);
-    if (was_empty)
-        wake_loop(srv);
+    it->fd = -1;
+    post_push(srv, it);
+    return 0;
+}
+
+int http_server_add_loops(struct http_server *primary, struct http_server *const *loops, size_t n)
+{
+    if (primary->loops || (n && !loops))
+        return HY_EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        struct http_server *l = loops[i];
+        /* A sibling that listens or deals sockets itself would make two owners of the choice. */
+        if (!l || l == primary || l->listen_fd >= 0 || l->num_loops)
+            return HY_EINVAL;
+    }
+    if (n == 0)
+        return 0;
+    struct http_server **copy = hy_malloc(n * sizeof *copy);
+    if (!copy)
+        return HY_ENOMEM;
+    memcpy(copy, loops, n * sizeof *copy);
+    for (size_t i = 0; i < n; i++)
+        copy[i]->sibling = true;
+    primary->loops = copy;
+    primary->num_loops = n;
+    primary->next_loop = 0;
     return 0;
 }
 
@@ -1052,7 +1146,9 @@ void http_server_free(struct http_server *srv)
 {
     if (!srv)
         return;
-    /* Posts accepted after the loop ended still get their one call. */
+    /* Posts accepted after the loop ended still get their one call; sockets handed over after
+     * this loop finished are closed by adopt_fd(). */
+    srv->stopping = true;
     while (!posts_empty(srv))
         run_posted(srv);
     while (srv->conns) {
@@ -1068,5 +1164,6 @@ void http_server_free(struct http_server *srv)
     close(srv->event_fd);
     close(srv->epfd);
     pthread_mutex_destroy(&srv->post_lock);
+    hy_free(srv->loops);
     hy_free(srv);
 }

@@ -10,11 +10,19 @@
  * the connection is closed.
  *
  * Threads: http_server_run() runs the loop on the calling thread. The handler is called on the
- * loop thread. http_server_post() and http_server_stop() are the only calls safe from other
- * threads. A handler may answer at once or later: it keeps the exchange and calls
- * http_respond() from the loop thread (typically from a function passed to http_server_post()).
+ * loop thread that owns the connection. http_server_post() and http_server_stop() are the only
+ * calls safe from other threads. A handler may answer at once or later: it keeps the exchange and
+ * calls http_respond() from the loop thread (typically from a function passed to
+ * http_server_post()).
  * Every exchange must be answered exactly once, even if the client went away meanwhile
  * (http_respond then just releases it).
+ *
+ * Several loops (http_server_add_loops): one listening "primary" server deals accepted
+ * connections round-robin over itself and sibling servers, each run by its own thread. A
+ * connection stays on its loop for life; its handler calls, http_respond() and posts for it
+ * belong to that loop (http_exchange_server() names it). Limits in http_config apply per loop:
+ * max_connections and max_buffered_bytes each bound one loop, so the process-wide buffered-bytes
+ * bound is (1 + siblings) x max_buffered_bytes (divide it when configuring to keep a total).
  */
 #ifndef HY_HTTP_H
 #define HY_HTTP_H
@@ -62,7 +70,8 @@ void http_config_default(struct http_config *cfg);
 /* Create a server; NULL on failure (allocation). Caller frees with http_server_free. */
 struct http_server *http_server_new(const struct http_config *cfg, http_handler_fn handler,
                                     void *ud);
-/* Bind and listen on "host:port". Returns 0, -EADDRINUSE, -EACCES, HY_EINVAL (bad address)... */
+/* Bind and listen on "host:port". Returns 0, -EADDRINUSE, -EACCES, HY_EINVAL (bad address,
+ * already listening, or a sibling loop)... */
 int http_server_listen(struct http_server *srv, const char *addr);
 /* Port actually bound (useful with port 0). */
 int http_server_port(const struct http_server *srv);
@@ -77,8 +86,18 @@ void http_server_stop(struct http_server *srv);
 /* Run fn(arg) on the loop thread soon. Thread-safe; returns 0 or HY_ENOMEM. If it returns 0 fn
  * is called exactly once (also during shutdown). */
 int http_server_post(struct http_server *srv, void (*fn)(void *arg), void *arg);
+/* Make primary (the server that listens) share accepted connections round-robin with itself and
+ * the n siblings in loops[] (servers from http_server_new with the same handler and config, never
+ * listening). Call once, before http_server_run(primary); the array is copied. The caller runs
+ * http_server_run() for each sibling on its own thread and stops each one with
+ * http_server_stop() (stopping the primary only stops accepting). Siblings must outlive the
+ * primary's http_server_run(): free them after it returned. A socket whose hand-off fails (no
+ * memory) or that reaches a stopping or full sibling is closed. Returns 0, HY_EINVAL (called
+ * twice, a NULL, listening or dealing sibling, or primary in loops) or HY_ENOMEM. */
+int http_server_add_loops(struct http_server *primary, struct http_server *const *loops, size_t n);
 /* Release the server after http_server_run() returned (or if it never ran). Posted functions
- * still queued are run here, on the calling thread. NULL is a no-op. */
+ * still queued are run here, on the calling thread, and sockets handed over to it are closed.
+ * NULL is a no-op. */
 void http_server_free(struct http_server *srv);
 
 struct http_stats {
@@ -94,7 +113,8 @@ void http_server_stats(const struct http_server *srv, struct http_stats *out);
  * (may be NULL); Content-Length, Date and Connection are added here. The body is copied. */
 void http_respond(struct http_exchange *ex, int status, const char *headers, const char *body,
                   size_t body_len);
-/* The server an exchange belongs to. */
+/* The loop an exchange belongs to (a sibling when its connection was handed over): post its
+ * answer there. */
 struct http_server *http_exchange_server(struct http_exchange *ex);
 /* Find a request header by case-insensitive name; NULL if absent. */
 const struct http_header *http_request_header(const struct http_request *req, const char *name);

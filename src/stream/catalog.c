@@ -139,12 +139,18 @@ int catalog_stream_to_json(const struct catalog_stream *s, struct buf *out)
     cJSON *t = cJSON_Duplicate(s->tags, 1);
     if (!t)
         goto fail;
-    cJSON_AddItemToObject(o, "Tags", t);
+    if (!cJSON_AddItemToObject(o, "Tags", t)) {
+        cJSON_Delete(t);
+        goto fail;
+    }
     if (s->dest) {
         cJSON *d = cJSON_Duplicate(s->dest, 1);
         if (!d)
             goto fail;
-        cJSON_AddItemToObject(o, "Destination", d);
+        if (!cJSON_AddItemToObject(o, "Destination", d)) {
+            cJSON_Delete(d);
+            goto fail;
+        }
     }
     char *text = cJSON_PrintUnformatted(o);
     if (!text)

@@ -34,7 +34,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct wal_config cfg;
 
     log_set_level(LOG_LEVEL_ERROR);
-    hy_mem_fail_random(64); /* fuzz the allocation-failure paths too */
     snprintf(dir, sizeof(dir), "/tmp/walfuzz-%d", (int)getpid());
     fsutil_remove_tree(dir);
     if (mkdir(dir, 0755) < 0)
@@ -51,6 +50,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     wal_config_default(&cfg);
     cfg.segment_bytes = 256; /* let the append roll when the recovered prefix is long */
+    hy_mem_fail_random(64);  /* fuzz the allocation-failure paths too */
     if (wal_open(dir, &cfg, &w) < 0)
         goto out;
     uint64_t next = wal_durable_next(w);

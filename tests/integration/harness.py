@@ -99,6 +99,12 @@ def error_code(body, headers):
     return h.split(":")[0] if h else None
 
 
+def short(x, n=600):
+    """repr(x), cut to n characters for assertion messages."""
+    r = repr(x)
+    return r if len(r) <= n else r[:n] + "...(%d chars)" % len(r)
+
+
 def error_message(body):
     if not isinstance(body, dict):
         return None
@@ -517,17 +523,18 @@ class HydrantTestCase(unittest.TestCase):
         self.assertEqual(got, code, "expected %s, got %s: %s" % (code, got, cm.exception))
         return cm.exception
 
-    def assertRawError(self, resp, code, status=400):
+    def assertRawError(self, resp, code, status=400, ctx=""):
         """resp from raw_call: assert AWS error shape, __type, x-amzn-ErrorType, RequestId."""
         st, hdrs, body = resp
+        ctx = ctx + ": " if ctx else ""
         codes = code if isinstance(code, (tuple, list)) else (code,)
         self.assertIsInstance(body, dict, "error body is not JSON: status %s headers %r" % (st, hdrs))
         got = error_code(body, {})
-        self.assertIn(got, codes, "__type %r, expected %r (status %s, body %r)" % (got, codes, st, body))
+        self.assertIn(got, codes, ctx + "__type %r, expected %r (status %s, body %s)" % (got, codes, st, short(body)))
         if isinstance(status, (tuple, list)):
-            self.assertIn(st, status, "status for %s (body %r)" % (got, body))
+            self.assertIn(st, status, "status for %s (body %s)" % (got, short(body)))
         else:
-            self.assertEqual(st, status, "status for %s (body %r)" % (got, body))
+            self.assertEqual(st, status, "status for %s (body %s)" % (got, short(body)))
         et = hdrs.get("x-amzn-errortype")
         self.assertIsNotNone(et, "missing x-amzn-ErrorType header")
         self.assertEqual(et.split(":")[0], got, "x-amzn-ErrorType disagrees with __type")

@@ -445,10 +445,10 @@ class ApiTest(HydrantTestCase):
         self.assertRawError(resp, "SerializationException")
 
     def test_missing_stream_name_is_validation_exception(self):
-        for op in ("DescribeDeliveryStream", "PutRecord", "DeleteDeliveryStream"):
-            body = {"Record": {"Data": b64(b"x")}} if op == "PutRecord" else {}
+        for op in ("DescribeDeliveryStream", "PutRecord", "PutRecordBatch", "DeleteDeliveryStream"):
+            body = {"Record": {"Data": b64(b"x")}, "Records": [{"Data": b64(b"x")}]}
             resp = self.srv.raw_call(op, body)
-            b = self.assertRawError(resp, "ValidationException")
+            b = self.assertRawError(resp, "ValidationException", ctx=op)
             self.assertIn("deliveryStreamName", harness.error_message(b), op)
 
     def test_bad_stream_names_validation_message(self):
@@ -461,10 +461,11 @@ class ApiTest(HydrantTestCase):
         for bad in ("bad name!", "slash/name", "caf\u00e9"):
             for op, extra in (("DescribeDeliveryStream", {}),
                               ("CreateDeliveryStream", {"ExtendedS3DestinationConfiguration": s3_dest()}),
-                              ("PutRecord", {"Record": {"Data": b64(b"x")}})):
+                              ("PutRecord", {"Record": {"Data": b64(b"x")}}),
+                              ("PutRecordBatch", {"Records": [{"Data": b64(b"x")}]})):
                 body = dict(extra, DeliveryStreamName=bad)
                 resp = self.srv.raw_call(op, body)
-                b = self.assertRawError(resp, "ValidationException")
+                b = self.assertRawError(resp, "ValidationException", ctx="%s %r" % (op, bad))
                 msg = harness.error_message(b)
                 self.assertTrue(msg.startswith(BAD_NAME_PREFIX % bad), "%s: %s" % (op, msg))
                 self.assertIn("Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+", msg)

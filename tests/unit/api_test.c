@@ -156,6 +156,17 @@ static void test_missing_required_member_is_not_null_violation(void **state)
                  "satisfy constraint: Member must not be null");
 }
 
+static void test_null_list_elements_are_not_null_violations(void **state)
+{
+    /* Regression (fuzz): a null tag key reached the business layer. */
+    expect_error(API_OP_UNTAG, "{\"DeliveryStreamName\":\"s\",\"TagKeys\":[null]}",
+                 "ValidationException",
+                 "1 validation error detected: Value null at 'tagKeys.1.member' failed to "
+                 "satisfy constraint: Member must not be null");
+    expect_error(API_OP_PUT_RECORD_BATCH, "{\"DeliveryStreamName\":\"s\",\"Records\":[null]}",
+                 "ValidationException", NULL);
+}
+
 static void test_list_limit_range_is_validated(void **state)
 {
     expect_error(API_OP_LIST, "{\"Limit\":0}", "ValidationException",
@@ -508,6 +519,23 @@ static void test_tags_stay_sorted_and_values_replace(void **state)
     api_err_fini(&e);
 }
 
+static void test_tag_added_between_parsed_tags_is_inserted_in_order(void **state)
+{
+    /* Regression (fuzz): tags loaded from stream.json are a parsed array. */
+    cJSON *tags = tags_from("[{\"Key\":\"a\",\"Value\":\"1\"},{\"Key\":\"m\",\"Value\":\"\"}]");
+    cJSON *in = tags_from("[{\"Key\":\"k\",\"Value\":\"v\"},{\"Key\":\"0\"}]");
+    struct api_err e;
+    api_err_init(&e);
+    assert_int_equal(api_tags_add(tags, in, &e), 0);
+    char *s = cJSON_PrintUnformatted(tags);
+    assert_string_equal(s, "[{\"Key\":\"0\",\"Value\":\"\"},{\"Key\":\"a\",\"Value\":\"1\"},"
+                           "{\"Key\":\"k\",\"Value\":\"v\"},{\"Key\":\"m\",\"Value\":\"\"}]");
+    cJSON_free(s);
+    cJSON_Delete(in);
+    cJSON_Delete(tags);
+    api_err_fini(&e);
+}
+
 static void test_tag_limit_of_50_and_reserved_prefix(void **state)
 {
     cJSON *tags = cJSON_CreateArray();
@@ -597,6 +625,7 @@ int main(void)
         cmocka_unit_test(test_stream_name_longer_than_64_fails_with_coral_message),
         cmocka_unit_test(test_stream_name_pattern_and_empty_name_report_both_errors),
         cmocka_unit_test(test_missing_required_member_is_not_null_violation),
+        cmocka_unit_test(test_null_list_elements_are_not_null_violations),
         cmocka_unit_test(test_list_limit_range_is_validated),
         cmocka_unit_test(test_enum_values_are_validated),
         cmocka_unit_test(test_batch_over_500_records_fails_validation),
@@ -614,6 +643,7 @@ int main(void)
         cmocka_unit_test(test_update_merges_buffering_hints_and_replaces_prefix),
         cmocka_unit_test(test_update_version_id_must_be_digits),
         cmocka_unit_test(test_tags_stay_sorted_and_values_replace),
+        cmocka_unit_test(test_tag_added_between_parsed_tags_is_inserted_in_order),
         cmocka_unit_test(test_tag_limit_of_50_and_reserved_prefix),
         cmocka_unit_test(test_tag_key_length_and_characters_are_validated),
         cmocka_unit_test(test_list_tags_pages_by_exclusive_start_key),

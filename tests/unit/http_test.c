@@ -1090,6 +1090,336 @@ static void test_server_serves_ipv6_loopback(void **state)
     http_server_free(srv);
 }
 
+/* ============================================================================================
+ * Several loops: a listening primary and siblings that adopt handed-over connections
+ */
+
+#define ML_LOOPS 2
+#define ML_CLIENTS 8
+#define ML_ROUNDS 4
+
+struct ml_job {
+    struct http_exchange *ex;
+    int loop;
+    struct ml_job *next;
+};
+
+struct multi {
+    struct http_server *srv[ML_LOOPS]; /* [0] listens, [1] is the sibling */
+    pthread_t thread[ML_LOOPS];
+    pthread_t loop_tid[ML_LOOPS]; /* written by each loop thread before it runs */
+    int run_rc[ML_LOOPS];
+    atomic_int run_done[ML_LOOPS];
+    atomic_int handled[ML_LOOPS];
+    atomic_int async_answered[ML_LOOPS];
+    atomic_int wrong_thread; /* handler or posted answer ran off its connection's loop */
+    int port;
+    /* The replier thread plays the api layer: it answers from outside any loop, posting to
+     * http_exchange_server(ex). */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct ml_job *jobs;
+    bool replier_quit;
+    pthread_t replier;
+    struct http_exchange *held;
+};
+
+struct ml_start {
+    struct multi *m;
+    int i;
+};
+
+static int ml_loop_of(struct multi *m, struct http_server *srv)
+{
+    for (int i = 0; i < ML_LOOPS; i++)
+        if (m->srv[i] == srv)
+            return i;
+    return -1;
+}
+
+static void ml_answer(void *arg)
+{
+    struct ml_job *job = arg;
+    char out[64];
+    int n = snprintf(out, sizeof out, "async loop=%d", job->loop);
+    http_respond(job->ex, 200, NULL, out, (size_t)n);
+    hy_free(job);
+}
+
+struct ml_answer_ctx {
+    struct multi *m;
+    struct ml_job *job;
+};
+
+static void ml_answer_checked(void *arg)
+{
+    struct ml_answer_ctx *ctx = arg;
+    struct multi *m = ctx->m;
+    int loop = ctx->job->loop;
+    if (!pthread_equal(pthread_self(), m->loop_tid[loop]))
+        atomic_fetch_add(&m->wrong_thread, 1);
+    atomic_fetch_add(&m->async_answered[loop], 1);
+    ml_answer(ctx->job);
+    hy_free(ctx);
+}
+
+static void *ml_replier_main(void *arg)
+{
+    struct multi *m = arg;
+    pthread_mutex_lock(&m->mu);
+    for (;;) {
+        while (!m->jobs && !m->replier_quit)
+            pthread_cond_wait(&m->cv, &m->mu);
+        if (!m->jobs)
+            break;
+        struct ml_job *job = m->jobs;
+        m->jobs = job->next;
+        pthread_mutex_unlock(&m->mu);
+        struct ml_answer_ctx *ctx = hy_malloc(sizeof *ctx);
+        assert_non_null(ctx);
+        ctx->m = m;
+        ctx->job = job;
+        assert_int_equal(http_server_post(http_exchange_server(job->ex), ml_answer_checked, ctx),
+                         0);
+        pthread_mutex_lock(&m->mu);
+    }
+    pthread_mutex_unlock(&m->mu);
+    return NULL;
+}
+
+static void ml_handler(struct http_exchange *ex, const struct http_request *req, void *ud)
+{
+    struct multi *m = ud;
+    int loop = ml_loop_of(m, http_exchange_server(ex));
+    if (loop < 0 || !pthread_equal(pthread_self(), m->loop_tid[loop])) {
+        atomic_fetch_add(&m->wrong_thread, 1);
+        http_respond(ex, 500, NULL, NULL, 0);
+        return;
+    }
+    atomic_fetch_add(&m->handled[loop], 1);
+    if (path_is(req, "/hold")) {
+        pthread_mutex_lock(&m->mu);
+        m->held = ex;
+        pthread_cond_broadcast(&m->cv);
+        pthread_mutex_unlock(&m->mu);
+        return;
+    }
+    if (path_is(req, "/async")) {
+        struct ml_job *job = hy_malloc(sizeof *job);
+        if (!job) {
+            http_respond(ex, 503, NULL, NULL, 0);
+            return;
+        }
+        job->ex = ex;
+        job->loop = loop;
+        pthread_mutex_lock(&m->mu);
+        job->next = m->jobs;
+        m->jobs = job;
+        pthread_cond_broadcast(&m->cv);
+        pthread_mutex_unlock(&m->mu);
+        return;
+    }
+    char out[64];
+    int n = snprintf(out, sizeof out, "sync loop=%d", loop);
+    http_respond(ex, 200, NULL, out, (size_t)n);
+}
+
+static void *ml_loop_main(void *arg)
+{
+    struct ml_start *st = arg;
+    struct multi *m = st->m;
+    int i = st->i;
+    hy_free(st);
+    m->loop_tid[i] = pthread_self();
+    m->run_rc[i] = http_server_run(m->srv[i]);
+    atomic_store(&m->run_done[i], 1);
+    return NULL;
+}
+
+/* Create the primary and its sibling; run_loops says how many loop threads to start (the
+ * sibling's may be left unstarted). */
+static struct multi *ml_start(int run_loops)
+{
+    struct multi *m = hy_calloc(1, sizeof *m);
+    assert_non_null(m);
+    struct http_config cfg;
+    http_config_default(&cfg);
+    cfg.max_header_bytes = 4096;
+    cfg.max_body_bytes = 1u << 20;
+    pthread_mutex_init(&m->mu, NULL);
+    pthread_cond_init(&m->cv, NULL);
+    for (int i = 0; i < ML_LOOPS; i++) {
+        m->srv[i] = http_server_new(&cfg, ml_handler, m);
+        assert_non_null(m->srv[i]);
+        atomic_init(&m->run_done[i], 0);
+        atomic_init(&m->handled[i], 0);
+        atomic_init(&m->async_answered[i], 0);
+    }
+    atomic_init(&m->wrong_thread, 0);
+    assert_int_equal(http_server_listen(m->srv[0], "127.0.0.1:0"), 0);
+    m->port = http_server_port(m->srv[0]);
+    assert_int_equal(http_server_add_loops(m->srv[0], m->srv + 1, ML_LOOPS - 1), 0);
+    assert_int_equal(http_server_add_loops(m->srv[0], m->srv + 1, ML_LOOPS - 1), HY_EINVAL);
+    assert_int_equal(http_server_listen(m->srv[1], "127.0.0.1:0"), HY_EINVAL);
+    for (int i = 0; i < run_loops; i++) {
+        struct ml_start *st = hy_malloc(sizeof *st);
+        assert_non_null(st);
+        st->m = m;
+        st->i = i;
+        assert_int_equal(pthread_create(&m->thread[i], NULL, ml_loop_main, st), 0);
+    }
+    assert_int_equal(pthread_create(&m->replier, NULL, ml_replier_main, m), 0);
+    return m;
+}
+
+static void ml_free(struct multi *m)
+{
+    pthread_mutex_lock(&m->mu);
+    m->replier_quit = true;
+    pthread_cond_broadcast(&m->cv);
+    pthread_mutex_unlock(&m->mu);
+    pthread_join(m->replier, NULL);
+    for (int i = 0; i < ML_LOOPS; i++)
+        http_server_free(m->srv[i]);
+    pthread_mutex_destroy(&m->mu);
+    pthread_cond_destroy(&m->cv);
+    hy_free(m);
+}
+
+static int ml_body_loop(const struct resp *r)
+{
+    const char *p = strstr(r->body, "loop=");
+    return p ? (int)strtol(p + 5, NULL, 10) : -1;
+}
+
+static void test_server_spreads_connections_over_sibling_loops(void **state)
+{
+    struct multi *m = ml_start(ML_LOOPS);
+    struct client *c[ML_CLIENTS];
+    int owner[ML_CLIENTS];
+    for (int k = 0; k < ML_CLIENTS; k++)
+        c[k] = client_open(m->port);
+    /* Interleave the clients so both loops have exchanges out at the same time. */
+    for (int round = 0; round < ML_ROUNDS; round++) {
+        bool async = round % 2 == 1;
+        for (int k = 0; k < ML_CLIENTS; k++)
+            client_sends(c[k], async ? "POST /async HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi"
+                                     : "GET /sync HTTP/1.1\r\n\r\n");
+        for (int k = 0; k < ML_CLIENTS; k++) {
+            struct resp r;
+            assert_int_equal(client_response(c[k], &r, false), 0);
+            assert_int_equal(r.status, 200);
+            assert_false(r.conn_close);
+            assert_memory_equal(r.body, async ? "async" : "sync", async ? 5 : 4);
+            int loop = ml_body_loop(&r);
+            assert_true(loop >= 0 && loop < ML_LOOPS);
+            /* A connection stays on the loop that adopted it. */
+            if (round == 0)
+                owner[k] = loop;
+            else
+                assert_int_equal(loop, owner[k]);
+            resp_fini(&r);
+        }
+    }
+    /* Round-robin over 8 connections in accept order: 4 each. */
+    int per_loop[ML_LOOPS] = {0};
+    for (int k = 0; k < ML_CLIENTS; k++)
+        per_loop[owner[k]]++;
+    for (int i = 0; i < ML_LOOPS; i++) {
+        assert_int_equal(per_loop[i], ML_CLIENTS / ML_LOOPS);
+        assert_int_equal(atomic_load(&m->handled[i]), per_loop[i] * ML_ROUNDS);
+        assert_int_equal(atomic_load(&m->async_answered[i]), per_loop[i] * ML_ROUNDS / 2);
+    }
+    assert_int_equal(atomic_load(&m->wrong_thread), 0);
+
+    /* Stop drains both: an idle connection on the primary closes at once, while an exchange
+     * held on the sibling keeps that loop running until it is answered. */
+    int on_sibling = -1, on_primary = -1;
+    for (int k = 0; k < ML_CLIENTS; k++) {
+        if (owner[k] == 1 && on_sibling < 0)
+            on_sibling = k;
+        if (owner[k] == 0 && on_primary < 0)
+            on_primary = k;
+    }
+    client_sends(c[on_sibling], "GET /hold HTTP/1.1\r\n\r\n");
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += 5;
+    pthread_mutex_lock(&m->mu);
+    while (!m->held && pthread_cond_timedwait(&m->cv, &m->mu, &ts) == 0)
+        ;
+    struct http_exchange *ex = m->held;
+    m->held = NULL;
+    pthread_mutex_unlock(&m->mu);
+    assert_non_null(ex);
+    assert_ptr_equal(http_exchange_server(ex), m->srv[1]);
+
+    for (int i = 0; i < ML_LOOPS; i++)
+        http_server_stop(m->srv[i]);
+    assert_true(client_sees_close(c[on_primary]));
+    pthread_join(m->thread[0], NULL);
+    assert_int_equal(m->run_rc[0], 0);
+    usleep(50000);
+    assert_false(atomic_load(&m->run_done[1]));
+
+    struct ml_job *job = hy_malloc(sizeof *job);
+    assert_non_null(job);
+    job->ex = ex;
+    job->loop = 1;
+    assert_int_equal(http_server_post(http_exchange_server(ex), ml_answer, job), 0);
+    struct resp r;
+    assert_int_equal(client_response(c[on_sibling], &r, false), 0);
+    assert_string_equal(r.body, "async loop=1");
+    assert_true(r.conn_close);
+    resp_fini(&r);
+    assert_true(client_sees_close(c[on_sibling]));
+    pthread_join(m->thread[1], NULL);
+    assert_int_equal(m->run_rc[1], 0);
+    for (int k = 0; k < ML_CLIENTS; k++)
+        client_close(c[k]);
+    ml_free(m);
+}
+
+static void test_server_closes_sockets_handed_to_a_loop_that_never_runs_them(void **state)
+{
+    /* Only the primary runs: every second connection is queued for the idle sibling. */
+    struct multi *m = ml_start(1);
+    struct client *a = client_open(m->port);
+    client_sends(a, "GET /a HTTP/1.1\r\n\r\n");
+    expect_simple(a, 200, "sync loop=0");
+    struct client *b = client_open(m->port);
+    client_sends(b, "GET /b HTTP/1.1\r\n\r\n");
+    assert_true(client_silent_for(b, 100));
+    http_server_stop(m->srv[0]);
+    pthread_join(m->thread[0], NULL);
+    assert_int_equal(m->run_rc[0], 0);
+    /* Freeing the sibling closes the socket it was handed instead of leaking it. */
+    http_server_free(m->srv[1]);
+    m->srv[1] = NULL;
+    assert_true(client_sees_close(b));
+    client_close(a);
+    client_close(b);
+    ml_free(m);
+}
+
+static void test_server_skips_a_stopping_sibling(void **state)
+{
+    struct multi *m = ml_start(ML_LOOPS);
+    http_server_stop(m->srv[1]);
+    pthread_join(m->thread[1], NULL);
+    assert_int_equal(m->run_rc[1], 0);
+    for (int k = 0; k < 4; k++) {
+        struct client *c = client_open(m->port);
+        client_sends(c, "GET /x HTTP/1.1\r\n\r\n");
+        expect_simple(c, 200, "sync loop=0");
+        client_close(c);
+    }
+    http_server_stop(m->srv[0]);
+    pthread_join(m->thread[0], NULL);
+    assert_int_equal(m->run_rc[0], 0);
+    ml_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1120,6 +1450,9 @@ int main(void)
         cmocka_unit_test(test_server_stops_reading_when_buffer_budget_is_spent),
         cmocka_unit_test(test_server_listen_reports_bad_address_and_port_in_use),
         cmocka_unit_test(test_server_serves_ipv6_loopback),
+        cmocka_unit_test(test_server_spreads_connections_over_sibling_loops),
+        cmocka_unit_test(test_server_closes_sockets_handed_to_a_loop_that_never_runs_them),
+        cmocka_unit_test(test_server_skips_a_stopping_sibling),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
