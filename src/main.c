@@ -7,11 +7,13 @@
 #include "base/err.h"
 #include "base/fsutil.h"
 #include "base/log.h"
+#include "base/mem.h"
 #include "net/http.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -22,13 +24,71 @@
 
 #define HYDRANT_VERSION "0.1.0"
 
-static struct http_server *the_server;
+/* The HTTP event loops: v[0] listens and deals connections to the others. */
+struct loops {
+    struct http_server **v;
+    pthread_t *threads;
+    size_t n;
+};
+
+static struct loops *volatile the_loops;
 
 static void on_signal(int sig)
 {
     (void)sig;
-    if (the_server)
-        http_server_stop(the_server);
+    struct loops *l = the_loops;
+    if (!l)
+        return;
+    /* http_server_stop only writes an eventfd: async-signal-safe. */
+    for (size_t i = 0; i < l->n; i++)
+        http_server_stop(l->v[i]);
+}
+
+static int loops_new(struct loops *l, const struct http_config *cfg, struct api *api, size_t n)
+{
+    l->v = hy_calloc(n, sizeof *l->v);
+    l->threads = hy_calloc(n, sizeof *l->threads);
+    if (!l->v || !l->threads)
+        return HY_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        l->v[i] = http_server_new(cfg, api_handle, api);
+        if (!l->v[i])
+            return HY_ENOMEM;
+        l->n = i + 1;
+    }
+    return 0;
+}
+
+static void *loop_main(void *arg)
+{
+    http_server_run(arg);
+    return NULL;
+}
+
+/* Run loop 0 on this thread and the others on their own; returns when all have stopped. */
+static int loops_run(struct loops *l)
+{
+    size_t started = 1;
+    for (size_t i = 1; i < l->n; i++) {
+        if (pthread_create(&l->threads[i], NULL, loop_main, l->v[i]))
+            break;
+        started++;
+    }
+    int rc = http_server_run(l->v[0]);
+    /* The listener has stopped: make sure every sibling drains and returns too. */
+    for (size_t i = 1; i < started; i++)
+        http_server_stop(l->v[i]);
+    for (size_t i = 1; i < started; i++)
+        pthread_join(l->threads[i], NULL);
+    return rc;
+}
+
+static void loops_free(struct loops *l)
+{
+    for (size_t i = l->n; i > 0; i--)
+        http_server_free(l->v[i - 1]);
+    hy_free(l->v);
+    hy_free(l->threads);
 }
 
 struct options {
@@ -38,6 +98,7 @@ struct options {
     const char *region;
     const char *account_id;
     unsigned long long quota_mib;
+    unsigned long long io_threads;
 };
 
 static void usage(FILE *out)
@@ -54,7 +115,8 @@ static void usage(FILE *out)
             "  --account-id ID        account shown in ARNs and errors\n"
             "                         (HYDRANT_ACCOUNT_ID; default 000000000000)\n"
             "  --stream-quota-mib N   undelivered bytes kept per stream before PutRecord answers\n"
-            "                         \"Slow down.\" (HYDRANT_STREAM_QUOTA_MIB; default 1024)\n");
+            "                         \"Slow down.\" (HYDRANT_STREAM_QUOTA_MIB; default 1024)\n"
+            "  --io-threads N         HTTP event-loop threads (HYDRANT_IO_THREADS; default 2)\n");
 }
 
 static const char *env_or(const char *name, const char *def)
@@ -82,6 +144,7 @@ static int parse_flags(int argc, char **argv, struct options *o)
     o->region = env_or("HYDRANT_REGION", "us-east-1");
     o->account_id = env_or("HYDRANT_ACCOUNT_ID", "000000000000");
     const char *quota = env_or("HYDRANT_STREAM_QUOTA_MIB", "1024");
+    const char *io_threads = env_or("HYDRANT_IO_THREADS", "2");
     static const struct option longopts[] = {
         {"listen", required_argument, NULL, 'l'},
         {"data-dir", required_argument, NULL, 'd'},
@@ -89,6 +152,7 @@ static int parse_flags(int argc, char **argv, struct options *o)
         {"region", required_argument, NULL, 'r'},
         {"account-id", required_argument, NULL, 'a'},
         {"stream-quota-mib", required_argument, NULL, 'q'},
+        {"io-threads", required_argument, NULL, 't'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -113,6 +177,9 @@ static int parse_flags(int argc, char **argv, struct options *o)
         case 'q':
             quota = optarg;
             break;
+        case 't':
+            io_threads = optarg;
+            break;
         case 'h':
             usage(stdout);
             exit(0);
@@ -127,6 +194,10 @@ static int parse_flags(int argc, char **argv, struct options *o)
     }
     if (parse_u64(quota, &o->quota_mib) || o->quota_mib == 0) {
         fprintf(stderr, "hydrant: --stream-quota-mib needs a positive whole number\n");
+        return HY_EINVAL;
+    }
+    if (parse_u64(io_threads, &o->io_threads) || o->io_threads == 0 || o->io_threads > 64) {
+        fprintf(stderr, "hydrant: --io-threads needs a whole number from 1 to 64\n");
         return HY_EINVAL;
     }
     return 0;
@@ -193,24 +264,28 @@ static int serve(int argc, char **argv)
                   hy_strerror(rc));
         return 1;
     }
-    struct http_server *srv = http_server_new(&hcfg, api_handle, api);
-    if (!srv) {
+    struct loops loops = {0};
+    rc = loops_new(&loops, &hcfg, api, (size_t)o.io_threads);
+    if (rc) {
         LOG_ERROR("main", "out of memory", "%s", "");
         api_shutdown(api);
         api_free(api);
         return 1;
     }
+    struct http_server *srv = loops.v[0];
     rc = http_server_listen(srv, o.listen);
+    if (rc == 0 && loops.n > 1)
+        rc = http_server_add_loops(srv, loops.v + 1, loops.n - 1);
     if (rc) {
         LOG_ERROR("main",
                   rc == -EADDRINUSE ? "the address is already in use" : "cannot listen",
                   "addr=%s error=%s", o.listen, hy_strerror(rc));
-        http_server_free(srv);
+        loops_free(&loops);
         api_shutdown(api);
         api_free(api);
         return 1;
     }
-    the_server = srv;
+    the_loops = &loops;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
@@ -228,11 +303,11 @@ static int serve(int argc, char **argv)
     api_set_ready(api, 1);
     LOG_INFO("main", "listening", "addr=%s port=%d data_dir=%s version=%s", host,
              http_server_port(srv), o.data_dir, HYDRANT_VERSION);
-    rc = http_server_run(srv);
+    rc = loops_run(&loops);
     api_set_ready(api, 0);
     LOG_INFO("main", "stopping: delivering what is buffered", "%s", "");
-    the_server = NULL;
-    http_server_free(srv);
+    the_loops = NULL;
+    loops_free(&loops);
     api_shutdown(api);
     api_free(api);
     LOG_INFO("main", "stopped", "%s", "");

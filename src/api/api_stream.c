@@ -51,6 +51,12 @@ int api_stream_start(struct api *a, struct catalog_stream *s)
     struct wal_config wc;
     wal_config_default(&wc);
     wc.quota_bytes = a->quota_bytes;
+    /* The quota counts log bytes retained on disk, and the active segment is only deleted
+     * once a later one exists, so it can hold delivered bytes. Keeping segments at most an
+     * eighth of the quota bounds that slack, and a small quota can never be filled by
+     * delivered data alone. */
+    if (wc.quota_bytes && wc.segment_bytes > wc.quota_bytes / 8)
+        wc.segment_bytes = wc.quota_bytes / 8 > (1u << 20) ? wc.quota_bytes / 8 : (1u << 20);
     rc = wal_open(logdir.data, &wc, &w);
     if (rc)
         goto fail;
