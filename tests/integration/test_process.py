@@ -1,0 +1,157 @@
+"""Process life: refusing to start, a full disk, and recovery when space returns.
+
+Runs under the base image's pyenv python3 (boto3 1.43). The full-disk test mounts a small tmpfs
+as the data directory (root only); where mounting is not allowed it is skipped, saying so.
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from harness import HydrantTestCase, Server, wait_until  # noqa: E402
+
+
+def run_hydrant(args, timeout=10):
+    """Run hydrant serve with args to completion; return (exit code, stderr text)."""
+    p = subprocess.run([harness.HYDRANT_BIN, "serve"] + args, stdin=subprocess.DEVNULL,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=harness.scaled(timeout))
+    return p.returncode, p.stderr.decode("utf-8", "replace")
+
+
+class StartupTest(HydrantTestCase):
+    def test_port_in_use_is_refused_with_a_clear_message(self):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.bind(("127.0.0.1", 0))
+        s.listen(1)
+        port = s.getsockname()[1]
+        tmp = tempfile.mkdtemp(prefix="hydrant-it-")
+        try:
+            rc, err = run_hydrant(["--listen", "127.0.0.1:%d" % port, "--data-dir", tmp + "/d"])
+        finally:
+            s.close()
+            shutil.rmtree(tmp, ignore_errors=True)
+        self.assertEqual(rc, 1, err)
+        self.assertIn("already in use", err)
+
+    def test_unusable_data_dir_is_refused_with_a_clear_message(self):
+        tmp = tempfile.mkdtemp(prefix="hydrant-it-")
+        try:
+            blocker = os.path.join(tmp, "file")
+            with open(blocker, "w") as f:
+                f.write("not a directory")
+            rc, err = run_hydrant(["--listen", "127.0.0.1:0", "--data-dir", blocker + "/data"])
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        self.assertEqual(rc, 1, err)
+        self.assertIn("cannot create the data directory", err)
+
+    def test_second_process_on_the_same_data_dir_is_refused(self):
+        srv = self.start_server()
+        rc, err = run_hydrant(["--listen", "127.0.0.1:0", "--data-dir", srv.data_dir])
+        self.assertEqual(rc, 1, err)
+        self.assertIn("in use by another hydrant", err)
+        self.assertEqual(srv.health(), 200)
+
+    def test_bad_flag_value_is_refused(self):
+        rc, err = run_hydrant(["--log-level", "loud"])
+        self.assertEqual(rc, 2)
+        self.assertIn("--log-level", err)
+
+
+class DiskFullTest(HydrantTestCase):
+    """The data dir on a 16 MiB tmpfs, half taken by a filler file. Puts fill the rest: they must
+    answer "Slow down." and nothing accepted may be lost; once the filler is removed, puts succeed
+    again, and after SIGTERM every acknowledged record is delivered exactly once."""
+
+    def setUp(self):
+        self.mnt = tempfile.mkdtemp(prefix="hydrant-it-mnt-")
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", self.mnt],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        if r.returncode != 0:
+            os.rmdir(self.mnt)
+            raise unittest.SkipTest("cannot mount a tmpfs here (%s)" % r.stdout.decode().strip())
+        self.addCleanup(self._unmount)
+
+    def _unmount(self):
+        subprocess.run(["umount", "-l", self.mnt])
+        shutil.rmtree(self.mnt, ignore_errors=True)
+
+    def test_full_disk_slows_down_loses_nothing_and_recovers(self):
+        filler = os.path.join(self.mnt, "filler")
+        with open(filler, "wb") as f:
+            f.write(b"\0" * (9 << 20))
+        log = os.path.join(tempfile.mkdtemp(prefix="hydrant-it-"), "hydrant.log")
+        self._tmp_dirs.append(os.path.dirname(log))
+        srv = Server(os.path.join(self.mnt, "data"), log)
+        self._servers.append(srv)
+        self.addCleanup(srv.stop)
+        srv.start()
+        fh = srv.client(retries=1)
+        # Long interval: nothing is delivered (and no log segment trimmed) while the disk fills.
+        harness.create_stream(fh, "full", bucket="full", size=128, interval=900)
+        harness.wait_active(fh, "full")
+
+        acked = {}
+        n = 0
+        slowed = 0
+
+        def put_batch(count=50, size=20000):
+            nonlocal n, slowed
+            recs = []
+            for _ in range(count):
+                recs.append(harness.frame(n, bytes([65 + n % 26]) * size))
+                n += 1
+            r = fh.put_record_batch(DeliveryStreamName="full", Records=[{"Data": d} for d in recs])
+            for rec, res in zip(recs, r["RequestResponses"]):
+                if "RecordId" in res:
+                    acked[harness.parse_frames(rec)[0][0]] = rec
+                else:
+                    self.assertEqual(res["ErrorCode"], "ServiceUnavailableException")
+                    self.assertEqual(res["ErrorMessage"], "Slow down.")
+                    slowed += 1
+            return r["FailedPutCount"]
+
+        # Fill: about 7 MiB of room, 1 MB a batch; stop at the first refused batch.
+        for _ in range(20):
+            if put_batch():
+                break
+        self.assertGreater(slowed, 0, "the disk never filled: no 'Slow down.' answer")
+        self.assertGreater(len(acked), 0)
+        # Still full: PutRecord gets the whole-request error.
+        with self.assertRaises(fh.exceptions.ServiceUnavailableException):
+            fh.put_record(DeliveryStreamName="full", Record={"Data": b"x" * 900000})
+        self.assertEqual(srv.health(), 200)
+
+        # Space returns: puts succeed again without a restart.
+        os.unlink(filler)
+        before = len(acked)
+        wait_until(lambda: put_batch(count=5) == 0, 10, what="puts succeed after space returns")
+        self.assertGreater(len(acked), before)
+
+        # kill -9 then restart: the log recovers (no corrupt tail from the failed writes).
+        srv.kill9()
+        srv.start()
+        fh = srv.client(retries=1)
+        self.assertEqual(put_batch(count=5), 0)
+        self.assertEqual(srv.stop(), 0)
+
+        got = {}
+        for key in srv.objects("full"):
+            for rid, payload in harness.parse_frames(srv.read_object("full", key)):
+                self.assertNotIn(rid, got, "record %d delivered twice" % rid)
+                got[rid] = payload
+        for rid, rec in acked.items():
+            self.assertIn(rid, got, "acknowledged record %d lost" % rid)
+            self.assertEqual(harness.frame(rid, got[rid]), rec)
+        # Refused records are not in the log: nothing beyond what was acknowledged appears.
+        self.assertEqual(set(got), set(acked))
+
+
+if __name__ == "__main__":
+    unittest.main()
