@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
 # Style gate: banned functions, no printf outside the logger and CLI entry points, cppcheck.
-# clang-format differences are reported but do not fail (formatting is advisory until the tree
-# has been formatted once in one commit).
+# Formatting is pinned by .clang-format: any difference fails.
 set -u
 cd "$(dirname "$0")/.."
 fail=0
@@ -16,8 +15,11 @@ if command -v cppcheck >/dev/null; then
         --suppress=missingIncludeSystem -Isrc src || fail=1
 fi
 if command -v clang-format >/dev/null; then
-    n=$(for f in $(find src tests/unit tests/fuzz -name '*.[ch]'); do clang-format --dry-run "$f" 2>&1 | grep -c warning; done | awk '{s+=$1} END {print s+0}')
-    echo "lint: clang-format would change $n places (advisory)"
+    out=$(find src tests/unit tests/fuzz bench -name '*.[ch]' -print0 |
+        xargs -0 clang-format --dry-run --Werror 2>&1 | head -20)
+    if [ -n "$out" ]; then
+        printf '%s\n' "$out"; echo "lint: run clang-format -i on the files above"; fail=1
+    fi
 fi
 [ $fail -eq 0 ] && echo "lint: ok"
 exit $fail

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run each libFuzzer binary for N seconds on its seed corpus (a copy, so seeds stay clean).
-set -eu
+set -euo pipefail
 secs=$1; shift
 for bin in "$@"; do
     name=$(basename "$bin" _fuzz)

@@ -103,20 +103,21 @@ struct options {
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: hydrant serve [flags]\n"
-            "       hydrant version\n\n"
-            "flags (each may also come from the environment variable shown):\n"
-            "  --listen HOST:PORT     address to serve on (HYDRANT_LISTEN; default 127.0.0.1:4566)\n"
-            "  --data-dir DIR         where streams, logs and local buckets live\n"
-            "                         (HYDRANT_DATA_DIR; default ./hydrant-data)\n"
-            "  --log-level LEVEL      error, warn, info or debug (HYDRANT_LOG_LEVEL; default info)\n"
-            "  --region REGION        region shown in ARNs (HYDRANT_REGION; default us-east-1)\n"
-            "  --account-id ID        account shown in ARNs and errors\n"
-            "                         (HYDRANT_ACCOUNT_ID; default 000000000000)\n"
-            "  --stream-quota-mib N   undelivered bytes kept per stream before PutRecord answers\n"
-            "                         \"Slow down.\" (HYDRANT_STREAM_QUOTA_MIB; default 1024)\n"
-            "  --io-threads N         HTTP event-loop threads (HYDRANT_IO_THREADS; default 2)\n");
+    fprintf(
+        out,
+        "usage: hydrant serve [flags]\n"
+        "       hydrant version\n\n"
+        "flags (each may also come from the environment variable shown):\n"
+        "  --listen HOST:PORT     address to serve on (HYDRANT_LISTEN; default 127.0.0.1:4566)\n"
+        "  --data-dir DIR         where streams, logs and local buckets live\n"
+        "                         (HYDRANT_DATA_DIR; default ./hydrant-data)\n"
+        "  --log-level LEVEL      error, warn, info or debug (HYDRANT_LOG_LEVEL; default info)\n"
+        "  --region REGION        region shown in ARNs (HYDRANT_REGION; default us-east-1)\n"
+        "  --account-id ID        account shown in ARNs and errors\n"
+        "                         (HYDRANT_ACCOUNT_ID; default 000000000000)\n"
+        "  --stream-quota-mib N   undelivered bytes kept per stream before PutRecord answers\n"
+        "                         \"Slow down.\" (HYDRANT_STREAM_QUOTA_MIB; default 1024)\n"
+        "  --io-threads N         HTTP event-loop threads (HYDRANT_IO_THREADS; default 2)\n");
 }
 
 static const char *env_or(const char *name, const char *def)
@@ -277,8 +278,7 @@ static int serve(int argc, char **argv)
     if (rc == 0 && loops.n > 1)
         rc = http_server_add_loops(srv, loops.v + 1, loops.n - 1);
     if (rc) {
-        LOG_ERROR("main",
-                  rc == -EADDRINUSE ? "the address is already in use" : "cannot listen",
+        LOG_ERROR("main", rc == -EADDRINUSE ? "the address is already in use" : "cannot listen",
                   "addr=%s error=%s", o.listen, hy_strerror(rc));
         loops_free(&loops);
         api_shutdown(api);

@@ -112,8 +112,7 @@ void api_reply_err(struct http_exchange *ex, struct api_err *e)
     reply_error(ex, e->status, e->type, e->msg.data ? e->msg.data : "", e->msg.len);
 }
 
-void api_reply_errorf(struct http_exchange *ex, int status, const char *type, const char *fmt,
-                      ...)
+void api_reply_errorf(struct http_exchange *ex, int status, const char *type, const char *fmt, ...)
 {
     struct buf m;
     buf_init(&m, 64u << 10);
@@ -132,8 +131,7 @@ void api_reply_not_found(struct api *a, struct http_exchange *ex, const char *na
                      "Firehose %s under account %s not found.", name, a->account_id);
 }
 
-struct catalog_stream *api_stream_lookup(struct api *a, struct http_exchange *ex,
-                                         const cJSON *root)
+struct catalog_stream *api_stream_lookup(struct api *a, struct http_exchange *ex, const cJSON *root)
 {
     const cJSON *n = cJSON_GetObjectItemCaseSensitive(root, "DeliveryStreamName");
     const char *name = cJSON_IsString(n) ? n->valuestring : "";

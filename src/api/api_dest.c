@@ -17,7 +17,7 @@
 #include "deliver/keyname.h"
 #include "stream/catalog.h"
 
-#define DEFAULT_SIZE_MB 5       /* Firehose: BufferingHints defaults for S3 */
+#define DEFAULT_SIZE_MB 5 /* Firehose: BufferingHints defaults for S3 */
 #define DEFAULT_INTERVAL_S 300
 
 void api_dest_unsupported(struct api_err *e, const char *what)
@@ -104,8 +104,8 @@ static int check_dest(const cJSON *d, struct api_err *e)
     const cJSON *pre = get(d, "Prefix");
     const cJSON *epre = get(d, "ErrorOutputPrefix");
     const char *reason = NULL;
-    if (keyname_prefixes_validate(pre ? pre->valuestring : NULL,
-                                  epre ? epre->valuestring : NULL, &reason) != 0) {
+    if (keyname_prefixes_validate(pre ? pre->valuestring : NULL, epre ? epre->valuestring : NULL,
+                                  &reason) != 0) {
         api_err_set(e, API_ERR_BAD_REQUEST, "InvalidArgumentException", "%s",
                     reason ? reason : "Invalid Prefix or ErrorOutputPrefix");
         return -1;
@@ -151,10 +151,16 @@ static int put_disabled(cJSON *d, const cJSON *src, const char *k)
 /* Apply the members given in src (a configuration or an update) onto d. */
 static int apply(cJSON *d, const cJSON *src)
 {
-    static const char *const plain[] = {"RoleARN", "BucketARN", "Prefix", "ErrorOutputPrefix",
-                                        "CompressionFormat", "EncryptionConfiguration",
-                                        "CloudWatchLoggingOptions", "S3BackupMode",
-                                        "FileExtension", "CustomTimeZone"};
+    static const char *const plain[] = {"RoleARN",
+                                        "BucketARN",
+                                        "Prefix",
+                                        "ErrorOutputPrefix",
+                                        "CompressionFormat",
+                                        "EncryptionConfiguration",
+                                        "CloudWatchLoggingOptions",
+                                        "S3BackupMode",
+                                        "FileExtension",
+                                        "CustomTimeZone"};
     for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++)
         if (put_copy(d, src, plain[i]))
             return -1;
@@ -192,10 +198,14 @@ static cJSON *dest_defaults(const char *kind)
 
 /* Destination members of CreateDeliveryStream other than the two S3 forms. */
 static const char *const other_dests[] = {
-    "RedshiftDestinationConfiguration",     "ElasticsearchDestinationConfiguration",
-    "AmazonopensearchserviceDestinationConfiguration", "SplunkDestinationConfiguration",
-    "HttpEndpointDestinationConfiguration", "AmazonOpenSearchServerlessDestinationConfiguration",
-    "SnowflakeDestinationConfiguration",    "IcebergDestinationConfiguration",
+    "RedshiftDestinationConfiguration",
+    "ElasticsearchDestinationConfiguration",
+    "AmazonopensearchserviceDestinationConfiguration",
+    "SplunkDestinationConfiguration",
+    "HttpEndpointDestinationConfiguration",
+    "AmazonOpenSearchServerlessDestinationConfiguration",
+    "SnowflakeDestinationConfiguration",
+    "IcebergDestinationConfiguration",
 };
 
 int api_dest_from_create(const cJSON *root, cJSON **dest, struct api_err *e)
@@ -208,8 +218,7 @@ int api_dest_from_create(const cJSON *root, cJSON **dest, struct api_err *e)
         return -1;
     }
     static const char *const sources[] = {"KinesisStreamSourceConfiguration",
-                                          "MSKSourceConfiguration",
-                                          "DatabaseSourceConfiguration"};
+                                          "MSKSourceConfiguration", "DatabaseSourceConfiguration"};
     for (size_t i = 0; i < sizeof sources / sizeof sources[0]; i++)
         if (get(root, sources[i])) {
             api_dest_unsupported(e, sources[i]);
@@ -251,10 +260,14 @@ int api_dest_from_create(const cJSON *root, cJSON **dest, struct api_err *e)
 }
 
 static const char *const other_updates[] = {
-    "RedshiftDestinationUpdate",     "ElasticsearchDestinationUpdate",
-    "AmazonopensearchserviceDestinationUpdate", "SplunkDestinationUpdate",
-    "HttpEndpointDestinationUpdate", "AmazonOpenSearchServerlessDestinationUpdate",
-    "SnowflakeDestinationUpdate",    "IcebergDestinationUpdate",
+    "RedshiftDestinationUpdate",
+    "ElasticsearchDestinationUpdate",
+    "AmazonopensearchserviceDestinationUpdate",
+    "SplunkDestinationUpdate",
+    "HttpEndpointDestinationUpdate",
+    "AmazonOpenSearchServerlessDestinationUpdate",
+    "SnowflakeDestinationUpdate",
+    "IcebergDestinationUpdate",
 };
 
 int api_dest_update(const cJSON *cur, const cJSON *root, cJSON **dest, struct api_err *e)
@@ -325,9 +338,13 @@ void api_dest_target(const cJSON *dest, const char *stream_name, uint64_t versio
 
 int api_dest_describe(const cJSON *dest, cJSON *destinations)
 {
-    static const char *const s3_members[] = {"RoleARN", "BucketARN", "Prefix",
-                                             "ErrorOutputPrefix", "BufferingHints",
-                                             "CompressionFormat", "EncryptionConfiguration",
+    static const char *const s3_members[] = {"RoleARN",
+                                             "BucketARN",
+                                             "Prefix",
+                                             "ErrorOutputPrefix",
+                                             "BufferingHints",
+                                             "CompressionFormat",
+                                             "EncryptionConfiguration",
                                              "CloudWatchLoggingOptions"};
     cJSON *item = cJSON_CreateObject();
     cJSON *s3 = cJSON_AddObjectToObject(item, "S3DestinationDescription");

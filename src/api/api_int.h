@@ -162,8 +162,8 @@ void api_reply_json(struct http_exchange *ex, const char *body, size_t len);
 void api_reply_cjson(struct http_exchange *ex, struct cJSON *item);
 /* Answer an error. */
 void api_reply_err(struct http_exchange *ex, struct api_err *e);
-void api_reply_errorf(struct http_exchange *ex, int status, const char *type, const char *fmt,
-                      ...) __attribute__((format(printf, 4, 5)));
+void api_reply_errorf(struct http_exchange *ex, int status, const char *type, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 /* ResourceNotFoundException for a stream name, AWS wording. */
 void api_reply_not_found(struct api *a, struct http_exchange *ex, const char *name);
 /* Write a fresh request id (36-char UUID v4 plus NUL). */

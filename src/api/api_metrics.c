@@ -18,7 +18,10 @@ struct counter_def {
     size_t offset; /* of the _Atomic uint64_t in struct stream_stats */
 };
 
-#define COUNTER(n, f, h) {n, h, offsetof(struct stream_stats, f)}
+#define COUNTER(n, f, h)                                                                           \
+    {                                                                                              \
+        n, h, offsetof(struct stream_stats, f)                                                     \
+    }
 
 static const struct counter_def counters[] = {
     COUNTER("hydrant_incoming_records_total", incoming_records,
@@ -69,11 +72,10 @@ static int histogram(struct buf *b, struct catalog_stream **v, size_t n, const c
                                 v[i]->name, cum);
         }
         if (!rc)
-            rc = buf_printf(b, "%s_sum{stream=\"%s\"} %.6f\n%s_count{stream=\"%s\"} %" PRIu64 "\n",
-                            name, v[i]->name,
-                            (double)atomic_load_explicit(&l->sum_us, memory_order_relaxed) / 1e6,
-                            name, v[i]->name,
-                            atomic_load_explicit(&l->count, memory_order_relaxed));
+            rc = buf_printf(
+                b, "%s_sum{stream=\"%s\"} %.6f\n%s_count{stream=\"%s\"} %" PRIu64 "\n", name,
+                v[i]->name, (double)atomic_load_explicit(&l->sum_us, memory_order_relaxed) / 1e6,
+                name, v[i]->name, atomic_load_explicit(&l->count, memory_order_relaxed));
     }
     return rc;
 }
@@ -97,9 +99,9 @@ int api_metrics_render(struct api *a, struct buf *out)
         rc = histogram(out, v, n, "hydrant_put_record_latency_seconds",
                        "PutRecord latency until durable (Firehose PutRecord.Latency).", 0);
     if (!rc)
-        rc = histogram(out, v, n, "hydrant_put_record_batch_latency_seconds",
-                       "PutRecordBatch latency until durable (Firehose PutRecordBatch.Latency).",
-                       1);
+        rc =
+            histogram(out, v, n, "hydrant_put_record_batch_latency_seconds",
+                      "PutRecordBatch latency until durable (Firehose PutRecordBatch.Latency).", 1);
     if (!rc)
         rc = buf_printf(out,
                         "# HELP hydrant_delivery_to_s3_data_freshness_seconds Age of the oldest "
@@ -114,8 +116,9 @@ int api_metrics_render(struct api *a, struct buf *out)
                         v[i]->name, age);
     }
     if (!rc)
-        rc = buf_printf(out, "# HELP hydrant_streams Delivery streams in the catalog.\n"
-                             "# TYPE hydrant_streams gauge\nhydrant_streams %zu\n",
+        rc = buf_printf(out,
+                        "# HELP hydrant_streams Delivery streams in the catalog.\n"
+                        "# TYPE hydrant_streams gauge\nhydrant_streams %zu\n",
                         n);
     catalog_snapshot_free(v, n);
     return rc;

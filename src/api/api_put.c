@@ -156,8 +156,9 @@ static void put_finish(void *arg)
     int rc = 0;
     if (c->status) {
         atomic_fetch_add_explicit(&s->stats.throttled_records, c->n, memory_order_relaxed);
-        LOG_WARN("api", "log append failed; records refused", "stream=%s first_seq=%llu n=%zu err=%s",
-                 s->name, (unsigned long long)c->first_seq, c->n, hy_errname(c->status));
+        LOG_WARN("api", "log append failed; records refused",
+                 "stream=%s first_seq=%llu n=%zu err=%s", s->name, (unsigned long long)c->first_seq,
+                 c->n, hy_errname(c->status));
         if (!c->batch) {
             reply_slow_down(c->ex);
             goto out;

@@ -121,8 +121,8 @@ static const char *name_of(const cJSON *root)
 static int add_arn(struct api *a, cJSON *o, const char *name)
 {
     char arn[256];
-    snprintf(arn, sizeof arn, "arn:aws:firehose:%s:%s:deliverystream/%s", a->region,
-             a->account_id, name);
+    snprintf(arn, sizeof arn, "arn:aws:firehose:%s:%s:deliverystream/%s", a->region, a->account_id,
+             name);
     return cJSON_AddStringToObject(o, "DeliveryStreamARN", arn) ? 0 : -1;
 }
 
@@ -383,8 +383,8 @@ void api_op_update(struct api *a, struct http_exchange *ex, const cJSON *root)
         return;
     struct api_err e;
     api_err_init(&e);
-    const char *want = cJSON_GetObjectItemCaseSensitive(root, "CurrentDeliveryStreamVersionId")
-                           ->valuestring;
+    const char *want =
+        cJSON_GetObjectItemCaseSensitive(root, "CurrentDeliveryStreamVersionId")->valuestring;
     const char *dest_id = cJSON_GetObjectItemCaseSensitive(root, "DestinationId")->valuestring;
     char ver[32];
     cJSON *nd = NULL;
@@ -416,8 +416,7 @@ void api_op_update(struct api *a, struct http_exchange *ex, const cJSON *root)
             s->dest = old;
             s->version--;
             s->update_ms = old_ms;
-            LOG_ERROR("api", "catalog save failed", "stream=%s err=%s", s->name,
-                      hy_errname(rc));
+            LOG_ERROR("api", "catalog save failed", "stream=%s err=%s", s->name, hy_errname(rc));
             api_err_set(&e, API_ERR_SERVER, "InternalFailure", "could not persist the update");
         } else {
             nd = old;

@@ -118,9 +118,7 @@ int api_tags_add(cJSON *tags, const cJSON *list, struct api_err *e)
 int api_tags_remove(cJSON *tags, const cJSON *keys, struct api_err *e)
 {
     const cJSON *k;
-    cJSON_ArrayForEach(k, keys)
-        if (reserved_key(k->valuestring, e))
-            return -1;
+    cJSON_ArrayForEach(k, keys) if (reserved_key(k->valuestring, e)) return -1;
     cJSON_ArrayForEach(k, keys)
     {
         int i = find_key(tags, k->valuestring);

@@ -75,8 +75,7 @@ static int iam_name(const char *s, size_t n)
 /* \d{12}:role/<iam_name> */
 static int role_rest(const char *s, size_t n)
 {
-    return n > 18 && digits(s, 12) && memcmp(s + 12, ":role/", 6) == 0 &&
-           iam_name(s + 18, n - 18);
+    return n > 18 && digits(s, 12) && memcmp(s + 12, ":role/", 6) == 0 && iam_name(s + 18, n - 18);
 }
 
 static int pat_role_arn(const char *s, size_t n)
@@ -209,9 +208,9 @@ struct vmember {
     long long min, max; /* length (string, blob, list) or value (int); max < 0: none */
     int (*pattern)(const char *s, size_t n);
     const char *pattern_text;
-    const char *const *enums; /* NULL-terminated */
-    const struct vshape *shape;  /* VK_OBJECT: members; NULL = any object */
-    const struct vmember *elem;  /* VK_LIST: element */
+    const char *const *enums;   /* NULL-terminated */
+    const struct vshape *shape; /* VK_OBJECT: members; NULL = any object */
+    const struct vmember *elem; /* VK_LIST: element */
 };
 
 struct vshape {
@@ -219,21 +218,29 @@ struct vshape {
     size_t n;
 };
 
-#define SHAPE(arr) {arr, sizeof arr / sizeof arr[0]}
+#define SHAPE(arr)                                                                                 \
+    {                                                                                              \
+        arr, sizeof arr / sizeof arr[0]                                                            \
+    }
 #define NONE -1
 
 static const char *const enum_stream_type[] = {"DirectPut", "KinesisStreamAsSource", "MSKAsSource",
                                                "DatabaseAsSource", NULL};
-static const char *const enum_compression[] = {"UNCOMPRESSED", "GZIP", "ZIP", "Snappy",
-                                               "HADOOP_SNAPPY", NULL};
+static const char *const enum_compression[] = {"UNCOMPRESSED", "GZIP",          "ZIP",
+                                               "Snappy",       "HADOOP_SNAPPY", NULL};
 static const char *const enum_no_enc[] = {"NoEncryption", NULL};
 static const char *const enum_key_type[] = {"AWS_OWNED_CMK", "CUSTOMER_MANAGED_CMK", NULL};
 static const char *const enum_backup_mode[] = {"Disabled", "Enabled", NULL};
 
 #define M_NAME                                                                                     \
-    {.name = "DeliveryStreamName", .kind = VK_STRING, .required = 1, .min = 1, .max = 64,         \
-     .pattern = api_valid_name, .pattern_text = "[a-zA-Z0-9_.-]+"}
-#define M_ANY_OBJECT(n) {.name = n, .kind = VK_OBJECT, .max = NONE}
+    {                                                                                              \
+        .name = "DeliveryStreamName", .kind = VK_STRING, .required = 1, .min = 1, .max = 64,       \
+        .pattern = api_valid_name, .pattern_text = "[a-zA-Z0-9_.-]+"                               \
+    }
+#define M_ANY_OBJECT(n)                                                                            \
+    {                                                                                              \
+        .name = n, .kind = VK_OBJECT, .max = NONE                                                  \
+    }
 
 static const struct vmember buffering_members[] = {
     {.name = "SizeInMBs", .kind = VK_INT, .min = 1, .max = 128},
@@ -242,7 +249,11 @@ static const struct vmember buffering_members[] = {
 static const struct vshape buffering_shape = SHAPE(buffering_members);
 
 static const struct vmember kms_enc_members[] = {
-    {.name = "AWSKMSKeyARN", .kind = VK_STRING, .required = 1, .min = 1, .max = 512,
+    {.name = "AWSKMSKeyARN",
+     .kind = VK_STRING,
+     .required = 1,
+     .min = 1,
+     .max = 512,
      .pattern = pat_kms_arn,
      .pattern_text = "arn:.*:kms:[a-zA-Z0-9\\-]+:\\d{12}:(key|alias)/[a-zA-Z_0-9+=,.@\\-_/]+"},
 };
@@ -256,9 +267,17 @@ static const struct vshape enc_shape = SHAPE(enc_members);
 
 static const struct vmember cwl_members[] = {
     {.name = "Enabled", .kind = VK_BOOL, .max = NONE},
-    {.name = "LogGroupName", .kind = VK_STRING, .min = 0, .max = 512, .pattern = pat_log_group,
+    {.name = "LogGroupName",
+     .kind = VK_STRING,
+     .min = 0,
+     .max = 512,
+     .pattern = pat_log_group,
      .pattern_text = "[\\.\\-_/#A-Za-z0-9]*"},
-    {.name = "LogStreamName", .kind = VK_STRING, .min = 0, .max = 512, .pattern = pat_log_stream,
+    {.name = "LogStreamName",
+     .kind = VK_STRING,
+     .min = 0,
+     .max = 512,
+     .pattern = pat_log_stream,
      .pattern_text = "[^:*]*"},
 };
 static const struct vshape cwl_shape = SHAPE(cwl_members);
@@ -279,18 +298,38 @@ static const struct vshape enabled_shape = SHAPE(enabled_members);
 /* Members shared by S3DestinationConfiguration and S3DestinationUpdate; req marks RoleARN and
  * BucketARN required (configuration) or optional (update). */
 #define S3_MEMBERS(req)                                                                            \
-    {.name = "RoleARN", .kind = VK_STRING, .required = req, .min = 1, .max = 512,                 \
-     .pattern = pat_role_arn, .pattern_text = "arn:.*:iam::\\d{12}:role/[a-zA-Z_0-9+=,.@\\-_/]+"}, \
-        {.name = "BucketARN", .kind = VK_STRING, .required = req, .min = 1, .max = 2048,          \
-         .pattern = pat_bucket_arn, .pattern_text = "arn:.*:s3:::[\\w\\.\\-]{1,255}"},            \
-        {.name = "Prefix", .kind = VK_STRING, .min = 0, .max = 1024, .pattern = pat_line,         \
+    {.name = "RoleARN",                                                                            \
+     .kind = VK_STRING,                                                                            \
+     .required = req,                                                                              \
+     .min = 1,                                                                                     \
+     .max = 512,                                                                                   \
+     .pattern = pat_role_arn,                                                                      \
+     .pattern_text = "arn:.*:iam::\\d{12}:role/[a-zA-Z_0-9+=,.@\\-_/]+"},                          \
+        {.name = "BucketARN",                                                                      \
+         .kind = VK_STRING,                                                                        \
+         .required = req,                                                                          \
+         .min = 1,                                                                                 \
+         .max = 2048,                                                                              \
+         .pattern = pat_bucket_arn,                                                                \
+         .pattern_text = "arn:.*:s3:::[\\w\\.\\-]{1,255}"},                                        \
+        {.name = "Prefix",                                                                         \
+         .kind = VK_STRING,                                                                        \
+         .min = 0,                                                                                 \
+         .max = 1024,                                                                              \
+         .pattern = pat_line,                                                                      \
          .pattern_text = ".*"},                                                                    \
-        {.name = "ErrorOutputPrefix", .kind = VK_STRING, .min = 0, .max = 1024,                   \
-         .pattern = pat_line, .pattern_text = ".*"},                                               \
-        {.name = "BufferingHints", .kind = VK_OBJECT, .max = NONE, .shape = &buffering_shape},   \
-        {.name = "CompressionFormat", .kind = VK_STRING, .max = NONE, .enums = enum_compression},\
-        {.name = "EncryptionConfiguration", .kind = VK_OBJECT, .max = NONE, .shape = &enc_shape},\
-        {.name = "CloudWatchLoggingOptions", .kind = VK_OBJECT, .max = NONE, .shape = &cwl_shape}
+        {.name = "ErrorOutputPrefix",                                                              \
+         .kind = VK_STRING,                                                                        \
+         .min = 0,                                                                                 \
+         .max = 1024,                                                                              \
+         .pattern = pat_line,                                                                      \
+         .pattern_text = ".*"},                                                                    \
+        {.name = "BufferingHints", .kind = VK_OBJECT, .max = NONE, .shape = &buffering_shape},     \
+        {.name = "CompressionFormat", .kind = VK_STRING, .max = NONE, .enums = enum_compression},  \
+        {.name = "EncryptionConfiguration", .kind = VK_OBJECT, .max = NONE, .shape = &enc_shape},  \
+    {                                                                                              \
+        .name = "CloudWatchLoggingOptions", .kind = VK_OBJECT, .max = NONE, .shape = &cwl_shape    \
+    }
 
 static const struct vmember s3_config_members[] = {S3_MEMBERS(1)};
 static const struct vshape s3_config_shape = SHAPE(s3_config_members);
@@ -298,18 +337,30 @@ static const struct vmember s3_update_members[] = {S3_MEMBERS(0)};
 static const struct vshape s3_update_shape = SHAPE(s3_update_members);
 
 #define EXT_MEMBERS(backup_name, backup_shape)                                                     \
-    {.name = "ProcessingConfiguration", .kind = VK_OBJECT, .max = NONE,                           \
+    {.name = "ProcessingConfiguration",                                                            \
+     .kind = VK_OBJECT,                                                                            \
+     .max = NONE,                                                                                  \
      .shape = &processing_shape},                                                                  \
-        {.name = "S3BackupMode", .kind = VK_STRING, .max = NONE, .enums = enum_backup_mode},      \
-        {.name = backup_name, .kind = VK_OBJECT, .max = NONE, .shape = backup_shape},             \
-        {.name = "DataFormatConversionConfiguration", .kind = VK_OBJECT, .max = NONE,             \
+        {.name = "S3BackupMode", .kind = VK_STRING, .max = NONE, .enums = enum_backup_mode},       \
+        {.name = backup_name, .kind = VK_OBJECT, .max = NONE, .shape = backup_shape},              \
+        {.name = "DataFormatConversionConfiguration",                                              \
+         .kind = VK_OBJECT,                                                                        \
+         .max = NONE,                                                                              \
          .shape = &enabled_shape},                                                                 \
-        {.name = "DynamicPartitioningConfiguration", .kind = VK_OBJECT, .max = NONE,              \
+        {.name = "DynamicPartitioningConfiguration",                                               \
+         .kind = VK_OBJECT,                                                                        \
+         .max = NONE,                                                                              \
          .shape = &enabled_shape},                                                                 \
-        {.name = "FileExtension", .kind = VK_STRING, .min = 0, .max = 128,                        \
-         .pattern = pat_file_ext, .pattern_text = "^$|\\.[0-9a-z!\\-_.*'()]+"},                   \
-        {.name = "CustomTimeZone", .kind = VK_STRING, .min = 0, .max = 50,                        \
-         .pattern = pat_time_zone, .pattern_text = "^$|[a-zA-Z/_]+"}
+        {.name = "FileExtension",                                                                  \
+         .kind = VK_STRING,                                                                        \
+         .min = 0,                                                                                 \
+         .max = 128,                                                                               \
+         .pattern = pat_file_ext,                                                                  \
+         .pattern_text = "^$|\\.[0-9a-z!\\-_.*'()]+"},                                             \
+    {                                                                                              \
+        .name = "CustomTimeZone", .kind = VK_STRING, .min = 0, .max = 50,                          \
+        .pattern = pat_time_zone, .pattern_text = "^$|[a-zA-Z/_]+"                                 \
+    }
 
 static const struct vmember ext_config_members[] = {
     S3_MEMBERS(1), EXT_MEMBERS("S3BackupConfiguration", &s3_config_shape)};
@@ -319,20 +370,37 @@ static const struct vmember ext_update_members[] = {
 static const struct vshape ext_update_shape = SHAPE(ext_update_members);
 
 static const struct vmember tag_members[] = {
-    {.name = "Key", .kind = VK_STRING, .required = 1, .min = 1, .max = 128, .pattern = pat_tag,
+    {.name = "Key",
+     .kind = VK_STRING,
+     .required = 1,
+     .min = 1,
+     .max = 128,
+     .pattern = pat_tag,
      .pattern_text = "^(?!aws:)[\\p{L}\\p{Z}\\p{N}_.:\\/=+\\-@%]*$"},
-    {.name = "Value", .kind = VK_STRING, .min = 0, .max = 256, .pattern = pat_tag,
+    {.name = "Value",
+     .kind = VK_STRING,
+     .min = 0,
+     .max = 256,
+     .pattern = pat_tag,
      .pattern_text = "^[\\p{L}\\p{Z}\\p{N}_.:\\/=+\\-@%]*$"},
 };
 static const struct vshape tag_shape = SHAPE(tag_members);
-static const struct vmember tag_elem = {.name = "member", .kind = VK_OBJECT, .max = NONE,
-                                        .shape = &tag_shape};
-static const struct vmember tag_key_elem = {
-    .name = "member", .kind = VK_STRING, .min = 1, .max = 128, .pattern = pat_tag,
-    .pattern_text = "^(?!aws:)[\\p{L}\\p{Z}\\p{N}_.:\\/=+\\-@%]*$"};
+static const struct vmember tag_elem = {
+    .name = "member", .kind = VK_OBJECT, .max = NONE, .shape = &tag_shape};
+static const struct vmember tag_key_elem = {.name = "member",
+                                            .kind = VK_STRING,
+                                            .min = 1,
+                                            .max = 128,
+                                            .pattern = pat_tag,
+                                            .pattern_text =
+                                                "^(?!aws:)[\\p{L}\\p{Z}\\p{N}_.:\\/=+\\-@%]*$"};
 
 static const struct vmember enc_input_members[] = {
-    {.name = "KeyARN", .kind = VK_STRING, .min = 1, .max = 512, .pattern = pat_kms_arn,
+    {.name = "KeyARN",
+     .kind = VK_STRING,
+     .min = 1,
+     .max = 512,
+     .pattern = pat_kms_arn,
      .pattern_text = "arn:.*:kms:[a-zA-Z0-9\\-]+:\\d{12}:(key|alias)/[a-zA-Z_0-9+=,.@\\-_/]+"},
     {.name = "KeyType", .kind = VK_STRING, .required = 1, .max = NONE, .enums = enum_key_type},
 };
@@ -346,14 +414,22 @@ static const struct vshape direct_put_shape = SHAPE(direct_put_members);
 static const struct vmember create_members[] = {
     M_NAME,
     {.name = "DeliveryStreamType", .kind = VK_STRING, .max = NONE, .enums = enum_stream_type},
-    {.name = "DirectPutSourceConfiguration", .kind = VK_OBJECT, .max = NONE,
+    {.name = "DirectPutSourceConfiguration",
+     .kind = VK_OBJECT,
+     .max = NONE,
      .shape = &direct_put_shape},
     M_ANY_OBJECT("KinesisStreamSourceConfiguration"),
-    {.name = "DeliveryStreamEncryptionConfigurationInput", .kind = VK_OBJECT, .max = NONE,
+    {.name = "DeliveryStreamEncryptionConfigurationInput",
+     .kind = VK_OBJECT,
+     .max = NONE,
      .shape = &enc_input_shape},
-    {.name = "S3DestinationConfiguration", .kind = VK_OBJECT, .max = NONE,
+    {.name = "S3DestinationConfiguration",
+     .kind = VK_OBJECT,
+     .max = NONE,
      .shape = &s3_config_shape},
-    {.name = "ExtendedS3DestinationConfiguration", .kind = VK_OBJECT, .max = NONE,
+    {.name = "ExtendedS3DestinationConfiguration",
+     .kind = VK_OBJECT,
+     .max = NONE,
      .shape = &ext_config_shape},
     M_ANY_OBJECT("RedshiftDestinationConfiguration"),
     M_ANY_OBJECT("ElasticsearchDestinationConfiguration"),
@@ -376,20 +452,32 @@ static const struct vmember delete_members[] = {
 static const struct vmember describe_members[] = {
     M_NAME,
     {.name = "Limit", .kind = VK_INT, .min = 1, .max = 10000},
-    {.name = "ExclusiveStartDestinationId", .kind = VK_STRING, .min = 1, .max = 100,
-     .pattern = pat_dest_id, .pattern_text = "[a-zA-Z0-9-]+"},
+    {.name = "ExclusiveStartDestinationId",
+     .kind = VK_STRING,
+     .min = 1,
+     .max = 100,
+     .pattern = pat_dest_id,
+     .pattern_text = "[a-zA-Z0-9-]+"},
 };
 
 static const struct vmember list_members[] = {
     {.name = "Limit", .kind = VK_INT, .min = 1, .max = 10000},
     {.name = "DeliveryStreamType", .kind = VK_STRING, .max = NONE, .enums = enum_stream_type},
-    {.name = "ExclusiveStartDeliveryStreamName", .kind = VK_STRING, .min = 1, .max = 64,
-     .pattern = api_valid_name, .pattern_text = "[a-zA-Z0-9_.-]+"},
+    {.name = "ExclusiveStartDeliveryStreamName",
+     .kind = VK_STRING,
+     .min = 1,
+     .max = 64,
+     .pattern = api_valid_name,
+     .pattern_text = "[a-zA-Z0-9_.-]+"},
 };
 
 static const struct vmember list_tags_members[] = {
     M_NAME,
-    {.name = "ExclusiveStartTagKey", .kind = VK_STRING, .min = 1, .max = 128, .pattern = pat_tag,
+    {.name = "ExclusiveStartTagKey",
+     .kind = VK_STRING,
+     .min = 1,
+     .max = 128,
+     .pattern = pat_tag,
      .pattern_text = "^(?!aws:)[\\p{L}\\p{Z}\\p{N}_.:\\/=+\\-@%]*$"},
     {.name = "Limit", .kind = VK_INT, .min = 1, .max = 50},
 };
@@ -398,8 +486,8 @@ static const struct vmember record_members[] = {
     {.name = "Data", .kind = VK_BLOB, .required = 1, .min = 0, .max = 1024000},
 };
 static const struct vshape record_shape = SHAPE(record_members);
-static const struct vmember record_elem = {.name = "member", .kind = VK_OBJECT, .max = NONE,
-                                           .shape = &record_shape};
+static const struct vmember record_elem = {
+    .name = "member", .kind = VK_OBJECT, .max = NONE, .shape = &record_shape};
 
 static const struct vmember put_members[] = {
     M_NAME,
@@ -408,13 +496,14 @@ static const struct vmember put_members[] = {
 
 static const struct vmember put_batch_members[] = {
     M_NAME,
-    {.name = "Records", .kind = VK_LIST, .required = 1, .min = 1, .max = 500,
-     .elem = &record_elem},
+    {.name = "Records", .kind = VK_LIST, .required = 1, .min = 1, .max = 500, .elem = &record_elem},
 };
 
 static const struct vmember start_enc_members[] = {
     M_NAME,
-    {.name = "DeliveryStreamEncryptionConfigurationInput", .kind = VK_OBJECT, .max = NONE,
+    {.name = "DeliveryStreamEncryptionConfigurationInput",
+     .kind = VK_OBJECT,
+     .max = NONE,
      .shape = &enc_input_shape},
 };
 
@@ -427,18 +516,29 @@ static const struct vmember tag_op_members[] = {
 
 static const struct vmember untag_members[] = {
     M_NAME,
-    {.name = "TagKeys", .kind = VK_LIST, .required = 1, .min = 1, .max = 50,
-     .elem = &tag_key_elem},
+    {.name = "TagKeys", .kind = VK_LIST, .required = 1, .min = 1, .max = 50, .elem = &tag_key_elem},
 };
 
 static const struct vmember update_members[] = {
     M_NAME,
-    {.name = "CurrentDeliveryStreamVersionId", .kind = VK_STRING, .required = 1, .min = 1,
-     .max = 50, .pattern = pat_digits, .pattern_text = "[0-9]+"},
-    {.name = "DestinationId", .kind = VK_STRING, .required = 1, .min = 1, .max = 100,
-     .pattern = pat_dest_id, .pattern_text = "[a-zA-Z0-9-]+"},
+    {.name = "CurrentDeliveryStreamVersionId",
+     .kind = VK_STRING,
+     .required = 1,
+     .min = 1,
+     .max = 50,
+     .pattern = pat_digits,
+     .pattern_text = "[0-9]+"},
+    {.name = "DestinationId",
+     .kind = VK_STRING,
+     .required = 1,
+     .min = 1,
+     .max = 100,
+     .pattern = pat_dest_id,
+     .pattern_text = "[a-zA-Z0-9-]+"},
     {.name = "S3DestinationUpdate", .kind = VK_OBJECT, .max = NONE, .shape = &s3_update_shape},
-    {.name = "ExtendedS3DestinationUpdate", .kind = VK_OBJECT, .max = NONE,
+    {.name = "ExtendedS3DestinationUpdate",
+     .kind = VK_OBJECT,
+     .max = NONE,
      .shape = &ext_update_shape},
     M_ANY_OBJECT("RedshiftDestinationUpdate"),
     M_ANY_OBJECT("ElasticsearchDestinationUpdate"),
@@ -554,8 +654,7 @@ static void serr(struct api_err *e, const struct vpath *p, const char *expected)
     buf_init(&path, 4096);
     path_render(p, &path);
     api_err_set(e, API_ERR_BAD_REQUEST, "SerializationException",
-                "Unexpected JSON type at '%s': expected %s", path.data ? path.data : "",
-                expected);
+                "Unexpected JSON type at '%s': expected %s", path.data ? path.data : "", expected);
     buf_fini(&path);
 }
 
@@ -635,8 +734,7 @@ static void check_value(const cJSON *v, const struct vmember *m, const struct vp
     }
     case VK_INT: {
         /* Coral reads integers as Java Integer: fractions and overflow do not deserialise. */
-        if (!cJSON_IsNumber(v) || v->valuedouble < -2147483648.0 ||
-            v->valuedouble > 2147483647.0 ||
+        if (!cJSON_IsNumber(v) || v->valuedouble < -2147483648.0 || v->valuedouble > 2147483647.0 ||
             (double)(long long)v->valuedouble != v->valuedouble) {
             serr(e, p, "an integer");
             return;
@@ -734,8 +832,7 @@ static void check_shape(const cJSON *obj, const struct vshape *shape, const stru
     }
 }
 
-int api_valid_request(enum api_op op, const char *body, size_t len, cJSON **root,
-                      struct api_err *e)
+int api_valid_request(enum api_op op, const char *body, size_t len, cJSON **root, struct api_err *e)
 {
     cJSON *o;
     const char *end = NULL;

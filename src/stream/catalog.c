@@ -196,8 +196,7 @@ int catalog_stream_from_json(const char *text, size_t len, struct catalog_stream
     cJSON *dest = cJSON_GetObjectItemCaseSensitive(o, "Destination");
     if (!cJSON_IsNumber(fmt) || fmt->valuedouble != CATALOG_FORMAT || !cJSON_IsString(name) ||
         !cJSON_IsString(ver) || !cJSON_IsNumber(cms) || !cJSON_IsNumber(ums) ||
-        !cJSON_IsString(st) || !cJSON_IsString(id) || !cJSON_IsArray(tags) ||
-        !cJSON_IsObject(dest))
+        !cJSON_IsString(st) || !cJSON_IsString(id) || !cJSON_IsArray(tags) || !cJSON_IsObject(dest))
         goto fail;
     size_t nlen = strlen(name->valuestring);
     if (nlen == 0 || nlen > CATALOG_NAME_MAX)
@@ -396,8 +395,8 @@ int catalog_remove(struct catalog *c, struct catalog_stream *s)
      * the old directory. */
     rc = catalog_stream_path(c, s->name, NULL, &dir);
     if (!rc)
-        rc = buf_printf(&gone, "%s/streams/.deleted-%s-%" PRIx64 "-%" PRIu64, c->data_dir,
-                        s->name, s->stream_id, seq);
+        rc = buf_printf(&gone, "%s/streams/.deleted-%s-%" PRIx64 "-%" PRIu64, c->data_dir, s->name,
+                        s->stream_id, seq);
     if (!rc && rename(dir.data, gone.data) != 0)
         rc = -errno;
     if (!rc) {

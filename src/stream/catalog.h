@@ -52,13 +52,13 @@ enum catalog_status {
 struct catalog_stream {
     /* Persisted; read and written under the catalog lock. */
     char name[CATALOG_NAME_MAX + 1];
-    uint64_t version;          /* VersionId, starts at 1, +1 per UpdateDestination */
-    int64_t create_ms;         /* CreateTimestamp, epoch ms */
-    int64_t update_ms;         /* LastUpdateTimestamp, epoch ms */
+    uint64_t version;  /* VersionId, starts at 1, +1 per UpdateDestination */
+    int64_t create_ms; /* CreateTimestamp, epoch ms */
+    int64_t update_ms; /* LastUpdateTimestamp, epoch ms */
     enum catalog_status status;
-    uint64_t stream_id;        /* identity of this incarnation (keyname_stream_id) */
-    struct cJSON *dest;        /* destination config incl. "Kind"; owned, never NULL once saved */
-    struct cJSON *tags;        /* array of {"Key","Value"}, sorted by key; owned, never NULL */
+    uint64_t stream_id; /* identity of this incarnation (keyname_stream_id) */
+    struct cJSON *dest; /* destination config incl. "Kind"; owned, never NULL once saved */
+    struct cJSON *tags; /* array of {"Key","Value"}, sorted by key; owned, never NULL */
 
     /* Runtime, owned and set by the api. */
     struct wal *wal;

@@ -20,17 +20,17 @@ struct stats_latency {
 };
 
 struct stream_stats {
-    _Atomic uint64_t incoming_records;      /* IncomingRecords (acknowledged) */
-    _Atomic uint64_t incoming_bytes;        /* IncomingBytes */
-    _Atomic uint64_t incoming_put_requests; /* IncomingPutRequests */
-    _Atomic uint64_t throttled_records;     /* ThrottledRecords ("Slow down.") */
-    _Atomic uint64_t put_record_requests;   /* PutRecord.Requests */
-    _Atomic uint64_t put_record_batch_requests; /* PutRecordBatch.Requests */
+    _Atomic uint64_t incoming_records;             /* IncomingRecords (acknowledged) */
+    _Atomic uint64_t incoming_bytes;               /* IncomingBytes */
+    _Atomic uint64_t incoming_put_requests;        /* IncomingPutRequests */
+    _Atomic uint64_t throttled_records;            /* ThrottledRecords ("Slow down.") */
+    _Atomic uint64_t put_record_requests;          /* PutRecord.Requests */
+    _Atomic uint64_t put_record_batch_requests;    /* PutRecordBatch.Requests */
     struct stats_latency put_record_latency;       /* PutRecord.Latency */
     struct stats_latency put_record_batch_latency; /* PutRecordBatch.Latency */
-    _Atomic uint64_t delivery_records;  /* DeliveryToS3.Records */
-    _Atomic uint64_t delivery_bytes;    /* DeliveryToS3.Bytes */
-    _Atomic uint64_t delivery_objects;  /* objects written */
+    _Atomic uint64_t delivery_records;             /* DeliveryToS3.Records */
+    _Atomic uint64_t delivery_bytes;               /* DeliveryToS3.Bytes */
+    _Atomic uint64_t delivery_objects;             /* objects written */
     _Atomic uint64_t delivery_success;  /* DeliveryToS3.Success: successful object writes */
     _Atomic uint64_t delivery_failures; /* failed object writes (retried) */
     /* Arrival time (epoch ms) of the oldest record not yet delivered; 0 when none. Gives

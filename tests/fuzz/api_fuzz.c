@@ -17,7 +17,8 @@ static const char existing_dest[] =
     "{\"Kind\":\"ExtendedS3\",\"RoleARN\":\"arn:aws:iam::123456789012:role/r\","
     "\"BucketARN\":\"arn:aws:s3:::b\",\"BufferingHints\":{\"SizeInMBs\":5,"
     "\"IntervalInSeconds\":300},\"CompressionFormat\":\"UNCOMPRESSED\"}";
-static const char existing_tags[] = "[{\"Key\":\"a\",\"Value\":\"1\"},{\"Key\":\"m\",\"Value\":\"\"}]";
+static const char existing_tags[] =
+    "[{\"Key\":\"a\",\"Value\":\"1\"},{\"Key\":\"m\",\"Value\":\"\"}]";
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -21,7 +21,7 @@
 #include "stream/wal.h"
 
 #define EXT_OK                                                                                     \
-    "\"ExtendedS3DestinationConfiguration\":{\"RoleARN\":\"arn:aws:iam::123456789012:role/r\","   \
+    "\"ExtendedS3DestinationConfiguration\":{\"RoleARN\":\"arn:aws:iam::123456789012:role/r\","    \
     "\"BucketARN\":\"arn:aws:s3:::bkt\""
 
 /* Run the pure pipeline of op on body: validation, then the op's business check. Returns 0 if
@@ -253,13 +253,14 @@ static void test_batch_total_over_4_mib_is_invalid_argument(void **state)
 
 static void test_bad_base64_is_serialization_error_even_with_validation_errors(void **state)
 {
-    expect_error(API_OP_PUT_RECORD_BATCH,
-                 "{\"DeliveryStreamName\":\"s\",\"Records\":[{\"Data\":\"YQ==\"},{\"Data\":\"Y$==\"}]}",
-                 "SerializationException",
-                 "Base64 encoded value at 'records.2.member.data' is malformed");
+    expect_error(
+        API_OP_PUT_RECORD_BATCH,
+        "{\"DeliveryStreamName\":\"s\",\"Records\":[{\"Data\":\"YQ==\"},{\"Data\":\"Y$==\"}]}",
+        "SerializationException", "Base64 encoded value at 'records.2.member.data' is malformed");
     expect_error(API_OP_PUT_RECORD, "{\"DeliveryStreamName\":\"s\",\"Record\":{\"Data\":\"abc\"}}",
                  "SerializationException", NULL);
-    expect_error(API_OP_PUT_RECORD, "{\"DeliveryStreamName\":\"a b\",\"Record\":{\"Data\":\"**==\"}}",
+    expect_error(API_OP_PUT_RECORD,
+                 "{\"DeliveryStreamName\":\"a b\",\"Record\":{\"Data\":\"**==\"}}",
                  "SerializationException", NULL);
 }
 
@@ -321,8 +322,7 @@ static void test_create_with_extended_s3_is_accepted_with_defaults(void **state)
     cJSON *ext = cJSON_GetObjectItem(x, "ExtendedS3DestinationDescription");
     assert_string_equal(cJSON_GetObjectItem(x, "DestinationId")->valuestring,
                         "destinationId-000000000001");
-    assert_string_equal(cJSON_GetObjectItem(ext, "CompressionFormat")->valuestring,
-                        "UNCOMPRESSED");
+    assert_string_equal(cJSON_GetObjectItem(ext, "CompressionFormat")->valuestring, "UNCOMPRESSED");
     assert_string_equal(cJSON_GetObjectItem(ext, "S3BackupMode")->valuestring, "Disabled");
     assert_null(cJSON_GetObjectItem(ext, "Kind"));
     assert_non_null(cJSON_GetObjectItem(x, "S3DestinationDescription"));
@@ -367,10 +367,11 @@ static void test_create_requires_role_and_bucket_arns_matching_the_model(void **
                  "{\"DeliveryStreamName\":\"s\",\"S3DestinationConfiguration\":{"
                  "\"RoleARN\":\"arn:aws:iam::12345:role/r\",\"BucketARN\":\"arn:aws:s3:::b\"}}",
                  "ValidationException", NULL);
-    expect_error(API_OP_CREATE,
-                 "{\"DeliveryStreamName\":\"s\",\"S3DestinationConfiguration\":{"
-                 "\"RoleARN\":\"arn:aws:iam::123456789012:role/r\",\"BucketARN\":\"arn:aws:s3:::..\"}}",
-                 "InvalidArgumentException", NULL);
+    expect_error(
+        API_OP_CREATE,
+        "{\"DeliveryStreamName\":\"s\",\"S3DestinationConfiguration\":{"
+        "\"RoleARN\":\"arn:aws:iam::123456789012:role/r\",\"BucketARN\":\"arn:aws:s3:::..\"}}",
+        "InvalidArgumentException", NULL);
     expect_ok(API_OP_CREATE, "{\"DeliveryStreamName\":\"s\",\"S3DestinationConfiguration\":{"
                              "\"RoleARN\":\"arn:aws:iam::123456789012:role/r\","
                              "\"BucketARN\":\"arn:aws-cn:s3:::my.bucket-1\"}}");
@@ -382,12 +383,13 @@ static void test_create_refuses_unsupported_features_by_name(void **state)
                  "{\"DeliveryStreamName\":\"s\",\"RedshiftDestinationConfiguration\":{}}",
                  "InvalidArgumentException",
                  "hydrant does not support RedshiftDestinationConfiguration yet");
-    expect_error(API_OP_CREATE,
-                 "{\"DeliveryStreamName\":\"s\",\"DeliveryStreamType\":\"KinesisStreamAsSource\","
-                 EXT_OK "}}",
-                 "InvalidArgumentException",
-                 "hydrant does not support DeliveryStreamType KinesisStreamAsSource yet; only "
-                 "DirectPut");
+    expect_error(
+        API_OP_CREATE,
+        "{\"DeliveryStreamName\":\"s\",\"DeliveryStreamType\":\"KinesisStreamAsSource\"," EXT_OK
+        "}}",
+        "InvalidArgumentException",
+        "hydrant does not support DeliveryStreamType KinesisStreamAsSource yet; only "
+        "DirectPut");
     expect_error(API_OP_CREATE,
                  "{\"DeliveryStreamName\":\"s\"," EXT_OK ",\"CompressionFormat\":\"GZIP\"}}",
                  "InvalidArgumentException",
@@ -405,17 +407,16 @@ static void test_create_refuses_unsupported_features_by_name(void **state)
     expect_error(API_OP_CREATE,
                  "{\"DeliveryStreamName\":\"s\"," EXT_OK ",\"S3BackupMode\":\"Enabled\"}}",
                  "InvalidArgumentException", NULL);
-    expect_error(API_OP_CREATE,
-                 "{\"DeliveryStreamName\":\"s\"," EXT_OK
-                 "},\"DeliveryStreamEncryptionConfigurationInput\":{\"KeyType\":\"AWS_OWNED_CMK\"}}",
-                 "InvalidArgumentException",
-                 "hydrant does not support server-side encryption yet");
+    expect_error(
+        API_OP_CREATE,
+        "{\"DeliveryStreamName\":\"s\"," EXT_OK
+        "},\"DeliveryStreamEncryptionConfigurationInput\":{\"KeyType\":\"AWS_OWNED_CMK\"}}",
+        "InvalidArgumentException", "hydrant does not support server-side encryption yet");
 }
 
 static void test_create_needs_exactly_one_destination(void **state)
 {
-    expect_error(API_OP_CREATE, "{\"DeliveryStreamName\":\"s\"}", "InvalidArgumentException",
-                 NULL);
+    expect_error(API_OP_CREATE, "{\"DeliveryStreamName\":\"s\"}", "InvalidArgumentException", NULL);
     expect_error(API_OP_CREATE,
                  "{\"DeliveryStreamName\":\"s\"," EXT_OK
                  "},\"S3DestinationConfiguration\":{\"RoleARN\":\"arn:aws:iam::123456789012:"
@@ -426,14 +427,12 @@ static void test_create_needs_exactly_one_destination(void **state)
 static void test_prefix_with_expressions_requires_error_output_prefix(void **state)
 {
     expect_error(API_OP_CREATE,
-                 "{\"DeliveryStreamName\":\"s\"," EXT_OK
-                 ",\"Prefix\":\"y=!{timestamp:yyyy}/\"}}",
+                 "{\"DeliveryStreamName\":\"s\"," EXT_OK ",\"Prefix\":\"y=!{timestamp:yyyy}/\"}}",
                  "InvalidArgumentException", NULL);
     expect_ok(API_OP_CREATE, "{\"DeliveryStreamName\":\"s\"," EXT_OK
                              ",\"Prefix\":\"y=!{timestamp:yyyy}/\",\"ErrorOutputPrefix\":"
                              "\"err/!{firehose:error-output-type}/\"}}");
-    expect_error(API_OP_CREATE,
-                 "{\"DeliveryStreamName\":\"s\"," EXT_OK ",\"Prefix\":\"a\\nb\"}}",
+    expect_error(API_OP_CREATE, "{\"DeliveryStreamName\":\"s\"," EXT_OK ",\"Prefix\":\"a\\nb\"}}",
                  "ValidationException", NULL);
 }
 
@@ -576,7 +575,8 @@ static void test_tag_key_length_and_characters_are_validated(void **state)
                  "ValidationException",
                  "1 validation error detected: Value '' at 'tags.1.member.key' failed to satisfy "
                  "constraint: Member must have length greater than or equal to 1");
-    expect_error(API_OP_TAG, "{\"DeliveryStreamName\":\"s\",\"Tags\":[{\"Key\":\"a\",\"Value\":\"<\"}]}",
+    expect_error(API_OP_TAG,
+                 "{\"DeliveryStreamName\":\"s\",\"Tags\":[{\"Key\":\"a\",\"Value\":\"<\"}]}",
                  "ValidationException", NULL);
     expect_error(API_OP_UNTAG, "{\"DeliveryStreamName\":\"s\",\"TagKeys\":[]}",
                  "ValidationException", NULL);

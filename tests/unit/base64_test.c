@@ -34,8 +34,8 @@ static void test_base64_decodes_rfc4648_vectors(void **state)
 static void test_base64_rejects_invalid_input(void **state)
 {
     static const char *const bad[] = {
-        "Zg=",  "Zg",     "Z",       "Zm9vY",  "Zm9v!A==", "Zm 9v", "Zm9v\n", "=Zm9",
-        "Z===", "Zg==Zg==", "Zm9-", "Zm9_", "Zg=a", "====",
+        "Zg=",  "Zg",   "Z",        "Zm9vY", "Zm9v!A==", "Zm 9v", "Zm9v\n",
+        "=Zm9", "Z===", "Zg==Zg==", "Zm9-",  "Zm9_",     "Zg=a",  "====",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         uint8_t out[64];
