@@ -2,7 +2,8 @@
 #   make            build/hydrant (release, -O2 -g)
 #   make run        install missing Debian packages, build, serve on 127.0.0.1:4566
 #   make test       install what the tests need, build, run unit then integration tests
-#   make asan       build with ASan+UBSan (clang) and run the unit tests and an integration smoke
+#   make asan       build with ASan+UBSan (clang); run the unit and integration tests on it
+#   make tsan       build with ThreadSanitizer (clang) and run the unit tests
 #   make fuzz       run every libFuzzer target for FUZZ_TIME seconds (default 30)
 #   make lint       clang-format --dry-run, cppcheck, banned-function check
 #   make bench      run the benchmarks (bench/README.md)
@@ -26,7 +27,7 @@ FUZZ_TIME ?= 30
 
 .SECONDARY:
 
-.PHONY: all run test unit integration asan fuzz lint bench deps test-deps clean
+.PHONY: all run test unit integration asan tsan fuzz lint bench deps test-deps clean
 
 all: $(BUILD)/hydrant
 
@@ -64,14 +65,18 @@ integration: all
 	@tests/integration/run.sh $(BUILD)/hydrant
 
 test: test-deps
-	$(MAKE) all unit
+	$(MAKE) -j2 all unit
 	$(MAKE) integration
 
 asan:
 	$(MAKE) BUILD=build/asan CC=clang \
 	    CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" \
 	    all unit
-	HYDRANT_SMOKE=1 tests/integration/run.sh build/asan/hydrant
+	HYDRANT_IT_TIMEOUT_SCALE=4 tests/integration/run.sh build/asan/hydrant
+
+# ThreadSanitizer over the unit tests (the committer, delivery and event-loop threads).
+tsan:
+	$(MAKE) -j2 BUILD=build/tsan CC=clang CFLAGS="-O1 -g -fsanitize=thread" all unit
 
 # libFuzzer targets: each tests/fuzz/X_fuzz.c links the library built with the fuzzer's coverage.
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/bin/%)

@@ -208,6 +208,23 @@ static const char *const other_dests[] = {
     "IcebergDestinationConfiguration",
 };
 
+/* Common tail of create and update: d is the merged destination (NULL or oom on allocation
+ * failure); check it and hand it over, or free it and set e. */
+static int finish_dest(cJSON *d, int oom, cJSON **dest, struct api_err *e)
+{
+    if (oom) {
+        cJSON_Delete(d);
+        api_err_set(e, API_ERR_SERVER, "InternalFailure", "out of memory");
+        return -1;
+    }
+    if (check_dest(d, e)) {
+        cJSON_Delete(d);
+        return -1;
+    }
+    *dest = d;
+    return 0;
+}
+
 int api_dest_from_create(const cJSON *root, cJSON **dest, struct api_err *e)
 {
     const cJSON *type = get(root, "DeliveryStreamType");
@@ -246,17 +263,7 @@ int api_dest_from_create(const cJSON *root, cJSON **dest, struct api_err *e)
     if (ext && check_features(ext, e))
         return -1;
     cJSON *d = dest_defaults(ext ? "ExtendedS3" : "S3");
-    if (!d || apply(d, cfg)) {
-        cJSON_Delete(d);
-        api_err_set(e, API_ERR_SERVER, "InternalFailure", "out of memory");
-        return -1;
-    }
-    if (check_dest(d, e)) {
-        cJSON_Delete(d);
-        return -1;
-    }
-    *dest = d;
-    return 0;
+    return finish_dest(d, !d || apply(d, cfg), dest, e);
 }
 
 static const char *const other_updates[] = {
@@ -296,17 +303,7 @@ int api_dest_update(const cJSON *cur, const cJSON *root, cJSON **dest, struct ap
     }
     if (!oom && (s3 || ext))
         oom = apply(d, ext ? ext : s3) != 0;
-    if (oom) {
-        cJSON_Delete(d);
-        api_err_set(e, API_ERR_SERVER, "InternalFailure", "out of memory");
-        return -1;
-    }
-    if (check_dest(d, e)) {
-        cJSON_Delete(d);
-        return -1;
-    }
-    *dest = d;
-    return 0;
+    return finish_dest(d, oom, dest, e);
 }
 
 static int int_of(const cJSON *o, const char *k, int dflt)
