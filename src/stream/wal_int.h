@@ -103,7 +103,11 @@ struct wal_reader {
     size_t len;
     size_t cap;
     uint64_t file_off;
+    uint64_t dropped_off; /* page cache of [0, dropped_off) already dropped */
 };
+
+/* The reader drops the pages it has passed in steps of this many bytes. */
+#define WAL_DROP_STEP (1u << 20)
 
 static inline void wal_put_u32(uint8_t *p, uint32_t v)
 {

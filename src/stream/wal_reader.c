@@ -45,6 +45,7 @@ static void reader_unposition(struct wal_reader *r)
     r->fd = -1;
     r->pos = r->len = 0;
     r->file_off = 0;
+    r->dropped_off = 0;
     r->trimmed = 0;
     r->seg_end_seq = UINT64_MAX;
 }
@@ -91,6 +92,14 @@ static int reader_fill(struct wal_reader *r, size_t need)
         r->file_off += r->pos;
         r->len -= r->pos;
         r->pos = 0;
+        /* Pages behind the reader are durable and will not be read again by this consumer:
+         * drop them from the page cache. Streaming through the cache otherwise keeps
+         * allocating fresh pages, which measured 3-6x more CPU per written byte (bench/). */
+        uint64_t drop = r->file_off & ~(uint64_t)(WAL_DROP_STEP - 1);
+        if (drop > r->dropped_off) {
+            posix_fadvise(r->fd, 0, (off_t)drop, POSIX_FADV_DONTNEED);
+            r->dropped_off = drop;
+        }
     }
     if (need > r->cap) {
         uint8_t *nb = hy_realloc(r->buf, need);
