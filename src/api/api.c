@@ -360,8 +360,9 @@ void api_shutdown(struct api *a)
         return;
     for (size_t i = 0; i < n; i++) {
         struct catalog_stream *s = v[i];
-        /* Drain: everything acknowledged reaches its objects. */
-        api_stream_stop(s);
+        /* Drain: everything acknowledged reaches its objects (or stays in the log, logged, if
+         * the sink fails now; the next start delivers it). */
+        (void)api_stream_stop(s);
     }
     catalog_snapshot_free(v, n);
 }

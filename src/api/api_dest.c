@@ -319,13 +319,14 @@ static const char *str_of(const cJSON *o, const char *k)
 }
 
 void api_dest_target(const cJSON *dest, const char *stream_name, uint64_t version,
-                     struct delivery_target *t)
+                     int64_t create_ms, struct delivery_target *t)
 {
     const cJSON *bh = get(dest, "BufferingHints");
     const char *arn = str_of(dest, "BucketARN");
     memset(t, 0, sizeof *t);
     t->stream_name = stream_name;
     t->version = version;
+    t->create_ms = create_ms; /* with the name, the stream identity in object ids */
     t->bucket = arn ? api_valid_bucket(arn) : NULL;
     t->prefix = str_of(dest, "Prefix");
     t->error_prefix = str_of(dest, "ErrorOutputPrefix");

@@ -118,7 +118,7 @@ int api_dest_update(const struct cJSON *cur, const struct cJSON *root, struct cJ
                     struct api_err *e);
 /* Fill t from dest (strings borrowed from dest). */
 void api_dest_target(const struct cJSON *dest, const char *stream_name, uint64_t version,
-                     struct delivery_target *t);
+                     int64_t create_ms, struct delivery_target *t);
 /* Append the "Destinations" array members of DescribeDeliveryStream for dest. */
 int api_dest_describe(const struct cJSON *dest, struct cJSON *destinations);
 /* Reject an unsupported CreateDeliveryStream/UpdateDestination feature by name. */
@@ -175,8 +175,9 @@ struct catalog_stream *api_stream_lookup(struct api *a, struct http_exchange *ex
 
 /* Runtime of one stream: open its wal and start delivery (api_stream.c). */
 int api_stream_start(struct api *a, struct catalog_stream *s);
-/* Stop delivery (flush) and close the wal. */
-void api_stream_stop(struct catalog_stream *s);
+/* Stop delivery (flush) and close the wal. Returns 0, or HY_EBUSY when acknowledged records
+ * were left undelivered (a failing sink); they stay in the log for the next start. */
+int api_stream_stop(struct catalog_stream *s);
 /* Finish deleting a DELETING stream synchronously: flush delivery, close, remove (at start). */
 void api_stream_delete_now(struct api *a, struct catalog_stream *s);
 

@@ -61,7 +61,7 @@ int api_stream_start(struct api *a, struct catalog_stream *s)
     if (rc)
         goto fail;
     struct delivery_target t;
-    api_dest_target(s->dest, s->name, s->version, &t);
+    api_dest_target(s->dest, s->name, s->version, s->create_ms, &t);
     rc = delivery_start(statedir.data, s3root.data, w, &s->stats, &t, &d);
     if (rc)
         goto fail;
@@ -79,7 +79,7 @@ out:
     return rc;
 }
 
-void api_stream_stop(struct catalog_stream *s)
+int api_stream_stop(struct catalog_stream *s)
 {
     /* Detach under the exclusive put lock: a put that comes later finds no wal and is
      * refused, and none is inside wal_append while the wal closes. */
@@ -97,10 +97,16 @@ void api_stream_stop(struct catalog_stream *s)
                  s->name, (unsigned long long)next);
     /* Delivery first: with flush it drains every durable record into objects, and it reads
      * the wal, which must stay open until it is done. */
-    if (d)
-        delivery_stop(d, 1);
+    uint64_t delivered = d ? delivery_stop(d, 1) : 0;
     if (w)
         wal_close(w);
+    if (d && next > delivered) {
+        LOG_WARN("api", "stream stopped with records not yet delivered; they stay in its log",
+                 "stream=%s next_undelivered=%llu appended_next=%llu", s->name,
+                 (unsigned long long)delivered, (unsigned long long)next);
+        return HY_EBUSY;
+    }
+    return 0;
 }
 
 static void set_status(struct catalog_stream *s, enum catalog_status st)
@@ -208,7 +214,13 @@ struct delete_job {
 static void delete_run(struct api *a, struct catalog_stream *s)
 {
     LOG_INFO("api", "stream deleting: delivering what is buffered", "stream=%s", s->name);
-    api_stream_stop(s);
+    if (api_stream_stop(s)) {
+        /* The sink failed during the final flush: removing the directory would drop
+         * acknowledged records. Keep the stream DELETING; the next start retries. */
+        LOG_ERROR("api", "stream kept in DELETING: not everything was delivered", "stream=%s",
+                  s->name);
+        return;
+    }
     catalog_remove(a->cat, s);
     LOG_INFO("api", "stream deleted", "stream=%s", s->name);
 }
@@ -421,7 +433,7 @@ void api_op_update(struct api *a, struct http_exchange *ex, const cJSON *root)
         } else {
             nd = old;
             struct delivery_target t;
-            api_dest_target(s->dest, s->name, s->version, &t);
+            api_dest_target(s->dest, s->name, s->version, s->create_ms, &t);
             rc = s->delivery ? delivery_update(s->delivery, &t) : 0;
             if (rc)
                 LOG_ERROR("api", "delivery update failed; applies after restart",

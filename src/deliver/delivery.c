@@ -738,10 +738,10 @@ uint64_t delivery_cursor(struct delivery *d)
     return atomic_load(&d->cursor);
 }
 
-void delivery_stop(struct delivery *d, int flush)
+uint64_t delivery_stop(struct delivery *d, int flush)
 {
     if (!d)
-        return;
+        return 0;
     atomic_store(&d->flush, flush ? 1 : 0);
     pthread_mutex_lock(&d->mu);
     atomic_store(&d->stop, 1);
@@ -749,7 +749,8 @@ void delivery_stop(struct delivery *d, int flush)
     pthread_mutex_unlock(&d->mu);
     wal_wake(d->w);
     pthread_join(d->thread, NULL);
-    LOG_INFO("delivery", "stopped", "stream=%s next_seq=%" PRIu64, d->cur->stream_name,
-             atomic_load(&d->cursor));
+    uint64_t cursor = atomic_load(&d->cursor);
+    LOG_INFO("delivery", "stopped", "stream=%s next_seq=%" PRIu64, d->cur->stream_name, cursor);
     delivery_free(d);
+    return cursor;
 }

@@ -44,8 +44,9 @@ int delivery_start(const char *state_dir, const char *s3_root, struct wal *w,
 int delivery_update(struct delivery *d, const struct delivery_target *t);
 /* Lowest sequence number not yet delivered (every record below it is in a durable object). */
 uint64_t delivery_cursor(struct delivery *d);
-/* Stop: with flush != 0, first deliver every durable record regardless of buffering hints.
- * Joins the thread and frees d. */
-void delivery_stop(struct delivery *d, int flush);
+/* Stop: with flush != 0, first deliver every durable record regardless of buffering hints (a
+ * failing sink is not retried once stop is asked; its intent is replayed at the next start).
+ * Joins the thread, frees d, and returns the final cursor: every record below it is delivered. */
+uint64_t delivery_stop(struct delivery *d, int flush);
 
 #endif

@@ -368,7 +368,10 @@ static void conn_new(struct http_server *srv, int fd)
 static ssize_t conn_read(struct http_conn *c)
 {
     struct http_server *srv = c->srv;
-    size_t room = srv->cfg.max_header_bytes + srv->cfg.max_body_bytes + READ_SLACK;
+    /* Saturating: the limits come from the caller and may be SIZE_MAX ("unbounded"). */
+    size_t room = srv->cfg.max_header_bytes;
+    room = room > SIZE_MAX - srv->cfg.max_body_bytes ? SIZE_MAX : room + srv->cfg.max_body_bytes;
+    room = room > SIZE_MAX - READ_SLACK ? SIZE_MAX : room + READ_SLACK;
     size_t used = c->rlen - c->rstart;
     if (used >= room)
         return HY_E2BIG; /* the parser rejects before this; kept as a defence */

@@ -7,6 +7,7 @@
 #include "base/err.h"
 #include "base/hyassert.h"
 
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 
@@ -135,8 +136,13 @@ static ssize_t check_head(struct http_parser *p)
                 if (c < '0' || c > '9')
                     return fail(p, 400, "invalid Content-Length");
                 if (!too_big) {
-                    v = v * 10 + (size_t)(c - '0');
-                    /* Stop accumulating once past the limit, so v cannot overflow. */
+                    size_t digit = (size_t)(c - '0');
+                    /* Stop accumulating once past the limit or size_t, so v cannot wrap (the
+                     * limit alone does not bound it when it is near SIZE_MAX). */
+                    if (v > (SIZE_MAX - digit) / 10)
+                        too_big = true;
+                    else
+                        v = v * 10 + digit;
                     if (v > p->max_body_bytes)
                         too_big = true;
                 }
@@ -162,6 +168,10 @@ static ssize_t check_head(struct http_parser *p)
     /* RFC 9112 6.1: both framings at once is a smuggling vector; refuse rather than guess. */
     if (have_length && chunked)
         return fail(p, 400, "both Content-Length and Transfer-Encoding");
+    /* RFC 9112 6.1: Transfer-Encoding in an HTTP/1.0 message is faulty framing (1.0 peers and
+     * intermediaries do not know chunked), so it is refused like the case above. */
+    if (chunked && p->req.minor_version < 1)
+        return fail(p, 400, "Transfer-Encoding in an HTTP/1.0 request");
 
     if (p->req.minor_version >= 1)
         p->keep_alive = !conn_close;

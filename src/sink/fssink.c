@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -27,10 +28,12 @@ const struct sink_ops fssink_ops = {
 };
 
 /* A segment is unsafe if it is empty, "." or "..": the first two would make distinct S3 keys
- * share one file, the last would escape the bucket. */
+ * share one file, the last would escape the bucket. One longer than NAME_MAX can never be a
+ * file or directory: every put would fail with ENAMETOOLONG, so it is refused here, where
+ * callers can still choose another name. */
 static int segment_ok(const char *s, size_t n)
 {
-    if (n == 0)
+    if (n == 0 || n > NAME_MAX)
         return 0;
     if (n == 1 && s[0] == '.')
         return 0;
@@ -107,8 +110,16 @@ int fssink_put(const char *s3_root, const struct sink_object *obj)
     HY_ASSERT(slash); /* cannot fail: the format above put a '/' before the key */
     size_t dir_len = (size_t)(slash - path.data);
     const char *base = slash + 1;
+    /* The temp name must fit NAME_MAX like the final one, so a long basename is shortened in
+     * it; the thread id alone keeps concurrent puts apart. */
+    char suffix[32];
+    int suffix_len = snprintf(suffix, sizeof(suffix), ".tmp.%ld", (long)gettid());
+    HY_ASSERT(suffix_len > 0 && (size_t)suffix_len < sizeof(suffix)); /* a long has <= 20 digits */
+    int base_len = (int)strlen(base);
+    if (base_len > NAME_MAX - 1 - suffix_len)
+        base_len = NAME_MAX - 1 - suffix_len;
     if ((rc = buf_append(&tmp, path.data, dir_len)) < 0 ||
-        (rc = buf_printf(&tmp, "/.%s.tmp.%ld", base, (long)gettid())) < 0)
+        (rc = buf_printf(&tmp, "/.%.*s%s", base_len, base, suffix)) < 0)
         goto out;
 
     *slash = '\0';

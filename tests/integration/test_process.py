@@ -64,6 +64,36 @@ class StartupTest(HydrantTestCase):
         self.assertIn("--log-level", err)
 
 
+class DeleteTest(HydrantTestCase):
+    def test_delete_keeps_a_stream_whose_records_cannot_be_delivered(self):
+        srv = self.start_server()
+        fh = srv.client()
+        harness.create_stream(fh, "doomed", bucket="doomed", size=128, interval=900)
+        harness.wait_active(fh, "doomed")
+        recs = [harness.frame(i, b"payload-%d" % i) for i in range(20)]
+        harness.put_all(fh, "doomed", recs)
+        # Break the sink: the bucket directory becomes a plain file, so objects cannot be written.
+        os.makedirs(os.path.join(srv.data_dir, "s3"), exist_ok=True)
+        bucket = srv.s3_dir("doomed")
+        with open(bucket, "w") as f:
+            f.write("in the way")
+        fh.delete_delivery_stream(DeliveryStreamName="doomed")
+        wait_until(lambda: b"stream kept in DELETING" in open(srv.log_path, "rb").read(), 20,
+                   what="the delete to give up on the failing sink")
+        d = fh.describe_delivery_stream(DeliveryStreamName="doomed")["DeliveryStreamDescription"]
+        self.assertEqual(d["DeliveryStreamStatus"], "DELETING")
+        # Repair and restart: the deletion resumes, delivers every record, then removes the stream.
+        os.unlink(bucket)
+        srv.restart()
+        fh = srv.client()
+        wait_until(lambda: "doomed" not in fh.list_delivery_streams()["DeliveryStreamNames"], 20,
+                   what="the resumed deletion to finish")
+        got = []
+        for key in srv.objects("doomed"):
+            got.extend(harness.parse_frames(srv.read_object("doomed", key)))
+        self.assertEqual(sorted(n for n, _ in got), list(range(20)))
+
+
 class DiskFullTest(HydrantTestCase):
     """The data dir on a 16 MiB tmpfs, half taken by a filler file. Puts fill the rest: they must
     answer "Slow down." and nothing accepted may be lost; once the filler is removed, puts succeed

@@ -310,7 +310,7 @@ static void test_create_with_extended_s3_is_accepted_with_defaults(void **state)
     assert_int_equal(api_valid_request(API_OP_CREATE, body, strlen(body), &root, &e), 0);
     assert_int_equal(api_dest_from_create(root, &d, &e), 0);
     struct delivery_target t;
-    api_dest_target(d, "s", 1, &t);
+    api_dest_target(d, "s", 1, 0, &t);
     assert_string_equal(t.bucket, "bkt");
     assert_string_equal(t.prefix, "p/");
     assert_null(t.error_prefix);
@@ -455,12 +455,12 @@ static void test_update_merges_buffering_hints_and_replaces_prefix(void **state)
     assert_int_equal(api_valid_request(API_OP_UPDATE, update, strlen(update), &u, &e), 0);
     assert_int_equal(api_dest_update(d, u, &d2, &e), 0);
     struct delivery_target t;
-    api_dest_target(d2, "s", 2, &t);
+    api_dest_target(d2, "s", 2, 0, &t);
     assert_string_equal(t.prefix, "new/");
     assert_int_equal(t.size_bytes, 7u << 20);
     assert_int_equal(t.interval_s, 0);
     /* The current destination is untouched. */
-    api_dest_target(d, "s", 1, &t);
+    api_dest_target(d, "s", 1, 0, &t);
     assert_string_equal(t.prefix, "old/");
     cJSON_Delete(d2);
     d2 = NULL;

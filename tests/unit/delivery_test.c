@@ -549,6 +549,25 @@ static void test_start_fails_cleanly_when_any_allocation_fails(void **state)
     wait_cursor(f, 3);
 }
 
+static void test_prefix_with_a_segment_too_long_for_a_file_name_does_not_stall(void **state)
+{
+    /* The api accepts any prefix up to 1024 bytes; one segment over NAME_MAX cannot be stored
+     * locally, so the object takes the default prefix instead of failing forever. */
+    struct fixture *f = *state;
+    static struct objects o;
+    char prefix[300];
+    memset(prefix, 'p', 260);
+    prefix[260] = '\0';
+    append_range(f, 1, 3, T_NOV);
+    start(f, prefix, 1 << 20, 0);
+    wait_cursor(f, 3);
+    objects_load(f, &o);
+    assert_int_equal(o.n, 1);
+    assert_memory_equal(o.v[0].key, "2026/11/24/18/s1-1-", 19);
+    assert_memory_equal(o.v[0].data, "r1.r2.", 6);
+    objects_free(&o);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -565,6 +584,7 @@ int main(void)
         T(test_delivered_log_segments_are_trimmed),
         T(test_corrupt_cursor_file_fails_start),
         T(test_start_fails_cleanly_when_any_allocation_fails),
+        T(test_prefix_with_a_segment_too_long_for_a_file_name_does_not_stall),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -219,6 +219,31 @@ static void test_failed_put_in_unwritable_dir_leaves_no_temp_file(void **state)
     assert_int_equal(count_temps(f->root), 0);
 }
 
+static void test_name_segments_beyond_name_max_are_refused_and_long_names_fit(void **state)
+{
+    /* A segment longer than NAME_MAX can never be a file: refusing it up front lets delivery
+     * fall back to the default prefix instead of retrying ENAMETOOLONG forever. */
+    struct fixture *f = *state;
+    char seg[300], key[320];
+    memset(seg, 'x', sizeof(seg));
+    seg[256] = '\0';
+    assert_int_equal(fssink_check_name("b", seg), HY_EINVAL);
+    snprintf(key, sizeof(key), "%s/k", seg);
+    assert_int_equal(fssink_check_name("b", key), HY_EINVAL);
+    assert_int_equal(put3(f, "b", key, "x", "", ""), HY_EINVAL);
+
+    /* A basename of exactly NAME_MAX bytes is a valid file name; its temp file must fit too. */
+    seg[255] = '\0';
+    assert_int_equal(fssink_check_name("b", seg), 0);
+    assert_int_equal(put3(f, "b", seg, "full", "", ""), 0);
+    size_t len;
+    char *data = read_object(f, "b", seg, &len);
+    assert_non_null(data);
+    assert_int_equal(len, 4);
+    hy_free(data);
+    assert_int_equal(count_temps(f->root), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -235,6 +260,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_put_in_unwritable_dir_leaves_no_temp_file,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_name_segments_beyond_name_max_are_refused_and_long_names_fit, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -351,6 +351,25 @@ static void test_parse_rejects_bad_input_with_the_right_status(void **state)
                        400);
 }
 
+static void test_parse_content_length_cannot_wrap_with_an_unbounded_body_limit(void **state)
+{
+    /* 2^64 and 2^64 + 5 wrap to 0 and 5 in a size_t: a request smuggling vector if accepted. */
+    parse_expect_error("POST / HTTP/1.1\r\nContent-Length: 18446744073709551616\r\n\r\n", 256,
+                       SIZE_MAX, 413);
+    parse_expect_error("POST / HTTP/1.1\r\nContent-Length: 18446744073709551621\r\n\r\nhello", 256,
+                       SIZE_MAX, 413);
+    parse_expect_error("POST / HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\n", 256,
+                       SIZE_MAX - 1, 413);
+}
+
+static void test_parse_refuses_transfer_encoding_in_http10(void **state)
+{
+    /* RFC 9112 6.1: Transfer-Encoding in an HTTP/1.0 message means faulty framing (an HTTP/1.0
+     * intermediary would not have decoded it the same way). */
+    parse_expect_error("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 256, 1024,
+                       400);
+}
+
 static void test_parse_accepts_repeated_equal_content_length(void **state)
 {
     char buf[] = "POST / HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok";
@@ -713,6 +732,29 @@ static void test_server_answers_get_and_post_with_content_length(void **state)
     resp_fini(&r);
     client_sends(c, POST_REQ);
     expect_simple(c, 200, "POST /p 11 hello world");
+    client_close(c);
+    fixture_stop(f);
+}
+
+static void test_server_with_unbounded_body_limit_still_reads_requests(void **state)
+{
+    /* max_header + max_body + slack must not wrap into a tiny read room (413 for everything). */
+    struct http_config cfg;
+    http_config_default(&cfg);
+    cfg.max_body_bytes = SIZE_MAX;
+    struct fixture *f = fixture_start(&cfg);
+    struct client *c = client_open(f->port);
+    enum { BODY = 200000 };
+    char head[128], want[300];
+    char *body = hy_malloc(BODY);
+    assert_non_null(body);
+    memset(body, 'a', BODY);
+    int n = snprintf(head, sizeof head, "POST /p HTTP/1.1\r\nContent-Length: %d\r\n\r\n", BODY);
+    client_send(c, head, (size_t)n);
+    client_send(c, body, BODY);
+    snprintf(want, sizeof want, "POST /p %d %.200s", BODY, body);
+    expect_simple(c, 200, want);
+    hy_free(body);
     client_close(c);
     fixture_stop(f);
 }
@@ -1433,8 +1475,11 @@ int main(void)
         cmocka_unit_test(test_parse_connection_semantics_follow_version_and_header),
         cmocka_unit_test(test_parse_rejects_bad_input_with_the_right_status),
         cmocka_unit_test(test_parse_accepts_repeated_equal_content_length),
+        cmocka_unit_test(test_parse_content_length_cannot_wrap_with_an_unbounded_body_limit),
+        cmocka_unit_test(test_parse_refuses_transfer_encoding_in_http10),
         cmocka_unit_test(test_parse_wants_continue_only_before_body_bytes),
         cmocka_unit_test(test_server_answers_get_and_post_with_content_length),
+        cmocka_unit_test(test_server_with_unbounded_body_limit_still_reads_requests),
         cmocka_unit_test(test_server_decodes_chunked_body_sent_byte_by_byte),
         cmocka_unit_test(test_server_answers_pipelined_requests_in_order),
         cmocka_unit_test(test_server_reuses_keep_alive_connection_and_honours_close),
