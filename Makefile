@@ -49,6 +49,9 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/libhydrant.a
 $(BUILD)/loadgen: bench/loadgen.c $(BUILD)/libhydrant.a
 	$(CC) $(CFLAGS_BASE) $(CFLAGS) -o $@ $^ $(LIBS)
 
+$(BUILD)/parse: bench/parse.c $(BUILD)/libhydrant.a
+	$(CC) $(CFLAGS_BASE) $(CFLAGS) -o $@ $^ $(LIBS)
+
 deps:
 	@scripts/deps.sh run
 
@@ -93,7 +96,7 @@ fuzz: $(FUZZ_BIN)
 lint:
 	@scripts/lint.sh
 
-bench: all $(BUILD)/loadgen
+bench: all $(BUILD)/loadgen $(BUILD)/parse
 	@bench/run.sh
 
 clean:

@@ -151,8 +151,25 @@ struct api_put_recs {
 int api_put_decode(const struct cJSON *root, int batch, struct api_put_recs *out,
                    struct api_err *e);
 void api_put_recs_fini(struct api_put_recs *r);
+/* The whole general PutRecord(Batch) parse: api_valid_request, then api_put_decode, with every
+ * AWS error. Returns 0 with *root (caller frees with cJSON_Delete), the stream name (borrowed from
+ * *root) and *out, or -1 with e set and *root NULL. Pure. */
+int api_put_parse(int batch, const char *body, size_t len, struct cJSON **root, const char **name,
+                  size_t *name_len, struct api_put_recs *out, struct api_err *e);
 /* Write the 56-char RecordId of (stream_id, seq) to out (no NUL). */
 void api_put_record_id(uint64_t stream_id, uint64_t seq, char out[56]);
+
+/* ---------------------------------------------------------------- fast put parsing (api_fastput.c)
+ */
+
+/* Single-pass parse of the common, fully valid PutRecord (batch = 0) / PutRecordBatch body:
+ * exactly the members DeliveryStreamName and Record(s), records that are {"Data": base64}, no
+ * escapes, every limit met. Data is decoded straight from body into out. Returns 0 with *name
+ * (a view into body) and *out (free with api_put_recs_fini), or a negative code (HY_EBADMSG:
+ * not that shape, HY_ENOMEM) after which the caller runs api_put_parse, which gives the exact
+ * AWS answer. Whatever it accepts, api_put_parse accepts with the same result. Pure. */
+int api_fastput_parse(int batch, const char *body, size_t len, const char **name, size_t *name_len,
+                      struct api_put_recs *out);
 
 /* ---------------------------------------------------------------- handlers and replies */
 
@@ -172,6 +189,9 @@ void api_request_id(char out[37]);
  * ResourceNotFoundException itself and returns NULL when absent. */
 struct catalog_stream *api_stream_lookup(struct api *a, struct http_exchange *ex,
                                          const struct cJSON *root);
+/* The same by name (len bytes, no NUL needed). */
+struct catalog_stream *api_stream_lookup_name(struct api *a, struct http_exchange *ex,
+                                              const char *name, size_t len);
 
 /* Runtime of one stream: open its wal and start delivery (api_stream.c). */
 int api_stream_start(struct api *a, struct catalog_stream *s);
@@ -191,10 +211,11 @@ void api_op_untag(struct api *a, struct http_exchange *ex, const struct cJSON *r
 void api_op_list_tags(struct api *a, struct http_exchange *ex, const struct cJSON *root);
 void api_op_start_encryption(struct api *a, struct http_exchange *ex, const struct cJSON *root);
 void api_op_stop_encryption(struct api *a, struct http_exchange *ex, const struct cJSON *root);
-/* PutRecord (batch = 0) / PutRecordBatch: answers asynchronously once durable. e holds the
- * validation errors api_valid_request collected but held back until the Data blobs are decoded. */
-void api_op_put(struct api *a, struct http_exchange *ex, const struct cJSON *root, int batch,
-                struct api_err *e, int64_t start_ns);
+/* PutRecord (batch = 0) / PutRecordBatch with the body parsed, validated and decoded (by
+ * api_fastput_parse or api_put_parse): looks up the stream by name and appends recs to its wal;
+ * answers asynchronously once durable. Takes ownership of recs (zeroed on return). */
+void api_op_put(struct api *a, struct http_exchange *ex, const char *name, size_t name_len,
+                int batch, struct api_put_recs *recs, int64_t start_ns);
 
 /* GET /_hydrant/metrics body (Prometheus text exposition). */
 int api_metrics_render(struct api *a, struct buf *out);

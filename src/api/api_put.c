@@ -1,11 +1,13 @@
 /*
  * api_put: PutRecord and PutRecordBatch, the hot path.
  *
- * Loop thread: validate (api_valid.c), decode every Data into one request-owned buffer, append
- * the records to the stream's wal in one call (the wal copies them, so the buffer is freed at
- * once). Committer thread: the wal's callback only posts the completion back to the loop.
- * Loop thread again: write the answer and count the metrics. Nothing is acknowledged before the
- * group commit's fdatasync (DESIGN.md, "Durable ack").
+ * Loop thread: parse, validate and decode every Data into one request-owned buffer, either in one
+ * pass (api_fastput.c, the common valid body) or through cJSON and the model validator
+ * (api_put_parse: everything else, with AWS's exact errors); then append the records to the
+ * stream's wal in one call (the wal copies them, so the buffer is freed at once). Committer thread:
+ * the wal's callback only posts the completion back to the loop. Loop thread again: write the
+ * answer and count the metrics. Nothing is acknowledged before the group commit's fdatasync
+ * (DESIGN.md, "Durable ack").
  *
  * A wal write error (disk full...) becomes, like AWS's partial failure, HTTP 200 with every
  * entry {"ErrorCode":"ServiceUnavailableException","ErrorMessage":"Slow down."} for
@@ -99,6 +101,24 @@ int api_put_decode(const cJSON *root, int batch, struct api_put_recs *out, struc
 fail:
     api_put_recs_fini(out);
     return -1;
+}
+
+int api_put_parse(int batch, const char *body, size_t len, cJSON **root, const char **name,
+                  size_t *name_len, struct api_put_recs *out, struct api_err *e)
+{
+    *root = NULL;
+    enum api_op op = batch ? API_OP_PUT_RECORD_BATCH : API_OP_PUT_RECORD;
+    cJSON *o = NULL;
+    if (api_valid_request(op, body, len, &o, e) || api_put_decode(o, batch, out, e)) {
+        cJSON_Delete(o);
+        return -1;
+    }
+    /* Validation passed, so the member is a 1-64 character name. */
+    const cJSON *n = cJSON_GetObjectItemCaseSensitive(o, "DeliveryStreamName");
+    *name = cJSON_IsString(n) ? n->valuestring : "";
+    *name_len = strlen(*name);
+    *root = o;
+    return 0;
 }
 
 /* splitmix64 finaliser: cheap, well mixed. */
@@ -233,17 +253,15 @@ static void put_done(void *arg, int status)
     }
 }
 
-void api_op_put(struct api *a, struct http_exchange *ex, const cJSON *root, int batch,
-                struct api_err *e, int64_t start_ns)
+void api_op_put(struct api *a, struct http_exchange *ex, const char *name, size_t name_len,
+                int batch, struct api_put_recs *recs_in, int64_t start_ns)
 {
-    struct api_put_recs recs;
-    /* AWS order: deserialise (base64) first, then model validation, then the stream lookup, so
-     * a malformed or oversized request is rejected whether or not the stream exists. */
-    if (api_put_decode(root, batch, &recs, e)) {
-        api_reply_err(ex, e);
-        return;
-    }
-    struct catalog_stream *s = api_stream_lookup(a, ex, root);
+    /* Take the records over: every path below frees them exactly once. */
+    struct api_put_recs recs = *recs_in;
+    memset(recs_in, 0, sizeof *recs_in);
+    /* The lookup comes after decoding (AWS order: deserialise, validate, then the stream), so a
+     * malformed or oversized request is rejected whether or not the stream exists. */
+    struct catalog_stream *s = api_stream_lookup_name(a, ex, name, name_len);
     if (!s) {
         api_put_recs_fini(&recs);
         return;

@@ -1,27 +1,53 @@
 #include "base/base64.h"
 
+#include <string.h>
+
 #include "base/err.h"
 
 static const char enc_table[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-/* 0..63 for alphabet characters, 0xff for everything else (including '='). */
-static const uint8_t dec_table[256] = {
-#define X 0xff
-    X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  /* 0x00 */
-    X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  /* 0x10 */
-    X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  62, X,  X,  X,  63, /* 0x20 */
-    52, 53, 54, 55, 56, 57, 58, 59, 60, 61, X,  X,  X,  X,  X,  X,  /* 0x30 */
-    X,  0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, /* 0x40 */
-    15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, X,  X,  X,  X,  X,  /* 0x50 */
-    X,  26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, /* 0x60 */
-    41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, X,  X,  X,  X,  X,  /* 0x70 */
-    X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X, X, X, X, X, X, X, X, X, X,
-    X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X, X, X, X, X, X, X, X, X, X,
-    X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X, X, X, X, X, X, X, X, X, X,
-    X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X, X, X, X, X, X, X, X, X, X,
-    X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X, X, X, X, X, X, X, X,
-#undef X
-};
+/* Decoding tables, one per position in a quad: the character's 6 bits already shifted to where
+ * they land in the three output bytes, read as a little-endian word (out[0] in bits 0-7), so a
+ * quad decodes with four loads and three ORs. Non-alphabet characters (and '=') map to BAD, whose
+ * high byte survives the ORs, so one test checks all four. Built by the preprocessor from
+ * VAL, so there is no start-up code and no hand-typed 1,024-entry table. */
+#define VAL(c)                                                                                     \
+    ((c) >= 'A' && (c) <= 'Z'   ? (c) - 'A'                                                        \
+     : (c) >= 'a' && (c) <= 'z' ? (c) - 'a' + 26                                                   \
+     : (c) >= '0' && (c) <= '9' ? (c) - '0' + 52                                                   \
+     : (c) == '+'               ? 62                                                               \
+     : (c) == '/'               ? 63                                                               \
+                                : -1)
+#define BAD 0xff000000u
+#define Q0(v) ((uint32_t)(v) << 2)
+#define Q1(v) ((uint32_t)(v) >> 4 | ((uint32_t)(v)&15) << 12)
+#define Q2(v) (((uint32_t)(v) >> 2) << 8 | ((uint32_t)(v)&3) << 22)
+#define Q3(v) ((uint32_t)(v) << 16)
+#define E0(c) (VAL(c) < 0 ? BAD : Q0(VAL(c))),
+#define E1(c) (VAL(c) < 0 ? BAD : Q1(VAL(c))),
+#define E2(c) (VAL(c) < 0 ? BAD : Q2(VAL(c))),
+#define E3(c) (VAL(c) < 0 ? BAD : Q3(VAL(c))),
+#define R4(E, c) E(c) E(c + 1) E(c + 2) E(c + 3)
+#define R16(E, c) R4(E, c) R4(E, c + 4) R4(E, c + 8) R4(E, c + 12)
+#define R64(E, c) R16(E, c) R16(E, c + 16) R16(E, c + 32) R16(E, c + 48)
+#define R256(E) R64(E, 0) R64(E, 64) R64(E, 128) R64(E, 192)
+static const uint32_t dq0[256] = {R256(E0)};
+static const uint32_t dq1[256] = {R256(E1)};
+static const uint32_t dq2[256] = {R256(E2)};
+static const uint32_t dq3[256] = {R256(E3)};
+
+/* Write the three bytes of a decoded quad. On little-endian hosts one 4-byte store: the
+ * contract's room of BASE64_DECODED_MAX(in_len) leaves at least three bytes past the output. */
+static inline void put3(uint8_t *o, uint32_t w)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(o, &w, 4);
+#else
+    o[0] = (uint8_t)w;
+    o[1] = (uint8_t)(w >> 8);
+    o[2] = (uint8_t)(w >> 16);
+#endif
+}
 
 int base64_decode(const char *in, size_t in_len, uint8_t *out, size_t *out_len)
 {
@@ -38,35 +64,20 @@ int base64_decode(const char *in, size_t in_len, uint8_t *out, size_t *out_len)
     size_t full = in_len - (pad ? 4 : 0); /* quads without padding */
     uint8_t *o = out;
     for (size_t i = 0; i < full; i += 4) {
-        uint32_t a = dec_table[s[i]], b = dec_table[s[i + 1]];
-        uint32_t c = dec_table[s[i + 2]], d = dec_table[s[i + 3]];
-        /* One test for all four: any 0xff sets bits above 63. */
-        if ((a | b | c | d) & 0xc0)
+        uint32_t w = dq0[s[i]] | dq1[s[i + 1]] | dq2[s[i + 2]] | dq3[s[i + 3]];
+        if (w & BAD)
             return HY_EBADMSG;
-        uint32_t v = a << 18 | b << 12 | c << 6 | d;
-        o[0] = (uint8_t)(v >> 16);
-        o[1] = (uint8_t)(v >> 8);
-        o[2] = (uint8_t)v;
+        put3(o, w);
         o += 3;
     }
     if (pad) {
+        /* '=' counts as 'A' (zero bits) here; only the bytes it does not pad are kept. */
         const uint8_t *q = s + full;
-        uint32_t a = dec_table[q[0]], b = dec_table[q[1]];
-        if ((a | b) & 0xc0)
+        uint32_t w = dq0[q[0]] | dq1[q[1]] | (pad == 1 ? dq2[q[2]] : 0);
+        if (w & BAD)
             return HY_EBADMSG;
-        if (pad == 1) {
-            uint32_t c = dec_table[q[2]];
-            if (c & 0xc0)
-                return HY_EBADMSG;
-            uint32_t v = a << 18 | b << 12 | c << 6;
-            o[0] = (uint8_t)(v >> 16);
-            o[1] = (uint8_t)(v >> 8);
-            o += 2;
-        } else {
-            uint32_t v = a << 18 | b << 12;
-            o[0] = (uint8_t)(v >> 16);
-            o += 1;
-        }
+        put3(o, w);
+        o += 3 - pad;
     }
     *out_len = (size_t)(o - out);
     return 0;

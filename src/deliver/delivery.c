@@ -17,13 +17,15 @@
 #include "base/hytime.h"
 #include "base/log.h"
 #include "base/mem.h"
+#include "base/slotfile.h"
 #include "deliver/keyname.h"
 #include "sink/fssink.h"
 #include "stream/stats.h"
 #include "stream/wal.h"
 
 /*
- * Cursor file <state_dir>/delivery.cursor, replaced atomically (fsutil_write_atomic):
+ * Cursor state <state_dir>/delivery.state, a slot file (base/slotfile.h: updated in place, one
+ * fdatasync per update, a torn update leaves the previous state) holding one of:
  *
  *     {"next_seq":N}
  *     {"next_seq":N,"intent":{"first_seq":F,"last_seq":L,"bucket":"B","key":"K"}}
@@ -33,8 +35,8 @@
  * object is complete exactly once whatever moment the process died. Protocol per batch:
  * store intent -> put object -> store next_seq = L+1 without intent -> trim the log.
  */
-#define CURSOR_FILE "delivery.cursor"
-#define CURSOR_MAX_LEN (64u * 1024)
+#define CURSOR_FILE "delivery.state"
+#define CURSOR_MAX_LEN SLOTFILE_MAX_PAYLOAD
 #define KEY_MAX_LEN 4096
 /* Largest record we expect beyond the size hint (Firehose caps records at 1,000 KiB; the wal
  * at 16 MiB). Bounds the batch buffer. */
@@ -66,6 +68,7 @@ struct intent {
 
 struct delivery {
     char *cursor_path;
+    struct slotfile state; /* the cursor state file, open for the consumer's life */
     char *s3_root;
     struct wal *w;
     struct stream_stats *stats;
@@ -177,7 +180,7 @@ static int cursor_store(struct delivery *d, uint64_t next_seq, const struct inte
     if (rc == 0)
         rc = buf_append_str(&b, "}\n");
     if (rc == 0)
-        rc = fsutil_write_atomic(d->cursor_path, b.data, b.len);
+        rc = slotfile_write(&d->state, b.data, b.len);
     buf_fini(&b);
     return rc;
 }
@@ -193,21 +196,21 @@ static int json_seq(const cJSON *obj, const char *name, uint64_t *out)
     return 0;
 }
 
-/* Load the cursor file; a missing file means a new stream (next_seq 1, no intent). */
-static int cursor_load(const char *path, uint64_t *next_seq, struct intent *in)
+/* Load the cursor state; an empty slot file means a new stream (next_seq 1, no intent). */
+static int cursor_load(struct slotfile *sf, uint64_t *next_seq, struct intent *in)
 {
-    char *text = NULL;
     size_t len;
     cJSON *root = NULL;
-    int rc = fsutil_read_all(path, &text, &len, CURSOR_MAX_LEN);
+    char *text = hy_malloc(SLOTFILE_MAX_PAYLOAD + 1);
+    int rc = text ? slotfile_read(sf, text, SLOTFILE_MAX_PAYLOAD, &len) : HY_ENOMEM;
 
     memset(in, 0, sizeof(*in));
-    if (rc == -ENOENT) {
+    if (rc == 0 && len == 0) {
         *next_seq = 1;
-        return 0;
+        goto out;
     }
     if (rc < 0)
-        return rc;
+        goto out;
     rc = HY_ECORRUPT;
     root = cJSON_ParseWithLength(text, len);
     if (!root || json_seq(root, "next_seq", next_seq) < 0)
@@ -656,6 +659,7 @@ static void delivery_free(struct delivery *d)
     target_free(d->next_target);
     buf_fini(&d->batch);
     buf_fini(&d->key);
+    slotfile_close(&d->state);
     hy_free(d->cursor_path);
     hy_free(d->s3_root);
     pthread_cond_destroy(&d->cond);
@@ -675,6 +679,7 @@ int delivery_start(const char *state_dir, const char *s3_root, struct wal *w,
 
     if (!d)
         return HY_ENOMEM;
+    d->state.fd = -1; /* not open yet: delivery_free must not close fd 0 */
     pthread_mutex_init(&d->mu, NULL);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -697,7 +702,8 @@ int delivery_start(const char *state_dir, const char *s3_root, struct wal *w,
 
     if ((rc = fsutil_mkdirs(state_dir, 0755)) < 0)
         goto fail;
-    if ((rc = cursor_load(d->cursor_path, &next_seq, &d->start_intent)) < 0) {
+    if ((rc = slotfile_open(&d->state, d->cursor_path)) < 0 ||
+        (rc = cursor_load(&d->state, &next_seq, &d->start_intent)) < 0) {
         LOG_ERROR("delivery", "cannot load cursor", "stream=%s path=%s err=%s", d->cur->stream_name,
                   d->cursor_path, hy_errname(rc));
         goto fail;

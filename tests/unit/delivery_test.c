@@ -17,6 +17,7 @@
 #include "base/buf.h"
 #include "base/err.h"
 #include "base/fsutil.h"
+#include "base/slotfile.h"
 #include "base/hytime.h"
 #include "base/mem.h"
 #include "deliver/delivery.h"
@@ -54,7 +55,7 @@ static int setup(void **state)
     snprintf(f->log_dir, sizeof(f->log_dir), "%s/log", f->root);
     snprintf(f->state_dir, sizeof(f->state_dir), "%s/cursors", f->root);
     snprintf(f->s3_root, sizeof(f->s3_root), "%s/s3", f->root);
-    snprintf(f->cursor_path, sizeof(f->cursor_path), "%s/delivery.cursor", f->state_dir);
+    snprintf(f->cursor_path, sizeof(f->cursor_path), "%s/delivery.state", f->state_dir);
     wal_config_default(&cfg);
     cfg.segment_bytes = 512; /* many segments, so trimming is visible */
     if (wal_open(f->log_dir, &cfg, &f->w) < 0)
@@ -250,11 +251,32 @@ static void assert_buf_equal(const struct buf *got, const struct buf *want)
 
 static char *read_cursor_file(struct fixture *f)
 {
-    char *text = NULL;
-    size_t len;
-    if (fsutil_read_all(f->cursor_path, &text, &len, 1 << 16) < 0)
+    struct slotfile sf;
+    size_t len = 0;
+    char *text = hy_malloc(SLOTFILE_MAX_PAYLOAD + 1);
+    if (!text || slotfile_open(&sf, f->cursor_path) < 0) {
+        hy_free(text);
         return NULL;
+    }
+    if (slotfile_read(&sf, text, SLOTFILE_MAX_PAYLOAD, &len) < 0) {
+        hy_free(text);
+        text = NULL;
+    } else {
+        text[len] = '\0';
+    }
+    slotfile_close(&sf);
     return text;
+}
+
+/* Store a cursor state by hand, as a previous run would have left it. */
+static int write_cursor_file(struct fixture *f, const char *text)
+{
+    struct slotfile sf;
+    int rc = slotfile_open(&sf, f->cursor_path);
+    if (rc == 0)
+        rc = slotfile_write(&sf, text, strlen(text));
+    slotfile_close(&sf);
+    return rc;
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -370,7 +392,7 @@ static void test_intent_in_cursor_file_is_replayed_to_exactly_its_key(void **sta
                          "\"bucket\":\"b\",\"key\":\"replayed/obj\"}}";
     append_range(f, 1, 11, T_NOV); /* seqs 1..10 hold r1..r10 */
     assert_int_equal(fsutil_mkdirs(f->state_dir, 0755), 0);
-    assert_int_equal(fsutil_write_atomic(f->cursor_path, cursor, strlen(cursor)), 0);
+    assert_int_equal(write_cursor_file(f, cursor), 0);
     start(f, NULL, 1 << 20, 0);
     wait_cursor(f, 11);
 
@@ -520,7 +542,7 @@ static void test_corrupt_cursor_file_fails_start(void **state)
     struct fixture *f = *state;
     struct delivery_target t = target(NULL, 1 << 20, 0);
     assert_int_equal(fsutil_mkdirs(f->state_dir, 0755), 0);
-    assert_int_equal(fsutil_write_atomic(f->cursor_path, "{\"next", 6), 0);
+    assert_int_equal(write_cursor_file(f, "{\"next"), 0);
     assert_int_equal(delivery_start(f->state_dir, f->s3_root, f->w, &f->stats, &t, &f->d),
                      HY_ECORRUPT);
     f->d = NULL;
