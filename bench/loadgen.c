@@ -1,12 +1,14 @@
 /*
  * loadgen: a load generator for the Firehose PutRecord/PutRecordBatch API (bench/README.md).
  *
- * One thread per connection, blocking sockets, HTTP/1.1 keep-alive, one request in flight per
- * connection. Request bodies (random payloads, base64-encoded) are built once before the run, so
- * the per-request cost is a small header (SigV4-signed, signature cached per body and second)
- * plus a writev. Latency is measured per request, from send to the last byte of the response
- * (in --rate mode from the request's scheduled start, so a slow server cannot hide queueing).
- * Every sample is kept and sorted at the end: at most a few million 4-byte samples.
+ * A few event-loop threads (--threads, default 1), each driving a slice of the connections with
+ * non-blocking sockets and epoll: HTTP/1.1 keep-alive, one request in flight per connection. So
+ * that the generator leaves the CPU to the server on a small machine, request bodies (random
+ * payloads, base64-encoded) are built once before the run, and the per-request cost is a copy of
+ * a cached header (SigV4-signed, cached per body and second), one sendmsg and one recv. Latency is
+ * measured per request, from send to the last byte of the response (in --rate mode from the
+ * request's scheduled start, so a slow server cannot hide queueing). Every sample is kept and
+ * sorted at the end: at most a few million 4-byte samples.
  *
  * Self-contained on purpose (own SHA-256, HMAC and base64): the benchmark must not depend on the
  * code it measures, and it builds even while the server is half-written.
@@ -27,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -246,6 +249,8 @@ static struct {
     const char *region;
     double io_timeout_s;
     bool quiet;
+    int threads;
+    bool gen_cpu;
 } opt;
 
 struct body {
@@ -262,10 +267,17 @@ static struct addrinfo *server_addr;
 
 static uint64_t start_ns, deadline_ns, interval_ns;
 static atomic_long next_slot;
-static atomic_bool stop_flag;
 
 struct conn;
 
+/* Signed request header of one body, valid for one wall-clock second. */
+struct sig_entry {
+    time_t sec;
+    int len;
+    char hdr[1024];
+};
+
+/* One event-loop thread and the slice of connections it drives. */
 struct worker {
     pthread_t tid;
     int id;
@@ -274,7 +286,12 @@ struct worker {
     size_t lat_len, lat_cap;
     uint64_t rng;
     char first_error[160];
-    struct conn *c; /* opened by main before the clock starts */
+    struct conn *c; /* this thread's connections, opened by main before the clock starts */
+    int nconn;
+    int epfd;
+    struct sig_entry *sig; /* one per body */
+    time_t date_sec;
+    char date[17];
 };
 
 static uint64_t now_ns(void)
@@ -301,22 +318,46 @@ static void die(const char *what)
 }
 
 /* ------------------------------------------------------------------------------------------ */
-/* HTTP client: one blocking keep-alive connection.                                           */
+/* HTTP client. Control calls use a blocking connection; the load runs on non-blocking ones. */
+
+enum conn_state {
+    CS_IDLE,       /* open or closed, no request; on the free queue or done */
+    CS_CONNECTING, /* non-blocking connect in progress */
+    CS_SENDING,    /* request partly written */
+    CS_RECEIVING,  /* request written, response not complete */
+    CS_WAITING,    /* on a timer queue: an open-loop start time, or error backoff */
+};
 
 struct conn {
     int fd;
     char *buf;
     size_t len, cap;
-    /* Filled by conn_roundtrip: status and a view of the (de-chunked) body, NUL-terminated. */
+    /* Filled by http_parse: status and a view of the (de-chunked) body, NUL-terminated. */
     int status;
     char *body;
     size_t body_len;
     bool close_after;
+    bool eof;
+    /* Event-loop state. */
+    enum conn_state state;
+    uint32_t events;      /* epoll mask currently registered (0: not registered) */
+    uint64_t sched;       /* latency origin of the current request */
+    uint64_t io_deadline; /* no progress by then: the request fails with ETIMEDOUT */
+    uint64_t wake;        /* CS_WAITING: when to go on */
+    bool backoff;         /* CS_WAITING for the error backoff, not for a scheduled start */
+    int body_idx;
+    int failures_in_row;
+    struct iovec iov[2];
+    int iov_at, iov_cnt;
+    char hdr[1024];
 };
 
-static int conn_open(struct conn *c)
+/* Open c->fd. Blocking (with SO_RCVTIMEO/SO_SNDTIMEO) unless nonblock; a non-blocking connect
+ * that is still in progress returns 1. Otherwise 0 or a negative errno. */
+static int conn_open(struct conn *c, bool nonblock)
 {
-    c->fd = socket(server_addr->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    c->fd = socket(server_addr->ai_family,
+                   SOCK_STREAM | SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0), 0);
     if (c->fd < 0)
         return -errno;
     int one = 1;
@@ -326,28 +367,36 @@ static int conn_open(struct conn *c)
         .tv_usec = (suseconds_t)((opt.io_timeout_s - (double)(time_t)opt.io_timeout_s) * 1e6)};
     setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    c->len = 0;
+    c->eof = false;
+    c->events = 0;
     if (connect(c->fd, server_addr->ai_addr, server_addr->ai_addrlen) < 0) {
         int e = errno;
+        if (nonblock && e == EINPROGRESS)
+            return 1;
         close(c->fd);
         c->fd = -1;
         return -e;
     }
-    c->len = 0;
     return 0;
 }
 
 static void conn_close(struct conn *c)
 {
     if (c->fd >= 0)
-        close(c->fd);
+        close(c->fd); /* also drops it from the epoll set */
     c->fd = -1;
     c->len = 0;
+    c->eof = false;
+    c->events = 0;
 }
 
-static int conn_fill(struct conn *c)
+/* One recv into c->buf. Returns the bytes read, 0 at end of stream (sets c->eof), or a negative
+ * errno (-EAGAIN on a non-blocking socket with nothing to read). */
+static long conn_fill(struct conn *c)
 {
     if (c->cap - c->len < 4096) {
-        size_t ncap = c->cap ? c->cap * 2 : 65536;
+        size_t ncap = c->cap ? c->cap * 2 : 16384;
         if (ncap > (64u << 20))
             return -E2BIG;
         char *n = realloc(c->buf, ncap + 1);
@@ -363,8 +412,34 @@ static int conn_fill(struct conn *c)
     if (r < 0)
         return -errno;
     if (r == 0)
-        return -ECONNRESET;
+        c->eof = true;
     c->len += (size_t)r;
+    return r;
+}
+
+/* Write what is left of c->iov[iov_at..iov_cnt). Returns 0 when all is sent, -EAGAIN when the
+ * socket is full, or another negative errno. */
+static int conn_send(struct conn *c)
+{
+    while (c->iov_at < c->iov_cnt) {
+        struct msghdr mh = {.msg_iov = c->iov + c->iov_at,
+                            .msg_iovlen = (size_t)(c->iov_cnt - c->iov_at)};
+        ssize_t w = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+        }
+        size_t done = (size_t)w;
+        while (c->iov_at < c->iov_cnt && done >= c->iov[c->iov_at].iov_len) {
+            done -= c->iov[c->iov_at].iov_len;
+            c->iov_at++;
+        }
+        if (c->iov_at < c->iov_cnt) {
+            c->iov[c->iov_at].iov_base = (char *)c->iov[c->iov_at].iov_base + done;
+            c->iov[c->iov_at].iov_len -= done;
+        }
+    }
     return 0;
 }
 
@@ -420,49 +495,14 @@ static long dechunk(char *buf, size_t len, size_t off, bool apply, size_t *out_l
     }
 }
 
-/* Send iov and read one full response. Returns 0 or a negative errno; on error the caller
- * closes the connection. */
-static int conn_roundtrip(struct conn *c, struct iovec *iov, int iovcnt)
+/* Parse the response buffered in c->buf. Returns 1 when it is complete (status, body, body_len
+ * and close_after are set and the buffer is emptied), 0 when more bytes are needed, -EPROTO when
+ * it is malformed. A body without framing runs to end of stream (c->eof). */
+static int http_parse(struct conn *c)
 {
-    if (c->fd < 0) {
-        int rc = conn_open(c);
-        if (rc < 0)
-            return rc;
-    }
-    /* Send all of iov, handling short writes. */
-    struct iovec local[4];
-    memcpy(local, iov, sizeof(*iov) * (size_t)iovcnt);
-    struct iovec *v = local;
-    int n = iovcnt;
-    while (n > 0) {
-        struct msghdr mh = {.msg_iov = v, .msg_iovlen = (size_t)n};
-        ssize_t w = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        size_t done = (size_t)w;
-        while (n > 0 && done >= v->iov_len) {
-            done -= v->iov_len;
-            v++;
-            n--;
-        }
-        if (n > 0) {
-            v->iov_base = (char *)v->iov_base + done;
-            v->iov_len -= done;
-        }
-    }
-    /* Read headers. */
-    char *hdr_end;
-    for (;;) {
-        hdr_end = c->len ? memmem(c->buf, c->len, "\r\n\r\n", 4) : NULL;
-        if (hdr_end)
-            break;
-        int rc = conn_fill(c);
-        if (rc < 0)
-            return rc;
-    }
+    char *hdr_end = c->len ? memmem(c->buf, c->len, "\r\n\r\n", 4) : NULL;
+    if (!hdr_end)
+        return 0;
     size_t hdr_len = (size_t)(hdr_end - c->buf) + 4;
     if (c->len < 12 || strncmp(c->buf, "HTTP/1.", 7) != 0)
         return -EPROTO;
@@ -470,7 +510,7 @@ static int conn_roundtrip(struct conn *c, struct iovec *iov, int iovcnt)
     bool chunked = false, have_cl = false;
     c->close_after = c->buf[7] == '0';
     size_t content_len = 0;
-    char *line = memchr(c->buf, '\n', hdr_len) + 1;
+    char *line = (char *)memchr(c->buf, '\n', hdr_len) + 1;
     while (line < c->buf + hdr_len - 2) {
         char *eol = memchr(line, '\n', (size_t)(c->buf + hdr_len - line));
         size_t ll = (size_t)(eol - line);
@@ -492,52 +532,62 @@ static int conn_roundtrip(struct conn *c, struct iovec *iov, int iovcnt)
     }
     size_t consumed;
     if (chunked) {
-        for (;;) {
-            size_t out_len;
-            long r = dechunk(c->buf, c->len, hdr_len, false, &out_len);
-            if (r < 0)
-                return -EPROTO;
-            if (r > 0) {
-                dechunk(c->buf, c->len, hdr_len, true, &out_len);
-                c->body = c->buf + hdr_len;
-                c->body_len = out_len;
-                consumed = hdr_len + (size_t)r;
-                break;
-            }
-            int rc = conn_fill(c);
-            if (rc < 0)
-                return rc;
-        }
+        size_t out_len;
+        long r = dechunk(c->buf, c->len, hdr_len, false, &out_len);
+        if (r < 0)
+            return -EPROTO;
+        if (r == 0)
+            return 0;
+        dechunk(c->buf, c->len, hdr_len, true, &out_len);
+        c->body_len = out_len;
+        consumed = hdr_len + (size_t)r;
     } else if (have_cl) {
-        while (c->len < hdr_len + content_len) {
-            int rc = conn_fill(c);
-            if (rc < 0)
-                return rc;
-        }
-        c->body = c->buf + hdr_len;
+        if (c->len < hdr_len + content_len)
+            return 0;
         c->body_len = content_len;
         consumed = hdr_len + content_len;
     } else {
-        /* No framing: the body runs to connection close. */
-        for (;;) {
-            int rc = conn_fill(c);
-            if (rc == -ECONNRESET)
-                break;
-            if (rc < 0)
-                return rc;
-        }
-        c->body = c->buf + hdr_len;
+        if (!c->eof)
+            return 0;
         c->body_len = c->len - hdr_len;
         consumed = c->len;
         c->close_after = true;
     }
+    c->body = c->buf + hdr_len;
     /* Extra bytes after a response we asked nothing more of: protocol confusion, so do not
      * reuse the connection. The NUL lets callers strstr the body (buf has cap + 1 bytes). */
-    if (consumed < c->len)
+    if (consumed < c->len || c->eof)
         c->close_after = true;
     c->buf[hdr_len + c->body_len] = '\0';
     c->len = 0;
-    return 0;
+    return 1;
+}
+
+/* Blocking: send iov and read one full response. Returns 0 or a negative errno; on error the
+ * caller closes the connection. */
+static int conn_roundtrip(struct conn *c, struct iovec *iov, int iovcnt)
+{
+    if (c->fd < 0) {
+        int rc = conn_open(c, false);
+        if (rc < 0)
+            return rc;
+    }
+    memcpy(c->iov, iov, sizeof(*iov) * (size_t)iovcnt);
+    c->iov_at = 0;
+    c->iov_cnt = iovcnt;
+    int rc = conn_send(c);
+    if (rc < 0)
+        return rc == -EAGAIN ? -ETIMEDOUT : rc;
+    for (;;) {
+        rc = http_parse(c);
+        if (rc != 0)
+            return rc < 0 ? rc : 0;
+        if (c->eof)
+            return -ECONNRESET;
+        long r = conn_fill(c);
+        if (r < 0)
+            return r == -EAGAIN ? -ETIMEDOUT : (int)r;
+    }
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -590,11 +640,10 @@ static void sign_request(struct signer *sg, const char *target, const char *date
     hex_encode(h, 32, sig_out);
 }
 
-static int build_header(struct signer *sg, const char *target, const struct body *b, char *out,
-                        size_t out_size)
+static int build_header(struct signer *sg, const char *target, const struct body *b,
+                        const char *date, char *out, size_t out_size)
 {
-    char date[17], sig[65];
-    amz_date(date);
+    char sig[65];
     sign_request(sg, target, date, b->payload_hash, sig);
     return snprintf(out, out_size,
                     "POST / HTTP/1.1\r\nHost: %s\r\n"
@@ -627,7 +676,9 @@ static int control_call(const char *target, const char *json, char **resp)
     struct body b;
     char hdr[2048];
     body_set(&b, (char *)json, strlen(json));
-    int hl = build_header(&sg, target, &b, hdr, sizeof(hdr));
+    char date[17];
+    amz_date(date);
+    int hl = build_header(&sg, target, &b, date, hdr, sizeof(hdr));
     struct iovec iov[2] = {{hdr, (size_t)hl}, {b.data, b.len}};
     int rc = conn_roundtrip(&c, iov, 2);
     if (rc == 0) {
@@ -733,84 +784,350 @@ static void sleep_until(uint64_t t)
         ;
 }
 
+/* FIFO of connection indices. A connection is on at most one queue at a time, so a queue never
+ * holds more than the thread's connection count. Keys pushed onto each timer queue only grow
+ * (scheduled starts come from one increasing counter; backoffs are now + a constant), so the
+ * head is always the earliest. */
+struct queue {
+    int *v;
+    int head, len, cap;
+};
+
+static void q_push(struct queue *q, int i)
+{
+    q->v[(q->head + q->len++) % q->cap] = i;
+}
+
+static int q_pop(struct queue *q)
+{
+    int i = q->v[q->head];
+    q->head = (q->head + 1) % q->cap;
+    q->len--;
+    return i;
+}
+
+static int q_peek(const struct queue *q)
+{
+    return q->v[q->head];
+}
+
+struct loop {
+    struct worker *w;
+    struct queue ready;   /* idle connections that may start a request now */
+    struct queue sched;   /* waiting for an open-loop start time */
+    struct queue backoff; /* waiting after repeated errors */
+    int active;           /* connections not finished for good */
+    bool no_more;         /* the run is over: start nothing new */
+    const char *target;
+    struct signer sg;
+};
+
+#define BACKOFF_NS 10000000ull
+
+static void conn_watch(struct loop *l, struct conn *c, uint32_t events)
+{
+    if (c->fd < 0 || c->events == events)
+        return;
+    struct epoll_event ev = {.events = events, .data.ptr = c};
+    int op = c->events ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+    if (epoll_ctl(l->w->epfd, op, c->fd, &ev) == 0)
+        c->events = events;
+}
+
+/* Signed header for body i at wall-clock second t, cached per body and second. */
+static const struct sig_entry *signed_header(struct worker *w, struct signer *sg,
+                                             const char *target, int i)
+{
+    time_t t = time(NULL);
+    struct sig_entry *e = &w->sig[i];
+    if (e->sec == t && e->len > 0)
+        return e;
+    if (w->date_sec != t) {
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        strftime(w->date, sizeof(w->date), "%Y%m%dT%H%M%SZ", &tm);
+        w->date_sec = t;
+    }
+    e->len = build_header(sg, target, &bodies[i], w->date, e->hdr, sizeof(e->hdr));
+    e->sec = t;
+    return e;
+}
+
+static void conn_done(struct loop *l, struct conn *c)
+{
+    c->state = CS_IDLE;
+    l->active--;
+}
+
+static void request_failed(struct loop *l, struct conn *c, int rc);
+static void start_request(struct loop *l, struct conn *c, uint64_t sched);
+
+/* Write the request; on a full socket, wait for EPOLLOUT. */
+static void send_request(struct loop *l, struct conn *c)
+{
+    int rc = conn_send(c);
+    if (rc == -EAGAIN) {
+        c->state = CS_SENDING;
+        conn_watch(l, c, EPOLLIN | EPOLLOUT);
+        return;
+    }
+    if (rc < 0) {
+        request_failed(l, c, rc);
+        return;
+    }
+    c->state = CS_RECEIVING;
+    conn_watch(l, c, EPOLLIN);
+}
+
+static void start_request(struct loop *l, struct conn *c, uint64_t sched)
+{
+    struct worker *w = l->w;
+    c->sched = sched;
+    c->io_deadline = now_ns() + (uint64_t)(opt.io_timeout_s * 1e9);
+    c->body_idx = (int)(xorshift(&w->rng) % (uint64_t)body_count);
+    if (c->fd < 0) {
+        int rc = conn_open(c, true);
+        if (rc < 0) {
+            request_failed(l, c, rc);
+            return;
+        }
+        if (rc > 0) {
+            c->state = CS_CONNECTING;
+            conn_watch(l, c, EPOLLOUT);
+            return;
+        }
+    }
+    const struct sig_entry *e = signed_header(w, &l->sg, l->target, c->body_idx);
+    memcpy(c->hdr, e->hdr, (size_t)e->len);
+    const struct body *b = &bodies[c->body_idx];
+    c->iov[0] = (struct iovec){c->hdr, (size_t)e->len};
+    c->iov[1] = (struct iovec){b->data, b->len};
+    c->iov_at = 0;
+    c->iov_cnt = 2;
+    send_request(l, c);
+}
+
+/* An idle connection may start its next request: claim a slot (--requests, --rate), then start
+ * at once or at the slot's scheduled time. */
+static void conn_next(struct loop *l, struct conn *c, uint64_t now)
+{
+    if (l->no_more) {
+        conn_done(l, c);
+        return;
+    }
+    uint64_t sched = 0;
+    if (opt.requests > 0 || interval_ns) {
+        long slot = atomic_fetch_add(&next_slot, 1);
+        if (opt.requests > 0 && slot >= opt.requests) {
+            l->no_more = true;
+            conn_done(l, c);
+            return;
+        }
+        if (interval_ns) {
+            sched = start_ns + (uint64_t)slot * interval_ns;
+            if (deadline_ns && sched >= deadline_ns) {
+                l->no_more = true;
+                conn_done(l, c);
+                return;
+            }
+        }
+    }
+    if (deadline_ns && now >= deadline_ns) {
+        l->no_more = true;
+        conn_done(l, c);
+        return;
+    }
+    if (sched > now) {
+        c->state = CS_WAITING;
+        c->backoff = false;
+        c->wake = sched;
+        q_push(&l->sched, (int)(c - l->w->c));
+        return;
+    }
+    start_request(l, c, sched ? sched : now);
+}
+
+static void request_failed(struct loop *l, struct conn *c, int rc)
+{
+    note_error(l->w, "io", rc, strerror(-rc));
+    conn_close(c);
+    c->state = CS_IDLE;
+    /* Back off a little so a dead server does not turn into a busy loop. */
+    if (++c->failures_in_row > 1) {
+        c->state = CS_WAITING;
+        c->backoff = true;
+        c->wake = now_ns() + BACKOFF_NS;
+        q_push(&l->backoff, (int)(c - l->w->c));
+        return;
+    }
+    q_push(&l->ready, (int)(c - l->w->c));
+}
+
+/* A full response arrived: check it, record the latency, and go on. */
+static void request_done(struct loop *l, struct conn *c)
+{
+    struct worker *w = l->w;
+    uint64_t t1 = now_ns();
+    const struct body *b = &bodies[c->body_idx];
+    c->failures_in_row = 0;
+    if (c->status == 200) {
+        long failed = 0;
+        const char *f = strstr(c->body, "\"FailedPutCount\"");
+        if (f) {
+            f = strchr(f, ':');
+            failed = f ? strtol(f + 1, NULL, 10) : 0;
+        }
+        if (failed == 0) {
+            w->ok++;
+            w->acked_records += (uint64_t)b->records;
+            w->acked_bytes += b->payload_len;
+            lat_push(w, t1 - c->sched);
+        } else {
+            /* Partial failure: count the acked share, call the request throttled when the
+             * failures are ServiceUnavailable, else an error. */
+            uint64_t okrec = failed < b->records ? (uint64_t)(b->records - failed) : 0;
+            w->failed_records += (uint64_t)failed;
+            w->acked_records += okrec;
+            w->acked_bytes += okrec * opt.record_size;
+            if (strstr(c->body, "ServiceUnavailable"))
+                w->throttled++;
+            else
+                note_error(w, "partial", (int)failed, c->body);
+        }
+    } else if (c->status == 503 || strstr(c->body, "ServiceUnavailable") ||
+               strstr(c->body, "Throttling") || strstr(c->body, "SlowDown")) {
+        w->throttled++;
+    } else {
+        note_error(w, "http", c->status, c->body);
+    }
+    if (c->close_after || c->state == CS_SENDING)
+        conn_close(c);
+    c->state = CS_IDLE;
+    conn_next(l, c, t1);
+}
+
+static void conn_event(struct loop *l, struct conn *c, uint32_t ev)
+{
+    if (c->state == CS_CONNECTING) {
+        int err = 0;
+        socklen_t el = sizeof(err);
+        if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0)
+            err = errno;
+        if (err) {
+            request_failed(l, c, -err);
+            return;
+        }
+        if (!(ev & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
+            return;
+        conn_watch(l, c, EPOLLIN);
+        start_request(l, c, c->sched);
+        return;
+    }
+    if (c->state == CS_SENDING && (ev & EPOLLOUT)) {
+        c->io_deadline = now_ns() + (uint64_t)(opt.io_timeout_s * 1e9);
+        send_request(l, c);
+        if (c->state != CS_RECEIVING)
+            return;
+    }
+    if (!(ev & (EPOLLIN | EPOLLERR | EPOLLHUP)))
+        return;
+    if (c->state != CS_SENDING && c->state != CS_RECEIVING) {
+        /* Data or a close on a connection with no request: drop it; the next request
+         * reconnects. */
+        conn_close(c);
+        return;
+    }
+    long r = conn_fill(c);
+    if (r == -EAGAIN)
+        return;
+    if (r < 0) {
+        request_failed(l, c, (int)r);
+        return;
+    }
+    c->io_deadline = now_ns() + (uint64_t)(opt.io_timeout_s * 1e9);
+    /* A response may come before the request is fully sent (an early error answer). */
+    int rc = http_parse(c);
+    if (rc < 0)
+        request_failed(l, c, rc);
+    else if (rc > 0)
+        request_done(l, c);
+    else if (c->eof)
+        request_failed(l, c, -ECONNRESET);
+}
+
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
-    struct conn *cp = w->c;
-    struct signer sg = {.date8 = ""};
-    const char *target = opt.op == OP_BATCH ? "PutRecordBatch" : "PutRecord";
-    char hdr[2048];
-    uint64_t failures_in_row = 0;
+    struct loop l = {.w = w, .target = opt.op == OP_BATCH ? "PutRecordBatch" : "PutRecord"};
+    int *qmem = calloc((size_t)w->nconn * 3, sizeof(int));
+    struct epoll_event *evs = calloc((size_t)w->nconn, sizeof(*evs));
+    if (!qmem || !evs)
+        die("out of memory");
+    l.ready = (struct queue){.v = qmem, .cap = w->nconn};
+    l.sched = (struct queue){.v = qmem + w->nconn, .cap = w->nconn};
+    l.backoff = (struct queue){.v = qmem + 2 * w->nconn, .cap = w->nconn};
+    for (int i = 0; i < w->nconn; i++) {
+        struct conn *c = &w->c[i];
+        c->state = CS_IDLE;
+        c->events = 0;
+        conn_watch(&l, c, EPOLLIN);
+        q_push(&l.ready, i);
+    }
+    l.active = w->nconn;
+    uint64_t next_scan = 0;
 
     sleep_until(start_ns);
-    for (;;) {
-        if (atomic_load(&stop_flag))
-            break;
-        uint64_t sched = 0;
-        if (opt.requests > 0 || interval_ns) {
-            long slot = atomic_fetch_add(&next_slot, 1);
-            if (opt.requests > 0 && slot >= opt.requests)
-                break;
-            if (interval_ns) {
-                sched = start_ns + (uint64_t)slot * interval_ns;
-                if (deadline_ns && sched >= deadline_ns)
-                    break;
-                sleep_until(sched);
-            }
+    while (l.active > 0) {
+        uint64_t now = now_ns();
+        while (l.ready.len)
+            conn_next(&l, &w->c[q_pop(&l.ready)], now);
+        while (l.sched.len && w->c[q_peek(&l.sched)].wake <= now) {
+            struct conn *c = &w->c[q_pop(&l.sched)];
+            start_request(&l, c, c->wake);
         }
-        uint64_t t0 = now_ns();
-        if (deadline_ns && t0 >= deadline_ns)
-            break;
-        if (!sched)
-            sched = t0;
-        const struct body *b = &bodies[xorshift(&w->rng) % (uint64_t)body_count];
-        int hl = build_header(&sg, target, b, hdr, sizeof(hdr));
-        struct iovec iov[2] = {{hdr, (size_t)hl}, {b->data, b->len}};
-        int rc = conn_roundtrip(cp, iov, 2);
-        uint64_t t1 = now_ns();
-        if (rc < 0) {
-            note_error(w, "io", rc, strerror(-rc));
-            conn_close(cp);
-            /* Back off a little so a dead server does not turn into a busy loop. */
-            if (++failures_in_row > 1)
-                usleep(10000);
+        while (l.backoff.len && w->c[q_peek(&l.backoff)].wake <= now) {
+            struct conn *c = &w->c[q_pop(&l.backoff)];
+            c->state = CS_IDLE;
+            q_push(&l.ready, (int)(c - w->c));
+        }
+        if (l.ready.len)
             continue;
-        }
-        failures_in_row = 0;
-        if (cp->status == 200) {
-            long failed = 0;
-            const char *f = strstr(cp->body, "\"FailedPutCount\"");
-            if (f) {
-                f = strchr(f, ':');
-                failed = f ? strtol(f + 1, NULL, 10) : 0;
+        if (now >= next_scan) {
+            /* Requests that made no progress within --timeout fail. */
+            for (int i = 0; i < w->nconn; i++) {
+                struct conn *c = &w->c[i];
+                if ((c->state == CS_CONNECTING || c->state == CS_SENDING ||
+                     c->state == CS_RECEIVING) &&
+                    c->io_deadline <= now)
+                    request_failed(&l, c, -ETIMEDOUT);
             }
-            if (failed == 0) {
-                w->ok++;
-                w->acked_records += (uint64_t)b->records;
-                w->acked_bytes += b->payload_len;
-                lat_push(w, t1 - sched);
-            } else {
-                /* Partial failure: count the acked share, call the request throttled
-                 * when the failures are ServiceUnavailable, else an error. */
-                uint64_t okrec = failed < b->records ? (uint64_t)(b->records - failed) : 0;
-                w->failed_records += (uint64_t)failed;
-                w->acked_records += okrec;
-                w->acked_bytes += okrec * opt.record_size;
-                if (strstr(cp->body, "ServiceUnavailable"))
-                    w->throttled++;
-                else
-                    note_error(w, "partial", (int)failed, cp->body);
-            }
-        } else if (cp->status == 503 || strstr(cp->body, "ServiceUnavailable") ||
-                   strstr(cp->body, "Throttling") || strstr(cp->body, "SlowDown")) {
-            w->throttled++;
-        } else {
-            note_error(w, "http", cp->status, cp->body);
+            next_scan = now + 100000000ull;
+            if (l.ready.len || l.active == 0)
+                continue;
         }
-        if (cp->close_after)
-            conn_close(cp);
+        uint64_t until = next_scan;
+        if (l.sched.len && w->c[q_peek(&l.sched)].wake < until)
+            until = w->c[q_peek(&l.sched)].wake;
+        if (l.backoff.len && w->c[q_peek(&l.backoff)].wake < until)
+            until = w->c[q_peek(&l.backoff)].wake;
+        /* Nanosecond timeout, so that open-loop requests start on time. */
+        uint64_t wait = until > now ? until - now : 0;
+        struct timespec ts = {.tv_sec = (time_t)(wait / 1000000000ull),
+                              .tv_nsec = (long)(wait % 1000000000ull)};
+        int n = epoll_pwait2(w->epfd, evs, w->nconn, &ts, NULL);
+        if (n < 0 && errno == ENOSYS) {
+            /* Kernels before 5.11: millisecond epoll_wait, the rest slept precisely. */
+            n = epoll_wait(w->epfd, evs, w->nconn, (int)(wait / 1000000ull));
+            if (n == 0 && wait < 1000000ull)
+                sleep_until(until);
+        }
+        for (int i = 0; i < n; i++)
+            conn_event(&l, evs[i].data.ptr, evs[i].events);
     }
-    conn_close(cp);
+    for (int i = 0; i < w->nconn; i++)
+        conn_close(&w->c[i]);
+    free(qmem);
+    free(evs);
     return NULL;
 }
 
@@ -970,7 +1287,8 @@ static void usage(void)
         "  --url http://HOST:PORT      server (default http://127.0.0.1:4566)\n"
         "  --stream NAME               delivery stream (default bench)\n"
         "  --op batch|single           PutRecordBatch or PutRecord (default batch)\n"
-        "  --connections N             keep-alive connections, one thread each (16)\n"
+        "  --connections N             keep-alive connections, one request in flight each (16)\n"
+        "  --threads N                 event-loop threads sharing the connections (1)\n"
         "  --records-per-batch N       records per PutRecordBatch (500)\n"
         "  --record-size BYTES         decoded bytes per record (1024)\n"
         "  --duration S | --requests N run length (default 10 s)\n"
@@ -986,15 +1304,18 @@ static void usage(void)
         "  --header-only               print only the header and exit\n"
         "  --access-key K --secret-key S --region R   SigV4 (test/test/us-east-1)\n"
         "  --timeout S                 per-request socket timeout (30)\n"
-        "  --quiet                     no human summary on stderr\n");
+        "  --quiet                     no human summary on stderr\n"
+        "  --gen-cpu                   add a column with loadgen's own CPU %% (getrusage)\n");
     exit(2);
 }
 
 static void print_header(void)
 {
     printf("| run | op | conns | req/s | rec/s | MB/s | p50 ms | p99 ms | p99.9 ms | max ms "
-           "| throttled | errors | srv CPU %% | srv peak RSS MB | delivered MB/s |\n");
-    printf("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
+           "| throttled | errors | srv CPU %% | srv peak RSS MB | delivered MB/s |%s\n",
+           opt.gen_cpu ? " gen CPU % |" : "");
+    printf("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|%s\n",
+           opt.gen_cpu ? "--:|" : "");
 }
 
 static void parse_url(const char *url)
@@ -1054,6 +1375,8 @@ int main(int argc, char **argv)
         {"region", required_argument, NULL, 'R'},
         {"timeout", required_argument, NULL, 't'},
         {"quiet", no_argument, NULL, 'q'},
+        {"threads", required_argument, NULL, 'j'},
+        {"gen-cpu", no_argument, NULL, 'G'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -1069,6 +1392,7 @@ int main(int argc, char **argv)
     opt.secret_key = getenv("AWS_SECRET_ACCESS_KEY") ? getenv("AWS_SECRET_ACCESS_KEY") : "test";
     opt.region = getenv("AWS_DEFAULT_REGION") ? getenv("AWS_DEFAULT_REGION") : "us-east-1";
     opt.io_timeout_s = 30;
+    opt.threads = 1;
     int ch;
     while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (ch) {
@@ -1152,6 +1476,12 @@ int main(int argc, char **argv)
         case 'q':
             opt.quiet = true;
             break;
+        case 'j':
+            opt.threads = (int)strtol(optarg, NULL, 10);
+            break;
+        case 'G':
+            opt.gen_cpu = true;
+            break;
         default:
             usage();
         }
@@ -1161,9 +1491,10 @@ int main(int argc, char **argv)
         return 0;
     }
     if (opt.connections < 1 || opt.connections > 4096 || opt.records_per_batch < 1 ||
-        opt.records_per_batch > 500 || opt.record_size < 1 || opt.record_size > 1024000)
+        opt.records_per_batch > 500 || opt.record_size < 1 || opt.record_size > 1024000 ||
+        opt.threads < 1 || opt.threads > 64)
         die("option out of range (connections 1..4096, records-per-batch 1..500, "
-            "record-size 1..1024000)");
+            "record-size 1..1024000, threads 1..64)");
     if (opt.duration_s <= 0 && opt.requests <= 0)
         opt.duration_s = 10;
     if (opt.io_timeout_s <= 0)
@@ -1193,7 +1524,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "loadgen: no /_hydrant/metrics for stream %s; skipping delivery wait\n",
                 opt.stream);
 
-    struct worker *ws = calloc((size_t)opt.connections, sizeof(*ws));
+    if (opt.threads > opt.connections)
+        opt.threads = opt.connections;
+    struct worker *ws = calloc((size_t)opt.threads, sizeof(*ws));
     if (!ws)
         die("out of memory");
     /* Connect one by one before the clock starts: a burst of connects can overflow a small
@@ -1203,10 +1536,22 @@ int main(int argc, char **argv)
         die("out of memory");
     for (int i = 0; i < opt.connections; i++) {
         conns[i].fd = -1;
-        int rc = conn_open(&conns[i]);
+        int rc = conn_open(&conns[i], false);
         if (rc < 0 && !opt.quiet)
             fprintf(stderr, "loadgen: connect: %s (will retry)\n", strerror(-rc));
-        ws[i].c = &conns[i];
+        if (rc == 0)
+            fcntl(conns[i].fd, F_SETFL, fcntl(conns[i].fd, F_GETFL) | O_NONBLOCK);
+    }
+    /* Each event-loop thread drives a contiguous slice of the connections. */
+    for (int t = 0; t < opt.threads; t++) {
+        int lo = (int)((long)opt.connections * t / opt.threads);
+        int hi = (int)((long)opt.connections * (t + 1) / opt.threads);
+        ws[t].c = &conns[lo];
+        ws[t].nconn = hi - lo;
+        ws[t].epfd = epoll_create1(EPOLL_CLOEXEC);
+        ws[t].sig = calloc((size_t)body_count, sizeof(*ws[t].sig));
+        if (ws[t].epfd < 0 || !ws[t].sig)
+            die("epoll_create1 or out of memory");
     }
     uint64_t cpu0 = 0, cpu1 = 0;
     bool have_cpu = false;
@@ -1224,13 +1569,13 @@ int main(int argc, char **argv)
         interval_ns = 1;
     start_ns = now_ns() + 20000000ull; /* let every thread start before the first slot */
     deadline_ns = opt.duration_s > 0 ? start_ns + (uint64_t)(opt.duration_s * 1e9) : 0;
-    for (int i = 0; i < opt.connections; i++) {
+    for (int i = 0; i < opt.threads; i++) {
         ws[i].id = i;
         ws[i].rng = 0x2545f4914f6cdd1dull * (uint64_t)(i + 1);
         if (pthread_create(&ws[i].tid, NULL, worker_main, &ws[i]) != 0)
             die("pthread_create failed");
     }
-    for (int i = 0; i < opt.connections; i++)
+    for (int i = 0; i < opt.threads; i++)
         pthread_join(ws[i].tid, NULL);
     uint64_t end_ns = now_ns();
     double elapsed = (double)(end_ns - start_ns) / 1e9;
@@ -1251,7 +1596,7 @@ int main(int argc, char **argv)
 
     uint64_t ok = 0, thr = 0, err = 0, recs = 0, bytes = 0, failed = 0;
     size_t nlat = 0;
-    for (int i = 0; i < opt.connections; i++) {
+    for (int i = 0; i < opt.threads; i++) {
         ok += ws[i].ok;
         thr += ws[i].throttled;
         err += ws[i].errors;
@@ -1264,7 +1609,7 @@ int main(int argc, char **argv)
     if (!lat)
         die("out of memory");
     size_t k = 0;
-    for (int i = 0; i < opt.connections; i++) {
+    for (int i = 0; i < opt.threads; i++) {
         memcpy(lat + k, ws[i].lat_us, ws[i].lat_len * sizeof(*lat));
         k += ws[i].lat_len;
     }
@@ -1294,14 +1639,15 @@ int main(int argc, char **argv)
 
     if (!opt.quiet) {
         fprintf(stderr,
-                "loadgen: %s %s x%d, %.1f s: %" PRIu64 " ok, %" PRIu64 " throttled, %" PRIu64
-                " errors, %" PRIu64 " failed records; %.1f MB/s payload; loadgen CPU %.0f%%",
+                "loadgen: %s %s x%d (%d threads), %.1f s: %" PRIu64 " ok, %" PRIu64
+                " throttled, %" PRIu64 " errors, %" PRIu64
+                " failed records; %.1f MB/s payload; loadgen CPU %.0f%%",
                 opt.label, opt.op == OP_BATCH ? "PutRecordBatch" : "PutRecord", opt.connections,
-                elapsed, ok, thr, err, failed, (double)bytes / 1e6 / elapsed, gen_cpu);
+                opt.threads, elapsed, ok, thr, err, failed, (double)bytes / 1e6 / elapsed, gen_cpu);
         if (drain_s >= 0)
             fprintf(stderr, "; drained %.2f s after load", drain_s);
         fprintf(stderr, "\n");
-        for (int i = 0; i < opt.connections; i++)
+        for (int i = 0; i < opt.threads; i++)
             if (ws[i].first_error[0]) {
                 fprintf(stderr, "loadgen: first error: %s\n", ws[i].first_error);
                 break;
@@ -1323,17 +1669,23 @@ int main(int argc, char **argv)
     else
         snprintf(op_s, sizeof(op_s), "single %zu", opt.record_size);
     printf("| %s | %s | %d | %.0f | %.0f | %.1f | %.2f | %.2f | %.2f | %.2f | %" PRIu64
-           " | %" PRIu64 " | %s | %s | %s |\n",
+           " | %" PRIu64 " | %s | %s | %s |",
            opt.label, op_s, opt.connections, (double)ok / elapsed, (double)recs / elapsed,
            (double)bytes / 1e6 / elapsed, pct_ms(lat, nlat, 50), pct_ms(lat, nlat, 99),
            pct_ms(lat, nlat, 99.9), nlat ? lat[nlat - 1] / 1000.0 : 0.0, thr, err, cpu_s, rss_s,
            del_s);
+    if (opt.gen_cpu)
+        printf(" %.0f |", gen_cpu);
+    printf("\n");
     fflush(stdout);
 
-    for (int i = 0; i < opt.connections; i++) {
+    for (int i = 0; i < opt.threads; i++) {
         free(ws[i].lat_us);
-        free(conns[i].buf);
+        free(ws[i].sig);
+        close(ws[i].epfd);
     }
+    for (int i = 0; i < opt.connections; i++)
+        free(conns[i].buf);
     free(conns);
     free(ws);
     free(lat);

@@ -7,6 +7,7 @@
 #   BENCH_MOTO      0 to skip the moto comparison (default 1)
 #   BENCH_OVERLOAD_FLAGS  `hydrant serve` flags for the overload row (default
 #                   "--stream-quota-mib $BENCH_QUOTA_MIB" (16) when hydrant has that flag)
+#   BENCH_LOADGEN_THREADS  loadgen event-loop threads (default 1)
 #   BUILD           build directory (default build); PYTHON (default python3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +18,7 @@ SAMPLES=${BENCH_SAMPLES:-50}
 MOTO=${BENCH_MOTO:-1}
 BUILD=${BUILD:-build}
 PY=${PYTHON:-python3}
+LG_THREADS=${BENCH_LOADGEN_THREADS:-1}
 HYDRANT=$BUILD/hydrant
 LOADGEN=$BUILD/loadgen
 DATA_ROOT=$BUILD/bench-data
@@ -96,7 +98,10 @@ EOF
 # Column n (1-based, after the leading '|') of a markdown row.
 col() { echo "$1" | awk -F'|' -v n="$2" '{ gsub(/ /, "", $(n + 1)); print $(n + 1) }'; }
 
-lg() { timeout $((SECS * 3 + 200)) "$LOADGEN" --url "http://127.0.0.1:$PORT" --quiet "$@"; }
+lg() {
+    timeout $((SECS * 3 + 200)) "$LOADGEN" --url "http://127.0.0.1:$PORT" --quiet --gen-cpu \
+        --threads "$LG_THREADS" "$@"
+}
 
 if [ ! -x "$LOADGEN" ]; then
     echo "missing $LOADGEN: run 'make bench' (or make $LOADGEN)" >&2
@@ -114,7 +119,7 @@ echo
 
 HY_ROW=""
 if [ -x "$HYDRANT" ]; then
-    "$LOADGEN" --header-only
+    "$LOADGEN" --header-only --gen-cpu
     common=(--stream bench --create --size-mb 64 --interval-s 0)
 
     # row NAME LABEL [loadgen args...]: a fresh hydrant per row (clean data dir, fresh peak RSS).
@@ -164,7 +169,7 @@ if [ "$MOTO" = 1 ]; then
     echo "### moto (python3 -m moto.server), same PutRecordBatch load as row a"
     echo
     if start_moto; then
-        "$LOADGEN" --header-only
+        "$LOADGEN" --header-only --gen-cpu
         MOTO_ROW=$(lg --stream bench --create --label "f: moto, batch, 16 conns" --op batch \
             --connections 16 --duration "$SECS" --server-pid "$SERVER_PID") || true
         echo "$MOTO_ROW"
