@@ -4,8 +4,9 @@
  * comes first; interval 0 = as soon as possible), runs the pipeline stages (today: none between
  * batch and sink; transform, partition, format and compress plug in here) and writes each batch
  * as one object through a sink. Exactly-once: before writing, the batch's range and key are
- * recorded durably as an intent in the cursor file; after a crash that exact range is rewritten
- * to that exact key before anything else, and the cursor moves only after the object is durable.
+ * recorded durably as an intent in the state file (delivery.state); after a crash that exact range
+ * is rewritten to that exact key before anything else, and the cursor moves only after the object
+ * is durable.
  *
  * Object key = prefix (default "YYYY/MM/dd/HH/", UTC, from the oldest record's arrival) +
  * "<stream>-<version>-<yyyy-MM-dd-HH-mm-ss>-<id>", <id> derived from the range.

@@ -5,6 +5,8 @@ as the data directory (root only); where mounting is not allowed it is skipped, 
 """
 
 import os
+import resource
+import selectors
 import shutil
 import socket
 import subprocess
@@ -62,6 +64,52 @@ class StartupTest(HydrantTestCase):
         rc, err = run_hydrant(["--log-level", "loud"])
         self.assertEqual(rc, 2)
         self.assertIn("--log-level", err)
+
+
+class ConnectionsTest(HydrantTestCase):
+    def test_1500_concurrent_keep_alive_connections_are_all_served(self):
+        n = 1500
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if hard != resource.RLIM_INFINITY and hard < n + 100:
+            raise unittest.SkipTest("RLIMIT_NOFILE hard limit %d is below %d" % (hard, n + 100))
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, n + 100), hard))
+        self.addCleanup(resource.setrlimit, resource.RLIMIT_NOFILE, (soft, hard))
+        srv = self.start_server()
+        socks = []
+        self.addCleanup(lambda: [x.close() for x in socks])
+        for _ in range(n):
+            socks.append(socket.create_connection(("127.0.0.1", srv.port), timeout=10))
+        # Every connection open at once, then one request on each; all must be answered.
+        req = b"GET /_hydrant/health HTTP/1.1\r\nHost: x\r\n\r\n"
+        for x in socks:
+            x.sendall(req)
+        sel = selectors.DefaultSelector()
+        got = {}
+        for x in socks:
+            x.setblocking(False)
+            sel.register(x, selectors.EVENT_READ)
+            got[x] = b""
+        done = 0
+
+        def all_answered():
+            nonlocal done
+            for key, _ in sel.select(timeout=0.2):
+                data = key.fileobj.recv(4096)
+                self.assertTrue(data, "a connection was closed before its answer")
+                got[key.fileobj] += data
+                if got[key.fileobj].endswith(b"ok") or b"\r\n\r\n" in got[key.fileobj]:
+                    sel.unregister(key.fileobj)
+                    done += 1
+            return done == n
+
+        wait_until(all_answered, 30, interval=0, what="answers on all %d connections" % n)
+        for x in socks:
+            self.assertTrue(got[x].startswith(b"HTTP/1.1 200"), got[x][:80])
+        # Keep-alive: the same connections serve a second round.
+        for x in socks[:50]:
+            x.setblocking(True)
+            x.sendall(req)
+            self.assertTrue(x.recv(4096).startswith(b"HTTP/1.1 200"))
 
 
 class DeleteTest(HydrantTestCase):
