@@ -143,7 +143,7 @@ void http_config_default(struct http_config *cfg)
 {
     cfg->max_header_bytes = 64 * 1024;
     cfg->max_body_bytes = 8 * 1024 * 1024;
-    cfg->max_buffered_bytes = (size_t)512 * 1024 * 1024;
+    cfg->max_buffered_bytes = (size_t)32 * 1024 * 1024;
     cfg->max_connections = 4096;
     cfg->idle_timeout_ms = 60000;
     cfg->request_timeout_ms = 60000;

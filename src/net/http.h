@@ -56,7 +56,7 @@ struct http_request {
 struct http_config {
     size_t max_header_bytes;   /* default 64 KiB */
     size_t max_body_bytes;     /* default 8 MiB */
-    size_t max_buffered_bytes; /* all connections together; default 512 MiB */
+    size_t max_buffered_bytes; /* all connections of one loop together; default 32 MiB */
     int max_connections;       /* default 4096 */
     int idle_timeout_ms;       /* keep-alive idle; default 60 s */
     int request_timeout_ms;    /* from first byte of a request to its last; default 60 s */
