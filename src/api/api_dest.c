@@ -32,6 +32,14 @@ static const cJSON *get(const cJSON *o, const char *k)
     return cJSON_IsNull(v) ? NULL : v;
 }
 
+/* A member's text, or NULL when absent or not a string: members the model does not know for
+ * this shape are never validated, so their type cannot be assumed. */
+static const char *str_of(const cJSON *o, const char *k)
+{
+    const cJSON *v = get(o, k);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
 /* Enabled flag of an optional feature block; absent_default applies when the block is there
  * without "Enabled". */
 static int feature_on(const cJSON *cfg, const char *k, int absent_default)
@@ -60,8 +68,8 @@ static int check_features(const cJSON *cfg, struct api_err *e)
         api_dest_unsupported(e, "DynamicPartitioningConfiguration");
         return -1;
     }
-    const cJSON *mode = get(cfg, "S3BackupMode");
-    if (mode && strcmp(mode->valuestring, "Enabled") == 0) {
+    const char *mode = str_of(cfg, "S3BackupMode");
+    if (mode && strcmp(mode, "Enabled") == 0) {
         api_dest_unsupported(e, "S3BackupMode Enabled");
         return -1;
     }
@@ -71,41 +79,38 @@ static int check_features(const cJSON *cfg, struct api_err *e)
 /* Rules on the whole (created or merged) destination. */
 static int check_dest(const cJSON *d, struct api_err *e)
 {
-    const cJSON *comp = get(d, "CompressionFormat");
-    if (comp && strcmp(comp->valuestring, "UNCOMPRESSED") != 0) {
+    const char *comp = str_of(d, "CompressionFormat");
+    if (comp && strcmp(comp, "UNCOMPRESSED") != 0) {
         api_err_set(e, API_ERR_BAD_REQUEST, "InvalidArgumentException",
-                    "hydrant does not support CompressionFormat %s yet; use UNCOMPRESSED",
-                    comp->valuestring);
+                    "hydrant does not support CompressionFormat %s yet; use UNCOMPRESSED", comp);
         return -1;
     }
     if (get(get(d, "EncryptionConfiguration"), "KMSEncryptionConfig")) {
         api_dest_unsupported(e, "KMSEncryptionConfig (objects are stored unencrypted)");
         return -1;
     }
-    const cJSON *ext = get(d, "FileExtension");
-    if (ext && ext->valuestring[0]) {
+    const char *ext = str_of(d, "FileExtension");
+    if (ext && ext[0]) {
         api_dest_unsupported(e, "FileExtension");
         return -1;
     }
-    const cJSON *tz = get(d, "CustomTimeZone");
-    if (tz && tz->valuestring[0] && strcmp(tz->valuestring, "UTC") != 0) {
+    const char *tz = str_of(d, "CustomTimeZone");
+    if (tz && tz[0] && strcmp(tz, "UTC") != 0) {
         api_dest_unsupported(e, "CustomTimeZone other than UTC");
         return -1;
     }
-    const cJSON *arn = get(d, "BucketARN");
-    const char *bucket = arn ? api_valid_bucket(arn->valuestring) : NULL;
+    const char *arn = str_of(d, "BucketARN");
+    const char *bucket = arn ? api_valid_bucket(arn) : NULL;
     /* The bucket becomes a directory under <data-dir>/s3; the model's pattern already keeps
      * '/' out, so only the dot names remain. */
     if (!bucket || !bucket[0] || strcmp(bucket, ".") == 0 || strcmp(bucket, "..") == 0) {
         api_err_set(e, API_ERR_BAD_REQUEST, "InvalidArgumentException",
-                    "BucketARN %s does not name a usable bucket", arn ? arn->valuestring : "");
+                    "BucketARN %s does not name a usable bucket", arn ? arn : "");
         return -1;
     }
-    const cJSON *pre = get(d, "Prefix");
-    const cJSON *epre = get(d, "ErrorOutputPrefix");
     const char *reason = NULL;
-    if (keyname_prefixes_validate(pre ? pre->valuestring : NULL, epre ? epre->valuestring : NULL,
-                                  &reason) != 0) {
+    if (keyname_prefixes_validate(str_of(d, "Prefix"), str_of(d, "ErrorOutputPrefix"), &reason) !=
+        0) {
         api_err_set(e, API_ERR_BAD_REQUEST, "InvalidArgumentException", "%s",
                     reason ? reason : "Invalid Prefix or ErrorOutputPrefix");
         return -1;
@@ -149,7 +154,10 @@ static int put_disabled(cJSON *d, const cJSON *src, const char *k)
 }
 
 /* Apply the members given in src (a configuration or an update) onto d. */
-static int apply(cJSON *d, const cJSON *src)
+/* Merge src's members into d. Only an ExtendedS3 source may carry the extended members: the
+ * plain S3 shapes do not have them, so the model never validated them there (AWS ignores
+ * unknown members, and so do we). */
+static int apply(cJSON *d, const cJSON *src, int extended)
 {
     static const char *const plain[] = {"RoleARN",
                                         "BucketARN",
@@ -157,10 +165,8 @@ static int apply(cJSON *d, const cJSON *src)
                                         "ErrorOutputPrefix",
                                         "CompressionFormat",
                                         "EncryptionConfiguration",
-                                        "CloudWatchLoggingOptions",
-                                        "S3BackupMode",
-                                        "FileExtension",
-                                        "CustomTimeZone"};
+                                        "CloudWatchLoggingOptions"};
+    static const char *const ext_only[] = {"S3BackupMode", "FileExtension", "CustomTimeZone"};
     for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++)
         if (put_copy(d, src, plain[i]))
             return -1;
@@ -168,6 +174,11 @@ static int apply(cJSON *d, const cJSON *src)
     cJSON *dbh = cJSON_GetObjectItemCaseSensitive(d, "BufferingHints");
     if (bh && dbh && (put_copy(dbh, bh, "SizeInMBs") || put_copy(dbh, bh, "IntervalInSeconds")))
         return -1;
+    if (!extended)
+        return 0;
+    for (size_t i = 0; i < sizeof ext_only / sizeof ext_only[0]; i++)
+        if (put_copy(d, src, ext_only[i]))
+            return -1;
     if (put_disabled(d, src, "ProcessingConfiguration") ||
         put_disabled(d, src, "DataFormatConversionConfiguration") ||
         put_disabled(d, src, "DynamicPartitioningConfiguration"))
@@ -263,7 +274,7 @@ int api_dest_from_create(const cJSON *root, cJSON **dest, struct api_err *e)
     if (ext && check_features(ext, e))
         return -1;
     cJSON *d = dest_defaults(ext ? "ExtendedS3" : "S3");
-    return finish_dest(d, !d || apply(d, cfg), dest, e);
+    return finish_dest(d, !d || apply(d, cfg, ext != NULL), dest, e);
 }
 
 static const char *const other_updates[] = {
@@ -302,7 +313,7 @@ int api_dest_update(const cJSON *cur, const cJSON *root, cJSON **dest, struct ap
             cJSON_Delete(kind);
     }
     if (!oom && (s3 || ext))
-        oom = apply(d, ext ? ext : s3) != 0;
+        oom = apply(d, ext ? ext : s3, ext != NULL) != 0;
     return finish_dest(d, oom, dest, e);
 }
 
@@ -310,12 +321,6 @@ static int int_of(const cJSON *o, const char *k, int dflt)
 {
     const cJSON *v = get(o, k);
     return cJSON_IsNumber(v) ? v->valueint : dflt;
-}
-
-static const char *str_of(const cJSON *o, const char *k)
-{
-    const cJSON *v = get(o, k);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
 void api_dest_target(const cJSON *dest, const char *stream_name, uint64_t version,

@@ -424,6 +424,18 @@ static void test_create_needs_exactly_one_destination(void **state)
                  "InvalidArgumentException", NULL);
 }
 
+/* Fuzz crash regression: the plain S3 shape has no FileExtension, so the model never checked
+ * its type; the destination check then read a string out of an object. */
+static void test_plain_s3_ignores_extended_members_of_any_type(void **state)
+{
+    char type[64], msg[512];
+    const char *body =
+        "{\"DeliveryStreamName\":\"s\",\"S3DestinationConfiguration\":{"
+        "\"RoleARN\":\"arn:aws:iam::123456789012:role/r\",\"BucketARN\":\"arn:aws:s3:::b\","
+        "\"FileExtension\":{\"x\":1},\"CustomTimeZone\":7,\"S3BackupMode\":[]}}";
+    assert_int_equal(run(API_OP_CREATE, body, type, sizeof type, msg, sizeof msg), 0);
+}
+
 static void test_prefix_with_expressions_requires_error_output_prefix(void **state)
 {
     expect_error(API_OP_CREATE,
@@ -639,6 +651,7 @@ int main(void)
         cmocka_unit_test(test_create_requires_role_and_bucket_arns_matching_the_model),
         cmocka_unit_test(test_create_refuses_unsupported_features_by_name),
         cmocka_unit_test(test_create_needs_exactly_one_destination),
+        cmocka_unit_test(test_plain_s3_ignores_extended_members_of_any_type),
         cmocka_unit_test(test_prefix_with_expressions_requires_error_output_prefix),
         cmocka_unit_test(test_update_merges_buffering_hints_and_replaces_prefix),
         cmocka_unit_test(test_update_version_id_must_be_digits),
