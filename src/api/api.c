@@ -21,6 +21,7 @@
 #include "base/log.h"
 #include "base/mem.h"
 #include "net/http.h"
+#include "sink/fssink.h"
 #include "stream/catalog.h"
 
 #define DEFAULT_QUOTA_BYTES (1ull << 30)
@@ -360,6 +361,9 @@ int api_new(const struct api_config *cfg, struct api **out)
     rc = buf_printf(&s3, "%s/s3", cfg->data_dir);
     if (!rc)
         rc = fsutil_mkdirs(s3.data, 0755);
+    /* Half-written objects of a previous process: no delivery runs yet, so none is in use. */
+    if (!rc)
+        rc = fssink_sweep(s3.data);
     if (rc)
         goto fail;
     rc = catalog_open(cfg->data_dir, &a->cat);

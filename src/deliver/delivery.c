@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <time.h>
 
 #include <cjson/cJSON.h>
@@ -28,19 +29,50 @@
  * fdatasync per update, a torn update leaves the previous state) holding one of:
  *
  *     {"next_seq":N}
- *     {"next_seq":N,"intent":{"first_seq":F,"last_seq":L,"bucket":"B","key":"K"}}
+ *     {"next_seq":F,"intent":{"first_seq":F,"bucket":"B","key":"K"}}
  *
- * Every record below next_seq is in a durable object. An intent says "records F..L are being
- * written to B/K": after a crash they are written there again before anything else, so the
- * object is complete exactly once whatever moment the process died. Protocol per batch:
- * store intent -> put object -> store next_seq = L+1 without intent -> trim the log.
+ * Every record below next_seq is in a durable object. An intent says "the batch starting at
+ * record F goes to B/K"; it names no last record, because a batch is streamed into its object
+ * while it is read and its cut is not known when it opens. (Files written before streaming also
+ * hold "last_seq" in the intent; it is read as a hint for the replay's cut and otherwise
+ * ignored.) Protocol per batch:
+ *
+ *     open at the first record F: K = key(stream identity, F, F's arrival, current target)
+ *     store {next_seq F, intent {F, B, K}}           (before any byte of the object exists)
+ *     sink open B/K, write records F.. as they are read, cut by the hints at some L
+ *     sink commit                                    (object [F, L] durable and visible at K)
+ *     store {next_seq L+1}                           (no intent)
+ *     trim the log below L+1
+ *
+ * If the state holds an intent when a batch opens (found at start, or left by a failed sink
+ * attempt), that batch starts at F and uses exactly B/K as stored, never recomputed, whatever
+ * the target is now and wherever the new cut falls.
+ *
+ * Why every record ends up in exactly one visible object. Invariant: every record below
+ * next_seq is in exactly one visible object, and records from next_seq on are in no visible
+ * object except, while an intent {F, B, K} is pending, in the one at B/K.
+ *   - Objects become visible only through commit, and only under a key stored in an intent
+ *     first. Keys of different batches differ: K depends on the stream identity and F, and
+ *     every batch of a stream incarnation starts at a different F. At most one intent exists
+ *     at a time: a new one is stored only after the previous batch's cursor store.
+ *   - The intent for F stays in the state until the cursor moves past the batch, so any crash,
+ *     stop or sink failure between the intent store and the cursor store ends in a replay of F
+ *     to B/K.
+ *   - A visible object at B/K can hold [F, L_old] only if the process died (or stopped) after
+ *     its commit and before the cursor store. The replay writes [F, L_new] to the same B/K, and
+ *     commit replaces the object atomically: [F, L_old] disappears as [F, L_new] appears,
+ *     whether L_new is below, at or above L_old. The cursor then moves to L_new + 1; records
+ *     after L_new are read again and go to later objects, keyed by later first seqs.
+ *   - An aborted writer (sink failure, stop without flush) leaves nothing visible.
+ * The intent costs one state write per batch and the cursor one more; both are small fdatasyncs.
  */
 #define CURSOR_FILE "delivery.state"
 #define CURSOR_MAX_LEN SLOTFILE_MAX_PAYLOAD
 #define KEY_MAX_LEN 4096
-/* Largest record we expect beyond the size hint (Firehose caps records at 1,000 KiB; the wal
- * at 16 MiB). Bounds the batch buffer. */
-#define RECORD_SLACK_LEN (16u * 1024 * 1024 + 1024)
+/* Records are copied into this buffer (the reader's view dies at its next read) and handed to
+ * the sink when it fills: the only per-batch memory, whatever the size hint. A record larger
+ * than the room left goes out with the buffer in one writev, uncopied. */
+#define STAGING_LEN (1024u * 1024)
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 10000
 /* wal_wait cannot see a wal_wake that came before it started waiting, so idle waits are kept
@@ -59,16 +91,11 @@ struct target {
     uint64_t stream_id;
 };
 
-struct intent {
-    uint64_t first_seq;
-    uint64_t last_seq;
-    char *bucket;
-    char *key;
-};
-
 struct delivery {
     char *cursor_path;
     struct slotfile state; /* the cursor state file, open for the consumer's life */
+    const struct sink_ops *sink;
+    void *sink_ctx; /* for fssink: s3_root */
     char *s3_root;
     struct wal *w;
     struct stream_stats *stats;
@@ -82,17 +109,31 @@ struct delivery {
     _Atomic uint64_t cursor; /* every seq below is delivered */
 
     /* Consumer thread only. */
-    struct target *cur;         /* target of the batch being built */
-    struct intent start_intent; /* intent found in the cursor file at start */
+    struct target *cur; /* target of the current batch */
     struct wal_reader *reader;
     uint64_t read_seq; /* next seq the reader returns */
-    struct buf batch;  /* record bytes, concatenated as sent */
+
+    /* The pending intent: durable in the state file (or found there at start) and not yet
+     * followed by its cursor store. The batch starting at intent_first goes to exactly
+     * intent_bucket/intent_key, however many attempts it takes. */
+    int has_intent;
+    uint64_t intent_first;
+    struct buf intent_bucket;
+    struct buf intent_key;
+    int64_t intent_opened_ms; /* monotonic time its batch first opened; 0 = not yet. The
+                               * interval counts from here, across failed attempts. */
+    uint64_t refill_last;     /* last seq a failed attempt reached: interval cuts of the retry
+                               * wait until it gets as far again, so a retry is not cut short */
+    int backoff_ms;           /* next sink-failure backoff; reset by a commit */
+
+    /* The open batch: records batch_first..batch_last streamed into writer. */
+    void *writer; /* NULL when no batch is open */
+    struct buf staging;
     uint64_t batch_first;
     uint64_t batch_last;
     uint64_t batch_records;
+    uint64_t batch_len;      /* object bytes so far, staged ones included */
     int64_t batch_oldest_ms; /* min arrival in batch (wall clock) */
-    int64_t batch_opened_ms; /* monotonic time the batch got its first record */
-    struct buf key;
 };
 
 /* ---------------------------------------------------------------------------------------------
@@ -141,9 +182,6 @@ static void target_refresh(struct delivery *d)
     if (t) {
         target_free(d->cur);
         d->cur = t;
-        /* The batch is empty here, so its cap can follow the new size hint. */
-        buf_fini(&d->batch);
-        buf_init(&d->batch, d->cur->size_bytes + RECORD_SLACK_LEN);
     }
 }
 
@@ -151,29 +189,21 @@ static void target_refresh(struct delivery *d)
  * Cursor file.
  */
 
-static void intent_fini(struct intent *in)
-{
-    hy_free(in->bucket);
-    hy_free(in->key);
-    memset(in, 0, sizeof(*in));
-}
-
-static int cursor_store(struct delivery *d, uint64_t next_seq, const struct intent *in)
+/* Durably store next_seq, with the pending intent when with_intent is set. One fdatasync. */
+static int cursor_store(struct delivery *d, uint64_t next_seq, int with_intent)
 {
     struct buf b;
     int rc;
     buf_init(&b, CURSOR_MAX_LEN);
     rc = buf_printf(&b, "{\"next_seq\":%" PRIu64, next_seq);
-    if (rc == 0 && in) {
-        rc = buf_printf(
-            &b, ",\"intent\":{\"first_seq\":%" PRIu64 ",\"last_seq\":%" PRIu64 ",\"bucket\":",
-            in->first_seq, in->last_seq);
+    if (rc == 0 && with_intent) {
+        rc = buf_printf(&b, ",\"intent\":{\"first_seq\":%" PRIu64 ",\"bucket\":", d->intent_first);
         if (rc == 0)
-            rc = buf_append_json_str(&b, in->bucket, strlen(in->bucket));
+            rc = buf_append_json_str(&b, d->intent_bucket.data, d->intent_bucket.len);
         if (rc == 0)
             rc = buf_append_str(&b, ",\"key\":");
         if (rc == 0)
-            rc = buf_append_json_str(&b, in->key, strlen(in->key));
+            rc = buf_append_json_str(&b, d->intent_key.data, d->intent_key.len);
         if (rc == 0)
             rc = buf_append_str(&b, "}");
     }
@@ -196,43 +226,45 @@ static int json_seq(const cJSON *obj, const char *name, uint64_t *out)
     return 0;
 }
 
-/* Load the cursor state; an empty slot file means a new stream (next_seq 1, no intent). */
-static int cursor_load(struct slotfile *sf, uint64_t *next_seq, struct intent *in)
+/* Load the cursor state into d: the cursor, and the pending intent if there is one. An empty
+ * slot file means a new stream (next_seq 1, no intent). */
+static int cursor_load(struct delivery *d)
 {
     size_t len;
+    uint64_t next_seq = 1;
     cJSON *root = NULL;
     char *text = hy_malloc(SLOTFILE_MAX_PAYLOAD + 1);
-    int rc = text ? slotfile_read(sf, text, SLOTFILE_MAX_PAYLOAD, &len) : HY_ENOMEM;
+    int rc = text ? slotfile_read(&d->state, text, SLOTFILE_MAX_PAYLOAD, &len) : HY_ENOMEM;
 
-    memset(in, 0, sizeof(*in));
-    if (rc == 0 && len == 0) {
-        *next_seq = 1;
-        goto out;
-    }
-    if (rc < 0)
+    if (rc < 0 || len == 0)
         goto out;
     rc = HY_ECORRUPT;
     root = cJSON_ParseWithLength(text, len);
-    if (!root || json_seq(root, "next_seq", next_seq) < 0)
+    if (!root || json_seq(root, "next_seq", &next_seq) < 0)
         goto out;
     const cJSON *it = cJSON_GetObjectItemCaseSensitive(root, "intent");
     if (it) {
         const cJSON *b = cJSON_GetObjectItemCaseSensitive(it, "bucket");
         const cJSON *k = cJSON_GetObjectItemCaseSensitive(it, "key");
-        if (json_seq(it, "first_seq", &in->first_seq) < 0 ||
-            json_seq(it, "last_seq", &in->last_seq) < 0 || in->last_seq < in->first_seq ||
-            !cJSON_IsString(b) || !cJSON_IsString(k))
+        uint64_t first, last = 0;
+        if (json_seq(it, "first_seq", &first) < 0 || !cJSON_IsString(b) || !cJSON_IsString(k))
             goto out;
-        in->bucket = hy_strdup(b->valuestring);
-        in->key = hy_strdup(k->valuestring);
-        if (!in->bucket || !in->key) {
-            intent_fini(in);
-            rc = HY_ENOMEM;
+        /* Written before streaming: the old attempt's last record, a hint for the replay's cut. */
+        if (cJSON_GetObjectItemCaseSensitive(it, "last_seq") &&
+            (json_seq(it, "last_seq", &last) < 0 || last < first))
             goto out;
-        }
+        if ((rc = buf_append_str(&d->intent_bucket, b->valuestring)) < 0 ||
+            (rc = buf_append_str(&d->intent_key, k->valuestring)) < 0)
+            goto out;
+        d->has_intent = 1;
+        d->intent_first = first;
+        d->refill_last = last;
+        next_seq = first; /* the file holds the same value */
     }
     rc = 0;
 out:
+    if (rc == 0)
+        atomic_store(&d->cursor, next_seq);
     cJSON_Delete(root);
     hy_free(text);
     return rc;
@@ -264,160 +296,6 @@ static void sleep_interruptible(struct delivery *d, int ms)
 static int next_backoff(int ms)
 {
     return ms >= BACKOFF_MAX_MS / 2 ? BACKOFF_MAX_MS : ms * 2;
-}
-
-/* ---------------------------------------------------------------------------------------------
- * Writing one object.
- */
-
-/* Write in->bucket/in->key from the batch bytes, retrying until it succeeds. Returns 0 once the
- * object is durable, or HY_ECLOSED if delivery stops first (the intent stays for replay). */
-static int put_with_retry(struct delivery *d, const struct intent *in)
-{
-    struct iovec iov = {.iov_base = d->batch.data, .iov_len = d->batch.len};
-    struct sink_object obj = {
-        .bucket = in->bucket,
-        .key = in->key,
-        .iov = &iov,
-        .iovcnt = 1,
-        .len = d->batch.len,
-    };
-    int backoff_ms = BACKOFF_MIN_MS;
-    for (;;) {
-        int rc = fssink_put(d->s3_root, &obj);
-        if (rc == 0)
-            return 0;
-        atomic_fetch_add_explicit(&d->stats->delivery_failures, 1, memory_order_relaxed);
-        /* Firehose retries S3 delivery for up to 24 h; we keep the same key forever, since
-         * moving on would lose the range. A stop gives up; the intent replays on restart. */
-        LOG_WARN("delivery", "object write failed, retrying",
-                 "stream=%s first=%" PRIu64 " last=%" PRIu64
-                 " bucket=%s key=%s err=%s backoff_ms=%d",
-                 d->cur->stream_name, in->first_seq, in->last_seq, in->bucket, in->key,
-                 hy_errname(rc), backoff_ms);
-        if (atomic_load(&d->stop))
-            return HY_ECLOSED;
-        sleep_interruptible(d, backoff_ms);
-        if (atomic_load(&d->stop))
-            return HY_ECLOSED;
-        backoff_ms = next_backoff(backoff_ms);
-    }
-}
-
-/* Store the cursor file, retrying on failure (disk trouble) until it works or we stop. */
-static int store_with_retry(struct delivery *d, uint64_t next_seq, const struct intent *in)
-{
-    int backoff_ms = BACKOFF_MIN_MS;
-    for (;;) {
-        int rc = cursor_store(d, next_seq, in);
-        if (rc == 0)
-            return 0;
-        LOG_WARN("delivery", "cursor write failed, retrying",
-                 "stream=%s next_seq=%" PRIu64 " err=%s", d->cur->stream_name, next_seq,
-                 hy_errname(rc));
-        if (atomic_load(&d->stop))
-            return HY_ECLOSED;
-        sleep_interruptible(d, backoff_ms);
-        if (atomic_load(&d->stop))
-            return HY_ECLOSED;
-        backoff_ms = next_backoff(backoff_ms);
-    }
-}
-
-/* The object for in is durable: move the cursor past it and let the log go. */
-static int commit_range(struct delivery *d, const struct intent *in, uint64_t records)
-{
-    int rc = store_with_retry(d, in->last_seq + 1, NULL);
-    if (rc < 0)
-        return rc;
-    atomic_store(&d->cursor, in->last_seq + 1);
-    atomic_fetch_add_explicit(&d->stats->delivery_records, records, memory_order_relaxed);
-    atomic_fetch_add_explicit(&d->stats->delivery_bytes, d->batch.len, memory_order_relaxed);
-    atomic_fetch_add_explicit(&d->stats->delivery_objects, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&d->stats->delivery_success, 1, memory_order_relaxed);
-    rc = wal_trim(d->w, in->last_seq + 1);
-    if (rc < 0) /* Not fatal: the segments go at the next trim. */
-        LOG_WARN("delivery", "log trim failed", "stream=%s below=%" PRIu64 " err=%s",
-                 d->cur->stream_name, in->last_seq + 1, hy_errname(rc));
-    return 0;
-}
-
-static void batch_reset(struct delivery *d)
-{
-    buf_reset(&d->batch);
-    d->batch_records = 0;
-    d->batch_first = d->batch_last = 0;
-    d->batch_oldest_ms = 0;
-    atomic_store_explicit(&d->stats->oldest_undelivered_ms, 0, memory_order_relaxed);
-}
-
-/* Name the batch's object in d->key. A prefix that cannot be used falls back to the default
- * prefix, since stalling the stream would be worse; returns 0 or HY_ENOMEM. */
-static int batch_key(struct delivery *d, const struct keyname_range *r)
-{
-    buf_reset(&d->key);
-    int rc = keyname_object_key(d->cur->prefix, r, &d->key);
-    if (rc == HY_EINVAL || rc == HY_E2BIG) {
-        /* The api validates prefixes, so this is a bad catalog entry; deliver anyway. */
-        LOG_ERROR("delivery", "bad prefix, using the default", "stream=%s err=%s",
-                  d->cur->stream_name, hy_errname(rc));
-        buf_reset(&d->key);
-        rc = keyname_object_key(NULL, r, &d->key);
-    }
-    if (rc == 0 && fssink_check_name(d->cur->bucket, d->key.data) < 0) {
-        /* A prefix such as "a//b/" is a valid S3 key but has no file of its own; retrying it
-         * forever would stall the stream, so such objects take the default prefix. */
-        LOG_ERROR("delivery", "key not storable locally, using the default prefix",
-                  "stream=%s bucket=%s key=%s", d->cur->stream_name, d->cur->bucket, d->key.data);
-        buf_reset(&d->key);
-        rc = keyname_object_key(NULL, r, &d->key);
-    }
-    /* The default prefix and a bounded stream name always fit KEY_MAX_LEN: only memory can
-     * fail here. */
-    HY_ASSERT(rc == 0 || rc == HY_ENOMEM);
-    return rc;
-}
-
-/* Deliver the current batch as one object. 0, or HY_ECLOSED when stopped first. */
-static int batch_deliver(struct delivery *d)
-{
-    struct keyname_range r = {
-        .stream_name = d->cur->stream_name,
-        .version = d->cur->version,
-        .stream_id = d->cur->stream_id,
-        .first_seq = d->batch_first,
-        .last_seq = d->batch_last,
-        .oldest_arrival_ms = d->batch_oldest_ms,
-    };
-    int rc;
-
-    while ((rc = batch_key(d, &r)) < 0) {
-        LOG_WARN("delivery", "cannot name object, retrying",
-                 "stream=%s first=%" PRIu64 " last=%" PRIu64 " err=%s", d->cur->stream_name,
-                 r.first_seq, r.last_seq, hy_errname(rc));
-        if (atomic_load(&d->stop))
-            return HY_ECLOSED;
-        sleep_interruptible(d, BACKOFF_MAX_MS / 10);
-    }
-    struct intent in = {
-        .first_seq = d->batch_first,
-        .last_seq = d->batch_last,
-        .bucket = d->cur->bucket,
-        .key = d->key.data,
-    };
-    /* The intent must be durable before the object exists, or a crash could leave an object
-     * the restart does not know to rewrite under the same key. */
-    if ((rc = store_with_retry(d, d->batch_first, &in)) < 0)
-        return rc;
-    if ((rc = put_with_retry(d, &in)) < 0)
-        return rc;
-    if ((rc = commit_range(d, &in, d->batch_records)) < 0)
-        return rc;
-    LOG_DEBUG("delivery", "object written",
-              "stream=%s first=%" PRIu64 " last=%" PRIu64 " bytes=%zu key=%s", d->cur->stream_name,
-              in.first_seq, in.last_seq, d->batch.len, in.key);
-    batch_reset(d);
-    return 0;
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -475,72 +353,227 @@ static int read_next(struct delivery *d, struct wal_record *rec, int wait_ms)
     return rc;
 }
 
-/* Add a record to the batch (the batch was cut first if the record would overflow it). */
-static int batch_add(struct delivery *d, const struct wal_record *rec)
+/* ---------------------------------------------------------------------------------------------
+ * Batches.
+ */
+
+/* Store the cursor file, retrying on failure (disk trouble) until it works or we stop. */
+static int store_with_retry(struct delivery *d, uint64_t next_seq, int with_intent)
 {
-    if (d->batch_records == 0) {
-        target_refresh(d);
-        d->batch_first = rec->seq;
-        d->batch_oldest_ms = rec->arrival_ms;
-        d->batch_opened_ms = hytime_mono_ms();
-        atomic_store_explicit(&d->stats->oldest_undelivered_ms, rec->arrival_ms,
-                              memory_order_relaxed);
-    } else if (rec->arrival_ms < d->batch_oldest_ms) {
-        d->batch_oldest_ms = rec->arrival_ms;
-        atomic_store_explicit(&d->stats->oldest_undelivered_ms, rec->arrival_ms,
-                              memory_order_relaxed);
+    int backoff_ms = BACKOFF_MIN_MS;
+    for (;;) {
+        int rc = cursor_store(d, next_seq, with_intent);
+        if (rc == 0)
+            return 0;
+        LOG_WARN("delivery", "cursor write failed, retrying",
+                 "stream=%s next_seq=%" PRIu64 " err=%s", d->cur->stream_name, next_seq,
+                 hy_errname(rc));
+        if (atomic_load(&d->stop))
+            return HY_ECLOSED;
+        sleep_interruptible(d, backoff_ms);
+        if (atomic_load(&d->stop))
+            return HY_ECLOSED;
+        backoff_ms = next_backoff(backoff_ms);
     }
-    int rc = buf_append(&d->batch, rec->data, rec->len);
-    if (rc < 0)
+}
+
+/* Name the batch's object in d->intent_key. A prefix that cannot be used falls back to the
+ * default prefix, since stalling the stream would be worse; returns 0 or HY_ENOMEM. */
+static int batch_key(struct delivery *d, const struct keyname_batch *r)
+{
+    struct buf *key = &d->intent_key;
+    buf_reset(key);
+    int rc = keyname_object_key(d->cur->prefix, r, key);
+    if (rc == HY_EINVAL || rc == HY_E2BIG) {
+        /* The api validates prefixes, so this is a bad catalog entry; deliver anyway. */
+        LOG_ERROR("delivery", "bad prefix, using the default", "stream=%s err=%s",
+                  d->cur->stream_name, hy_errname(rc));
+        buf_reset(key);
+        rc = keyname_object_key(NULL, r, key);
+    }
+    if (rc == 0 && fssink_check_name(d->cur->bucket, key->data) < 0) {
+        /* A prefix such as "a//b/" is a valid S3 key but has no file of its own; retrying it
+         * forever would stall the stream, so such objects take the default prefix. */
+        LOG_ERROR("delivery", "key not storable locally, using the default prefix",
+                  "stream=%s bucket=%s key=%s", d->cur->stream_name, d->cur->bucket, key->data);
+        buf_reset(key);
+        rc = keyname_object_key(NULL, r, key);
+    }
+    /* The default prefix and a bounded stream name always fit KEY_MAX_LEN: only memory can
+     * fail here. */
+    HY_ASSERT(rc == 0 || rc == HY_ENOMEM);
+    if (rc == 0) {
+        buf_reset(&d->intent_bucket);
+        rc = buf_append_str(&d->intent_bucket, d->cur->bucket);
+    }
+    return rc;
+}
+
+/* Fix the key of a new batch starting at rec and store the intent durably. 0, or HY_ECLOSED
+ * when stopped first (then there is no intent: the batch is read again from the cursor). */
+static int intent_create(struct delivery *d, const struct wal_record *rec)
+{
+    struct keyname_batch r = {
+        .stream_name = d->cur->stream_name,
+        .version = d->cur->version,
+        .stream_id = d->cur->stream_id,
+        .first_seq = rec->seq,
+        .first_arrival_ms = rec->arrival_ms,
+    };
+    int rc;
+
+    while ((rc = batch_key(d, &r)) < 0) {
+        LOG_WARN("delivery", "cannot name object, retrying", "stream=%s first=%" PRIu64 " err=%s",
+                 d->cur->stream_name, rec->seq, hy_errname(rc));
+        if (atomic_load(&d->stop))
+            return HY_ECLOSED;
+        sleep_interruptible(d, BACKOFF_MAX_MS / 10);
+    }
+    d->intent_first = rec->seq;
+    /* The intent must be durable before any byte of the object exists, or a crash could leave
+     * an object the restart does not know to replace under the same key. */
+    if ((rc = store_with_retry(d, rec->seq, 1)) < 0)
         return rc;
-    d->batch_last = rec->seq;
-    d->batch_records++;
+    d->has_intent = 1;
+    d->intent_opened_ms = hytime_mono_ms();
+    d->refill_last = 0;
     return 0;
 }
 
-/* Replay the intent found at start: records first..last go to exactly bucket/key again. */
-static int replay_intent(struct delivery *d)
+/* Open a batch at rec: adopt a pending update, make sure an intent covers it, open the sink
+ * writer. 0; HY_ECLOSED when stopped; another negative error is a sink failure. */
+static int batch_open(struct delivery *d, const struct wal_record *rec)
 {
-    struct intent *in = &d->start_intent;
-    struct wal_record rec;
     int rc;
-
-    LOG_INFO("delivery", "replaying interrupted object",
-             "stream=%s first=%" PRIu64 " last=%" PRIu64 " bucket=%s key=%s", d->cur->stream_name,
-             in->first_seq, in->last_seq, in->bucket, in->key);
-    d->read_seq = in->first_seq;
-    if ((rc = reader_position(d)) < 0)
+    target_refresh(d);
+    if (!d->has_intent && (rc = intent_create(d, rec)) < 0)
         return rc;
-    while (d->read_seq <= in->last_seq) {
-        rc = read_next(d, &rec, IDLE_WAIT_MAX_MS);
-        if (rc < 0)
-            return rc;
-        if (rc == 0) {
-            if (atomic_load(&d->stop))
-                return HY_ECLOSED;
-            continue; /* these records were durable before the crash; wait for recovery */
-        }
-        /* Replay ignores hints: the object must hold exactly the recorded range, so the batch
-         * buffer was made unbounded for it (delivery_start). */
-        if (d->batch_records == 0) {
-            d->batch_first = rec.seq;
-            d->batch_oldest_ms = rec.arrival_ms;
-            atomic_store_explicit(&d->stats->oldest_undelivered_ms, rec.arrival_ms,
-                                  memory_order_relaxed);
-        }
-        if ((rc = buf_append(&d->batch, rec.data, rec.len)) < 0)
-            return rc;
-        d->batch_last = rec.seq;
-        d->batch_records++;
+    /* A pending intent was found at start or left by a failed attempt; either way the reader
+     * was positioned at its first record, and the wal hands out dense sequence numbers. */
+    HY_ASSERT(rec->seq == d->intent_first);
+    if (d->intent_opened_ms == 0)
+        d->intent_opened_ms = hytime_mono_ms();
+    /* Set before the sink is asked: while it fails, these records are the oldest waiting. */
+    atomic_store_explicit(&d->stats->oldest_undelivered_ms, rec->arrival_ms, memory_order_relaxed);
+    if ((rc = d->sink->open(d->sink_ctx, d->intent_bucket.data, d->intent_key.data, &d->writer)) <
+        0) {
+        d->writer = NULL;
+        return rc;
     }
-    if ((rc = put_with_retry(d, in)) < 0)
-        return rc;
-    if ((rc = commit_range(d, in, d->batch_records)) < 0)
-        return rc;
-    batch_reset(d);
-    buf_fini(&d->batch);
-    buf_init(&d->batch, d->cur->size_bytes + RECORD_SLACK_LEN);
+    d->batch_first = d->batch_last = rec->seq;
+    d->batch_records = 0;
+    d->batch_len = 0;
+    d->batch_oldest_ms = rec->arrival_ms;
+    buf_reset(&d->staging);
     return 0;
+}
+
+/* Stream one record into the open batch. 0 or a sink error. */
+static int batch_append(struct delivery *d, const struct wal_record *rec)
+{
+    int rc;
+    if (d->staging.len + rec->len > STAGING_LEN) {
+        struct iovec iov[2] = {
+            {.iov_base = d->staging.data, .iov_len = d->staging.len},
+            {.iov_base = (void *)rec->data, .iov_len = rec->len},
+        };
+        if ((rc = d->sink->write(d->writer, iov, 2)) < 0)
+            return rc;
+        buf_reset(&d->staging);
+    } else {
+        rc = buf_append(&d->staging, rec->data, rec->len);
+        /* Cannot fail: staging was allocated at STAGING_LEN at start and stays within it. */
+        HY_ASSERT(rc == 0);
+    }
+    if (rec->arrival_ms < d->batch_oldest_ms) {
+        d->batch_oldest_ms = rec->arrival_ms;
+        atomic_store_explicit(&d->stats->oldest_undelivered_ms, rec->arrival_ms,
+                              memory_order_relaxed);
+    }
+    d->batch_last = rec->seq;
+    d->batch_records++;
+    d->batch_len += rec->len;
+    return 0;
+}
+
+/* End the open batch's writer without a visible object (the intent stays). */
+static void batch_drop(struct delivery *d)
+{
+    if (d->writer)
+        d->sink->abort(d->writer);
+    d->writer = NULL;
+    buf_reset(&d->staging);
+    d->batch_records = 0;
+    d->batch_len = 0;
+}
+
+/* Commit the open batch and move the cursor past it. 0; HY_ECLOSED when stopped before the
+ * cursor store (the intent replays at the next start); another negative error is a sink
+ * failure. */
+static int batch_commit(struct delivery *d)
+{
+    int rc = 0;
+    if (d->staging.len > 0) {
+        struct iovec iov = {.iov_base = d->staging.data, .iov_len = d->staging.len};
+        rc = d->sink->write(d->writer, &iov, 1);
+        buf_reset(&d->staging);
+    }
+    if (rc < 0)
+        return rc; /* the caller aborts the writer */
+    void *writer = d->writer;
+    d->writer = NULL; /* commit ends the writer whatever it returns */
+    if ((rc = d->sink->commit(writer)) < 0)
+        return rc;
+    /* The object [batch_first, batch_last] is durable and visible under the intent's key. */
+    uint64_t next = d->batch_last + 1;
+    if ((rc = store_with_retry(d, next, 0)) < 0)
+        return rc;
+    d->has_intent = 0;
+    d->intent_opened_ms = 0;
+    d->refill_last = 0;
+    d->backoff_ms = BACKOFF_MIN_MS;
+    atomic_store(&d->cursor, next);
+    atomic_fetch_add_explicit(&d->stats->delivery_records, d->batch_records, memory_order_relaxed);
+    atomic_fetch_add_explicit(&d->stats->delivery_bytes, d->batch_len, memory_order_relaxed);
+    atomic_fetch_add_explicit(&d->stats->delivery_objects, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&d->stats->delivery_success, 1, memory_order_relaxed);
+    atomic_store_explicit(&d->stats->oldest_undelivered_ms, 0, memory_order_relaxed);
+    LOG_DEBUG("delivery", "object written",
+              "stream=%s first=%" PRIu64 " last=%" PRIu64 " bytes=%" PRIu64 " key=%s",
+              d->cur->stream_name, d->batch_first, d->batch_last, d->batch_len, d->intent_key.data);
+    d->batch_records = 0;
+    d->batch_len = 0;
+    rc = wal_trim(d->w, next);
+    if (rc < 0) /* Not fatal: the segments go at the next trim. */
+        LOG_WARN("delivery", "log trim failed", "stream=%s below=%" PRIu64 " err=%s",
+                 d->cur->stream_name, next, hy_errname(rc));
+    return 0;
+}
+
+/* After a sink failure: drop the attempt, back off, and read the batch again from its first
+ * record under the same intent. 0 to go on, or HY_ECLOSED when stopped (the intent stays and
+ * replays at the next start). */
+static int batch_fail(struct delivery *d, int err)
+{
+    atomic_fetch_add_explicit(&d->stats->delivery_failures, 1, memory_order_relaxed);
+    /* Firehose retries S3 delivery for up to 24 h; we keep the same key forever, since moving
+     * on would lose the range. A stop gives up; the intent replays on restart. */
+    LOG_WARN("delivery", "object write failed, retrying",
+             "stream=%s first=%" PRIu64 " records=%" PRIu64
+             " bucket=%s key=%s err=%s backoff_ms=%d",
+             d->cur->stream_name, d->intent_first, d->batch_records, d->intent_bucket.data,
+             d->intent_key.data, hy_errname(err), d->backoff_ms);
+    if (d->batch_records > 0 && d->batch_last > d->refill_last)
+        d->refill_last = d->batch_last;
+    batch_drop(d);
+    if (atomic_load(&d->stop))
+        return HY_ECLOSED;
+    sleep_interruptible(d, d->backoff_ms);
+    if (atomic_load(&d->stop))
+        return HY_ECLOSED;
+    d->backoff_ms = next_backoff(d->backoff_ms);
+    d->read_seq = d->intent_first;
+    return reader_position(d);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -550,10 +583,18 @@ static int replay_intent(struct delivery *d)
 /* Milliseconds until the open batch is due by the interval hint (0 = due now). */
 static int64_t batch_due_in_ms(const struct delivery *d)
 {
-    /* The interval runs from when the batch opened. Timing it from the records' arrival would
-     * cut every record of a backlog into its own object after a restart. */
-    int64_t left = d->batch_opened_ms + (int64_t)d->cur->interval_s * 1000 - hytime_mono_ms();
+    /* The interval runs from when the batch first opened. Timing it from the records' arrival
+     * would cut every record of a backlog into its own object after a restart. */
+    int64_t left = d->intent_opened_ms + (int64_t)d->cur->interval_s * 1000 - hytime_mono_ms();
     return left < 0 ? 0 : left;
+}
+
+/* Whether the interval hint cuts the open batch now. A retry after a sink failure keeps the
+ * first attempt's open time, so it is due at once: it still reads on to where that attempt got,
+ * or the interval would cut it after its first record. */
+static int batch_interval_due(const struct delivery *d)
+{
+    return d->cur->interval_s > 0 && d->batch_last >= d->refill_last && batch_due_in_ms(d) == 0;
 }
 
 static void consume(struct delivery *d)
@@ -561,20 +602,10 @@ static void consume(struct delivery *d)
     struct wal_record rec;
     int rc;
 
-    if (d->start_intent.key) {
-        /* Only a stop or a lack of memory ends a replay early; memory may come back. */
-        while ((rc = replay_intent(d)) < 0 && !atomic_load(&d->stop)) {
-            LOG_WARN("delivery", "replay failed, retrying",
-                     "stream=%s first=%" PRIu64 " last=%" PRIu64 " err=%s", d->cur->stream_name,
-                     d->start_intent.first_seq, d->start_intent.last_seq, hy_errname(rc));
-            buf_reset(&d->batch);
-            d->batch_records = 0;
-            sleep_interruptible(d, BACKOFF_MAX_MS / 10);
-        }
-        intent_fini(&d->start_intent);
-        if (rc < 0)
-            return;
-    }
+    if (d->has_intent)
+        LOG_INFO("delivery", "replaying interrupted object",
+                 "stream=%s first=%" PRIu64 " bucket=%s key=%s", d->cur->stream_name,
+                 d->intent_first, d->intent_bucket.data, d->intent_key.data);
     d->read_seq = atomic_load(&d->cursor);
     if (reader_position(d) < 0)
         return;
@@ -582,14 +613,15 @@ static void consume(struct delivery *d)
     for (;;) {
         int stopping = atomic_load(&d->stop);
         if (stopping && !atomic_load(&d->flush))
-            return; /* the open batch is redelivered from the cursor next time */
+            return; /* the open batch is aborted; its intent replays at the next start */
 
         int wait_ms = 0;
         if (!stopping) {
-            if (d->batch_records == 0)
+            if (!d->writer)
                 wait_ms = IDLE_WAIT_MAX_MS;
             else if (d->cur->interval_s > 0)
-                wait_ms = (int)batch_due_in_ms(d);
+                wait_ms =
+                    d->batch_last < d->refill_last ? IDLE_WAIT_MAX_MS : (int)batch_due_in_ms(d);
             if (wait_ms > IDLE_WAIT_MAX_MS)
                 wait_ms = IDLE_WAIT_MAX_MS;
         }
@@ -597,34 +629,24 @@ static void consume(struct delivery *d)
         if (rc < 0)
             return;
         if (rc == 1) {
+            rc = 0;
             /* Cut before overflowing, so objects stay within the size hint. */
-            if (d->batch_records > 0 && d->batch.len + rec.len > d->cur->size_bytes &&
-                batch_deliver(d) < 0)
+            if (d->writer && d->batch_records > 0 && d->batch_len + rec.len > d->cur->size_bytes)
+                rc = batch_commit(d);
+            if (rc == 0 && !d->writer)
+                rc = batch_open(d, &rec);
+            if (rc == 0)
+                rc = batch_append(d, &rec);
+            if (rc == 0 && (d->batch_len >= d->cur->size_bytes || batch_interval_due(d)))
+                rc = batch_commit(d);
+            if (rc == HY_ECLOSED || (rc < 0 && batch_fail(d, rc) < 0))
                 return;
-            if ((rc = batch_add(d, &rec)) < 0) {
-                /* Cannot be HY_E2BIG: the batch is cut before it outgrows size + one record,
-                 * and the wal's records are smaller than RECORD_SLACK_LEN. */
-                HY_ASSERT(rc != HY_E2BIG);
-                LOG_WARN("delivery", "no memory for the batch, retrying",
-                         "stream=%s seq=%" PRIu64 " len=%zu err=%s", d->cur->stream_name, rec.seq,
-                         rec.len, hy_errname(rc));
-                sleep_interruptible(d, BACKOFF_MAX_MS / 10);
-                d->read_seq = rec.seq; /* read it again */
-                if (reader_position(d) < 0)
-                    return;
-                continue;
-            }
-            if (d->batch.len >= d->cur->size_bytes ||
-                (d->cur->interval_s > 0 && batch_due_in_ms(d) == 0)) {
-                if (batch_deliver(d) < 0)
-                    return;
-            }
             continue;
         }
         /* Nothing more is durable right now. */
-        if (d->batch_records > 0 &&
-            (stopping || d->cur->interval_s == 0 || batch_due_in_ms(d) == 0)) {
-            if (batch_deliver(d) < 0)
+        if (d->writer && (stopping || d->cur->interval_s == 0 || batch_interval_due(d))) {
+            rc = batch_commit(d);
+            if (rc == HY_ECLOSED || (rc < 0 && batch_fail(d, rc) < 0))
                 return;
             continue;
         }
@@ -637,10 +659,11 @@ static void *delivery_main(void *arg)
 {
     struct delivery *d = arg;
     consume(d);
-    if (d->batch_records > 0)
+    if (d->writer)
         LOG_INFO("delivery", "stopped with records not yet delivered",
                  "stream=%s first=%" PRIu64 " last=%" PRIu64, d->cur->stream_name, d->batch_first,
                  d->batch_last);
+    batch_drop(d); /* the sink is used from this thread only */
     return NULL;
 }
 
@@ -654,11 +677,11 @@ static void delivery_free(struct delivery *d)
         return;
     if (d->reader)
         wal_reader_close(d->reader);
-    intent_fini(&d->start_intent);
     target_free(d->cur);
     target_free(d->next_target);
-    buf_fini(&d->batch);
-    buf_fini(&d->key);
+    buf_fini(&d->staging);
+    buf_fini(&d->intent_bucket);
+    buf_fini(&d->intent_key);
     slotfile_close(&d->state);
     hy_free(d->cursor_path);
     hy_free(d->s3_root);
@@ -674,7 +697,6 @@ int delivery_start(const char *state_dir, const char *s3_root, struct wal *w,
     struct delivery *d = hy_calloc(1, sizeof(*d));
     struct buf path;
     pthread_condattr_t ca;
-    uint64_t next_seq;
     int rc;
 
     if (!d)
@@ -685,7 +707,11 @@ int delivery_start(const char *state_dir, const char *s3_root, struct wal *w,
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&d->cond, &ca);
     pthread_condattr_destroy(&ca);
-    buf_init(&d->key, KEY_MAX_LEN);
+    buf_init(&d->intent_bucket, KEY_MAX_LEN);
+    buf_init(&d->intent_key, KEY_MAX_LEN);
+    buf_init(&d->staging, STAGING_LEN);
+    d->sink = &fssink_ops;
+    d->backoff_ms = BACKOFF_MIN_MS;
     d->w = w;
     d->stats = stats;
 
@@ -694,31 +720,29 @@ int delivery_start(const char *state_dir, const char *s3_root, struct wal *w,
     d->cursor_path = rc == 0 ? hy_strdup(path.data) : NULL;
     buf_fini(&path);
     d->s3_root = hy_strdup(s3_root);
+    d->sink_ctx = d->s3_root;
     d->cur = target_copy(t);
     if (rc < 0 || !d->cursor_path || !d->s3_root || !d->cur) {
         rc = rc < 0 ? rc : HY_ENOMEM;
         goto fail;
     }
+    /* Allocated once here, so streaming a batch never allocates. */
+    if ((rc = buf_reserve(&d->staging, STAGING_LEN)) < 0)
+        goto fail;
 
     if ((rc = fsutil_mkdirs(state_dir, 0755)) < 0)
         goto fail;
-    if ((rc = slotfile_open(&d->state, d->cursor_path)) < 0 ||
-        (rc = cursor_load(&d->state, &next_seq, &d->start_intent)) < 0) {
+    if ((rc = slotfile_open(&d->state, d->cursor_path)) < 0 || (rc = cursor_load(d)) < 0) {
         LOG_ERROR("delivery", "cannot load cursor", "stream=%s path=%s err=%s", d->cur->stream_name,
                   d->cursor_path, hy_errname(rc));
         goto fail;
     }
-    /* Replay needs the intent's full range in memory whatever today's size hint is. */
-    buf_init(&d->batch, d->start_intent.key ? SIZE_MAX - 1 : d->cur->size_bytes + RECORD_SLACK_LEN);
-    if (d->start_intent.key)
-        next_seq = d->start_intent.first_seq; /* the file holds the same value */
-    atomic_store(&d->cursor, next_seq);
     if ((rc = pthread_create(&d->thread, NULL, delivery_main, d)) != 0) {
         rc = -rc;
         goto fail;
     }
-    LOG_INFO("delivery", "started", "stream=%s next_seq=%" PRIu64 " bucket=%s", d->cur->stream_name,
-             next_seq, d->cur->bucket);
+    LOG_INFO("delivery", "started", "stream=%s next_seq=%" PRIu64 " bucket=%s sink=%s",
+             d->cur->stream_name, atomic_load(&d->cursor), d->cur->bucket, d->sink->name);
     *out = d;
     return 0;
 fail:

@@ -2,14 +2,16 @@
  * delivery: one stream's delivery consumer. A thread reads durable records from the stream's
  * wal starting at its cursor, batches them by the buffering hints (size or interval, whichever
  * comes first; interval 0 = as soon as possible), runs the pipeline stages (today: none between
- * batch and sink; transform, partition, format and compress plug in here) and writes each batch
- * as one object through a sink. Exactly-once: before writing, the batch's range and key are
- * recorded durably as an intent in the state file (delivery.state); after a crash that exact range
- * is rewritten to that exact key before anything else, and the cursor moves only after the object
- * is durable.
+ * batch and sink; transform, partition, format and compress plug in here) and streams each batch
+ * into one object through a sink writer as its records are read, so memory per stream stays a
+ * small staging buffer whatever the size hint. Exactly-once: when a batch opens at its first
+ * record F, its key is fixed and recorded durably as an intent {F, bucket, key} in the state file
+ * (delivery.state) before anything is written; after a crash or a sink failure the batch restarts
+ * at F under that exact key, and the cursor moves only after the object is committed (delivery.c
+ * has the argument).
  *
- * Object key = prefix (default "YYYY/MM/dd/HH/", UTC, from the oldest record's arrival) +
- * "<stream>-<version>-<yyyy-MM-dd-HH-mm-ss>-<id>", <id> derived from the range.
+ * Object key = prefix (default "YYYY/MM/dd/HH/", UTC, from the first record's arrival) +
+ * "<stream>-<version>-<yyyy-MM-dd-HH-mm-ss>-<id>", <id> derived from the stream identity and F.
  *
  * Threads: start/update/stop from the api thread; the consumer runs on its own thread.
  */
@@ -47,7 +49,9 @@ int delivery_update(struct delivery *d, const struct delivery_target *t);
 uint64_t delivery_cursor(struct delivery *d);
 /* Stop: with flush != 0, first deliver every durable record regardless of buffering hints (a
  * failing sink is not retried once stop is asked; its intent is replayed at the next start).
- * Joins the thread, frees d, and returns the final cursor: every record below it is delivered. */
+ * Without flush an open batch is aborted (nothing of it stays visible) and its intent is replayed
+ * at the next start. Joins the thread, frees d, and returns the final cursor: every record below
+ * it is delivered. */
 uint64_t delivery_stop(struct delivery *d, int flush);
 
 #endif

@@ -68,11 +68,12 @@ uint64_t keyname_stream_id(const char *stream_name, int64_t create_ms)
     return mix64(h ^ mix64((uint64_t)create_ms + 0x9e3779b97f4a7c15ULL));
 }
 
-/* Two independent 64-bit hashes of (identity, first, last). */
-static void range_hash(const struct keyname_range *r, uint64_t *h1, uint64_t *h2)
+/* Two independent 64-bit hashes of (identity, first seq). The last seq must not feed them: a
+ * batch's key is fixed when it opens, before anyone knows where it will be cut. */
+static void batch_hash(const struct keyname_batch *r, uint64_t *h1, uint64_t *h2)
 {
-    *h1 = mix64(mix64(mix64(r->stream_id + 0x243f6a8885a308d3ULL) ^ r->first_seq) ^ r->last_seq);
-    *h2 = mix64(mix64(mix64(r->stream_id + 0x13198a2e03707344ULL) ^ r->last_seq) ^ r->first_seq);
+    *h1 = mix64(mix64(r->stream_id + 0x243f6a8885a308d3ULL) ^ r->first_seq);
+    *h2 = mix64(mix64(r->stream_id + 0x13198a2e03707344ULL) ^ mix64(r->first_seq));
 }
 
 static void hex_bytes(char *out, const unsigned char *b, size_t n)
@@ -84,11 +85,11 @@ static void hex_bytes(char *out, const unsigned char *b, size_t n)
     }
 }
 
-void keyname_range_id(const struct keyname_range *r, char out[KEYNAME_ID_LEN + 1])
+void keyname_batch_id(const struct keyname_batch *r, char out[KEYNAME_ID_LEN + 1])
 {
     uint64_t h1, h2;
     unsigned char b[16];
-    range_hash(r, &h1, &h2);
+    batch_hash(r, &h1, &h2);
     for (int i = 0; i < 8; i++) {
         b[i] = (unsigned char)(h1 >> (56 - 8 * i));
         b[8 + i] = (unsigned char)(h2 >> (56 - 8 * i));
@@ -110,12 +111,12 @@ void keyname_range_id(const struct keyname_range *r, char out[KEYNAME_ID_LEN + 1
 
 /* The n-th !{firehose:random-string} of a key: 8 hex, '-', 2 hex ("046b6c7f-0b"). Firehose
  * draws a new value per occurrence, so the occurrence index feeds the hash. */
-static void random_string(const struct keyname_range *r, unsigned n,
+static void random_string(const struct keyname_batch *r, unsigned n,
                           char out[KEYNAME_RANDOM_LEN + 1])
 {
     uint64_t h1, h2;
     unsigned char b[5];
-    range_hash(r, &h1, &h2);
+    batch_hash(r, &h1, &h2);
     uint64_t h = mix64(h1 ^ mix64(h2 + n + 1));
     for (int i = 0; i < 5; i++)
         b[i] = (unsigned char)(h >> (56 - 8 * i));
@@ -278,7 +279,7 @@ static int ts_format(const char *p, size_t len, const struct when *w, struct buf
 struct walk {
     int is_error_prefix;
     const char *error_output_type; /* value for !{firehose:error-output-type} */
-    const struct keyname_range *range;
+    const struct keyname_batch *batch;
     const struct when *when;
     struct buf *out;  /* NULL: validate only */
     unsigned randoms; /* random-string occurrences so far */
@@ -340,7 +341,7 @@ static int walk_expr(struct walk *wk, const char *p, size_t *consumed)
         if (ns_is(val, val_len, "random-string")) {
             if (wk->out) {
                 char rnd[KEYNAME_RANDOM_LEN + 1];
-                random_string(wk->range, wk->randoms, rnd);
+                random_string(wk->batch, wk->randoms, rnd);
                 rc = buf_append(wk->out, rnd, KEYNAME_RANDOM_LEN);
             }
             wk->randoms++;
@@ -405,40 +406,40 @@ static int walk_prefix(struct walk *wk, const char *prefix, int append_ts)
  * Public calls.
  */
 
-static void walk_init(struct walk *wk, const struct keyname_range *r, const struct when *w,
+static void walk_init(struct walk *wk, const struct keyname_batch *r, const struct when *w,
                       struct buf *out)
 {
     memset(wk, 0, sizeof(*wk));
-    wk->range = r;
+    wk->batch = r;
     wk->when = w;
     wk->out = out;
 }
 
-int keyname_prefix_eval(const char *prefix, const struct keyname_range *r,
+int keyname_prefix_eval(const char *prefix, const struct keyname_batch *r,
                         const char *error_output_type, struct buf *out)
 {
     struct when w;
     struct walk wk;
-    when_init(&w, r->oldest_arrival_ms);
+    when_init(&w, r->first_arrival_ms);
     walk_init(&wk, r, &w, out);
     wk.is_error_prefix = error_output_type != NULL;
     wk.error_output_type = error_output_type;
     return walk_prefix(&wk, prefix, 1);
 }
 
-static int append_suffix(const struct keyname_range *r, struct buf *out)
+static int append_suffix(const struct keyname_batch *r, struct buf *out)
 {
     struct when w;
     char id[KEYNAME_ID_LEN + 1];
-    when_init(&w, r->oldest_arrival_ms);
-    keyname_range_id(r, id);
+    when_init(&w, r->first_arrival_ms);
+    keyname_batch_id(r, id);
     return buf_printf(out, "%s-%llu-%04d-%02d-%02d-%02d-%02d-%02d-%s",
                       r->stream_name ? r->stream_name : "", (unsigned long long)r->version,
                       w.tm.tm_year + 1900, w.tm.tm_mon + 1, w.tm.tm_mday, w.tm.tm_hour, w.tm.tm_min,
                       w.tm.tm_sec, id);
 }
 
-int keyname_object_key(const char *prefix, const struct keyname_range *r, struct buf *out)
+int keyname_object_key(const char *prefix, const struct keyname_batch *r, struct buf *out)
 {
     int rc = keyname_prefix_eval(prefix, r, NULL, out);
     if (rc < 0)
@@ -447,7 +448,7 @@ int keyname_object_key(const char *prefix, const struct keyname_range *r, struct
 }
 
 int keyname_error_key(const char *prefix, const char *error_prefix, const char *error_output_type,
-                      const struct keyname_range *r, struct buf *out)
+                      const struct keyname_batch *r, struct buf *out)
 {
     int rc;
     if (!error_output_type)
@@ -458,7 +459,7 @@ int keyname_error_key(const char *prefix, const char *error_prefix, const char *
         /* Firehose: ErrorOutputPrefix null -> <prefix><error-output-type>/YYYY/MM/dd/HH/. */
         struct when w;
         struct walk wk;
-        when_init(&w, r->oldest_arrival_ms);
+        when_init(&w, r->first_arrival_ms);
         walk_init(&wk, r, &w, out);
         rc = walk_prefix(&wk, prefix, 0);
         if (rc == 0)

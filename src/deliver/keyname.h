@@ -6,11 +6,12 @@
  * The prefix may hold expressions !{timestamp:<pattern>}, !{firehose:random-string} and (error
  * prefixes only) !{firehose:error-output-type}. NULL or "" means the default "yyyy/MM/dd/HH/";
  * a prefix without a timestamp expression gets "yyyy/MM/dd/HH/" appended, as Firehose does.
- * Every timestamp (prefix and suffix) is the UTC arrival time of the oldest record in the object.
+ * Every timestamp (prefix and suffix) is the UTC arrival time of the batch's first (oldest) record.
  *
  * Unlike Firehose, nothing here is random: <id> (UUID-shaped) and each "random-string" are hashed
- * from (stream identity, first seq, last seq), so the same log range always maps to the same key
- * and a redelivery after a crash overwrites the object instead of duplicating it.
+ * from (stream identity, first seq) only, so a batch's key is known when the batch opens (before
+ * its cut), distinct batches of one stream incarnation never share a key, and a redelivery after
+ * a crash overwrites the object instead of duplicating it (delivery.c explains the protocol).
  *
  * Pure functions over caller memory; thread-safe.
  */
@@ -25,38 +26,38 @@ struct buf;
 #define KEYNAME_RANDOM_LEN 11 /* like Firehose's "046b6c7f-0b" */
 #define KEYNAME_PREFIX_MAX 1024
 
-/* The log range one object holds, and what names it. */
-struct keyname_range {
+/* What names one batch's object: everything known when the batch opens at its first record. */
+struct keyname_batch {
     const char *stream_name;
-    uint64_t version;   /* stream VersionId */
-    uint64_t stream_id; /* identity of this incarnation (keyname_stream_id) */
-    uint64_t first_seq;
-    uint64_t last_seq;
-    int64_t oldest_arrival_ms; /* epoch ms of the oldest record in the object */
+    uint64_t version;         /* stream VersionId */
+    uint64_t stream_id;       /* identity of this incarnation (keyname_stream_id) */
+    uint64_t first_seq;       /* sequence number of the batch's first record */
+    int64_t first_arrival_ms; /* epoch ms the first record arrived */
 };
 
 /* Identity of a stream incarnation from its name and creation time (epoch ms; 0 if unknown), so
  * a stream deleted and created again under the same name does not reuse object ids. */
 uint64_t keyname_stream_id(const char *stream_name, int64_t create_ms);
 
-/* Write the range's UUID-shaped id (KEYNAME_ID_LEN chars plus NUL) to out. Deterministic. */
-void keyname_range_id(const struct keyname_range *r, char out[KEYNAME_ID_LEN + 1]);
+/* Write the batch's UUID-shaped id (KEYNAME_ID_LEN chars plus NUL) to out. Deterministic: it
+ * depends only on stream_id and first_seq. */
+void keyname_batch_id(const struct keyname_batch *r, char out[KEYNAME_ID_LEN + 1]);
 
 /* Append the evaluated prefix to out, including the appended default timestamp when the prefix
  * has none. error_output_type is the value of !{firehose:error-output-type} (NULL for data
  * prefixes, where that expression is HY_EINVAL). Returns 0, HY_EINVAL for a bad prefix, or
  * HY_E2BIG/HY_ENOMEM from out (which then may hold part of the prefix). */
-int keyname_prefix_eval(const char *prefix, const struct keyname_range *r,
+int keyname_prefix_eval(const char *prefix, const struct keyname_batch *r,
                         const char *error_output_type, struct buf *out);
 
-/* Append the full object key for r under prefix to out. Errors as keyname_prefix_eval. */
-int keyname_object_key(const char *prefix, const struct keyname_range *r, struct buf *out);
+/* Append the full object key for batch r under prefix to out. Errors as keyname_prefix_eval. */
+int keyname_object_key(const char *prefix, const struct keyname_batch *r, struct buf *out);
 
 /* Append the full key of an error object: under error_prefix when it is set, else under
  * "<prefix><error_output_type>/" plus the default timestamp (Firehose's rule when
  * ErrorOutputPrefix is null). Errors as keyname_prefix_eval. */
 int keyname_error_key(const char *prefix, const char *error_prefix, const char *error_output_type,
-                      const struct keyname_range *r, struct buf *out);
+                      const struct keyname_batch *r, struct buf *out);
 
 /* Check one Prefix (is_error_prefix 0) or ErrorOutputPrefix (1) the way CreateDeliveryStream
  * does. Returns 0, or HY_EINVAL with *reason set to a static message for the API reply. */

@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -13,18 +15,53 @@
 #include "base/err.h"
 #include "base/fsutil.h"
 #include "base/hyassert.h"
+#include "base/mem.h"
 
 #define PATH_CAP 4096
 #define IOV_WINDOW 64 /* iovecs per writev; well under IOV_MAX */
 
-static int fs_put(void *ctx, const struct sink_object *obj)
+struct fssink_writer {
+    int fd;          /* the temp file, open for writing */
+    struct buf path; /* <s3_root>/<bucket>/<key> */
+    struct buf tmp;  /* the temp file beside it */
+    size_t dir_len;  /* path[0..dir_len) is the parent directory */
+    uint64_t off;    /* bytes written so far */
+    uint64_t kicked; /* bytes already handed to writeback */
+};
+
+/* Distinguishes temp files of writers open at the same time, in one thread or several. */
+static _Atomic unsigned long temp_counter;
+
+static int fs_open(void *ctx, const char *bucket, const char *key, void **w)
 {
-    return fssink_put((const char *)ctx, obj);
+    struct fssink_writer *fw = NULL;
+    int rc = fssink_open((const char *)ctx, bucket, key, &fw);
+    if (rc == 0)
+        *w = fw;
+    return rc;
+}
+
+static int fs_write(void *w, const struct iovec *iov, size_t n)
+{
+    return fssink_write(w, iov, n);
+}
+
+static int fs_commit(void *w)
+{
+    return fssink_commit(w);
+}
+
+static void fs_abort(void *w)
+{
+    fssink_abort(w);
 }
 
 const struct sink_ops fssink_ops = {
     .name = "fs",
-    .put = fs_put,
+    .open = fs_open,
+    .write = fs_write,
+    .commit = fs_commit,
+    .abort = fs_abort,
 };
 
 /* A segment is unsafe if it is empty, "." or "..": the first two would make distinct S3 keys
@@ -40,6 +77,17 @@ static int segment_ok(const char *s, size_t n)
     if (n == 2 && s[0] == '.' && s[1] == '.')
         return 0;
     return 1;
+}
+
+int fssink_sweep(const char *s3_root)
+{
+    struct buf dir;
+    buf_init(&dir, PATH_CAP);
+    int rc = buf_printf(&dir, "%s/" FSSINK_TMP_DIR, s3_root);
+    if (rc == 0)
+        rc = fsutil_remove_tree(dir.data);
+    buf_fini(&dir);
+    return rc;
 }
 
 int fssink_check_name(const char *bucket, const char *key)
@@ -59,111 +107,141 @@ int fssink_check_name(const char *bucket, const char *key)
     return 0;
 }
 
-/* Write every byte of obj to fd, resuming after short writes. */
-static int write_all(int fd, const struct sink_object *obj)
+static void writer_free(struct fssink_writer *w)
+{
+    if (w->fd >= 0)
+        close(w->fd);
+    buf_fini(&w->tmp);
+    buf_fini(&w->path);
+    hy_free(w);
+}
+
+int fssink_open(const char *s3_root, const char *bucket, const char *key,
+                struct fssink_writer **out)
+{
+    struct fssink_writer *w = hy_calloc(1, sizeof(*w));
+    int rc;
+
+    if (!w)
+        return HY_ENOMEM;
+    w->fd = -1;
+    buf_init(&w->path, PATH_CAP);
+    buf_init(&w->tmp, PATH_CAP);
+    if ((rc = fssink_check_name(bucket, key)) < 0)
+        goto fail;
+    if ((rc = buf_printf(&w->path, "%s/%s/%s", s3_root, bucket, key)) < 0)
+        goto fail;
+
+    /* The parent directories of the object; the temp file lives in <s3_root>/.tmp (never a
+     * bucket: bucket names cannot start with '.'), so a crash leaves nothing inside a bucket and
+     * fssink_sweep clears the leftovers at start without walking the buckets. */
+    char *slash = strrchr(w->path.data, '/');
+    HY_ASSERT(slash); /* cannot fail: the format above put a '/' before the key */
+    w->dir_len = (size_t)(slash - w->path.data);
+    unsigned long n = atomic_fetch_add_explicit(&temp_counter, 1, memory_order_relaxed);
+    if ((rc = buf_printf(&w->tmp, "%s/" FSSINK_TMP_DIR, s3_root)) < 0 ||
+        (rc = fsutil_mkdirs(w->tmp.data, 0755)) < 0 ||
+        (rc = buf_printf(&w->tmp, "/%lu.%ld", n, (long)gettid())) < 0)
+        goto fail;
+
+    *slash = '\0';
+    rc = fsutil_mkdirs(w->path.data, 0755);
+    *slash = '/';
+    if (rc < 0)
+        goto fail;
+
+    w->fd = open(w->tmp.data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (w->fd < 0) {
+        rc = -errno;
+        goto fail;
+    }
+    *out = w;
+    return 0;
+fail:
+    writer_free(w);
+    return rc;
+}
+
+int fssink_write(struct fssink_writer *w, const struct iovec *iov, size_t n)
 {
     size_t idx = 0, off = 0; /* position: iov[idx] + off */
-    while (idx < obj->iovcnt) {
+    while (idx < n) {
         struct iovec win[IOV_WINDOW];
-        int n = 0;
-        for (size_t i = idx; i < obj->iovcnt && n < IOV_WINDOW; i++) {
+        int cnt = 0;
+        for (size_t i = idx; i < n && cnt < IOV_WINDOW; i++) {
             size_t skip = i == idx ? off : 0;
-            if (obj->iov[i].iov_len == skip)
+            if (iov[i].iov_len == skip)
                 continue;
-            win[n].iov_base = (char *)obj->iov[i].iov_base + skip;
-            win[n].iov_len = obj->iov[i].iov_len - skip;
-            n++;
+            win[cnt].iov_base = (char *)iov[i].iov_base + skip;
+            win[cnt].iov_len = iov[i].iov_len - skip;
+            cnt++;
         }
-        if (n == 0)
+        if (cnt == 0)
             break; /* only empty iovecs remain */
-        ssize_t w = writev(fd, win, n);
-        if (w < 0) {
+        ssize_t wr = writev(w->fd, win, cnt);
+        if (wr < 0) {
             if (errno == EINTR)
                 continue;
             return -errno;
         }
-        size_t left = (size_t)w;
-        while (idx < obj->iovcnt && left >= obj->iov[idx].iov_len - off) {
-            left -= obj->iov[idx].iov_len - off;
+        w->off += (uint64_t)wr;
+        size_t left = (size_t)wr;
+        while (idx < n && left >= iov[idx].iov_len - off) {
+            left -= iov[idx].iov_len - off;
             idx++;
             off = 0;
         }
         off += left;
     }
+    if (w->off - w->kicked >= FSSINK_WRITEBACK_LEN) {
+        /* Start writeback of what this object has dirtied so far without waiting for it, so
+         * the disk takes the object in steps while it is written and the fsync at commit finds
+         * little left to do. A failure here is only a lost hint: fsync reports real errors. */
+        (void)sync_file_range(w->fd, (off_t)w->kicked, (off_t)(w->off - w->kicked),
+                              SYNC_FILE_RANGE_WRITE);
+        w->kicked = w->off;
+    }
     return 0;
 }
 
-int fssink_put(const char *s3_root, const struct sink_object *obj)
+int fssink_commit(struct fssink_writer *w)
 {
-    struct buf path, tmp;
-    int fd = -1, rc;
-
-    buf_init(&path, PATH_CAP);
-    buf_init(&tmp, PATH_CAP);
-    if ((rc = fssink_check_name(obj->bucket, obj->key)) < 0)
-        goto out;
-    if ((rc = buf_printf(&path, "%s/%s/%s", s3_root, obj->bucket, obj->key)) < 0)
-        goto out;
-
-    /* Split into directory and basename to make the parents and name the temp file. */
-    char *slash = strrchr(path.data, '/');
-    HY_ASSERT(slash); /* cannot fail: the format above put a '/' before the key */
-    size_t dir_len = (size_t)(slash - path.data);
-    const char *base = slash + 1;
-    /* The temp name must fit NAME_MAX like the final one, so a long basename is shortened in
-     * it; the thread id alone keeps concurrent puts apart. */
-    char suffix[32];
-    int suffix_len = snprintf(suffix, sizeof(suffix), ".tmp.%ld", (long)gettid());
-    HY_ASSERT(suffix_len > 0 && (size_t)suffix_len < sizeof(suffix)); /* a long has <= 20 digits */
-    int base_len = (int)strlen(base);
-    if (base_len > NAME_MAX - 1 - suffix_len)
-        base_len = NAME_MAX - 1 - suffix_len;
-    if ((rc = buf_append(&tmp, path.data, dir_len)) < 0 ||
-        (rc = buf_printf(&tmp, "/.%.*s%s", base_len, base, suffix)) < 0)
-        goto out;
-
-    *slash = '\0';
-    rc = fsutil_mkdirs(path.data, 0755);
-    *slash = '/';
-    if (rc < 0)
-        goto out;
-
-    fd = open(tmp.data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        rc = -errno;
-        goto out;
-    }
-    if ((rc = write_all(fd, obj)) < 0)
-        goto fail;
+    int rc;
     /* The data must be on disk before the rename makes it visible under the final name. */
-    if (fsync(fd) < 0) {
+    if (fsync(w->fd) < 0) {
         rc = -errno;
         goto fail;
     }
     /* hydrant never reads an object back: its clean pages only crowd out the log's. */
-    posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
-    rc = close(fd);
-    fd = -1;
+    posix_fadvise(w->fd, 0, 0, POSIX_FADV_DONTNEED);
+    rc = close(w->fd);
+    w->fd = -1;
     if (rc < 0) {
         rc = -errno;
         goto fail;
     }
-    if (rename(tmp.data, path.data) < 0) {
+    if (rename(w->tmp.data, w->path.data) < 0) {
         rc = -errno;
         goto fail;
     }
     /* The rename itself is durable only once the directory is synced. */
-    *slash = '\0';
-    rc = fsutil_fsync_dir(path.data);
-    *slash = '/';
-    goto out;
-
-fail:
-    if (fd >= 0)
-        close(fd);
-    unlink(tmp.data);
-out:
-    buf_fini(&tmp);
-    buf_fini(&path);
+    w->path.data[w->dir_len] = '\0';
+    rc = fsutil_fsync_dir(w->path.data);
+    writer_free(w);
     return rc;
+fail:
+    fssink_abort(w);
+    return rc;
+}
+
+void fssink_abort(struct fssink_writer *w)
+{
+    if (!w)
+        return;
+    if (w->fd >= 0) {
+        close(w->fd);
+        w->fd = -1;
+    }
+    unlink(w->tmp.data);
+    writer_free(w);
 }

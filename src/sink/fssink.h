@@ -1,28 +1,55 @@
 /*
  * fssink: the embedded local bucket store. An object bucket/key lives in the file
- * <s3_root>/<bucket>/<key>; key slashes become directories. A put writes a temp file
- * ".<basename>.tmp.<tid>" beside the target (basename shortened to keep it within NAME_MAX), fsyncs
- * it, renames it over the target and fsyncs the directory, so readers see the old object or the new
- * one, never a partial one, and a crash leaves at most a stray temp file (names starting with '.'
- * and containing ".tmp." are never objects; listings should skip them). Writing the same key again
- * replaces the object.
+ * <s3_root>/<bucket>/<key>; key slashes become directories. A writer streams the object into a
+ * temp file in <s3_root>/.tmp (one name per writer, from a process-wide counter), handing every
+ * FSSINK_WRITEBACK_LEN bytes to writeback as they come. Commit fsyncs the temp file, renames it
+ * over the target and fsyncs the target's directory, so readers see the old object or the new
+ * one, never a partial one. A crash leaves at most temp files in <s3_root>/.tmp, which
+ * fssink_sweep removes at start; buckets never hold anything but objects. <s3_root> must be one
+ * filesystem (the rename does not cross filesystems). Writing the same key again replaces the
+ * object.
  *
  * Keys that could escape the bucket or collide in a filesystem ("..", ".", empty segments,
  * a leading or trailing '/') or that no filesystem can hold (a segment over NAME_MAX) are
- * refused. Thread-safe: each put uses its own temp file.
+ * refused. Thread-safe: each writer has its own temp file and is used by one thread.
  */
 #ifndef HY_FSSINK_H
 #define HY_FSSINK_H
 
+#include <stddef.h>
+#include <sys/uio.h>
+
 #include "sink/sink.h"
+
+/* Bytes written between two writeback kicks (sync_file_range): the object reaches the disk in
+ * steps of this size instead of in one burst at commit, which would stall the log's fdatasyncs
+ * on the same disk. */
+#define FSSINK_WRITEBACK_LEN (8u * 1024 * 1024)
+/* Where temp files live, under s3_root. */
+#define FSSINK_TMP_DIR ".tmp"
+
+struct fssink_writer;
 
 /* sink_ops for the local store; its ctx is the s3_root string (const char *). */
 extern const struct sink_ops fssink_ops;
 
-/* Durably write obj to <s3_root>/<bucket>/<key>, replacing any existing object. Blocks on disk
- * I/O. Returns 0, HY_EINVAL for an unsafe bucket or key, or -errno; on error no temp file is
- * left and the previous object, if any, is untouched. */
-int fssink_put(const char *s3_root, const struct sink_object *obj);
+/* Create the parent directories and the temp file for <s3_root>/<bucket>/<key>. Returns 0 and
+ * sets *out (end it with fssink_commit or fssink_abort), HY_EINVAL for an unsafe bucket or key,
+ * HY_ENOMEM, or -errno; on error no temp file is left. Blocks on disk I/O. */
+int fssink_open(const char *s3_root, const char *bucket, const char *key,
+                struct fssink_writer **out);
+/* Append iov[0..n) to the temp file, resuming after short writes. 0 or -errno (then abort). */
+int fssink_write(struct fssink_writer *w, const struct iovec *iov, size_t n);
+/* fsync, rename over the target and fsync the directory; frees w. Returns 0 once the object is
+ * durable and visible, or -errno with the temp file removed and the previous object untouched
+ * (a failed directory fsync may leave the new object visible but not yet durable). */
+int fssink_commit(struct fssink_writer *w);
+/* Close and remove the temp file; frees w. NULL is a no-op. */
+void fssink_abort(struct fssink_writer *w);
+
+/* Remove the temp files a previous process left in <s3_root>/.tmp. Call before any writer is
+ * open (at start); 0 or -errno. */
+int fssink_sweep(const char *s3_root);
 
 /* 0 if bucket and key are safe to map to a path (no unsafe or empty segment, none longer than
  * NAME_MAX), else HY_EINVAL. */

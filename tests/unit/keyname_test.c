@@ -19,36 +19,36 @@
 /* 2018-08-27T03:04:05Z */
 #define T_2018 1535339045000LL
 
-/* Filled from the first run; see test_range_id_is_pinned_so_upgrades_keep_redelivery_idempotent. */
-#define PINNED_ID "552d9819-d3df-8aaa-9ae8-f80c5dcfa4ee"
+/* Filled from the first run; see test_batch_id_is_pinned_so_upgrades_keep_redelivery_idempotent. */
+#define PINNED_ID "c8f1df79-5049-8135-bbf4-db34fb1eb0ac"
+#define PINNED_RANDOM "b681f3fe-a5"
 #define PINNED_STREAM_ID 0x64af7844dff497b0ULL
 
-static struct keyname_range range_at(int64_t ms)
+static struct keyname_batch batch_at(int64_t ms)
 {
-    struct keyname_range r = {
+    struct keyname_batch r = {
         .stream_name = "s1",
         .version = 1,
         .stream_id = 42,
         .first_seq = 1,
-        .last_seq = 10,
-        .oldest_arrival_ms = ms,
+        .first_arrival_ms = ms,
     };
     return r;
 }
 
 /* Evaluate the full key and return it in b (caller finalises). */
-static int key_of(const char *prefix, const struct keyname_range *r, struct buf *b)
+static int key_of(const char *prefix, const struct keyname_batch *r, struct buf *b)
 {
     buf_init(b, 4096);
     return keyname_object_key(prefix, r, b);
 }
 
-static void assert_key(const char *prefix, const struct keyname_range *r, const char *want_prefix)
+static void assert_key(const char *prefix, const struct keyname_batch *r, const char *want_prefix)
 {
     struct buf b, want;
     char id[KEYNAME_ID_LEN + 1];
     assert_int_equal(key_of(prefix, r, &b), 0);
-    keyname_range_id(r, id);
+    keyname_batch_id(r, id);
     buf_init(&want, 4096);
     assert_int_equal(buf_printf(&want, "%s%s-%llu-", want_prefix, r->stream_name,
                                 (unsigned long long)r->version),
@@ -69,11 +69,11 @@ static int is_lower_hex(char c)
 
 static void test_default_prefix_is_utc_hour_path_of_oldest_arrival(void **state)
 {
-    struct keyname_range r = range_at(T_NOV);
+    struct keyname_batch r = batch_at(T_NOV);
     struct buf b;
     assert_int_equal(key_of(NULL, &r, &b), 0);
     char id[KEYNAME_ID_LEN + 1];
-    keyname_range_id(&r, id);
+    keyname_batch_id(&r, id);
     char want[128];
     snprintf(want, sizeof(want), "2026/11/24/18/s1-1-2026-11-24-18-05-09-%s", id);
     assert_string_equal(b.data, want);
@@ -83,7 +83,7 @@ static void test_default_prefix_is_utc_hour_path_of_oldest_arrival(void **state)
 
 static void test_plain_prefix_gets_default_timestamp_appended(void **state)
 {
-    struct keyname_range r = range_at(T_NOV);
+    struct keyname_batch r = batch_at(T_NOV);
     assert_key("logs/", &r, "logs/2026/11/24/18/");
     /* Firehose concatenates; it adds no slash of its own. */
     assert_key("myFirehosePrefix", &r, "myFirehosePrefix2026/11/24/18/");
@@ -91,7 +91,7 @@ static void test_plain_prefix_gets_default_timestamp_appended(void **state)
 
 static void test_suffix_has_stream_version_and_zero_padded_time(void **state)
 {
-    struct keyname_range r = range_at(T_MAR);
+    struct keyname_batch r = batch_at(T_MAR);
     r.stream_name = "my-delivery-stream";
     r.version = 17;
     struct buf b;
@@ -103,7 +103,7 @@ static void test_suffix_has_stream_version_and_zero_padded_time(void **state)
 
 static void test_timestamp_expressions_replace_the_default_path(void **state)
 {
-    struct keyname_range r = range_at(T_NOV);
+    struct keyname_batch r = batch_at(T_NOV);
     assert_key("year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/", &r,
                "year=2026/month=11/day=24/");
     assert_key("!{timestamp:yyyy/MM/dd/HH/mm/ss}/", &r, "2026/11/24/18/05/09/");
@@ -111,7 +111,7 @@ static void test_timestamp_expressions_replace_the_default_path(void **state)
 
 static void test_quoted_literals_are_copied_verbatim(void **state)
 {
-    struct keyname_range r = range_at(T_NOV);
+    struct keyname_batch r = batch_at(T_NOV);
     assert_key("!{timestamp:'year='yyyy'/month='MM}/", &r, "year=2026/month=11/");
     assert_key("!{timestamp:''yyyy''}/", &r, "'2026'/");
     assert_key("!{timestamp:'it''s 'yy}/", &r, "it's 26/");
@@ -121,7 +121,7 @@ static void test_quoted_literals_are_copied_verbatim(void **state)
 
 static void test_short_and_text_fields_follow_datetimeformatter(void **state)
 {
-    struct keyname_range r = range_at(T_MAR);
+    struct keyname_batch r = batch_at(T_MAR);
     assert_key("!{timestamp:yy-M-d-H-m-s.SSS}/", &r, "26-3-5-4-6-7.089/");
     assert_key("!{timestamp:EEE MMM MMMM EEEE}/", &r, "Thu Mar March Thursday/");
     assert_key("!{timestamp:uuuu-S-SSSSSS}/", &r, "2026-0-089000/");
@@ -129,15 +129,15 @@ static void test_short_and_text_fields_follow_datetimeformatter(void **state)
 
 static void test_all_timestamps_in_a_prefix_use_one_instant(void **state)
 {
-    struct keyname_range r = range_at(T_NOV);
+    struct keyname_batch r = batch_at(T_NOV);
     assert_key("a=!{timestamp:HH}/b=!{timestamp:HH}/", &r, "a=18/b=18/");
 }
 
-static void test_range_id_is_a_lowercase_uuid(void **state)
+static void test_batch_id_is_a_lowercase_uuid(void **state)
 {
-    struct keyname_range r = range_at(T_NOV);
+    struct keyname_batch r = batch_at(T_NOV);
     char id[KEYNAME_ID_LEN + 1];
-    keyname_range_id(&r, id);
+    keyname_batch_id(&r, id);
     assert_int_equal(strlen(id), 36);
     for (int i = 0; i < 36; i++) {
         if (i == 8 || i == 13 || i == 18 || i == 23)
@@ -149,43 +149,58 @@ static void test_range_id_is_a_lowercase_uuid(void **state)
     assert_true(strchr("89ab", id[19]) != NULL); /* variant 10xx */
 }
 
-static void test_same_range_gives_same_key_and_other_ranges_differ(void **state)
+static void test_id_depends_only_on_stream_identity_and_first_seq(void **state)
 {
-    struct keyname_range r = range_at(T_NOV), o;
+    /* A batch is named when it opens, before its cut is known: the id must not depend on
+     * anything else, or a replay after a crash could not reproduce it. */
+    struct keyname_batch r = batch_at(T_NOV), o;
     char a[KEYNAME_ID_LEN + 1], b[KEYNAME_ID_LEN + 1];
-    keyname_range_id(&r, a);
-    keyname_range_id(&r, b);
+    keyname_batch_id(&r, a);
+    keyname_batch_id(&r, b);
+    assert_string_equal(a, b);
+
+    o = r;
+    o.first_arrival_ms = T_MAR;
+    o.version = 7;
+    o.stream_name = "other";
+    keyname_batch_id(&o, b);
     assert_string_equal(a, b);
 
     o = r;
     o.first_seq = 2;
-    keyname_range_id(&o, b);
-    assert_string_not_equal(a, b);
-    o = r;
-    o.last_seq = 11;
-    keyname_range_id(&o, b);
+    keyname_batch_id(&o, b);
     assert_string_not_equal(a, b);
     o = r;
     o.stream_id = 43;
-    keyname_range_id(&o, b);
+    keyname_batch_id(&o, b);
     assert_string_not_equal(a, b);
-    /* Swapping first and last is a different range. */
-    o = r;
-    o.first_seq = r.last_seq;
-    o.last_seq = r.first_seq;
-    keyname_range_id(&o, b);
-    assert_string_not_equal(a, b);
+    /* Neighbouring first seqs of one stream, as consecutive batches have, never collide. */
+    for (uint64_t seq = 1; seq < 2000; seq++) {
+        char x[KEYNAME_ID_LEN + 1], y[KEYNAME_ID_LEN + 1];
+        o = r;
+        o.first_seq = seq;
+        keyname_batch_id(&o, x);
+        o.first_seq = seq + 1;
+        keyname_batch_id(&o, y);
+        assert_string_not_equal(x, y);
+    }
 }
 
-static void test_range_id_is_pinned_so_upgrades_keep_redelivery_idempotent(void **state)
+static void test_batch_id_is_pinned_so_upgrades_keep_redelivery_idempotent(void **state)
 {
-    /* If this fails, the hash changed: an intent written by an older build would then be
-     * replayed under a new key. Change it only with a migration. */
-    struct keyname_range r = range_at(T_NOV);
+    /* If this fails, the hash changed and one batch would be named differently by two builds.
+     * Intents store the whole key, so a replay is still exact, but anything that derives names
+     * (tools, tests, a batch opened again by an older build) would not be. Re-pin deliberately:
+     * the last re-pin came when the last seq left the hash. */
+    struct keyname_batch r = batch_at(T_NOV);
     char id[KEYNAME_ID_LEN + 1];
-    keyname_range_id(&r, id);
+    struct buf b;
+    keyname_batch_id(&r, id);
     assert_string_equal(id, PINNED_ID);
     assert_true(keyname_stream_id("s1", 0) == PINNED_STREAM_ID);
+    assert_int_equal(key_of("!{firehose:random-string}/", &r, &b), 0);
+    assert_memory_equal(b.data, PINNED_RANDOM "/", KEYNAME_RANDOM_LEN + 1);
+    buf_fini(&b);
 }
 
 static void test_stream_id_depends_on_name_and_creation_time(void **state)
@@ -198,7 +213,7 @@ static void test_stream_id_depends_on_name_and_creation_time(void **state)
 
 static void test_random_string_is_eleven_chars_and_deterministic_per_occurrence(void **state)
 {
-    struct keyname_range r = range_at(T_NOV);
+    struct keyname_batch r = batch_at(T_NOV);
     struct buf a, b;
     assert_int_equal(key_of("!{firehose:random-string}/!{firehose:random-string}/", &r, &a), 0);
     assert_int_equal(key_of("!{firehose:random-string}/!{firehose:random-string}/", &r, &b), 0);
@@ -227,7 +242,7 @@ static void test_random_string_is_eleven_chars_and_deterministic_per_occurrence(
 
 static void test_error_output_type_is_rejected_in_a_data_prefix(void **state)
 {
-    struct keyname_range r = range_at(T_NOV);
+    struct keyname_batch r = batch_at(T_NOV);
     struct buf b;
     assert_int_equal(key_of("e/!{firehose:error-output-type}/", &r, &b), HY_EINVAL);
     buf_fini(&b);
@@ -235,7 +250,7 @@ static void test_error_output_type_is_rejected_in_a_data_prefix(void **state)
 
 static void test_error_key_uses_error_prefix_with_its_type(void **state)
 {
-    struct keyname_range r = range_at(T_2018);
+    struct keyname_batch r = batch_at(T_2018);
     struct buf b;
     buf_init(&b, 4096);
     assert_int_equal(keyname_error_key("data/!{timestamp:yyyy}/",
@@ -249,7 +264,7 @@ static void test_error_key_uses_error_prefix_with_its_type(void **state)
 
 static void test_error_key_without_error_prefix_nests_type_under_prefix(void **state)
 {
-    struct keyname_range r = range_at(T_2018);
+    struct keyname_batch r = batch_at(T_2018);
     struct buf b;
     buf_init(&b, 4096);
     assert_int_equal(keyname_error_key("myFirehosePrefix/", NULL, "processing-failed", &r, &b), 0);
@@ -260,7 +275,7 @@ static void test_error_key_without_error_prefix_nests_type_under_prefix(void **s
 
 static void test_key_longer_than_buffer_cap_fails_with_e2big(void **state)
 {
-    struct keyname_range r = range_at(T_NOV);
+    struct keyname_batch r = batch_at(T_NOV);
     struct buf b;
     buf_init(&b, 40);
     assert_int_equal(keyname_object_key("logs/", &r, &b), HY_E2BIG);
@@ -367,9 +382,9 @@ int main(void)
         cmocka_unit_test(test_quoted_literals_are_copied_verbatim),
         cmocka_unit_test(test_short_and_text_fields_follow_datetimeformatter),
         cmocka_unit_test(test_all_timestamps_in_a_prefix_use_one_instant),
-        cmocka_unit_test(test_range_id_is_a_lowercase_uuid),
-        cmocka_unit_test(test_same_range_gives_same_key_and_other_ranges_differ),
-        cmocka_unit_test(test_range_id_is_pinned_so_upgrades_keep_redelivery_idempotent),
+        cmocka_unit_test(test_batch_id_is_a_lowercase_uuid),
+        cmocka_unit_test(test_id_depends_only_on_stream_identity_and_first_seq),
+        cmocka_unit_test(test_batch_id_is_pinned_so_upgrades_keep_redelivery_idempotent),
         cmocka_unit_test(test_stream_id_depends_on_name_and_creation_time),
         cmocka_unit_test(test_random_string_is_eleven_chars_and_deterministic_per_occurrence),
         cmocka_unit_test(test_error_output_type_is_rejected_in_a_data_prefix),
