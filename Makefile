@@ -27,7 +27,7 @@ FUZZ_TIME ?= 30
 
 .SECONDARY:
 
-.PHONY: all run test unit integration asan tsan fuzz lint bench deps test-deps clean
+.PHONY: all run test unit integration asan tsan fuzz fuzz-lib lint bench deps test-deps clean
 
 all: $(BUILD)/hydrant
 
@@ -82,15 +82,20 @@ tsan:
 	$(MAKE) -j2 BUILD=build/tsan CC=clang CFLAGS="-O1 -g -fsanitize=thread" all unit
 
 # libFuzzer targets: each tests/fuzz/X_fuzz.c links the library built with the fuzzer's coverage.
+# The library is brought up to date first (a sub-make), so a changed source relinks every target.
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/bin/%)
-build/fuzz/bin/%: tests/fuzz/%.c
-	$(MAKE) BUILD=build/fuzz CC=clang \
-	    CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined -DHY_FUZZ" build/fuzz/libhydrant.a
+FUZZ_CFLAGS := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -DHY_FUZZ
+
+fuzz-lib:
+	$(MAKE) BUILD=build/fuzz CC=clang CFLAGS="$(FUZZ_CFLAGS)" build/fuzz/libhydrant.a
+
+build/fuzz/bin/%: tests/fuzz/%.c build/fuzz/libhydrant.a
 	@mkdir -p $(dir $@)
 	clang $(CFLAGS_BASE) -O1 -g -fsanitize=fuzzer,address,undefined -DHY_FUZZ -o $@ $< \
 	    build/fuzz/libhydrant.a $(LIBS)
 
-fuzz: $(FUZZ_BIN)
+fuzz: fuzz-lib
+	$(MAKE) $(FUZZ_BIN)
 	@scripts/run-fuzz.sh $(FUZZ_TIME) $(FUZZ_BIN)
 
 lint:
