@@ -293,9 +293,17 @@ static void sleep_interruptible(struct delivery *d, int ms)
     pthread_mutex_unlock(&d->mu);
 }
 
-static int next_backoff(int ms)
+/* One step of a retry loop: wait *backoff_ms (interruptibly) and double it, up to the cap.
+ * Returns HY_ECLOSED if the consumer is stopping (then the caller gives up), else 0. */
+static int backoff_step(struct delivery *d, int *backoff_ms)
 {
-    return ms >= BACKOFF_MAX_MS / 2 ? BACKOFF_MAX_MS : ms * 2;
+    if (atomic_load(&d->stop))
+        return HY_ECLOSED;
+    sleep_interruptible(d, *backoff_ms);
+    if (atomic_load(&d->stop))
+        return HY_ECLOSED;
+    *backoff_ms = *backoff_ms >= BACKOFF_MAX_MS / 2 ? BACKOFF_MAX_MS : *backoff_ms * 2;
+    return 0;
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -319,12 +327,8 @@ static int reader_position(struct delivery *d)
         LOG_ERROR("delivery", "cannot read the log at the cursor",
                   "stream=%s seq=%" PRIu64 " err=%s", d->cur->stream_name, d->read_seq,
                   hy_errname(rc));
-        if (atomic_load(&d->stop))
+        if (backoff_step(d, &backoff_ms))
             return HY_ECLOSED;
-        sleep_interruptible(d, backoff_ms);
-        if (atomic_load(&d->stop))
-            return HY_ECLOSED;
-        backoff_ms = next_backoff(backoff_ms);
     }
 }
 
@@ -368,12 +372,8 @@ static int store_with_retry(struct delivery *d, uint64_t next_seq, int with_inte
         LOG_WARN("delivery", "cursor write failed, retrying",
                  "stream=%s next_seq=%" PRIu64 " err=%s", d->cur->stream_name, next_seq,
                  hy_errname(rc));
-        if (atomic_load(&d->stop))
+        if (backoff_step(d, &backoff_ms))
             return HY_ECLOSED;
-        sleep_interruptible(d, backoff_ms);
-        if (atomic_load(&d->stop))
-            return HY_ECLOSED;
-        backoff_ms = next_backoff(backoff_ms);
     }
 }
 
@@ -566,12 +566,8 @@ static int batch_fail(struct delivery *d, int err)
     if (d->batch_records > 0 && d->batch_last > d->refill_last)
         d->refill_last = d->batch_last;
     batch_drop(d);
-    if (atomic_load(&d->stop))
+    if (backoff_step(d, &d->backoff_ms))
         return HY_ECLOSED;
-    sleep_interruptible(d, d->backoff_ms);
-    if (atomic_load(&d->stop))
-        return HY_ECLOSED;
-    d->backoff_ms = next_backoff(d->backoff_ms);
     d->read_seq = d->intent_first;
     return reader_position(d);
 }
