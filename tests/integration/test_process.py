@@ -120,9 +120,11 @@ class DeleteTest(HydrantTestCase):
         harness.wait_active(fh, "doomed")
         recs = [harness.frame(i, b"payload-%d" % i) for i in range(20)]
         harness.put_all(fh, "doomed", recs)
-        # Break the sink: the bucket directory becomes a plain file, so objects cannot be written.
+        # Break the sink: the bucket directory becomes a plain file, so no object can be
+        # committed (the open batch may already have made the directory: replace it).
         os.makedirs(os.path.join(srv.data_dir, "s3"), exist_ok=True)
         bucket = srv.s3_dir("doomed")
+        shutil.rmtree(bucket, ignore_errors=True)
         with open(bucket, "w") as f:
             f.write("in the way")
         fh.delete_delivery_stream(DeliveryStreamName="doomed")
