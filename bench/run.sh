@@ -143,6 +143,8 @@ if [ -x "$HYDRANT" ]; then
     row b "b: batch at ${RATE} MB/s" --op batch --connections 16 --rate "$RATE" \
         --duration "$SECS" --wait-delivered
     row c "c: PutRecord, 64 conns" --op single --connections 64 --duration "$SECS"
+    row c2 "c2: PutRecord, 128 conns" --op single --connections 128 --duration "$SECS"
+    row g "g: batch at 250 MB/s" --op batch --connections 16 --rate 250 --duration "$SECS"
     # d: the heaviest request mix (4 MB batches, 64 connections) for peak RSS; with a small
     # per-stream quota (when the binary has the flag) it also shows throttling.
     if [ -z "${BENCH_OVERLOAD_FLAGS+x}" ] &&
@@ -189,4 +191,11 @@ EOF
         echo "(moto failed to start; see $LOG_DIR/moto.log)"
         stop_server
     fi
+fi
+
+if [ -x "$BUILD/parse" ]; then
+    echo
+    echo "### PutRecordBatch body parsing (build/parse)"
+    echo
+    "$BUILD/parse" 2
 fi
