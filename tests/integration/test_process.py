@@ -116,17 +116,15 @@ class DeleteTest(HydrantTestCase):
     def test_delete_keeps_a_stream_whose_records_cannot_be_delivered(self):
         srv = self.start_server()
         fh = srv.client()
+        # Break the sink before the stream exists: its bucket path is a plain file, so no
+        # object can ever be opened, and the records stay in the log.
+        bucket = srv.s3_dir("doomed")
+        with open(bucket, "w") as f:
+            f.write("in the way")
         harness.create_stream(fh, "doomed", bucket="doomed", size=128, interval=900)
         harness.wait_active(fh, "doomed")
         recs = [harness.frame(i, b"payload-%d" % i) for i in range(20)]
         harness.put_all(fh, "doomed", recs)
-        # Break the sink: the bucket directory becomes a plain file, so no object can be
-        # committed (the open batch may already have made the directory: replace it).
-        os.makedirs(os.path.join(srv.data_dir, "s3"), exist_ok=True)
-        bucket = srv.s3_dir("doomed")
-        shutil.rmtree(bucket, ignore_errors=True)
-        with open(bucket, "w") as f:
-            f.write("in the way")
         fh.delete_delivery_stream(DeliveryStreamName="doomed")
         wait_until(lambda: b"stream kept in DELETING" in open(srv.log_path, "rb").read(), 20,
                    what="the delete to give up on the failing sink")
