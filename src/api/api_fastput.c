@@ -50,14 +50,20 @@ static int eat(struct scan *s, char c)
     return 0;
 }
 
-/* Consume the member name "<key>" followed by ':'. key must not need escaping. */
+/* Consume the member name "<key>" followed by ':'. key must not need escaping. On failure
+ * nothing is consumed, so the caller can try the next member name at the same place (a name
+ * without its ':' must not let the next branch start after it). */
 static int eat_key(struct scan *s, const char *key, size_t key_len)
 {
+    const char *start = s->p;
     if ((size_t)(s->end - s->p) < key_len + 2 || s->p[0] != '"' || s->p[key_len + 1] != '"' ||
         memcmp(s->p + 1, key, key_len) != 0)
         return 0;
     s->p += key_len + 2;
-    return eat(s, ':');
+    if (eat(s, ':'))
+        return 1;
+    s->p = start;
+    return 0;
 }
 
 /* A string value's raw text between its quotes (s->p at the opening quote). Escapes are not

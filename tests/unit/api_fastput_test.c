@@ -300,6 +300,10 @@ static void test_malformed_json_is_declined(void **state)
     /* A byte-order mark and non-JSON whitespace (cJSON skips both). */
     decline(1, "\xef\xbb\xbf{\"DeliveryStreamName\":\"s\",\"Records\":[" OKREC "]}");
     decline(1, "{\f\"DeliveryStreamName\":\"s\",\"Records\":[" OKREC "]}");
+    /* Fuzz regression: a member name without its ':' must not let the next name start after
+     * it (this body was accepted with the second, valid, DeliveryStreamName). */
+    decline(1, "{\"DeliveryStreamName\"\t\"Records\":[" OKREC "],\"DeliveryStreamName\":\"s\"}");
+    decline(1, "{\"Records\" \"DeliveryStreamName\":\"s\",\"Records\":[" OKREC "]}");
 }
 
 static void test_invalid_base64_is_declined(void **state)
