@@ -10,6 +10,7 @@
 #include "api/api_int.h"
 #include "base/hytime.h"
 #include "stream/catalog.h"
+#include "stream/wal.h"
 #include "stream/stats.h"
 
 struct counter_def {
@@ -114,6 +115,19 @@ int api_metrics_render(struct api *a, struct buf *out)
         double age = oldest > 0 && now > oldest ? (double)(now - oldest) / 1000.0 : 0.0;
         rc = buf_printf(out, "hydrant_delivery_to_s3_data_freshness_seconds{stream=\"%s\"} %.3f\n",
                         v[i]->name, age);
+    }
+    if (!rc)
+        rc = buf_printf(out, "# HELP hydrant_log_retained_bytes Bytes of the stream's log kept on "
+                             "disk: undelivered records plus at most one segment (the quota "
+                             "counts these).\n"
+                             "# TYPE hydrant_log_retained_bytes gauge\n");
+    for (size_t i = 0; i < n && !rc; i++) {
+        /* Shared put lock: the wal pointer is detached and closed under the exclusive one. */
+        pthread_rwlock_rdlock(&v[i]->put_lock);
+        uint64_t kept = v[i]->wal ? wal_retained_bytes(v[i]->wal) : 0;
+        pthread_rwlock_unlock(&v[i]->put_lock);
+        rc = buf_printf(out, "hydrant_log_retained_bytes{stream=\"%s\"} %" PRIu64 "\n", v[i]->name,
+                        kept);
     }
     if (!rc)
         rc = buf_printf(out,

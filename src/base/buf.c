@@ -142,18 +142,6 @@ int buf_append_json_str(struct buf *b, const char *s, size_t n)
     return 0;
 }
 
-void buf_consume(struct buf *b, size_t n)
-{
-    if (n >= b->len) {
-        b->len = 0;
-    } else {
-        memmove(b->data, b->data + n, b->len - n);
-        b->len -= n;
-    }
-    if (b->data)
-        b->data[b->len] = '\0';
-}
-
 void buf_reset(struct buf *b)
 {
     b->len = 0;

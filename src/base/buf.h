@@ -28,8 +28,6 @@ int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 /* Append s as a JSON string literal, quotes included, escaping as RFC 8259 requires. */
 int buf_append_json_str(struct buf *b, const char *s, size_t n);
-/* Drop the first n bytes (memmove). */
-void buf_consume(struct buf *b, size_t n);
 void buf_reset(struct buf *b);
 
 #endif

@@ -10,12 +10,10 @@
 
 static _Atomic unsigned long fail_countdown;
 static _Atomic unsigned fail_random;
-static _Atomic unsigned long alloc_count;
 static _Atomic unsigned long rng_state = 88172645463325252UL;
 
 static int should_fail(void)
 {
-    atomic_fetch_add_explicit(&alloc_count, 1, memory_order_relaxed);
     unsigned long c = atomic_load_explicit(&fail_countdown, memory_order_relaxed);
     if (c) {
         if (atomic_fetch_sub(&fail_countdown, 1) == 1)
@@ -82,9 +80,4 @@ void hy_mem_fail_at(unsigned long n)
 void hy_mem_fail_random(unsigned n)
 {
     atomic_store(&fail_random, n);
-}
-
-unsigned long hy_mem_allocs(void)
-{
-    return atomic_load(&alloc_count);
 }

@@ -21,6 +21,5 @@ char *hy_strndup(const char *s, size_t len);
 void hy_mem_fail_at(unsigned long n);
 /* Fail each allocation with probability 1/n (n = 0 disables); for fuzzing. */
 void hy_mem_fail_random(unsigned n);
-unsigned long hy_mem_allocs(void);
 
 #endif

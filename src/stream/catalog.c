@@ -419,14 +419,6 @@ out:
     return rc;
 }
 
-size_t catalog_count(struct catalog *c)
-{
-    pthread_mutex_lock(&c->lock);
-    size_t n = c->n;
-    pthread_mutex_unlock(&c->lock);
-    return n;
-}
-
 int catalog_snapshot(struct catalog *c, struct catalog_stream ***out, size_t *n)
 {
     pthread_mutex_lock(&c->lock);

@@ -104,7 +104,6 @@ struct catalog_stream *catalog_get(struct catalog *c, const char *name, size_t n
 /* Forget s and remove its directory (renamed away first, then deleted). Returns 0 or an error;
  * s is forgotten even if the removal fails (logged). Takes the lock itself. */
 int catalog_remove(struct catalog *c, struct catalog_stream *s);
-size_t catalog_count(struct catalog *c);
 /* Every stream, sorted by name, each with a new reference. Free with catalog_snapshot_free.
  * Returns 0 or HY_ENOMEM. */
 int catalog_snapshot(struct catalog *c, struct catalog_stream ***out, size_t *n);

@@ -249,6 +249,9 @@ class DeliveryTest(HydrantTestCase):
         wait_until(lambda: self.srv.metric("hydrant_delivery_to_s3_records_total", stream="met") == 123.0,
                    10, what='hydrant_delivery_to_s3_records_total{stream="met"} == 123')
         self.assertEqual(sum(frames_in(self.srv, "met").values()), 123)
+        # The active log segment stays on disk after delivery; an unused stream keeps nothing.
+        self.assertGreater(self.srv.metric("hydrant_log_retained_bytes", stream="met"), 0)
+        self.assertEqual(self.srv.metric("hydrant_log_retained_bytes", stream="met-idle"), 0.0)
         st, h, body = self.srv.http("GET", "/_hydrant/metrics")
         self.assertEqual(st, 200)
         self.assertIn("text/plain", h.get("content-type", ""))

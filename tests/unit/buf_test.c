@@ -48,8 +48,7 @@ static void test_buf_printf_and_json_escape(void **state)
     buf_reset(&b);
     assert_int_equal(buf_printf(&b, "%s", big), 0);
     assert_int_equal(b.len, 999);
-    buf_consume(&b, 990);
-    assert_string_equal(b.data, "zzzzzzzzz");
+    assert_string_equal(b.data + 990, "zzzzzzzzz");
     buf_fini(&b);
 }
 

@@ -52,6 +52,16 @@ static struct catalog_stream *make(const char *name, uint64_t version)
     return s;
 }
 
+/* Streams in the catalog, through its public snapshot. */
+static size_t count(struct catalog *c)
+{
+    struct catalog_stream **v;
+    size_t n;
+    assert_int_equal(catalog_snapshot(c, &v, &n), 0);
+    catalog_snapshot_free(v, n);
+    return n;
+}
+
 static void test_streams_survive_a_reopen_with_every_field(void **state)
 {
     struct catalog *c;
@@ -66,7 +76,7 @@ static void test_streams_survive_a_reopen_with_every_field(void **state)
     catalog_free(c);
 
     assert_int_equal(catalog_open(*state, &c), 0);
-    assert_int_equal(catalog_count(c), 2);
+    assert_int_equal(count(c), 2);
     struct catalog_stream **v;
     size_t n;
     assert_int_equal(catalog_snapshot(c, &v, &n), 0);
@@ -150,7 +160,7 @@ static void test_corrupt_entry_is_skipped_and_its_name_stays_taken(void **state)
     assert_int_equal(fsutil_write_atomic(path, "{\"Format\":1,", 12), 0);
     struct catalog *c;
     assert_int_equal(catalog_open(*state, &c), 0);
-    assert_int_equal(catalog_count(c), 0);
+    assert_int_equal(count(c), 0);
     struct catalog_stream *s = make("bad", 1);
     assert_int_equal(catalog_insert(c, s, 50), HY_EEXIST);
     catalog_stream_unref(s);
