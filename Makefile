@@ -18,7 +18,7 @@ CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wstrict-prototypes
 CFLAGS ?= -O2 -g -D_FORTIFY_SOURCE=2
 LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lh2o-evloop -pthread
 
-SRC := $(filter-out src/main.c,$(wildcard src/*/*.c))
+SRC := $(filter-out src/main.c,$(wildcard src/*/*.c src/*/*/*.c))
 OBJ := $(SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_SRC := $(wildcard tests/unit/*_test.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)

@@ -1,8 +1,9 @@
 /*
  * parse: micro-benchmark of PutRecordBatch body parsing, no sockets. Builds one body of
  * 500 records x 1 KiB (boto3's formatting), then measures MB/s of body for the general path
- * (cJSON + model validation + decode, api_put_parse), the single-pass scanner
- * (api_fastput_parse), and MB/s of base64 text for base64_decode alone. Prints a markdown table.
+ * (cJSON + model validation + decode, firehose_put_parse), the single-pass scanner
+ * (firehose_fastput_parse), and MB/s of base64 text for base64_decode alone. Prints a markdown
+ * table.
  *
  * Usage: build/parse [seconds per row, default 1]
  * Links the library it measures, unlike loadgen: the point is to compare its parsers.
@@ -15,10 +16,10 @@
 
 #include <cjson/cJSON.h>
 
-#include "api/api_int.h"
+#include "api/firehose/firehose_int.h"
 #include "base/base64.h"
 #include "base/buf.h"
-#include "stream/catalog.h"
+#include "core/catalog.h"
 
 #define NRECS 500
 #define REC_BYTES 1024
@@ -38,28 +39,28 @@ static uint8_t dec_out[REC_BYTES + 8];
 
 static int run_slow(void)
 {
-    struct api_err e;
-    api_err_init(&e);
+    struct awsjson_err e;
+    awsjson_err_init(&e);
     cJSON *root = NULL;
-    struct api_put_recs r;
+    struct firehose_put_recs r;
     const char *name;
     size_t name_len;
-    int rc = api_put_parse(1, body, body_len, &root, &name, &name_len, &r, &e);
+    int rc = firehose_put_parse(1, body, body_len, &root, &name, &name_len, &r, &e);
     if (rc == 0)
-        api_put_recs_fini(&r);
+        firehose_put_recs_fini(&r);
     cJSON_Delete(root);
-    api_err_fini(&e);
+    awsjson_err_fini(&e);
     return rc;
 }
 
 static int run_fast(void)
 {
-    struct api_put_recs r;
+    struct firehose_put_recs r;
     const char *name;
     size_t name_len;
-    int rc = api_fastput_parse(1, body, body_len, &name, &name_len, &r);
+    int rc = firehose_fastput_parse(1, body, body_len, &name, &name_len, &r);
     if (rc == 0)
-        api_put_recs_fini(&r);
+        firehose_put_recs_fini(&r);
     return rc;
 }
 
@@ -133,8 +134,8 @@ int main(int argc, char **argv)
     double dec = measure(run_b64, b64_len * NRECS, secs);
     printf("PutRecordBatch body: %d records x %d B, %zu bytes\n\n", NRECS, REC_BYTES, body_len);
     printf("| path | MB/s |\n|---|---:|\n");
-    printf("| cJSON + validate + decode (api_put_parse) | %.0f |\n", slow);
-    printf("| single pass (api_fastput_parse) | %.0f |\n", fast);
+    printf("| cJSON + validate + decode (firehose_put_parse) | %.0f |\n", slow);
+    printf("| single pass (firehose_fastput_parse) | %.0f |\n", fast);
     printf("| base64_decode alone (MB/s of base64 text) | %.0f |\n", dec);
     printf("\nspeed-up of the single pass over cJSON: %.1fx\n", fast / slow);
     buf_fini(&b);

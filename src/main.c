@@ -3,7 +3,7 @@
  * data directory, and wires the HTTP server to the Firehose API. Owns the only process-global
  * state: the server pointer the signal handler stops.
  */
-#include "api/api.h"
+#include "api/firehose/firehose.h"
 #include "base/err.h"
 #include "base/fsutil.h"
 #include "base/log.h"
@@ -44,14 +44,14 @@ static void on_signal(int sig)
         http_server_stop(l->v[i]);
 }
 
-static int loops_new(struct loops *l, const struct http_config *cfg, struct api *api, size_t n)
+static int loops_new(struct loops *l, const struct http_config *cfg, struct firehose *api, size_t n)
 {
     l->v = hy_calloc(n, sizeof *l->v);
     l->threads = hy_calloc(n, sizeof *l->threads);
     if (!l->v || !l->threads)
         return HY_ENOMEM;
     for (size_t i = 0; i < n; i++) {
-        l->v[i] = http_server_new(cfg, api_handle, api);
+        l->v[i] = http_server_new(cfg, firehose_handle, api);
         if (!l->v[i])
             return HY_ENOMEM;
         l->n = i + 1;
@@ -252,14 +252,14 @@ static int serve(int argc, char **argv)
 
     struct http_config hcfg;
     http_config_default(&hcfg);
-    struct api *api = NULL;
-    struct api_config acfg = {
+    struct firehose *api = NULL;
+    struct firehose_config acfg = {
         .data_dir = o.data_dir,
         .region = o.region,
         .account_id = o.account_id,
         .quota_bytes = (uint64_t)o.quota_mib << 20,
     };
-    rc = api_new(&acfg, &api);
+    rc = firehose_new(&acfg, &api);
     if (rc) {
         LOG_ERROR("main", "cannot open the data directory", "dir=%s error=%s", o.data_dir,
                   hy_strerror(rc));
@@ -269,8 +269,8 @@ static int serve(int argc, char **argv)
     rc = loops_new(&loops, &hcfg, api, (size_t)o.io_threads);
     if (rc) {
         LOG_ERROR("main", "out of memory", "%s", "");
-        api_shutdown(api);
-        api_free(api);
+        firehose_shutdown(api);
+        firehose_free(api);
         return 1;
     }
     struct http_server *srv = loops.v[0];
@@ -281,8 +281,8 @@ static int serve(int argc, char **argv)
         LOG_ERROR("main", rc == -EADDRINUSE ? "the address is already in use" : "cannot listen",
                   "addr=%s error=%s", o.listen, hy_strerror(rc));
         loops_free(&loops);
-        api_shutdown(api);
-        api_free(api);
+        firehose_shutdown(api);
+        firehose_free(api);
         return 1;
     }
     the_loops = &loops;
@@ -300,16 +300,16 @@ static int serve(int argc, char **argv)
         hl = sizeof host - 1;
     memcpy(host, o.listen, hl);
     host[hl] = '\0';
-    api_set_ready(api, 1);
+    firehose_set_ready(api, 1);
     LOG_INFO("main", "listening", "addr=%s port=%d data_dir=%s version=%s", host,
              http_server_port(srv), o.data_dir, HYDRANT_VERSION);
     rc = loops_run(&loops);
-    api_set_ready(api, 0);
+    firehose_set_ready(api, 0);
     LOG_INFO("main", "stopping: delivering what is buffered", "%s", "");
     the_loops = NULL;
     loops_free(&loops);
-    api_shutdown(api);
-    api_free(api);
+    firehose_shutdown(api);
+    firehose_free(api);
     LOG_INFO("main", "stopped", "%s", "");
     return rc ? 1 : 0;
 }

@@ -21,7 +21,7 @@
 #include "base/slotfile.h"
 #include "deliver/keyname.h"
 #include "sink/fssink.h"
-#include "stream/stats.h"
+#include "core/stats.h"
 #include "stream/wal.h"
 
 /*

@@ -1,6 +1,6 @@
 /*
- * fastput_fuzz: differential test of the single-pass PutRecord(Batch) scanner (api_fastput.c)
- * against the general path (api_put_parse: cJSON, model validation, decode). The scanner may
+ * fastput_fuzz: differential test of the single-pass PutRecord(Batch) scanner (firehose_fastput.c)
+ * against the general path (firehose_put_parse: cJSON, model validation, decode). The scanner may
  * decline anything, but whatever it accepts the general path must accept too, with the same
  * stream name and byte-identical records; any difference aborts. The first input byte picks
  * PutRecord (even) or PutRecordBatch (odd); the rest is the body.
@@ -12,8 +12,8 @@
 
 #include <cjson/cJSON.h>
 
-#include "api/api_int.h"
-#include "stream/catalog.h"
+#include "api/firehose/firehose_int.h"
+#include "core/catalog.h"
 #include "stream/wal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -30,18 +30,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int batch = data[0] & 1;
     const char *body = (const char *)data + 1;
     size_t len = size - 1;
-    struct api_put_recs f;
+    struct firehose_put_recs f;
     const char *fname = NULL;
     size_t fname_len = 0;
-    if (api_fastput_parse(batch, body, len, &fname, &fname_len, &f) != 0)
+    if (firehose_fastput_parse(batch, body, len, &fname, &fname_len, &f) != 0)
         return 0;
-    struct api_put_recs g;
+    struct firehose_put_recs g;
     const char *gname = NULL;
     size_t gname_len = 0;
-    struct api_err e;
-    api_err_init(&e);
+    struct awsjson_err e;
+    awsjson_err_init(&e);
     cJSON *root = NULL;
-    if (api_put_parse(batch, body, len, &root, &gname, &gname_len, &g, &e) != 0)
+    if (firehose_put_parse(batch, body, len, &root, &gname, &gname_len, &g, &e) != 0)
         abort(); /* accepted by the fast path only */
     if (fname_len != gname_len || memcmp(fname, gname, fname_len) != 0)
         abort();
@@ -51,9 +51,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (f.recs[i].len != g.recs[i].len ||
             memcmp(f.recs[i].data, g.recs[i].data, f.recs[i].len) != 0)
             abort();
-    api_put_recs_fini(&f);
-    api_put_recs_fini(&g);
+    firehose_put_recs_fini(&f);
+    firehose_put_recs_fini(&g);
     cJSON_Delete(root);
-    api_err_fini(&e);
+    awsjson_err_fini(&e);
     return 0;
 }

@@ -18,7 +18,7 @@
 #include "base/buf.h"
 #include "base/err.h"
 #include "base/fsutil.h"
-#include "stream/catalog.h"
+#include "core/catalog.h"
 
 static int setup(void **state)
 {

@@ -24,7 +24,7 @@
 #include "deliver/delivery.h"
 #include "sink/fssink.h"
 #include "deliver/keyname.h"
-#include "stream/stats.h"
+#include "core/stats.h"
 #include "stream/wal.h"
 
 /* 2026-11-24T18:05:09.123Z */

@@ -1,5 +1,5 @@
 /*
- * api_test: the Firehose API's parse/validate layer and its pure business rules, without
+ * firehose_test: the Firehose API's parse/validate layer and its pure business rules, without
  * sockets or disk: exact __type and message for each rule.
  */
 #include <setjmp.h>
@@ -13,11 +13,11 @@
 
 #include <cjson/cJSON.h>
 
-#include "api/api_int.h"
+#include "api/firehose/firehose_int.h"
 #include "base/base64.h"
 #include "base/mem.h"
 #include "deliver/delivery.h"
-#include "stream/catalog.h"
+#include "core/catalog.h"
 #include "stream/wal.h"
 
 #define EXT_OK                                                                                     \
@@ -26,21 +26,21 @@
 
 /* Run the pure pipeline of op on body: validation, then the op's business check. Returns 0 if
  * accepted; else fills type/msg. */
-static int run(enum api_op op, const char *body, char *type, size_t type_len, char *msg,
+static int run(enum firehose_op op, const char *body, char *type, size_t type_len, char *msg,
                size_t msg_len)
 {
-    struct api_err e;
-    api_err_init(&e);
+    struct awsjson_err e;
+    awsjson_err_init(&e);
     cJSON *root = NULL;
-    int rc = api_valid_request(op, body, strlen(body), &root, &e);
-    if (rc == 0 && (op == API_OP_PUT_RECORD || op == API_OP_PUT_RECORD_BATCH)) {
-        struct api_put_recs r;
-        rc = api_put_decode(root, op == API_OP_PUT_RECORD_BATCH, &r, &e);
+    int rc = firehose_valid_request(op, body, strlen(body), &root, &e);
+    if (rc == 0 && (op == FIREHOSE_OP_PUT_RECORD || op == FIREHOSE_OP_PUT_RECORD_BATCH)) {
+        struct firehose_put_recs r;
+        rc = firehose_put_decode(root, op == FIREHOSE_OP_PUT_RECORD_BATCH, &r, &e);
         if (rc == 0)
-            api_put_recs_fini(&r);
-    } else if (rc == 0 && op == API_OP_CREATE) {
+            firehose_put_recs_fini(&r);
+    } else if (rc == 0 && op == FIREHOSE_OP_CREATE) {
         cJSON *d = NULL;
-        rc = api_dest_from_create(root, &d, &e);
+        rc = firehose_dest_from_create(root, &d, &e);
         cJSON_Delete(d);
     }
     if (rc) {
@@ -48,11 +48,11 @@ static int run(enum api_op op, const char *body, char *type, size_t type_len, ch
         snprintf(msg, msg_len, "%s", e.msg.data ? e.msg.data : "");
     }
     cJSON_Delete(root);
-    api_err_fini(&e);
+    awsjson_err_fini(&e);
     return rc;
 }
 
-static void expect_error(enum api_op op, const char *body, const char *want_type,
+static void expect_error(enum firehose_op op, const char *body, const char *want_type,
                          const char *want_msg)
 {
     char type[64], msg[4096];
@@ -64,7 +64,7 @@ static void expect_error(enum api_op op, const char *body, const char *want_type
         assert_string_equal(msg, want_msg);
 }
 
-static void expect_ok(enum api_op op, const char *body)
+static void expect_ok(enum firehose_op op, const char *body)
 {
     char type[64], msg[4096];
     if (run(op, body, type, sizeof type, msg, sizeof msg) != 0)
@@ -76,40 +76,41 @@ static void expect_ok(enum api_op op, const char *body)
 static void test_target_maps_every_operation_and_rejects_others(void **state)
 {
     const char *ok = "Firehose_20150804.PutRecordBatch";
-    assert_int_equal(api_op_from_target(ok, strlen(ok)), API_OP_PUT_RECORD_BATCH);
+    assert_int_equal(firehose_op_from_target(ok, strlen(ok)), FIREHOSE_OP_PUT_RECORD_BATCH);
     const char *c = "Firehose_20150804.CreateDeliveryStream";
-    assert_int_equal(api_op_from_target(c, strlen(c)), API_OP_CREATE);
+    assert_int_equal(firehose_op_from_target(c, strlen(c)), FIREHOSE_OP_CREATE);
     const char *bad[] = {"Firehose_20150804.Nope", "Kinesis_20131202.PutRecord",
                          "Firehose_20150804.", "PutRecord", "Firehose_20150804.PutRecordBatchX"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        assert_int_equal(api_op_from_target(bad[i], strlen(bad[i])), -1);
-    for (int op = 0; op < API_OP_COUNT; op++) {
+        assert_int_equal(firehose_op_from_target(bad[i], strlen(bad[i])), -1);
+    for (int op = 0; op < FIREHOSE_OP_COUNT; op++) {
         char t[128];
-        snprintf(t, sizeof t, "Firehose_20150804.%s", api_op_name((enum api_op)op));
-        assert_int_equal(api_op_from_target(t, strlen(t)), op);
+        snprintf(t, sizeof t, "Firehose_20150804.%s", firehose_op_name((enum firehose_op)op));
+        assert_int_equal(firehose_op_from_target(t, strlen(t)), op);
     }
 }
 
 static void test_unparsable_json_is_a_serialization_error(void **state)
 {
-    expect_error(API_OP_LIST, "{\"Limit\":", "SerializationException", NULL);
-    expect_error(API_OP_LIST, "[]", "SerializationException", NULL);
-    expect_error(API_OP_LIST, "{} trailing", "SerializationException", NULL);
-    expect_ok(API_OP_LIST, "");
-    expect_ok(API_OP_LIST, " {} \n");
+    expect_error(FIREHOSE_OP_LIST, "{\"Limit\":", "SerializationException", NULL);
+    expect_error(FIREHOSE_OP_LIST, "[]", "SerializationException", NULL);
+    expect_error(FIREHOSE_OP_LIST, "{} trailing", "SerializationException", NULL);
+    expect_ok(FIREHOSE_OP_LIST, "");
+    expect_ok(FIREHOSE_OP_LIST, " {} \n");
 }
 
 static void test_wrong_json_types_are_serialization_errors(void **state)
 {
-    expect_error(API_OP_LIST, "{\"Limit\":\"10\"}", "SerializationException", NULL);
-    expect_error(API_OP_LIST, "{\"Limit\":1.5}", "SerializationException", NULL);
-    expect_error(API_OP_PUT_RECORD_BATCH, "{\"DeliveryStreamName\":\"s\",\"Records\":{}}",
+    expect_error(FIREHOSE_OP_LIST, "{\"Limit\":\"10\"}", "SerializationException", NULL);
+    expect_error(FIREHOSE_OP_LIST, "{\"Limit\":1.5}", "SerializationException", NULL);
+    expect_error(FIREHOSE_OP_PUT_RECORD_BATCH, "{\"DeliveryStreamName\":\"s\",\"Records\":{}}",
                  "SerializationException", NULL);
-    expect_error(API_OP_PUT_RECORD_BATCH,
+    expect_error(FIREHOSE_OP_PUT_RECORD_BATCH,
                  "{\"DeliveryStreamName\":\"s\",\"Records\":[{\"Data\":5}]}",
                  "SerializationException", NULL);
-    expect_error(API_OP_DESCRIBE, "{\"DeliveryStreamName\":7}", "SerializationException", NULL);
-    expect_error(API_OP_DELETE, "{\"DeliveryStreamName\":\"s\",\"AllowForceDelete\":\"yes\"}",
+    expect_error(FIREHOSE_OP_DESCRIBE, "{\"DeliveryStreamName\":7}", "SerializationException",
+                 NULL);
+    expect_error(FIREHOSE_OP_DELETE, "{\"DeliveryStreamName\":\"s\",\"AllowForceDelete\":\"yes\"}",
                  "SerializationException", NULL);
 }
 
@@ -126,16 +127,16 @@ static void test_stream_name_longer_than_64_fails_with_coral_message(void **stat
              "1 validation error detected: Value '%s' at 'deliveryStreamName' failed to satisfy "
              "constraint: Member must have length less than or equal to 64",
              name);
-    expect_error(API_OP_DESCRIBE, body, "ValidationException", want);
+    expect_error(FIREHOSE_OP_DESCRIBE, body, "ValidationException", want);
 }
 
 static void test_stream_name_pattern_and_empty_name_report_both_errors(void **state)
 {
-    expect_error(API_OP_DESCRIBE, "{\"DeliveryStreamName\":\"a b\"}", "ValidationException",
+    expect_error(FIREHOSE_OP_DESCRIBE, "{\"DeliveryStreamName\":\"a b\"}", "ValidationException",
                  "1 validation error detected: Value 'a b' at 'deliveryStreamName' failed to "
                  "satisfy constraint: Member must satisfy regular expression pattern: "
                  "[a-zA-Z0-9_.-]+");
-    expect_error(API_OP_DESCRIBE, "{\"DeliveryStreamName\":\"\"}", "ValidationException",
+    expect_error(FIREHOSE_OP_DESCRIBE, "{\"DeliveryStreamName\":\"\"}", "ValidationException",
                  "2 validation errors detected: Value '' at 'deliveryStreamName' failed to "
                  "satisfy constraint: Member must satisfy regular expression pattern: "
                  "[a-zA-Z0-9_.-]+; Value '' at 'deliveryStreamName' failed to satisfy "
@@ -144,13 +145,14 @@ static void test_stream_name_pattern_and_empty_name_report_both_errors(void **st
 
 static void test_missing_required_member_is_not_null_violation(void **state)
 {
-    expect_error(API_OP_DESCRIBE, "{}", "ValidationException",
+    expect_error(FIREHOSE_OP_DESCRIBE, "{}", "ValidationException",
                  "1 validation error detected: Value null at 'deliveryStreamName' failed to "
                  "satisfy constraint: Member must not be null");
-    expect_error(API_OP_PUT_RECORD_BATCH, "{\"DeliveryStreamName\":\"s\"}", "ValidationException",
+    expect_error(FIREHOSE_OP_PUT_RECORD_BATCH, "{\"DeliveryStreamName\":\"s\"}",
+                 "ValidationException",
                  "1 validation error detected: Value null at 'records' failed to satisfy "
                  "constraint: Member must not be null");
-    expect_error(API_OP_PUT_RECORD_BATCH, "{\"DeliveryStreamName\":\"s\",\"Records\":[{}]}",
+    expect_error(FIREHOSE_OP_PUT_RECORD_BATCH, "{\"DeliveryStreamName\":\"s\",\"Records\":[{}]}",
                  "ValidationException",
                  "1 validation error detected: Value null at 'records.1.member.data' failed to "
                  "satisfy constraint: Member must not be null");
@@ -159,28 +161,28 @@ static void test_missing_required_member_is_not_null_violation(void **state)
 static void test_null_list_elements_are_not_null_violations(void **state)
 {
     /* Regression (fuzz): a null tag key reached the business layer. */
-    expect_error(API_OP_UNTAG, "{\"DeliveryStreamName\":\"s\",\"TagKeys\":[null]}",
+    expect_error(FIREHOSE_OP_UNTAG, "{\"DeliveryStreamName\":\"s\",\"TagKeys\":[null]}",
                  "ValidationException",
                  "1 validation error detected: Value null at 'tagKeys.1.member' failed to "
                  "satisfy constraint: Member must not be null");
-    expect_error(API_OP_PUT_RECORD_BATCH, "{\"DeliveryStreamName\":\"s\",\"Records\":[null]}",
+    expect_error(FIREHOSE_OP_PUT_RECORD_BATCH, "{\"DeliveryStreamName\":\"s\",\"Records\":[null]}",
                  "ValidationException", NULL);
 }
 
 static void test_list_limit_range_is_validated(void **state)
 {
-    expect_error(API_OP_LIST, "{\"Limit\":0}", "ValidationException",
+    expect_error(FIREHOSE_OP_LIST, "{\"Limit\":0}", "ValidationException",
                  "1 validation error detected: Value '0' at 'limit' failed to satisfy constraint: "
                  "Member must have value greater than or equal to 1");
-    expect_error(API_OP_LIST, "{\"Limit\":10001}", "ValidationException",
+    expect_error(FIREHOSE_OP_LIST, "{\"Limit\":10001}", "ValidationException",
                  "1 validation error detected: Value '10001' at 'limit' failed to satisfy "
                  "constraint: Member must have value less than or equal to 10000");
-    expect_ok(API_OP_LIST, "{\"Limit\":10000,\"DeliveryStreamType\":\"DirectPut\"}");
+    expect_ok(FIREHOSE_OP_LIST, "{\"Limit\":10000,\"DeliveryStreamType\":\"DirectPut\"}");
 }
 
 static void test_enum_values_are_validated(void **state)
 {
-    expect_error(API_OP_LIST, "{\"DeliveryStreamType\":\"Direct\"}", "ValidationException",
+    expect_error(FIREHOSE_OP_LIST, "{\"DeliveryStreamType\":\"Direct\"}", "ValidationException",
                  "1 validation error detected: Value 'Direct' at 'deliveryStreamType' failed to "
                  "satisfy constraint: Member must satisfy enum value set: [DirectPut, "
                  "KinesisStreamAsSource, MSKAsSource, DatabaseAsSource]");
@@ -196,11 +198,11 @@ static void test_batch_over_500_records_fails_validation(void **state)
     for (int i = 0; i < 501; i++)
         buf_append_str(&b, i ? ",{\"Data\":\"YQ==\"}" : "{\"Data\":\"YQ==\"}");
     buf_append_str(&b, "]}");
-    expect_error(API_OP_PUT_RECORD_BATCH, b.data, "ValidationException",
+    expect_error(FIREHOSE_OP_PUT_RECORD_BATCH, b.data, "ValidationException",
                  "1 validation error detected: Value '[501 elements]' at 'records' failed to "
                  "satisfy constraint: Member must have length less than or equal to 500");
     buf_fini(&b);
-    expect_error(API_OP_PUT_RECORD_BATCH, "{\"DeliveryStreamName\":\"s\",\"Records\":[]}",
+    expect_error(FIREHOSE_OP_PUT_RECORD_BATCH, "{\"DeliveryStreamName\":\"s\",\"Records\":[]}",
                  "ValidationException",
                  "1 validation error detected: Value '[0 elements]' at 'records' failed to "
                  "satisfy constraint: Member must have length greater than or equal to 1");
@@ -230,36 +232,37 @@ static char *batch_body(int n, size_t size, int k, size_t big)
 static void test_record_over_1024000_bytes_fails_with_its_index(void **state)
 {
     char *body = batch_body(97, 1, 97, 1024001);
-    expect_error(API_OP_PUT_RECORD_BATCH, body, "ValidationException",
+    expect_error(FIREHOSE_OP_PUT_RECORD_BATCH, body, "ValidationException",
                  "1 validation error detected: Value "
                  "'java.nio.HeapByteBuffer[pos=0 lim=1024001 cap=1024001]' at "
                  "'records.97.member.data' failed to satisfy constraint: Member must have length "
                  "less than or equal to 1024000");
     hy_free(body);
     body = batch_body(1, 0, 1, 1024000);
-    expect_ok(API_OP_PUT_RECORD_BATCH, body);
+    expect_ok(FIREHOSE_OP_PUT_RECORD_BATCH, body);
     hy_free(body);
 }
 
 static void test_batch_total_over_4_mib_is_invalid_argument(void **state)
 {
     char *body = batch_body(5, 1000000, 0, 0);
-    expect_error(API_OP_PUT_RECORD_BATCH, body, "InvalidArgumentException", NULL);
+    expect_error(FIREHOSE_OP_PUT_RECORD_BATCH, body, "InvalidArgumentException", NULL);
     hy_free(body);
     body = batch_body(4, 1000000, 0, 0);
-    expect_ok(API_OP_PUT_RECORD_BATCH, body);
+    expect_ok(FIREHOSE_OP_PUT_RECORD_BATCH, body);
     hy_free(body);
 }
 
 static void test_bad_base64_is_serialization_error_even_with_validation_errors(void **state)
 {
     expect_error(
-        API_OP_PUT_RECORD_BATCH,
+        FIREHOSE_OP_PUT_RECORD_BATCH,
         "{\"DeliveryStreamName\":\"s\",\"Records\":[{\"Data\":\"YQ==\"},{\"Data\":\"Y$==\"}]}",
         "SerializationException", "Base64 encoded value at 'records.2.member.data' is malformed");
-    expect_error(API_OP_PUT_RECORD, "{\"DeliveryStreamName\":\"s\",\"Record\":{\"Data\":\"abc\"}}",
+    expect_error(FIREHOSE_OP_PUT_RECORD,
+                 "{\"DeliveryStreamName\":\"s\",\"Record\":{\"Data\":\"abc\"}}",
                  "SerializationException", NULL);
-    expect_error(API_OP_PUT_RECORD,
+    expect_error(FIREHOSE_OP_PUT_RECORD,
                  "{\"DeliveryStreamName\":\"a b\",\"Record\":{\"Data\":\"**==\"}}",
                  "SerializationException", NULL);
 }
@@ -268,34 +271,35 @@ static void test_put_decode_yields_records_in_order(void **state)
 {
     const char *body = "{\"DeliveryStreamName\":\"s\",\"Records\":[{\"Data\":\"aGVsbG8=\"},"
                        "{\"Data\":\"\"},{\"Data\":\"d29ybGQK\"}]}";
-    struct api_err e;
-    api_err_init(&e);
+    struct awsjson_err e;
+    awsjson_err_init(&e);
     cJSON *root = NULL;
-    assert_int_equal(api_valid_request(API_OP_PUT_RECORD_BATCH, body, strlen(body), &root, &e), 0);
-    struct api_put_recs r;
-    assert_int_equal(api_put_decode(root, 1, &r, &e), 0);
+    assert_int_equal(
+        firehose_valid_request(FIREHOSE_OP_PUT_RECORD_BATCH, body, strlen(body), &root, &e), 0);
+    struct firehose_put_recs r;
+    assert_int_equal(firehose_put_decode(root, 1, &r, &e), 0);
     assert_int_equal(r.n, 3);
     assert_int_equal(r.total_len, 11);
     assert_memory_equal(r.recs[0].data, "hello", 5);
     assert_int_equal(r.recs[1].len, 0);
     assert_memory_equal(r.recs[2].data, "world\n", 6);
-    api_put_recs_fini(&r);
+    firehose_put_recs_fini(&r);
     cJSON_Delete(root);
-    api_err_fini(&e);
+    awsjson_err_fini(&e);
 }
 
 static void test_record_ids_are_unique_and_carry_the_sequence(void **state)
 {
     char a[57] = {0}, b[57] = {0}, c[57] = {0};
-    api_put_record_id(0x1234, 1, a);
-    api_put_record_id(0x1234, 2, b);
-    api_put_record_id(0x1235, 1, c);
+    firehose_put_record_id(0x1234, 1, a);
+    firehose_put_record_id(0x1234, 2, b);
+    firehose_put_record_id(0x1235, 1, c);
     assert_string_not_equal(a, b);
     assert_string_not_equal(a, c);
     assert_memory_equal(a, "0000000000001234", 16);
     assert_memory_equal(a + 16, "0000000000000001", 16);
     char again[57] = {0};
-    api_put_record_id(0x1234, 1, again);
+    firehose_put_record_id(0x1234, 1, again);
     assert_string_equal(a, again);
 }
 
@@ -304,20 +308,20 @@ static void test_record_ids_are_unique_and_carry_the_sequence(void **state)
 static void test_create_with_extended_s3_is_accepted_with_defaults(void **state)
 {
     const char *body = "{\"DeliveryStreamName\":\"s\"," EXT_OK ",\"Prefix\":\"p/\"}}";
-    struct api_err e;
-    api_err_init(&e);
+    struct awsjson_err e;
+    awsjson_err_init(&e);
     cJSON *root = NULL, *d = NULL;
-    assert_int_equal(api_valid_request(API_OP_CREATE, body, strlen(body), &root, &e), 0);
-    assert_int_equal(api_dest_from_create(root, &d, &e), 0);
+    assert_int_equal(firehose_valid_request(FIREHOSE_OP_CREATE, body, strlen(body), &root, &e), 0);
+    assert_int_equal(firehose_dest_from_create(root, &d, &e), 0);
     struct delivery_target t;
-    api_dest_target(d, "s", 1, 0, &t);
+    firehose_dest_target(d, "s", 1, 0, &t);
     assert_string_equal(t.bucket, "bkt");
     assert_string_equal(t.prefix, "p/");
     assert_null(t.error_prefix);
     assert_int_equal(t.size_bytes, 5u << 20);
     assert_int_equal(t.interval_s, 300);
     cJSON *dests = cJSON_CreateArray();
-    assert_int_equal(api_dest_describe(d, dests), 0);
+    assert_int_equal(firehose_dest_describe(d, dests), 0);
     cJSON *x = cJSON_GetArrayItem(dests, 0);
     cJSON *ext = cJSON_GetObjectItem(x, "ExtendedS3DestinationDescription");
     assert_string_equal(cJSON_GetObjectItem(x, "DestinationId")->valuestring,
@@ -329,12 +333,12 @@ static void test_create_with_extended_s3_is_accepted_with_defaults(void **state)
     cJSON_Delete(dests);
     cJSON_Delete(d);
     cJSON_Delete(root);
-    api_err_fini(&e);
+    awsjson_err_fini(&e);
 }
 
 static void test_create_buffering_hints_ranges_are_validated(void **state)
 {
-    expect_error(API_OP_CREATE,
+    expect_error(FIREHOSE_OP_CREATE,
                  "{\"DeliveryStreamName\":\"s\"," EXT_OK
                  ",\"BufferingHints\":{\"SizeInMBs\":129,\"IntervalInSeconds\":901}}}",
                  "ValidationException",
@@ -343,72 +347,73 @@ static void test_create_buffering_hints_ranges_are_validated(void **state)
                  "constraint: Member must have value less than or equal to 128; Value '901' at "
                  "'extendedS3DestinationConfiguration.bufferingHints.intervalInSeconds' failed "
                  "to satisfy constraint: Member must have value less than or equal to 900");
-    expect_ok(API_OP_CREATE, "{\"DeliveryStreamName\":\"s\"," EXT_OK
-                             ",\"BufferingHints\":{\"SizeInMBs\":1,\"IntervalInSeconds\":0}}}");
+    expect_ok(FIREHOSE_OP_CREATE,
+              "{\"DeliveryStreamName\":\"s\"," EXT_OK
+              ",\"BufferingHints\":{\"SizeInMBs\":1,\"IntervalInSeconds\":0}}}");
 }
 
 static void test_create_requires_role_and_bucket_arns_matching_the_model(void **state)
 {
-    expect_error(API_OP_CREATE,
+    expect_error(FIREHOSE_OP_CREATE,
                  "{\"DeliveryStreamName\":\"s\",\"ExtendedS3DestinationConfiguration\":{"
                  "\"BucketARN\":\"arn:aws:s3:::b\"}}",
                  "ValidationException",
                  "1 validation error detected: Value null at "
                  "'extendedS3DestinationConfiguration.roleARN' failed to satisfy constraint: "
                  "Member must not be null");
-    expect_error(API_OP_CREATE,
+    expect_error(FIREHOSE_OP_CREATE,
                  "{\"DeliveryStreamName\":\"s\",\"S3DestinationConfiguration\":{"
                  "\"RoleARN\":\"arn:aws:iam::123456789012:role/r\",\"BucketARN\":\"s3://b\"}}",
                  "ValidationException",
                  "1 validation error detected: Value 's3://b' at "
                  "'s3DestinationConfiguration.bucketARN' failed to satisfy constraint: Member "
                  "must satisfy regular expression pattern: arn:.*:s3:::[\\w\\.\\-]{1,255}");
-    expect_error(API_OP_CREATE,
+    expect_error(FIREHOSE_OP_CREATE,
                  "{\"DeliveryStreamName\":\"s\",\"S3DestinationConfiguration\":{"
                  "\"RoleARN\":\"arn:aws:iam::12345:role/r\",\"BucketARN\":\"arn:aws:s3:::b\"}}",
                  "ValidationException", NULL);
     expect_error(
-        API_OP_CREATE,
+        FIREHOSE_OP_CREATE,
         "{\"DeliveryStreamName\":\"s\",\"S3DestinationConfiguration\":{"
         "\"RoleARN\":\"arn:aws:iam::123456789012:role/r\",\"BucketARN\":\"arn:aws:s3:::..\"}}",
         "InvalidArgumentException", NULL);
-    expect_ok(API_OP_CREATE, "{\"DeliveryStreamName\":\"s\",\"S3DestinationConfiguration\":{"
-                             "\"RoleARN\":\"arn:aws:iam::123456789012:role/r\","
-                             "\"BucketARN\":\"arn:aws-cn:s3:::my.bucket-1\"}}");
+    expect_ok(FIREHOSE_OP_CREATE, "{\"DeliveryStreamName\":\"s\",\"S3DestinationConfiguration\":{"
+                                  "\"RoleARN\":\"arn:aws:iam::123456789012:role/r\","
+                                  "\"BucketARN\":\"arn:aws-cn:s3:::my.bucket-1\"}}");
 }
 
 static void test_create_refuses_unsupported_features_by_name(void **state)
 {
-    expect_error(API_OP_CREATE,
+    expect_error(FIREHOSE_OP_CREATE,
                  "{\"DeliveryStreamName\":\"s\",\"RedshiftDestinationConfiguration\":{}}",
                  "InvalidArgumentException",
                  "hydrant does not support RedshiftDestinationConfiguration yet");
     expect_error(
-        API_OP_CREATE,
+        FIREHOSE_OP_CREATE,
         "{\"DeliveryStreamName\":\"s\",\"DeliveryStreamType\":\"KinesisStreamAsSource\"," EXT_OK
         "}}",
         "InvalidArgumentException",
         "hydrant does not support DeliveryStreamType KinesisStreamAsSource yet; only "
         "DirectPut");
-    expect_error(API_OP_CREATE,
+    expect_error(FIREHOSE_OP_CREATE,
                  "{\"DeliveryStreamName\":\"s\"," EXT_OK ",\"CompressionFormat\":\"GZIP\"}}",
                  "InvalidArgumentException",
                  "hydrant does not support CompressionFormat GZIP yet; use UNCOMPRESSED");
-    expect_error(API_OP_CREATE,
+    expect_error(FIREHOSE_OP_CREATE,
                  "{\"DeliveryStreamName\":\"s\"," EXT_OK
                  ",\"DataFormatConversionConfiguration\":{}}}",
                  "InvalidArgumentException", NULL);
-    expect_ok(API_OP_CREATE, "{\"DeliveryStreamName\":\"s\"," EXT_OK
-                             ",\"DataFormatConversionConfiguration\":{\"Enabled\":false}}}");
-    expect_error(API_OP_CREATE,
+    expect_ok(FIREHOSE_OP_CREATE, "{\"DeliveryStreamName\":\"s\"," EXT_OK
+                                  ",\"DataFormatConversionConfiguration\":{\"Enabled\":false}}}");
+    expect_error(FIREHOSE_OP_CREATE,
                  "{\"DeliveryStreamName\":\"s\"," EXT_OK
                  ",\"DynamicPartitioningConfiguration\":{\"Enabled\":true}}}",
                  "InvalidArgumentException", NULL);
-    expect_error(API_OP_CREATE,
+    expect_error(FIREHOSE_OP_CREATE,
                  "{\"DeliveryStreamName\":\"s\"," EXT_OK ",\"S3BackupMode\":\"Enabled\"}}",
                  "InvalidArgumentException", NULL);
     expect_error(
-        API_OP_CREATE,
+        FIREHOSE_OP_CREATE,
         "{\"DeliveryStreamName\":\"s\"," EXT_OK
         "},\"DeliveryStreamEncryptionConfigurationInput\":{\"KeyType\":\"AWS_OWNED_CMK\"}}",
         "InvalidArgumentException", "hydrant does not support server-side encryption yet");
@@ -416,8 +421,9 @@ static void test_create_refuses_unsupported_features_by_name(void **state)
 
 static void test_create_needs_exactly_one_destination(void **state)
 {
-    expect_error(API_OP_CREATE, "{\"DeliveryStreamName\":\"s\"}", "InvalidArgumentException", NULL);
-    expect_error(API_OP_CREATE,
+    expect_error(FIREHOSE_OP_CREATE, "{\"DeliveryStreamName\":\"s\"}", "InvalidArgumentException",
+                 NULL);
+    expect_error(FIREHOSE_OP_CREATE,
                  "{\"DeliveryStreamName\":\"s\"," EXT_OK
                  "},\"S3DestinationConfiguration\":{\"RoleARN\":\"arn:aws:iam::123456789012:"
                  "role/r\",\"BucketARN\":\"arn:aws:s3:::b\"}}",
@@ -433,18 +439,19 @@ static void test_plain_s3_ignores_extended_members_of_any_type(void **state)
         "{\"DeliveryStreamName\":\"s\",\"S3DestinationConfiguration\":{"
         "\"RoleARN\":\"arn:aws:iam::123456789012:role/r\",\"BucketARN\":\"arn:aws:s3:::b\","
         "\"FileExtension\":{\"x\":1},\"CustomTimeZone\":7,\"S3BackupMode\":[]}}";
-    assert_int_equal(run(API_OP_CREATE, body, type, sizeof type, msg, sizeof msg), 0);
+    assert_int_equal(run(FIREHOSE_OP_CREATE, body, type, sizeof type, msg, sizeof msg), 0);
 }
 
 static void test_prefix_with_expressions_requires_error_output_prefix(void **state)
 {
-    expect_error(API_OP_CREATE,
+    expect_error(FIREHOSE_OP_CREATE,
                  "{\"DeliveryStreamName\":\"s\"," EXT_OK ",\"Prefix\":\"y=!{timestamp:yyyy}/\"}}",
                  "InvalidArgumentException", NULL);
-    expect_ok(API_OP_CREATE, "{\"DeliveryStreamName\":\"s\"," EXT_OK
-                             ",\"Prefix\":\"y=!{timestamp:yyyy}/\",\"ErrorOutputPrefix\":"
-                             "\"err/!{firehose:error-output-type}/\"}}");
-    expect_error(API_OP_CREATE, "{\"DeliveryStreamName\":\"s\"," EXT_OK ",\"Prefix\":\"a\\nb\"}}",
+    expect_ok(FIREHOSE_OP_CREATE, "{\"DeliveryStreamName\":\"s\"," EXT_OK
+                                  ",\"Prefix\":\"y=!{timestamp:yyyy}/\",\"ErrorOutputPrefix\":"
+                                  "\"err/!{firehose:error-output-type}/\"}}");
+    expect_error(FIREHOSE_OP_CREATE,
+                 "{\"DeliveryStreamName\":\"s\"," EXT_OK ",\"Prefix\":\"a\\nb\"}}",
                  "ValidationException", NULL);
 }
 
@@ -459,20 +466,20 @@ static void test_update_merges_buffering_hints_and_replaces_prefix(void **state)
                          "\"DestinationId\":\"destinationId-000000000001\","
                          "\"ExtendedS3DestinationUpdate\":{\"Prefix\":\"new/\","
                          "\"BufferingHints\":{\"IntervalInSeconds\":0}}}";
-    struct api_err e;
-    api_err_init(&e);
+    struct awsjson_err e;
+    awsjson_err_init(&e);
     cJSON *c = NULL, *u = NULL, *d = NULL, *d2 = NULL;
-    assert_int_equal(api_valid_request(API_OP_CREATE, create, strlen(create), &c, &e), 0);
-    assert_int_equal(api_dest_from_create(c, &d, &e), 0);
-    assert_int_equal(api_valid_request(API_OP_UPDATE, update, strlen(update), &u, &e), 0);
-    assert_int_equal(api_dest_update(d, u, &d2, &e), 0);
+    assert_int_equal(firehose_valid_request(FIREHOSE_OP_CREATE, create, strlen(create), &c, &e), 0);
+    assert_int_equal(firehose_dest_from_create(c, &d, &e), 0);
+    assert_int_equal(firehose_valid_request(FIREHOSE_OP_UPDATE, update, strlen(update), &u, &e), 0);
+    assert_int_equal(firehose_dest_update(d, u, &d2, &e), 0);
     struct delivery_target t;
-    api_dest_target(d2, "s", 2, 0, &t);
+    firehose_dest_target(d2, "s", 2, 0, &t);
     assert_string_equal(t.prefix, "new/");
     assert_int_equal(t.size_bytes, 7u << 20);
     assert_int_equal(t.interval_s, 0);
     /* The current destination is untouched. */
-    api_dest_target(d, "s", 1, 0, &t);
+    firehose_dest_target(d, "s", 1, 0, &t);
     assert_string_equal(t.prefix, "old/");
     cJSON_Delete(d2);
     d2 = NULL;
@@ -480,18 +487,18 @@ static void test_update_merges_buffering_hints_and_replaces_prefix(void **state)
                      "\"DestinationId\":\"x\",\"S3DestinationUpdate\":{\"CompressionFormat\":"
                      "\"ZIP\"}}";
     cJSON_Delete(u);
-    assert_int_equal(api_valid_request(API_OP_UPDATE, gz, strlen(gz), &u, &e), 0);
-    assert_int_equal(api_dest_update(d, u, &d2, &e), -1);
+    assert_int_equal(firehose_valid_request(FIREHOSE_OP_UPDATE, gz, strlen(gz), &u, &e), 0);
+    assert_int_equal(firehose_dest_update(d, u, &d2, &e), -1);
     assert_string_equal(e.type, "InvalidArgumentException");
     cJSON_Delete(u);
     cJSON_Delete(c);
     cJSON_Delete(d);
-    api_err_fini(&e);
+    awsjson_err_fini(&e);
 }
 
 static void test_update_version_id_must_be_digits(void **state)
 {
-    expect_error(API_OP_UPDATE,
+    expect_error(FIREHOSE_OP_UPDATE,
                  "{\"DeliveryStreamName\":\"s\",\"CurrentDeliveryStreamVersionId\":\"v1\","
                  "\"DestinationId\":\"destinationId-000000000001\"}",
                  "ValidationException",
@@ -514,20 +521,20 @@ static void test_tags_stay_sorted_and_values_replace(void **state)
     cJSON *tags = cJSON_CreateArray();
     cJSON *in = tags_from("[{\"Key\":\"b\",\"Value\":\"1\"},{\"Key\":\"a\"},{\"Key\":\"c\","
                           "\"Value\":\"3\"},{\"Key\":\"b\",\"Value\":\"2\"}]");
-    struct api_err e;
-    api_err_init(&e);
-    assert_int_equal(api_tags_add(tags, in, &e), 0);
+    struct awsjson_err e;
+    awsjson_err_init(&e);
+    assert_int_equal(firehose_tags_add(tags, in, &e), 0);
     char *s = cJSON_PrintUnformatted(tags);
     assert_string_equal(s, "[{\"Key\":\"a\",\"Value\":\"\"},{\"Key\":\"b\",\"Value\":\"2\"},"
                            "{\"Key\":\"c\",\"Value\":\"3\"}]");
     cJSON_free(s);
     cJSON *keys = tags_from("[\"b\",\"zz\"]");
-    assert_int_equal(api_tags_remove(tags, keys, &e), 0);
+    assert_int_equal(firehose_tags_remove(tags, keys, &e), 0);
     assert_int_equal(cJSON_GetArraySize(tags), 2);
     cJSON_Delete(keys);
     cJSON_Delete(in);
     cJSON_Delete(tags);
-    api_err_fini(&e);
+    awsjson_err_fini(&e);
 }
 
 static void test_tag_added_between_parsed_tags_is_inserted_in_order(void **state)
@@ -535,16 +542,16 @@ static void test_tag_added_between_parsed_tags_is_inserted_in_order(void **state
     /* Regression (fuzz): tags loaded from stream.json are a parsed array. */
     cJSON *tags = tags_from("[{\"Key\":\"a\",\"Value\":\"1\"},{\"Key\":\"m\",\"Value\":\"\"}]");
     cJSON *in = tags_from("[{\"Key\":\"k\",\"Value\":\"v\"},{\"Key\":\"0\"}]");
-    struct api_err e;
-    api_err_init(&e);
-    assert_int_equal(api_tags_add(tags, in, &e), 0);
+    struct awsjson_err e;
+    awsjson_err_init(&e);
+    assert_int_equal(firehose_tags_add(tags, in, &e), 0);
     char *s = cJSON_PrintUnformatted(tags);
     assert_string_equal(s, "[{\"Key\":\"0\",\"Value\":\"\"},{\"Key\":\"a\",\"Value\":\"1\"},"
                            "{\"Key\":\"k\",\"Value\":\"v\"},{\"Key\":\"m\",\"Value\":\"\"}]");
     cJSON_free(s);
     cJSON_Delete(in);
     cJSON_Delete(tags);
-    api_err_fini(&e);
+    awsjson_err_fini(&e);
 }
 
 static void test_tag_limit_of_50_and_reserved_prefix(void **state)
@@ -557,19 +564,19 @@ static void test_tag_limit_of_50_and_reserved_prefix(void **state)
         buf_printf(&b, "%s{\"Key\":\"k%02d\"}", i ? "," : "", i);
     buf_append_str(&b, "]");
     cJSON *in = tags_from(b.data);
-    struct api_err e;
-    api_err_init(&e);
-    assert_int_equal(api_tags_add(tags, in, &e), 0);
+    struct awsjson_err e;
+    awsjson_err_init(&e);
+    assert_int_equal(firehose_tags_add(tags, in, &e), 0);
     /* Re-adding an existing key does not count. */
     cJSON *same = tags_from("[{\"Key\":\"k00\",\"Value\":\"v\"}]");
-    assert_int_equal(api_tags_add(tags, same, &e), 0);
+    assert_int_equal(firehose_tags_add(tags, same, &e), 0);
     cJSON *one = tags_from("[{\"Key\":\"new\"}]");
-    assert_int_equal(api_tags_add(tags, one, &e), -1);
+    assert_int_equal(firehose_tags_add(tags, one, &e), -1);
     assert_string_equal(e.type, "LimitExceededException");
-    api_err_fini(&e);
-    api_err_init(&e);
+    awsjson_err_fini(&e);
+    awsjson_err_init(&e);
     cJSON *aws = tags_from("[{\"Key\":\"aws:x\"}]");
-    assert_int_equal(api_tags_add(tags, aws, &e), -1);
+    assert_int_equal(firehose_tags_add(tags, aws, &e), -1);
     assert_string_equal(e.type, "InvalidArgumentException");
     assert_int_equal(cJSON_GetArraySize(tags), 50);
     cJSON_Delete(aws);
@@ -578,35 +585,35 @@ static void test_tag_limit_of_50_and_reserved_prefix(void **state)
     cJSON_Delete(in);
     cJSON_Delete(tags);
     buf_fini(&b);
-    api_err_fini(&e);
+    awsjson_err_fini(&e);
 }
 
 static void test_tag_key_length_and_characters_are_validated(void **state)
 {
-    expect_error(API_OP_TAG, "{\"DeliveryStreamName\":\"s\",\"Tags\":[{\"Key\":\"\"}]}",
+    expect_error(FIREHOSE_OP_TAG, "{\"DeliveryStreamName\":\"s\",\"Tags\":[{\"Key\":\"\"}]}",
                  "ValidationException",
                  "1 validation error detected: Value '' at 'tags.1.member.key' failed to satisfy "
                  "constraint: Member must have length greater than or equal to 1");
-    expect_error(API_OP_TAG,
+    expect_error(FIREHOSE_OP_TAG,
                  "{\"DeliveryStreamName\":\"s\",\"Tags\":[{\"Key\":\"a\",\"Value\":\"<\"}]}",
                  "ValidationException", NULL);
-    expect_error(API_OP_UNTAG, "{\"DeliveryStreamName\":\"s\",\"TagKeys\":[]}",
+    expect_error(FIREHOSE_OP_UNTAG, "{\"DeliveryStreamName\":\"s\",\"TagKeys\":[]}",
                  "ValidationException", NULL);
-    expect_ok(API_OP_TAG, "{\"DeliveryStreamName\":\"s\",\"Tags\":[{\"Key\":\"k é:/=+-@%\","
-                          "\"Value\":\"\"}]}");
+    expect_ok(FIREHOSE_OP_TAG, "{\"DeliveryStreamName\":\"s\",\"Tags\":[{\"Key\":\"k é:/=+-@%\","
+                               "\"Value\":\"\"}]}");
 }
 
 static void test_list_tags_pages_by_exclusive_start_key(void **state)
 {
     cJSON *tags = tags_from("[{\"Key\":\"a\",\"Value\":\"1\"},{\"Key\":\"b\",\"Value\":\"2\"},"
                             "{\"Key\":\"c\",\"Value\":\"3\"}]");
-    cJSON *p = api_tags_page(tags, NULL, 2);
+    cJSON *p = firehose_tags_page(tags, NULL, 2);
     char *s = cJSON_PrintUnformatted(p);
     assert_string_equal(s, "{\"Tags\":[{\"Key\":\"a\",\"Value\":\"1\"},{\"Key\":\"b\",\"Value\":"
                            "\"2\"}],\"HasMoreTags\":true}");
     cJSON_free(s);
     cJSON_Delete(p);
-    p = api_tags_page(tags, "b", 2);
+    p = firehose_tags_page(tags, "b", 2);
     s = cJSON_PrintUnformatted(p);
     assert_string_equal(s, "{\"Tags\":[{\"Key\":\"c\",\"Value\":\"3\"}],\"HasMoreTags\":false}");
     cJSON_free(s);
@@ -622,7 +629,7 @@ static void test_validation_messages_survive_allocation_failures(void **state)
     for (unsigned long n = 1; n < 200; n++) {
         char type[64], msg[256];
         hy_mem_fail_at(n);
-        run(API_OP_CREATE, body, type, sizeof type, msg, sizeof msg);
+        run(FIREHOSE_OP_CREATE, body, type, sizeof type, msg, sizeof msg);
         hy_mem_fail_at(0);
     }
 }

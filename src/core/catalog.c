@@ -3,7 +3,7 @@
  * Streams are kept in an array sorted by name: the count is small (Firehose's default quota is
  * 50 per region), lookups are a binary search and listing is already alphabetical.
  */
-#include "stream/catalog.h"
+#include "core/catalog.h"
 
 #include <cjson/cJSON.h>
 #include <dirent.h>

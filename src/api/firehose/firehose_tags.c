@@ -1,5 +1,5 @@
 /*
- * api_tags: TagDeliveryStream, UntagDeliveryStream, ListTagsForDeliveryStream, and the two
+ * firehose_tags: TagDeliveryStream, UntagDeliveryStream, ListTagsForDeliveryStream, and the two
  * encryption operations (which only tell the truth: nothing is encrypted at rest).
  * Tags live in the catalog as an array of {"Key","Value"} sorted by key (byte order), so
  * listing and paging by ExclusiveStartTagKey are a walk.
@@ -8,11 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/api_int.h"
+#include "api/firehose/firehose_int.h"
 #include "base/err.h"
 #include "base/hyassert.h"
 #include "base/log.h"
-#include "stream/catalog.h"
+#include "core/catalog.h"
 
 static const char *key_of(const cJSON *tag)
 {
@@ -46,10 +46,10 @@ static int cmp_tag(const void *x, const void *y)
  * 1.7.15 fails on parsed arrays, so inserting in place is not an option.) */
 static void sort_tags(cJSON *tags)
 {
-    cJSON *v[API_MAX_TAGS + API_MAX_TAGS];
+    cJSON *v[FIREHOSE_MAX_TAGS + FIREHOSE_MAX_TAGS];
     size_t n = 0;
     for (cJSON *t = tags->child; t; t = t->next) {
-        /* Cannot overflow: api_tags_add checked the total against API_MAX_TAGS. */
+        /* Cannot overflow: firehose_tags_add checked the total against FIREHOSE_MAX_TAGS. */
         HY_ASSERT(n < sizeof v / sizeof v[0]);
         v[n++] = t;
     }
@@ -64,16 +64,16 @@ static void sort_tags(cJSON *tags)
 }
 
 /* Firehose: tag keys starting with "aws:" are reserved. */
-static int reserved_key(const char *k, struct api_err *e)
+static int reserved_key(const char *k, struct awsjson_err *e)
 {
     if (strncmp(k, "aws:", 4) != 0)
         return 0;
-    api_err_set(e, API_ERR_BAD_REQUEST, "InvalidArgumentException",
-                "Tag key '%s' is invalid: keys starting with 'aws:' are reserved", k);
+    awsjson_err_set(e, AWSJSON_BAD_REQUEST, "InvalidArgumentException",
+                    "Tag key '%s' is invalid: keys starting with 'aws:' are reserved", k);
     return 1;
 }
 
-int api_tags_add(cJSON *tags, const cJSON *list, struct api_err *e)
+int firehose_tags_add(cJSON *tags, const cJSON *list, struct awsjson_err *e)
 {
     const cJSON *t;
     int added = 0;
@@ -90,9 +90,9 @@ int api_tags_add(cJSON *tags, const cJSON *list, struct api_err *e)
         if (!dup && find_key(tags, k) < 0)
             added++;
     }
-    if (cJSON_GetArraySize(tags) + added > API_MAX_TAGS) {
-        api_err_set(e, API_ERR_BAD_REQUEST, "LimitExceededException",
-                    "A delivery stream can have at most %d tags", API_MAX_TAGS);
+    if (cJSON_GetArraySize(tags) + added > FIREHOSE_MAX_TAGS) {
+        awsjson_err_set(e, AWSJSON_BAD_REQUEST, "LimitExceededException",
+                        "A delivery stream can have at most %d tags", FIREHOSE_MAX_TAGS);
         return -1;
     }
     cJSON_ArrayForEach(t, list)
@@ -102,7 +102,7 @@ int api_tags_add(cJSON *tags, const cJSON *list, struct api_err *e)
         if (!n || !cJSON_AddStringToObject(n, "Key", key_of(t)) ||
             !cJSON_AddStringToObject(n, "Value", cJSON_IsString(v) ? v->valuestring : "")) {
             cJSON_Delete(n);
-            api_err_set(e, API_ERR_SERVER, "InternalFailure", "out of memory");
+            awsjson_err_set(e, AWSJSON_SERVER, "InternalFailure", "out of memory");
             return -1;
         }
         int i = find_key(tags, key_of(t));
@@ -115,7 +115,7 @@ int api_tags_add(cJSON *tags, const cJSON *list, struct api_err *e)
     return 0;
 }
 
-int api_tags_remove(cJSON *tags, const cJSON *keys, struct api_err *e)
+int firehose_tags_remove(cJSON *tags, const cJSON *keys, struct awsjson_err *e)
 {
     const cJSON *k;
     cJSON_ArrayForEach(k, keys) if (reserved_key(k->valuestring, e)) return -1;
@@ -128,7 +128,7 @@ int api_tags_remove(cJSON *tags, const cJSON *keys, struct api_err *e)
     return 0;
 }
 
-cJSON *api_tags_page(const cJSON *tags, const char *exclusive_start, int limit)
+cJSON *firehose_tags_page(const cJSON *tags, const char *exclusive_start, int limit)
 {
     cJSON *out = cJSON_CreateObject();
     cJSON *list = cJSON_AddArrayToObject(out, "Tags");
@@ -161,27 +161,28 @@ fail:
 /* ---------------------------------------------------------------- handlers */
 
 /* Apply a tag change to a copy, persist, then swap; the catalog lock is held throughout. */
-static void change_tags(struct api *a, struct http_exchange *ex, const cJSON *root, int add)
+static void change_tags(struct firehose *a, struct http_exchange *ex, const cJSON *root, int add)
 {
-    struct catalog_stream *s = api_stream_lookup(a, ex, root);
+    struct catalog_stream *s = firehose_stream_lookup(a, ex, root);
     if (!s)
         return;
-    struct api_err e;
-    api_err_init(&e);
+    struct awsjson_err e;
+    awsjson_err_init(&e);
     catalog_lock(a->cat);
     cJSON *copy = NULL;
     if (s->status == CATALOG_STATUS_DELETING) {
-        api_err_set(&e, API_ERR_BAD_REQUEST, "ResourceInUseException",
-                    "Firehose %s is being deleted", s->name);
+        awsjson_err_set(&e, AWSJSON_BAD_REQUEST, "ResourceInUseException",
+                        "Firehose %s is being deleted", s->name);
         goto out;
     }
     copy = cJSON_Duplicate(s->tags, 1);
     if (!copy) {
-        api_err_set(&e, API_ERR_SERVER, "InternalFailure", "out of memory");
+        awsjson_err_set(&e, AWSJSON_SERVER, "InternalFailure", "out of memory");
         goto out;
     }
-    int rc = add ? api_tags_add(copy, cJSON_GetObjectItemCaseSensitive(root, "Tags"), &e)
-                 : api_tags_remove(copy, cJSON_GetObjectItemCaseSensitive(root, "TagKeys"), &e);
+    int rc =
+        add ? firehose_tags_add(copy, cJSON_GetObjectItemCaseSensitive(root, "Tags"), &e)
+            : firehose_tags_remove(copy, cJSON_GetObjectItemCaseSensitive(root, "TagKeys"), &e);
     if (rc)
         goto out;
     cJSON *old = s->tags;
@@ -190,7 +191,7 @@ static void change_tags(struct api *a, struct http_exchange *ex, const cJSON *ro
     if (rc) {
         s->tags = old;
         LOG_ERROR("api", "catalog save failed", "stream=%s err=%s", s->name, hy_errname(rc));
-        api_err_set(&e, API_ERR_SERVER, "InternalFailure", "could not persist the tags");
+        awsjson_err_set(&e, AWSJSON_SERVER, "InternalFailure", "could not persist the tags");
         goto out;
     }
     copy = old;
@@ -198,55 +199,55 @@ out:
     catalog_unlock(a->cat);
     cJSON_Delete(copy);
     if (e.type)
-        api_reply_err(ex, &e);
+        awsjson_reply_err(ex, &e);
     else
-        api_reply_json(ex, "{}", 2);
-    api_err_fini(&e);
+        awsjson_reply_json(ex, "{}", 2);
+    awsjson_err_fini(&e);
     catalog_stream_unref(s);
 }
 
-void api_op_tag(struct api *a, struct http_exchange *ex, const cJSON *root)
+void firehose_op_tag(struct firehose *a, struct http_exchange *ex, const cJSON *root)
 {
     change_tags(a, ex, root, 1);
 }
 
-void api_op_untag(struct api *a, struct http_exchange *ex, const cJSON *root)
+void firehose_op_untag(struct firehose *a, struct http_exchange *ex, const cJSON *root)
 {
     change_tags(a, ex, root, 0);
 }
 
-void api_op_list_tags(struct api *a, struct http_exchange *ex, const cJSON *root)
+void firehose_op_list_tags(struct firehose *a, struct http_exchange *ex, const cJSON *root)
 {
-    struct catalog_stream *s = api_stream_lookup(a, ex, root);
+    struct catalog_stream *s = firehose_stream_lookup(a, ex, root);
     if (!s)
         return;
     const cJSON *start = cJSON_GetObjectItemCaseSensitive(root, "ExclusiveStartTagKey");
     const cJSON *limit = cJSON_GetObjectItemCaseSensitive(root, "Limit");
     catalog_lock(a->cat);
-    cJSON *out = api_tags_page(s->tags, cJSON_IsString(start) ? start->valuestring : NULL,
-                               cJSON_IsNumber(limit) ? limit->valueint : API_MAX_TAGS);
+    cJSON *out = firehose_tags_page(s->tags, cJSON_IsString(start) ? start->valuestring : NULL,
+                                    cJSON_IsNumber(limit) ? limit->valueint : FIREHOSE_MAX_TAGS);
     catalog_unlock(a->cat);
     catalog_stream_unref(s);
-    api_reply_cjson(ex, out);
+    awsjson_reply_cjson(ex, out);
 }
 
-void api_op_start_encryption(struct api *a, struct http_exchange *ex, const cJSON *root)
+void firehose_op_start_encryption(struct firehose *a, struct http_exchange *ex, const cJSON *root)
 {
-    struct catalog_stream *s = api_stream_lookup(a, ex, root);
+    struct catalog_stream *s = firehose_stream_lookup(a, ex, root);
     if (!s)
         return;
     catalog_stream_unref(s);
     /* Honest answer: accepting would make Describe claim ENABLED for data kept in clear. */
-    api_reply_errorf(ex, API_ERR_BAD_REQUEST, "InvalidArgumentException",
-                     "hydrant does not support server-side encryption yet");
+    awsjson_reply_errorf(ex, AWSJSON_BAD_REQUEST, "InvalidArgumentException",
+                         "hydrant does not support server-side encryption yet");
 }
 
-void api_op_stop_encryption(struct api *a, struct http_exchange *ex, const cJSON *root)
+void firehose_op_stop_encryption(struct firehose *a, struct http_exchange *ex, const cJSON *root)
 {
-    struct catalog_stream *s = api_stream_lookup(a, ex, root);
+    struct catalog_stream *s = firehose_stream_lookup(a, ex, root);
     if (!s)
         return;
     catalog_stream_unref(s);
     /* Encryption is never on, so it is already stopped: DISABLED is the true status. */
-    api_reply_json(ex, "{}", 2);
+    awsjson_reply_json(ex, "{}", 2);
 }

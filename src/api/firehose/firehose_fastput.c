@@ -1,5 +1,5 @@
 /*
- * api_fastput: a single-pass scanner for the PutRecord(Batch) bodies that nearly every client
+ * firehose_fastput: a single-pass scanner for the PutRecord(Batch) bodies that nearly every client
  * sends: {"DeliveryStreamName": "...", "Records": [{"Data": "..."}, ...]} (or "Record": {...}),
  * members in any order, any JSON whitespace. Each Data string is base64-decoded straight from the
  * body into the request's record buffer; no tree, no copies.
@@ -10,13 +10,13 @@
  *
  * The scanner only ever accepts. Anything outside the shape above (escapes, unknown or duplicate
  * members, other JSON types, trailing bytes, bad base64, any Firehose limit exceeded) is
- * declined, and the caller runs the general path (api_put_parse), which produces AWS's exact
- * answer. So the accepted language is a subset of what api_put_parse accepts, with the same
+ * declined, and the caller runs the general path (firehose_put_parse), which produces AWS's exact
+ * answer. So the accepted language is a subset of what firehose_put_parse accepts, with the same
  * result; tests/fuzz/fastput_fuzz.c checks that differentially.
  */
 #include <string.h>
 
-#include "api/api_int.h"
+#include "api/firehose/firehose_int.h"
 #include "base/base64.h"
 #include "base/err.h"
 #include "base/mem.h"
@@ -83,7 +83,7 @@ static int raw_string(struct scan *s, const char **v, size_t *n)
 }
 
 struct out {
-    struct api_put_recs *r;
+    struct firehose_put_recs *r;
     size_t max_recs;
     size_t cap; /* bytes of r->data */
 };
@@ -109,7 +109,7 @@ static int record(struct scan *s, struct out *o)
         dec -= v[n - 2] == '=' ? 2 : 1;
     size_t off = o->r->total_len;
     /* Firehose: a record is at most 1,000 KiB; a batch at most 4 MiB. */
-    if (dec > API_MAX_RECORD_BYTES || dec > API_MAX_BATCH_BYTES - off ||
+    if (dec > FIREHOSE_MAX_RECORD_BYTES || dec > FIREHOSE_MAX_BATCH_BYTES - off ||
         BASE64_DECODED_MAX(n) > o->cap - off)
         return 0;
     size_t got = 0;
@@ -185,8 +185,8 @@ static int scan_body(struct scan *s, int batch, const char **name, size_t *name_
     return s->p == s->end;
 }
 
-int api_fastput_parse(int batch, const char *body, size_t len, const char **name, size_t *name_len,
-                      struct api_put_recs *out)
+int firehose_fastput_parse(int batch, const char *body, size_t len, const char **name,
+                           size_t *name_len, struct firehose_put_recs *out)
 {
     memset(out, 0, sizeof *out);
     /* Sizes from the body alone: every decoded byte needs 4/3 body bytes, and every record at
@@ -194,18 +194,19 @@ int api_fastput_parse(int batch, const char *body, size_t len, const char **name
     size_t room = BASE64_DECODED_MAX(len);
     struct out o = {
         .r = out,
-        .max_recs = batch ? (len / 12 + 1 < API_MAX_RECORDS ? len / 12 + 1 : API_MAX_RECORDS) : 1,
-        .cap = (room < API_MAX_BATCH_BYTES ? room : API_MAX_BATCH_BYTES) + DATA_SLACK,
+        .max_recs =
+            batch ? (len / 12 + 1 < FIREHOSE_MAX_RECORDS ? len / 12 + 1 : FIREHOSE_MAX_RECORDS) : 1,
+        .cap = (room < FIREHOSE_MAX_BATCH_BYTES ? room : FIREHOSE_MAX_BATCH_BYTES) + DATA_SLACK,
     };
     out->recs = hy_malloc(o.max_recs * sizeof *out->recs);
     out->data = hy_malloc(o.cap);
     if (!out->recs || !out->data) {
-        api_put_recs_fini(out);
+        firehose_put_recs_fini(out);
         return HY_ENOMEM;
     }
     struct scan s = {body, body + len};
     if (!scan_body(&s, batch, name, name_len, &o)) {
-        api_put_recs_fini(out);
+        firehose_put_recs_fini(out);
         return HY_EBADMSG;
     }
     return 0;

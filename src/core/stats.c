@@ -1,4 +1,4 @@
-#include "stream/stats.h"
+#include "core/stats.h"
 
 const uint64_t stats_lat_bounds_us[STATS_LAT_BUCKETS] = {
     100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 1000000,

@@ -1,5 +1,5 @@
 /*
- * api_metrics: GET /_hydrant/metrics in the Prometheus text exposition format (version 0.0.4).
+ * firehose_metrics: GET /_hydrant/metrics in the Prometheus text exposition format (version 0.0.4).
  * Metric names follow Firehose's CloudWatch metrics (firehose-reference.md section 1.13); each
  * family's HELP line names the CloudWatch metric it mirrors. Label: stream="<name>".
  */
@@ -7,11 +7,11 @@
 #include <stdatomic.h>
 #include <string.h>
 
-#include "api/api_int.h"
+#include "api/firehose/firehose_int.h"
 #include "base/hytime.h"
-#include "stream/catalog.h"
+#include "core/catalog.h"
 #include "stream/wal.h"
-#include "stream/stats.h"
+#include "core/stats.h"
 
 struct counter_def {
     const char *name;
@@ -81,7 +81,7 @@ static int histogram(struct buf *b, struct catalog_stream **v, size_t n, const c
     return rc;
 }
 
-int api_metrics_render(struct api *a, struct buf *out)
+int admin_metrics_render(struct firehose *a, struct buf *out)
 {
     struct catalog_stream **v = NULL;
     size_t n = 0;

@@ -29,7 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "stream/stats.h"
+#include "core/stats.h"
 
 struct cJSON;
 struct buf;

@@ -1,9 +1,9 @@
 /*
- * api_put: PutRecord and PutRecordBatch, the hot path.
+ * firehose_put: PutRecord and PutRecordBatch, the hot path.
  *
  * Loop thread: parse, validate and decode every Data into one request-owned buffer, either in one
- * pass (api_fastput.c, the common valid body) or through cJSON and the model validator
- * (api_put_parse: everything else, with AWS's exact errors); then append the records to the
+ * pass (firehose_fastput.c, the common valid body) or through cJSON and the model validator
+ * (firehose_put_parse: everything else, with AWS's exact errors); then append the records to the
  * stream's wal in one call (the wal copies them, so the buffer is freed at once). Committer thread:
  * the wal's callback only posts the completion back to the loop. Loop thread again: write the
  * answer and count the metrics. Nothing is acknowledged before the group commit's fdatasync
@@ -18,19 +18,19 @@
 #include <string.h>
 #include <time.h>
 
-#include "api/api_int.h"
+#include "api/firehose/firehose_int.h"
 #include "base/base64.h"
 #include "base/err.h"
 #include "base/hytime.h"
 #include "base/log.h"
 #include "base/mem.h"
 #include "net/http.h"
-#include "stream/catalog.h"
+#include "core/catalog.h"
 #include "stream/wal.h"
 
 /* ---------------------------------------------------------------- decoding (pure) */
 
-void api_put_recs_fini(struct api_put_recs *r)
+void firehose_put_recs_fini(struct firehose_put_recs *r)
 {
     hy_free(r->recs);
     hy_free(r->data);
@@ -43,7 +43,8 @@ static const cJSON *data_of(const cJSON *rec)
     return cJSON_IsString(d) ? d : NULL;
 }
 
-int api_put_decode(const cJSON *root, int batch, struct api_put_recs *out, struct api_err *e)
+int firehose_put_decode(const cJSON *root, int batch, struct firehose_put_recs *out,
+                        struct awsjson_err *e)
 {
     memset(out, 0, sizeof *out);
     const cJSON *list = cJSON_GetObjectItemCaseSensitive(root, batch ? "Records" : "Record");
@@ -63,7 +64,7 @@ int api_put_decode(const cJSON *root, int batch, struct api_put_recs *out, struc
     out->recs = hy_calloc(n ? n : 1, sizeof *out->recs);
     out->data = hy_malloc(room ? room : 1);
     if (!out->recs || !out->data) {
-        api_err_set(e, API_ERR_SERVER, "InternalFailure", "out of memory");
+        awsjson_err_set(e, AWSJSON_SERVER, "InternalFailure", "out of memory");
         goto fail;
     }
     size_t i = 0, off = 0;
@@ -72,12 +73,12 @@ int api_put_decode(const cJSON *root, int batch, struct api_put_recs *out, struc
         size_t len = 0;
         if (d && base64_decode(d->valuestring, strlen(d->valuestring), out->data + off, &len)) {
             if (batch)
-                api_err_set(e, API_ERR_BAD_REQUEST, "SerializationException",
-                            "Base64 encoded value at 'records.%zu.member.data' is malformed",
-                            i + 1);
+                awsjson_err_set(e, AWSJSON_BAD_REQUEST, "SerializationException",
+                                "Base64 encoded value at 'records.%zu.member.data' is malformed",
+                                i + 1);
             else
-                api_err_set(e, API_ERR_BAD_REQUEST, "SerializationException",
-                            "Base64 encoded value at 'record.data' is malformed");
+                awsjson_err_set(e, AWSJSON_BAD_REQUEST, "SerializationException",
+                                "Base64 encoded value at 'record.data' is malformed");
             goto fail;
         }
         out->recs[i].data = out->data + off;
@@ -87,29 +88,29 @@ int api_put_decode(const cJSON *root, int batch, struct api_put_recs *out, struc
     out->n = n;
     out->total_len = off;
     /* Validation errors are reported only now: AWS deserialises (base64) before validating. */
-    if (api_err_done(e))
+    if (awsjson_err_done(e))
         goto fail;
     /* Firehose: at most 4 MiB per PutRecordBatch call. */
-    if (off > API_MAX_BATCH_BYTES) {
-        api_err_set(e, API_ERR_BAD_REQUEST, "InvalidArgumentException",
-                    "The total size of the records in a PutRecordBatch request (%zu bytes) "
-                    "exceeds the limit of %u bytes (4 MiB)",
-                    off, API_MAX_BATCH_BYTES);
+    if (off > FIREHOSE_MAX_BATCH_BYTES) {
+        awsjson_err_set(e, AWSJSON_BAD_REQUEST, "InvalidArgumentException",
+                        "The total size of the records in a PutRecordBatch request (%zu bytes) "
+                        "exceeds the limit of %u bytes (4 MiB)",
+                        off, FIREHOSE_MAX_BATCH_BYTES);
         goto fail;
     }
     return 0;
 fail:
-    api_put_recs_fini(out);
+    firehose_put_recs_fini(out);
     return -1;
 }
 
-int api_put_parse(int batch, const char *body, size_t len, cJSON **root, const char **name,
-                  size_t *name_len, struct api_put_recs *out, struct api_err *e)
+int firehose_put_parse(int batch, const char *body, size_t len, cJSON **root, const char **name,
+                       size_t *name_len, struct firehose_put_recs *out, struct awsjson_err *e)
 {
     *root = NULL;
-    enum api_op op = batch ? API_OP_PUT_RECORD_BATCH : API_OP_PUT_RECORD;
+    enum firehose_op op = batch ? FIREHOSE_OP_PUT_RECORD_BATCH : FIREHOSE_OP_PUT_RECORD;
     cJSON *o = NULL;
-    if (api_valid_request(op, body, len, &o, e) || api_put_decode(o, batch, out, e)) {
+    if (firehose_valid_request(op, body, len, &o, e) || firehose_put_decode(o, batch, out, e)) {
         cJSON_Delete(o);
         return -1;
     }
@@ -139,7 +140,7 @@ static void hex(uint64_t v, int digits, char *out)
     }
 }
 
-void api_put_record_id(uint64_t stream_id, uint64_t seq, char out[56])
+void firehose_put_record_id(uint64_t stream_id, uint64_t seq, char out[56])
 {
     uint64_t m1 = mix64(stream_id ^ mix64(seq));
     uint64_t m2 = mix64(m1 ^ seq);
@@ -164,7 +165,7 @@ struct put_ctx {
 
 static void reply_slow_down(struct http_exchange *ex)
 {
-    api_reply_errorf(ex, API_ERR_UNAVAILABLE, "ServiceUnavailableException", "Slow down.");
+    awsjson_reply_errorf(ex, AWSJSON_UNAVAILABLE, "ServiceUnavailableException", "Slow down.");
 }
 
 static void put_finish(void *arg)
@@ -195,7 +196,7 @@ static void put_finish(void *arg)
     } else {
         char id[56];
         if (!c->batch) {
-            api_put_record_id(s->stream_id, c->first_seq, id);
+            firehose_put_record_id(s->stream_id, c->first_seq, id);
             rc = buf_append_str(&out, "{\"RecordId\":\"");
             if (!rc)
                 rc = buf_append(&out, id, sizeof id);
@@ -207,7 +208,7 @@ static void put_finish(void *arg)
                 rc = buf_append_str(&out, "{\"FailedPutCount\":0,\"Encrypted\":false,"
                                           "\"RequestResponses\":[");
             for (size_t i = 0; i < c->n && !rc; i++) {
-                api_put_record_id(s->stream_id, c->first_seq + i, id);
+                firehose_put_record_id(s->stream_id, c->first_seq + i, id);
                 rc = buf_append_str(&out, i ? ",{\"RecordId\":\"" : "{\"RecordId\":\"");
                 if (!rc)
                     rc = buf_append(&out, id, sizeof id);
@@ -231,9 +232,9 @@ static void put_finish(void *arg)
     if (rc)
         /* The records are durable but the answer could not be built: the client retries and
          * may duplicate, which Firehose's at-least-once contract allows. */
-        api_reply_errorf(c->ex, API_ERR_SERVER, "InternalFailure", "out of memory");
+        awsjson_reply_errorf(c->ex, AWSJSON_SERVER, "InternalFailure", "out of memory");
     else
-        api_reply_json(c->ex, out.data, out.len);
+        awsjson_reply_json(c->ex, out.data, out.len);
 out:
     buf_fini(&out);
     catalog_stream_unref(s);
@@ -253,24 +254,25 @@ static void put_done(void *arg, int status)
     }
 }
 
-void api_op_put(struct api *a, struct http_exchange *ex, const char *name, size_t name_len,
-                int batch, struct api_put_recs *recs_in, int64_t start_ns)
+void firehose_op_put(struct firehose *a, struct http_exchange *ex, const char *name,
+                     size_t name_len, int batch, struct firehose_put_recs *recs_in,
+                     int64_t start_ns)
 {
     /* Take the records over: every path below frees them exactly once. */
-    struct api_put_recs recs = *recs_in;
+    struct firehose_put_recs recs = *recs_in;
     memset(recs_in, 0, sizeof *recs_in);
     /* The lookup comes after decoding (AWS order: deserialise, validate, then the stream), so a
      * malformed or oversized request is rejected whether or not the stream exists. */
-    struct catalog_stream *s = api_stream_lookup_name(a, ex, name, name_len);
+    struct catalog_stream *s = firehose_stream_lookup_name(a, ex, name, name_len);
     if (!s) {
-        api_put_recs_fini(&recs);
+        firehose_put_recs_fini(&recs);
         return;
     }
     struct put_ctx *c = hy_calloc(1, sizeof *c);
     if (!c) {
-        api_put_recs_fini(&recs);
+        firehose_put_recs_fini(&recs);
         catalog_stream_unref(s);
-        api_reply_errorf(ex, API_ERR_SERVER, "InternalFailure", "out of memory");
+        awsjson_reply_errorf(ex, AWSJSON_SERVER, "InternalFailure", "out of memory");
         return;
     }
     c->ex = ex;
@@ -296,7 +298,7 @@ void api_op_put(struct api *a, struct http_exchange *ex, const char *name, size_
         }
     }
     pthread_rwlock_unlock(&s->put_lock);
-    api_put_recs_fini(&recs);
+    firehose_put_recs_fini(&recs);
     if (rc == 0)
         return; /* put_finish answers */
     if (rc == HY_EQUOTA || rc == HY_EBUSY) {
@@ -304,7 +306,7 @@ void api_op_put(struct api *a, struct http_exchange *ex, const char *name, size_
         atomic_fetch_add_explicit(&s->stats.throttled_records, c->n, memory_order_relaxed);
         reply_slow_down(ex);
     } else if (rc == HY_ECLOSED) {
-        api_reply_not_found(a, ex, s->name);
+        firehose_reply_not_found(a, ex, s->name);
     } else {
         LOG_ERROR("api", "log append failed", "stream=%s err=%s", s->name, hy_errname(rc));
         reply_slow_down(ex);

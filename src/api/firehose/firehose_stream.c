@@ -1,5 +1,5 @@
 /*
- * api_stream: the control plane (CreateDeliveryStream, DeleteDeliveryStream,
+ * firehose_stream: the control plane (CreateDeliveryStream, DeleteDeliveryStream,
  * DescribeDeliveryStream, ListDeliveryStreams, UpdateDestination) and each stream's runtime
  * wiring: its wal and its delivery consumer.
  *
@@ -19,21 +19,21 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "api/api_int.h"
+#include "api/firehose/firehose_int.h"
 #include "base/err.h"
 #include "base/hytime.h"
 #include "base/log.h"
 #include "base/mem.h"
 #include "deliver/delivery.h"
 #include "deliver/keyname.h"
-#include "stream/catalog.h"
+#include "core/catalog.h"
 #include "stream/wal.h"
 
 #define PATH_BYTES 8192
 
 /* ---------------------------------------------------------------- runtime */
 
-int api_stream_start(struct api *a, struct catalog_stream *s)
+int firehose_stream_start(struct firehose *a, struct catalog_stream *s)
 {
     struct buf logdir, statedir, s3root;
     buf_init(&logdir, PATH_BYTES);
@@ -61,7 +61,7 @@ int api_stream_start(struct api *a, struct catalog_stream *s)
     if (rc)
         goto fail;
     struct delivery_target t;
-    api_dest_target(s->dest, s->name, s->version, s->create_ms, &t);
+    firehose_dest_target(s->dest, s->name, s->version, s->create_ms, &t);
     rc = delivery_start(statedir.data, s3root.data, w, &s->stats, &t, &d);
     if (rc)
         goto fail;
@@ -79,7 +79,7 @@ out:
     return rc;
 }
 
-int api_stream_stop(struct catalog_stream *s)
+int firehose_stream_stop(struct catalog_stream *s)
 {
     /* Detach under the exclusive put lock: a put that comes later finds no wal and is
      * refused, and none is inside wal_append while the wal closes. */
@@ -124,7 +124,7 @@ static const char *name_of(const cJSON *root)
     return cJSON_IsString(n) ? n->valuestring : "";
 }
 
-static int add_arn(struct api *a, cJSON *o, const char *name)
+static int add_arn(struct firehose *a, cJSON *o, const char *name)
 {
     char arn[256];
     snprintf(arn, sizeof arn, "arn:aws:firehose:%s:%s:deliverystream/%s", a->region, a->account_id,
@@ -134,49 +134,49 @@ static int add_arn(struct api *a, cJSON *o, const char *name)
 
 /* ---------------------------------------------------------------- CreateDeliveryStream */
 
-void api_op_create(struct api *a, struct http_exchange *ex, const cJSON *root)
+void firehose_op_create(struct firehose *a, struct http_exchange *ex, const cJSON *root)
 {
-    struct api_err e;
-    api_err_init(&e);
+    struct awsjson_err e;
+    awsjson_err_init(&e);
     struct catalog_stream *s = NULL;
     cJSON *dest = NULL;
     const char *name = name_of(root);
-    if (api_dest_from_create(root, &dest, &e))
+    if (firehose_dest_from_create(root, &dest, &e))
         goto reply;
     s = catalog_stream_new(name);
     if (!s) {
-        api_err_set(&e, API_ERR_SERVER, "InternalFailure", "out of memory");
+        awsjson_err_set(&e, AWSJSON_SERVER, "InternalFailure", "out of memory");
         goto reply;
     }
     s->dest = dest;
     dest = NULL;
     const cJSON *tags = cJSON_GetObjectItemCaseSensitive(root, "Tags");
-    if (cJSON_IsArray(tags) && api_tags_add(s->tags, tags, &e))
+    if (cJSON_IsArray(tags) && firehose_tags_add(s->tags, tags, &e))
         goto reply;
     s->create_ms = s->update_ms = hytime_now_ms();
     s->stream_id = keyname_stream_id(name, s->create_ms);
     int rc = catalog_insert(a->cat, s, a->max_streams);
     if (rc == HY_EEXIST) {
-        api_err_set(&e, API_ERR_BAD_REQUEST, "ResourceInUseException",
-                    "Firehose %s under account %s already exists.", name, a->account_id);
+        awsjson_err_set(&e, AWSJSON_BAD_REQUEST, "ResourceInUseException",
+                        "Firehose %s under account %s already exists.", name, a->account_id);
         goto reply;
     }
     if (rc == HY_E2BIG) {
-        api_err_set(&e, API_ERR_BAD_REQUEST, "LimitExceededException",
-                    "You have already reached the limit of %zu Firehose streams in account %s.",
-                    a->max_streams, a->account_id);
+        awsjson_err_set(&e, AWSJSON_BAD_REQUEST, "LimitExceededException",
+                        "You have already reached the limit of %zu Firehose streams in account %s.",
+                        a->max_streams, a->account_id);
         goto reply;
     }
     if (rc) {
         LOG_ERROR("api", "catalog insert failed", "stream=%s err=%s", name, hy_errname(rc));
-        api_err_set(&e, API_ERR_SERVER, "InternalFailure", "could not persist the stream");
+        awsjson_err_set(&e, AWSJSON_SERVER, "InternalFailure", "could not persist the stream");
         goto reply;
     }
-    rc = api_stream_start(a, s);
+    rc = firehose_stream_start(a, s);
     if (rc) {
         catalog_remove(a->cat, s);
-        api_err_set(&e, API_ERR_SERVER, "InternalFailure", "could not open the stream's log: %s",
-                    hy_strerror(rc));
+        awsjson_err_set(&e, AWSJSON_SERVER, "InternalFailure",
+                        "could not open the stream's log: %s", hy_strerror(rc));
         goto reply;
     }
     catalog_lock(a->cat);
@@ -190,31 +190,31 @@ void api_op_create(struct api *a, struct http_exchange *ex, const cJSON *root)
     LOG_INFO("api", "stream created", "stream=%s", name);
 reply:
     if (e.type) {
-        api_reply_err(ex, &e);
+        awsjson_reply_err(ex, &e);
     } else {
         cJSON *o = cJSON_CreateObject();
         if (o && add_arn(a, o, name)) {
             cJSON_Delete(o);
             o = NULL;
         }
-        api_reply_cjson(ex, o);
+        awsjson_reply_cjson(ex, o);
     }
     cJSON_Delete(dest);
     catalog_stream_unref(s);
-    api_err_fini(&e);
+    awsjson_err_fini(&e);
 }
 
 /* ---------------------------------------------------------------- DeleteDeliveryStream */
 
 struct delete_job {
-    struct api *a;
+    struct firehose *a;
     struct catalog_stream *s;
 };
 
-static void delete_run(struct api *a, struct catalog_stream *s)
+static void delete_run(struct firehose *a, struct catalog_stream *s)
 {
     LOG_INFO("api", "stream deleting: delivering what is buffered", "stream=%s", s->name);
-    if (api_stream_stop(s)) {
+    if (firehose_stream_stop(s)) {
         /* The sink failed during the final flush: removing the directory would drop
          * acknowledged records. Keep the stream DELETING; the next start retries. */
         LOG_ERROR("api", "stream kept in DELETING: not everything was delivered", "stream=%s",
@@ -239,7 +239,7 @@ static void *delete_thread(void *arg)
 }
 
 /* Finish deleting s in the background (or inline if no thread can be had). */
-static void delete_start(struct api *a, struct catalog_stream *s)
+static void delete_start(struct firehose *a, struct catalog_stream *s)
 {
     struct delete_job *j = hy_malloc(sizeof *j);
     if (j) {
@@ -266,9 +266,9 @@ static void delete_start(struct api *a, struct catalog_stream *s)
     delete_run(a, s);
 }
 
-void api_op_delete(struct api *a, struct http_exchange *ex, const cJSON *root)
+void firehose_op_delete(struct firehose *a, struct http_exchange *ex, const cJSON *root)
 {
-    struct catalog_stream *s = api_stream_lookup(a, ex, root);
+    struct catalog_stream *s = firehose_stream_lookup(a, ex, root);
     if (!s)
         return;
     catalog_lock(a->cat);
@@ -276,14 +276,14 @@ void api_op_delete(struct api *a, struct http_exchange *ex, const cJSON *root)
         /* Already on its way out: deleting again is a no-op. */
         catalog_unlock(a->cat);
         catalog_stream_unref(s);
-        api_reply_json(ex, "{}", 2);
+        awsjson_reply_json(ex, "{}", 2);
         return;
     }
     if (s->status == CATALOG_STATUS_CREATING) {
         /* Firehose: a stream in CREATING cannot be deleted. */
         catalog_unlock(a->cat);
-        api_reply_errorf(ex, API_ERR_BAD_REQUEST, "ResourceInUseException",
-                         "Firehose %s is being created; try again later.", s->name);
+        awsjson_reply_errorf(ex, AWSJSON_BAD_REQUEST, "ResourceInUseException",
+                             "Firehose %s is being created; try again later.", s->name);
         catalog_stream_unref(s);
         return;
     }
@@ -297,19 +297,19 @@ void api_op_delete(struct api *a, struct http_exchange *ex, const cJSON *root)
                  hy_errname(rc));
     delete_start(a, s);
     catalog_stream_unref(s);
-    api_reply_json(ex, "{}", 2);
+    awsjson_reply_json(ex, "{}", 2);
 }
 
-void api_stream_delete_now(struct api *a, struct catalog_stream *s)
+void firehose_stream_delete_now(struct firehose *a, struct catalog_stream *s)
 {
     delete_run(a, s);
 }
 
 /* ---------------------------------------------------------------- DescribeDeliveryStream */
 
-void api_op_describe(struct api *a, struct http_exchange *ex, const cJSON *root)
+void firehose_op_describe(struct firehose *a, struct http_exchange *ex, const cJSON *root)
 {
-    struct catalog_stream *s = api_stream_lookup(a, ex, root);
+    struct catalog_stream *s = firehose_stream_lookup(a, ex, root);
     if (!s)
         return;
     const cJSON *start = cJSON_GetObjectItemCaseSensitive(root, "ExclusiveStartDestinationId");
@@ -331,7 +331,7 @@ void api_op_describe(struct api *a, struct http_exchange *ex, const cJSON *root)
              (dests = cJSON_AddArrayToObject(d, "Destinations"));
     /* One destination; paging past it (ExclusiveStartDestinationId = its id) gives none. */
     if (ok && !(cJSON_IsString(start) && strcmp(start->valuestring, CATALOG_DESTINATION_ID) == 0))
-        ok = api_dest_describe(s->dest, dests) == 0;
+        ok = firehose_dest_describe(s->dest, dests) == 0;
     catalog_unlock(a->cat);
     if (ok)
         ok = !!cJSON_AddFalseToObject(d, "HasMoreDestinations");
@@ -340,12 +340,12 @@ void api_op_describe(struct api *a, struct http_exchange *ex, const cJSON *root)
         cJSON_Delete(out);
         out = NULL;
     }
-    api_reply_cjson(ex, out);
+    awsjson_reply_cjson(ex, out);
 }
 
 /* ---------------------------------------------------------------- ListDeliveryStreams */
 
-void api_op_list(struct api *a, struct http_exchange *ex, const cJSON *root)
+void firehose_op_list(struct firehose *a, struct http_exchange *ex, const cJSON *root)
 {
     const cJSON *lim = cJSON_GetObjectItemCaseSensitive(root, "Limit");
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(root, "DeliveryStreamType");
@@ -357,7 +357,7 @@ void api_op_list(struct api *a, struct http_exchange *ex, const cJSON *root)
     struct catalog_stream **v = NULL;
     size_t n = 0;
     if (catalog_snapshot(a->cat, &v, &n)) {
-        api_reply_cjson(ex, NULL);
+        awsjson_reply_cjson(ex, NULL);
         return;
     }
     cJSON *out = cJSON_CreateObject();
@@ -383,18 +383,18 @@ void api_op_list(struct api *a, struct http_exchange *ex, const cJSON *root)
         cJSON_Delete(out);
         out = NULL;
     }
-    api_reply_cjson(ex, out);
+    awsjson_reply_cjson(ex, out);
 }
 
 /* ---------------------------------------------------------------- UpdateDestination */
 
-void api_op_update(struct api *a, struct http_exchange *ex, const cJSON *root)
+void firehose_op_update(struct firehose *a, struct http_exchange *ex, const cJSON *root)
 {
-    struct catalog_stream *s = api_stream_lookup(a, ex, root);
+    struct catalog_stream *s = firehose_stream_lookup(a, ex, root);
     if (!s)
         return;
-    struct api_err e;
-    api_err_init(&e);
+    struct awsjson_err e;
+    awsjson_err_init(&e);
     const char *want =
         cJSON_GetObjectItemCaseSensitive(root, "CurrentDeliveryStreamVersionId")->valuestring;
     const char *dest_id = cJSON_GetObjectItemCaseSensitive(root, "DestinationId")->valuestring;
@@ -404,20 +404,20 @@ void api_op_update(struct api *a, struct http_exchange *ex, const cJSON *root)
     snprintf(ver, sizeof ver, "%" PRIu64, s->version);
     /* Leading zeros would name the same number, but AWS compares the id as given. */
     if (s->status != CATALOG_STATUS_ACTIVE) {
-        api_err_set(&e, API_ERR_BAD_REQUEST, "ResourceInUseException",
-                    "Firehose %s is not ACTIVE (status %s).", s->name,
-                    catalog_status_name(s->status));
+        awsjson_err_set(&e, AWSJSON_BAD_REQUEST, "ResourceInUseException",
+                        "Firehose %s is not ACTIVE (status %s).", s->name,
+                        catalog_status_name(s->status));
     } else if (strcmp(want, ver) != 0) {
         /* Firehose: optimistic concurrency on VersionId. */
-        api_err_set(&e, API_ERR_BAD_REQUEST, "ConcurrentModificationException",
-                    "Cannot update Firehose %s: the current version id is %s but the request "
-                    "specified %s.",
-                    s->name, ver, want);
+        awsjson_err_set(&e, AWSJSON_BAD_REQUEST, "ConcurrentModificationException",
+                        "Cannot update Firehose %s: the current version id is %s but the request "
+                        "specified %s.",
+                        s->name, ver, want);
     } else if (strcmp(dest_id, CATALOG_DESTINATION_ID) != 0) {
-        api_err_set(&e, API_ERR_BAD_REQUEST, "InvalidArgumentException",
-                    "Destination %s not found in Firehose %s; its destination is %s.", dest_id,
-                    s->name, CATALOG_DESTINATION_ID);
-    } else if (api_dest_update(s->dest, root, &nd, &e) == 0) {
+        awsjson_err_set(&e, AWSJSON_BAD_REQUEST, "InvalidArgumentException",
+                        "Destination %s not found in Firehose %s; its destination is %s.", dest_id,
+                        s->name, CATALOG_DESTINATION_ID);
+    } else if (firehose_dest_update(s->dest, root, &nd, &e) == 0) {
         cJSON *old = s->dest;
         int64_t old_ms = s->update_ms;
         s->dest = nd;
@@ -429,11 +429,11 @@ void api_op_update(struct api *a, struct http_exchange *ex, const cJSON *root)
             s->version--;
             s->update_ms = old_ms;
             LOG_ERROR("api", "catalog save failed", "stream=%s err=%s", s->name, hy_errname(rc));
-            api_err_set(&e, API_ERR_SERVER, "InternalFailure", "could not persist the update");
+            awsjson_err_set(&e, AWSJSON_SERVER, "InternalFailure", "could not persist the update");
         } else {
             nd = old;
             struct delivery_target t;
-            api_dest_target(s->dest, s->name, s->version, s->create_ms, &t);
+            firehose_dest_target(s->dest, s->name, s->version, s->create_ms, &t);
             rc = s->delivery ? delivery_update(s->delivery, &t) : 0;
             if (rc)
                 LOG_ERROR("api", "delivery update failed; applies after restart",
@@ -445,9 +445,9 @@ void api_op_update(struct api *a, struct http_exchange *ex, const cJSON *root)
     catalog_unlock(a->cat);
     cJSON_Delete(nd);
     if (e.type)
-        api_reply_err(ex, &e);
+        awsjson_reply_err(ex, &e);
     else
-        api_reply_json(ex, "{}", 2);
-    api_err_fini(&e);
+        awsjson_reply_json(ex, "{}", 2);
+    awsjson_err_fini(&e);
     catalog_stream_unref(s);
 }

@@ -1,7 +1,7 @@
 /*
- * api_fastput_test: the single-pass PutRecord(Batch) scanner accepts the common valid bodies with
- * exactly the general path's result (api_put_parse), and declines every other shape so that the
- * general path can give AWS's answer.
+ * firehose_fastput_test: the single-pass PutRecord(Batch) scanner accepts the common valid bodies
+ * with exactly the general path's result (firehose_put_parse), and declines every other shape so
+ * that the general path can give AWS's answer.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,25 +14,25 @@
 
 #include <cjson/cJSON.h>
 
-#include "api/api_int.h"
+#include "api/firehose/firehose_int.h"
 #include "base/base64.h"
 #include "base/buf.h"
 #include "base/err.h"
 #include "base/mem.h"
-#include "stream/catalog.h"
+#include "core/catalog.h"
 #include "stream/wal.h"
 
 /* Parse body both ways; the fast path must accept and agree with the general path. */
 static void expect_same(int batch, const char *body, size_t len, size_t want_n)
 {
-    struct api_put_recs f, g;
+    struct firehose_put_recs f, g;
     const char *fname = NULL, *gname = NULL;
     size_t fname_len = 0, gname_len = 0;
-    assert_int_equal(api_fastput_parse(batch, body, len, &fname, &fname_len, &f), 0);
-    struct api_err e;
-    api_err_init(&e);
+    assert_int_equal(firehose_fastput_parse(batch, body, len, &fname, &fname_len, &f), 0);
+    struct awsjson_err e;
+    awsjson_err_init(&e);
     cJSON *root = NULL;
-    assert_int_equal(api_put_parse(batch, body, len, &root, &gname, &gname_len, &g, &e), 0);
+    assert_int_equal(firehose_put_parse(batch, body, len, &root, &gname, &gname_len, &g, &e), 0);
     assert_int_equal(fname_len, gname_len);
     assert_memory_equal(fname, gname, fname_len);
     assert_int_equal(f.n, want_n);
@@ -43,10 +43,10 @@ static void expect_same(int batch, const char *body, size_t len, size_t want_n)
         if (f.recs[i].len)
             assert_memory_equal(f.recs[i].data, g.recs[i].data, f.recs[i].len);
     }
-    api_put_recs_fini(&f);
-    api_put_recs_fini(&g);
+    firehose_put_recs_fini(&f);
+    firehose_put_recs_fini(&g);
     cJSON_Delete(root);
-    api_err_fini(&e);
+    awsjson_err_fini(&e);
 }
 
 static void accept_str(int batch, const char *body, size_t want_n)
@@ -57,10 +57,10 @@ static void accept_str(int batch, const char *body, size_t want_n)
 /* The fast path declines (and leaves nothing allocated). */
 static void decline_len(int batch, const char *body, size_t len)
 {
-    struct api_put_recs r;
+    struct firehose_put_recs r;
     const char *name = NULL;
     size_t name_len = 0;
-    int rc = api_fastput_parse(batch, body, len, &name, &name_len, &r);
+    int rc = firehose_fastput_parse(batch, body, len, &name, &name_len, &r);
     if (rc == 0)
         fail_msg("accepted: %.200s", body);
     assert_int_equal(rc, HY_EBADMSG);
@@ -76,23 +76,24 @@ static void decline(int batch, const char *body)
 /* The general path accepts body (the fast path declined it only to be safe). */
 static void general_accepts(int batch, const char *body)
 {
-    struct api_put_recs g;
+    struct firehose_put_recs g;
     const char *name;
     size_t name_len;
-    struct api_err e;
-    api_err_init(&e);
+    struct awsjson_err e;
+    awsjson_err_init(&e);
     cJSON *root = NULL;
-    assert_int_equal(api_put_parse(batch, body, strlen(body), &root, &name, &name_len, &g, &e), 0);
-    api_put_recs_fini(&g);
+    assert_int_equal(firehose_put_parse(batch, body, strlen(body), &root, &name, &name_len, &g, &e),
+                     0);
+    firehose_put_recs_fini(&g);
     cJSON_Delete(root);
-    api_err_fini(&e);
+    awsjson_err_fini(&e);
 }
 
 /* A batch body of n records of rec_len bytes each (byte values from the index), built in b. */
 static void build_batch(struct buf *b, size_t n, size_t rec_len, const char *sep)
 {
     buf_init(b, 64u << 20);
-    static uint8_t raw[API_MAX_RECORD_BYTES + 16];
+    static uint8_t raw[FIREHOSE_MAX_RECORD_BYTES + 16];
     static char enc[BASE64_ENCODED_LEN(sizeof raw)];
     assert_true(rec_len <= sizeof raw);
     assert_int_equal(buf_append_str(b, "{\"DeliveryStreamName\": \"big\", \"Records\": ["), 0);
@@ -112,7 +113,7 @@ static void build_batch(struct buf *b, size_t n, size_t rec_len, const char *sep
 static void build_sizes(struct buf *b, const size_t *sizes, size_t n)
 {
     buf_init(b, 64u << 20);
-    static uint8_t raw[API_MAX_RECORD_BYTES + 16];
+    static uint8_t raw[FIREHOSE_MAX_RECORD_BYTES + 16];
     static char enc[BASE64_ENCODED_LEN(sizeof raw)];
     assert_int_equal(buf_append_str(b, "{\"DeliveryStreamName\":\"big\",\"Records\":["), 0);
     for (size_t i = 0; i < n; i++) {
@@ -181,23 +182,24 @@ static void test_name_of_64_characters_is_accepted(void **state)
 static void test_500_records_are_accepted(void **state)
 {
     struct buf b;
-    build_batch(&b, API_MAX_RECORDS, 1024, ", ");
-    expect_same(1, b.data, b.len, API_MAX_RECORDS);
+    build_batch(&b, FIREHOSE_MAX_RECORDS, 1024, ", ");
+    expect_same(1, b.data, b.len, FIREHOSE_MAX_RECORDS);
     buf_fini(&b);
 }
 
 static void test_max_size_record_is_accepted(void **state)
 {
     struct buf b;
-    build_batch(&b, 1, API_MAX_RECORD_BYTES, ", ");
+    build_batch(&b, 1, FIREHOSE_MAX_RECORD_BYTES, ", ");
     expect_same(1, b.data, b.len, 1);
     buf_fini(&b);
 }
 
 static void test_batch_of_exactly_4_mib_is_accepted(void **state)
 {
-    size_t sizes[] = {API_MAX_RECORD_BYTES, API_MAX_RECORD_BYTES, API_MAX_RECORD_BYTES,
-                      API_MAX_RECORD_BYTES, API_MAX_BATCH_BYTES - 4 * API_MAX_RECORD_BYTES};
+    size_t sizes[] = {FIREHOSE_MAX_RECORD_BYTES, FIREHOSE_MAX_RECORD_BYTES,
+                      FIREHOSE_MAX_RECORD_BYTES, FIREHOSE_MAX_RECORD_BYTES,
+                      FIREHOSE_MAX_BATCH_BYTES - 4 * FIREHOSE_MAX_RECORD_BYTES};
     struct buf b;
     build_sizes(&b, sizes, 5);
     expect_same(1, b.data, b.len, 5);
@@ -340,7 +342,7 @@ static void test_empty_record_list_is_declined(void **state)
 static void test_501_records_are_declined(void **state)
 {
     struct buf b;
-    build_batch(&b, API_MAX_RECORDS + 1, 0, ",");
+    build_batch(&b, FIREHOSE_MAX_RECORDS + 1, 0, ",");
     decline_len(1, b.data, b.len);
     buf_fini(&b);
 }
@@ -348,15 +350,16 @@ static void test_501_records_are_declined(void **state)
 static void test_record_over_1024000_bytes_is_declined(void **state)
 {
     struct buf b;
-    build_batch(&b, 1, API_MAX_RECORD_BYTES + 1, ",");
+    build_batch(&b, 1, FIREHOSE_MAX_RECORD_BYTES + 1, ",");
     decline_len(1, b.data, b.len);
     buf_fini(&b);
 }
 
 static void test_batch_over_4_mib_is_declined(void **state)
 {
-    size_t sizes[] = {API_MAX_RECORD_BYTES, API_MAX_RECORD_BYTES, API_MAX_RECORD_BYTES,
-                      API_MAX_RECORD_BYTES, API_MAX_BATCH_BYTES - 4 * API_MAX_RECORD_BYTES + 1};
+    size_t sizes[] = {FIREHOSE_MAX_RECORD_BYTES, FIREHOSE_MAX_RECORD_BYTES,
+                      FIREHOSE_MAX_RECORD_BYTES, FIREHOSE_MAX_RECORD_BYTES,
+                      FIREHOSE_MAX_BATCH_BYTES - 4 * FIREHOSE_MAX_RECORD_BYTES + 1};
     struct buf b;
     build_sizes(&b, sizes, 5);
     decline_len(1, b.data, b.len);
@@ -367,11 +370,11 @@ static void test_allocation_failure_declines_with_enomem(void **state)
 {
     static const char body[] = "{\"DeliveryStreamName\":\"s\",\"Records\":[" OKREC "]}";
     for (unsigned long k = 1; k <= 2; k++) {
-        struct api_put_recs r;
+        struct firehose_put_recs r;
         const char *name;
         size_t name_len;
         hy_mem_fail_at(k);
-        int rc = api_fastput_parse(1, body, sizeof body - 1, &name, &name_len, &r);
+        int rc = firehose_fastput_parse(1, body, sizeof body - 1, &name, &name_len, &r);
         hy_mem_fail_at(0);
         assert_int_equal(rc, HY_ENOMEM);
         assert_null(r.recs);

@@ -1,5 +1,5 @@
 /*
- * api_valid: request validation driven by tables transcribed from the Firehose service model
+ * firehose_valid: request validation driven by tables transcribed from the Firehose service model
  * (botocore data/firehose/2015-08-04/service-2.json): for each operation's input shape, the
  * members with their type, required flag, length/range, pattern and enum.
  *
@@ -18,7 +18,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "api/api_int.h"
+#include "api/firehose/firehose_int.h"
 #include "base/base64.h"
 #include "base/err.h"
 
@@ -41,7 +41,7 @@ static int all_in(const char *s, size_t n, const char *extra, int allow_empty)
     return 1;
 }
 
-int api_valid_name(const char *s, size_t n)
+int firehose_valid_name(const char *s, size_t n)
 {
     return all_in(s, n, "_.-", 0);
 }
@@ -94,7 +94,7 @@ static int pat_bucket_arn(const char *s, size_t n)
     return arn_match(s, n, ":s3:::", bucket_rest);
 }
 
-const char *api_valid_bucket(const char *arn)
+const char *firehose_valid_bucket(const char *arn)
 {
     /* The bucket part cannot contain ':', so it follows the last ":::" . */
     const char *p = strstr(arn, ":s3:::");
@@ -159,7 +159,7 @@ static int tag_chars(const char *s, size_t n)
     return 1;
 }
 
-/* The "aws:" rule of the key pattern is enforced as InvalidArgumentException (api_tags.c). */
+/* The "aws:" rule of the key pattern is enforced as InvalidArgumentException (firehose_tags.c). */
 static int pat_tag(const char *s, size_t n)
 {
     return tag_chars(s, n);
@@ -235,7 +235,7 @@ static const char *const enum_backup_mode[] = {"Disabled", "Enabled", NULL};
 #define M_NAME                                                                                     \
     {                                                                                              \
         .name = "DeliveryStreamName", .kind = VK_STRING, .required = 1, .min = 1, .max = 64,       \
-        .pattern = api_valid_name, .pattern_text = "[a-zA-Z0-9_.-]+"                               \
+        .pattern = firehose_valid_name, .pattern_text = "[a-zA-Z0-9_.-]+"                          \
     }
 #define M_ANY_OBJECT(n)                                                                            \
     {                                                                                              \
@@ -467,7 +467,7 @@ static const struct vmember list_members[] = {
      .kind = VK_STRING,
      .min = 1,
      .max = 64,
-     .pattern = api_valid_name,
+     .pattern = firehose_valid_name,
      .pattern_text = "[a-zA-Z0-9_.-]+"},
 };
 
@@ -555,32 +555,32 @@ struct op_def {
     struct vshape input;
 };
 
-static const struct op_def ops[API_OP_COUNT] = {
-    [API_OP_CREATE] = {"CreateDeliveryStream", SHAPE(create_members)},
-    [API_OP_DELETE] = {"DeleteDeliveryStream", SHAPE(delete_members)},
-    [API_OP_DESCRIBE] = {"DescribeDeliveryStream", SHAPE(describe_members)},
-    [API_OP_LIST] = {"ListDeliveryStreams", SHAPE(list_members)},
-    [API_OP_LIST_TAGS] = {"ListTagsForDeliveryStream", SHAPE(list_tags_members)},
-    [API_OP_PUT_RECORD] = {"PutRecord", SHAPE(put_members)},
-    [API_OP_PUT_RECORD_BATCH] = {"PutRecordBatch", SHAPE(put_batch_members)},
-    [API_OP_START_ENCRYPTION] = {"StartDeliveryStreamEncryption", SHAPE(start_enc_members)},
-    [API_OP_STOP_ENCRYPTION] = {"StopDeliveryStreamEncryption", SHAPE(name_only_members)},
-    [API_OP_TAG] = {"TagDeliveryStream", SHAPE(tag_op_members)},
-    [API_OP_UNTAG] = {"UntagDeliveryStream", SHAPE(untag_members)},
-    [API_OP_UPDATE] = {"UpdateDestination", SHAPE(update_members)},
+static const struct op_def ops[FIREHOSE_OP_COUNT] = {
+    [FIREHOSE_OP_CREATE] = {"CreateDeliveryStream", SHAPE(create_members)},
+    [FIREHOSE_OP_DELETE] = {"DeleteDeliveryStream", SHAPE(delete_members)},
+    [FIREHOSE_OP_DESCRIBE] = {"DescribeDeliveryStream", SHAPE(describe_members)},
+    [FIREHOSE_OP_LIST] = {"ListDeliveryStreams", SHAPE(list_members)},
+    [FIREHOSE_OP_LIST_TAGS] = {"ListTagsForDeliveryStream", SHAPE(list_tags_members)},
+    [FIREHOSE_OP_PUT_RECORD] = {"PutRecord", SHAPE(put_members)},
+    [FIREHOSE_OP_PUT_RECORD_BATCH] = {"PutRecordBatch", SHAPE(put_batch_members)},
+    [FIREHOSE_OP_START_ENCRYPTION] = {"StartDeliveryStreamEncryption", SHAPE(start_enc_members)},
+    [FIREHOSE_OP_STOP_ENCRYPTION] = {"StopDeliveryStreamEncryption", SHAPE(name_only_members)},
+    [FIREHOSE_OP_TAG] = {"TagDeliveryStream", SHAPE(tag_op_members)},
+    [FIREHOSE_OP_UNTAG] = {"UntagDeliveryStream", SHAPE(untag_members)},
+    [FIREHOSE_OP_UPDATE] = {"UpdateDestination", SHAPE(update_members)},
 };
 
-const char *api_op_name(enum api_op op)
+const char *firehose_op_name(enum firehose_op op)
 {
-    return (unsigned)op < API_OP_COUNT ? ops[op].name : "Unknown";
+    return (unsigned)op < FIREHOSE_OP_COUNT ? ops[op].name : "Unknown";
 }
 
-int api_op_from_target(const char *target, size_t len)
+int firehose_op_from_target(const char *target, size_t len)
 {
-    size_t pl = sizeof API_TARGET_PREFIX - 1;
-    if (!target || len <= pl || memcmp(target, API_TARGET_PREFIX, pl) != 0)
+    size_t pl = sizeof FIREHOSE_TARGET_PREFIX - 1;
+    if (!target || len <= pl || memcmp(target, FIREHOSE_TARGET_PREFIX, pl) != 0)
         return -1;
-    for (int i = 0; i < API_OP_COUNT; i++) {
+    for (int i = 0; i < FIREHOSE_OP_COUNT; i++) {
         size_t nl = strlen(ops[i].name);
         if (nl == len - pl && memcmp(target + pl, ops[i].name, nl) == 0)
             return i;
@@ -617,10 +617,10 @@ static void path_render(const struct vpath *p, struct buf *out)
     }
 }
 
-static void verr(struct api_err *e, const struct vpath *p, const char *value, size_t value_len,
+static void verr(struct awsjson_err *e, const struct vpath *p, const char *value, size_t value_len,
                  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
-static void verr(struct api_err *e, const struct vpath *p, const char *value, size_t value_len,
+static void verr(struct awsjson_err *e, const struct vpath *p, const char *value, size_t value_len,
                  const char *fmt, ...)
 {
     struct buf path, c;
@@ -631,12 +631,12 @@ static void verr(struct api_err *e, const struct vpath *p, const char *value, si
     va_start(ap, fmt);
     buf_vprintf(&c, fmt, ap);
     va_end(ap);
-    api_err_validation(e, value, value_len, path.data ? path.data : "", c.data ? c.data : "");
+    awsjson_err_validation(e, value, value_len, path.data ? path.data : "", c.data ? c.data : "");
     buf_fini(&path);
     buf_fini(&c);
 }
 
-static void verr_str(struct api_err *e, const struct vpath *p, const char *s, size_t n,
+static void verr_str(struct awsjson_err *e, const struct vpath *p, const char *s, size_t n,
                      const char *constraint)
 {
     struct buf v;
@@ -648,13 +648,14 @@ static void verr_str(struct api_err *e, const struct vpath *p, const char *s, si
     buf_fini(&v);
 }
 
-static void serr(struct api_err *e, const struct vpath *p, const char *expected)
+static void serr(struct awsjson_err *e, const struct vpath *p, const char *expected)
 {
     struct buf path;
     buf_init(&path, 4096);
     path_render(p, &path);
-    api_err_set(e, API_ERR_BAD_REQUEST, "SerializationException",
-                "Unexpected JSON type at '%s': expected %s", path.data ? path.data : "", expected);
+    awsjson_err_set(e, AWSJSON_BAD_REQUEST, "SerializationException",
+                    "Unexpected JSON type at '%s': expected %s", path.data ? path.data : "",
+                    expected);
     buf_fini(&path);
 }
 
@@ -667,7 +668,7 @@ static size_t text_len(const char *s, size_t n)
     return k;
 }
 
-static void check_len(struct api_err *e, const struct vpath *p, const struct vmember *m,
+static void check_len(struct awsjson_err *e, const struct vpath *p, const struct vmember *m,
                       long long len, const char *v, size_t vlen, int quoted)
 {
     char c[96];
@@ -688,10 +689,10 @@ static void check_len(struct api_err *e, const struct vpath *p, const struct vme
 }
 
 static void check_shape(const cJSON *obj, const struct vshape *shape, const struct vpath *parent,
-                        struct api_err *e);
+                        struct awsjson_err *e);
 
 static void check_value(const cJSON *v, const struct vmember *m, const struct vpath *p,
-                        struct api_err *e)
+                        struct awsjson_err *e)
 {
     if (!v || cJSON_IsNull(v)) {
         if (m->required)
@@ -793,15 +794,16 @@ static void check_value(const cJSON *v, const struct vmember *m, const struct vp
             serr(e, p, "a base64 string");
             return;
         }
-        /* The strict decoder (api_put_decode) checks every character; here only the length,
+        /* The strict decoder (firehose_put_decode) checks every character; here only the length,
          * which gives the decoded size without decoding. */
         size_t n = strlen(v->valuestring);
         if (n % 4) {
             struct buf path;
             buf_init(&path, 4096);
             path_render(p, &path);
-            api_err_set(e, API_ERR_BAD_REQUEST, "SerializationException",
-                        "Base64 encoded value at '%s' is malformed", path.data ? path.data : "");
+            awsjson_err_set(e, AWSJSON_BAD_REQUEST, "SerializationException",
+                            "Base64 encoded value at '%s' is malformed",
+                            path.data ? path.data : "");
             buf_fini(&path);
             return;
         }
@@ -823,7 +825,7 @@ static void check_value(const cJSON *v, const struct vmember *m, const struct vp
 }
 
 static void check_shape(const cJSON *obj, const struct vshape *shape, const struct vpath *parent,
-                        struct api_err *e)
+                        struct awsjson_err *e)
 {
     for (size_t i = 0; i < shape->n && !e->type; i++) {
         const struct vmember *m = &shape->m[i];
@@ -832,7 +834,8 @@ static void check_shape(const cJSON *obj, const struct vshape *shape, const stru
     }
 }
 
-int api_valid_request(enum api_op op, const char *body, size_t len, cJSON **root, struct api_err *e)
+int firehose_valid_request(enum firehose_op op, const char *body, size_t len, cJSON **root,
+                           struct awsjson_err *e)
 {
     cJSON *o;
     const char *end = NULL;
@@ -848,19 +851,20 @@ int api_valid_request(enum api_op op, const char *body, size_t len, cJSON **root
         o = NULL;
     }
     if (!o) {
-        api_err_set(e, API_ERR_BAD_REQUEST, "SerializationException",
-                    "Unable to parse the request body as JSON");
+        awsjson_err_set(e, AWSJSON_BAD_REQUEST, "SerializationException",
+                        "Unable to parse the request body as JSON");
         return -1;
     }
     if (!cJSON_IsObject(o)) {
         cJSON_Delete(o);
-        api_err_set(e, API_ERR_BAD_REQUEST, "SerializationException",
-                    "The request body must be a JSON object");
+        awsjson_err_set(e, AWSJSON_BAD_REQUEST, "SerializationException",
+                        "The request body must be a JSON object");
         return -1;
     }
     check_shape(o, &ops[op].input, NULL, e);
-    /* PutRecord(Batch) reports validation errors only after decoding (api_put_decode). */
-    if (e->type || (op != API_OP_PUT_RECORD && op != API_OP_PUT_RECORD_BATCH && api_err_done(e))) {
+    /* PutRecord(Batch) reports validation errors only after decoding (firehose_put_decode). */
+    if (e->type || (op != FIREHOSE_OP_PUT_RECORD && op != FIREHOSE_OP_PUT_RECORD_BATCH &&
+                    awsjson_err_done(e))) {
         cJSON_Delete(o);
         return -1;
     }

@@ -19,20 +19,20 @@
  * input on create answer InvalidArgumentException; StopDeliveryStreamEncryption succeeds (the
  * status is, truthfully, DISABLED).
  *
- * Threads: api_handle runs on HTTP loop threads; api_new/api_shutdown/api_free on the main
- * thread; api_set_ready from any thread.
+ * Threads: firehose_handle runs on HTTP loop threads; firehose_new/firehose_shutdown/firehose_free
+ * on the main thread; firehose_set_ready from any thread.
  */
-#ifndef HY_API_H
-#define HY_API_H
+#ifndef HY_FIREHOSE_H
+#define HY_FIREHOSE_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-struct api;
+struct firehose;
 struct http_exchange;
 struct http_request;
 
-struct api_config {
+struct firehose_config {
     const char *data_dir;   /* required */
     const char *region;     /* NULL = "us-east-1" */
     const char *account_id; /* NULL = "000000000000" */
@@ -43,15 +43,15 @@ struct api_config {
 /* Load the catalog from <data_dir>/streams, open every stream's log and start its delivery
  * (finishing deletions interrupted by a crash). Blocks on disk. Returns 0 and sets *out, or a
  * negative error (-EACCES, -ENOTDIR, HY_ENOMEM...) when the data dir is unusable. */
-int api_new(const struct api_config *cfg, struct api **out);
-/* The http_handler_fn; ud is the struct api *. Answers every request exactly once. */
-void api_handle(struct http_exchange *ex, const struct http_request *req, void *ud);
+int firehose_new(const struct firehose_config *cfg, struct firehose **out);
+/* The http_handler_fn; ud is the struct firehose *. Answers every request exactly once. */
+void firehose_handle(struct http_exchange *ex, const struct http_request *req, void *ud);
 /* /_hydrant/health answers 200 "ok" only while ready != 0, else 503. Thread-safe. */
-void api_set_ready(struct api *a, int ready);
+void firehose_set_ready(struct firehose *a, int ready);
 /* Wait for background deletions, stop every delivery with flush (everything durable gets
  * delivered), close the logs. Blocks. Call after the HTTP server stopped. */
-void api_shutdown(struct api *a);
-/* Free (calls api_shutdown if it was not called). api_free(NULL) is a no-op. */
-void api_free(struct api *a);
+void firehose_shutdown(struct firehose *a);
+/* Free (calls firehose_shutdown if it was not called). firehose_free(NULL) is a no-op. */
+void firehose_free(struct firehose *a);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * api_dest: the destination business rules of CreateDeliveryStream and UpdateDestination, on
+ * firehose_dest: the destination business rules of CreateDeliveryStream and UpdateDestination, on
  * inputs the validator already checked for types and model constraints.
  *
  * hydrant delivers to S3-shaped destinations only: ExtendedS3DestinationConfiguration and the
@@ -12,18 +12,18 @@
 #include <cjson/cJSON.h>
 #include <string.h>
 
-#include "api/api_int.h"
+#include "api/firehose/firehose_int.h"
 #include "deliver/delivery.h"
 #include "deliver/keyname.h"
-#include "stream/catalog.h"
+#include "core/catalog.h"
 
 #define DEFAULT_SIZE_MB 5 /* Firehose: BufferingHints defaults for S3 */
 #define DEFAULT_INTERVAL_S 300
 
-void api_dest_unsupported(struct api_err *e, const char *what)
+void firehose_dest_unsupported(struct awsjson_err *e, const char *what)
 {
-    api_err_set(e, API_ERR_BAD_REQUEST, "InvalidArgumentException",
-                "hydrant does not support %s yet", what);
+    awsjson_err_set(e, AWSJSON_BAD_REQUEST, "InvalidArgumentException",
+                    "hydrant does not support %s yet", what);
 }
 
 static const cJSON *get(const cJSON *o, const char *k)
@@ -52,67 +52,68 @@ static int feature_on(const cJSON *cfg, const char *k, int absent_default)
 }
 
 /* Refuse features of an ExtendedS3 configuration or update that hydrant does not have. */
-static int check_features(const cJSON *cfg, struct api_err *e)
+static int check_features(const cJSON *cfg, struct awsjson_err *e)
 {
     const cJSON *procs = get(get(cfg, "ProcessingConfiguration"), "Processors");
     if (feature_on(cfg, "ProcessingConfiguration", cJSON_GetArraySize(procs) > 0)) {
-        api_dest_unsupported(e, "ProcessingConfiguration (Lambda and built-in processors)");
+        firehose_dest_unsupported(e, "ProcessingConfiguration (Lambda and built-in processors)");
         return -1;
     }
     /* Firehose: DataFormatConversionConfiguration.Enabled defaults to true. */
     if (feature_on(cfg, "DataFormatConversionConfiguration", 1)) {
-        api_dest_unsupported(e, "DataFormatConversionConfiguration (Parquet/ORC conversion)");
+        firehose_dest_unsupported(e, "DataFormatConversionConfiguration (Parquet/ORC conversion)");
         return -1;
     }
     if (feature_on(cfg, "DynamicPartitioningConfiguration", 0)) {
-        api_dest_unsupported(e, "DynamicPartitioningConfiguration");
+        firehose_dest_unsupported(e, "DynamicPartitioningConfiguration");
         return -1;
     }
     const char *mode = str_of(cfg, "S3BackupMode");
     if (mode && strcmp(mode, "Enabled") == 0) {
-        api_dest_unsupported(e, "S3BackupMode Enabled");
+        firehose_dest_unsupported(e, "S3BackupMode Enabled");
         return -1;
     }
     return 0;
 }
 
 /* Rules on the whole (created or merged) destination. */
-static int check_dest(const cJSON *d, struct api_err *e)
+static int check_dest(const cJSON *d, struct awsjson_err *e)
 {
     const char *comp = str_of(d, "CompressionFormat");
     if (comp && strcmp(comp, "UNCOMPRESSED") != 0) {
-        api_err_set(e, API_ERR_BAD_REQUEST, "InvalidArgumentException",
-                    "hydrant does not support CompressionFormat %s yet; use UNCOMPRESSED", comp);
+        awsjson_err_set(e, AWSJSON_BAD_REQUEST, "InvalidArgumentException",
+                        "hydrant does not support CompressionFormat %s yet; use UNCOMPRESSED",
+                        comp);
         return -1;
     }
     if (get(get(d, "EncryptionConfiguration"), "KMSEncryptionConfig")) {
-        api_dest_unsupported(e, "KMSEncryptionConfig (objects are stored unencrypted)");
+        firehose_dest_unsupported(e, "KMSEncryptionConfig (objects are stored unencrypted)");
         return -1;
     }
     const char *ext = str_of(d, "FileExtension");
     if (ext && ext[0]) {
-        api_dest_unsupported(e, "FileExtension");
+        firehose_dest_unsupported(e, "FileExtension");
         return -1;
     }
     const char *tz = str_of(d, "CustomTimeZone");
     if (tz && tz[0] && strcmp(tz, "UTC") != 0) {
-        api_dest_unsupported(e, "CustomTimeZone other than UTC");
+        firehose_dest_unsupported(e, "CustomTimeZone other than UTC");
         return -1;
     }
     const char *arn = str_of(d, "BucketARN");
-    const char *bucket = arn ? api_valid_bucket(arn) : NULL;
+    const char *bucket = arn ? firehose_valid_bucket(arn) : NULL;
     /* The bucket becomes a directory under <data-dir>/s3; the model's pattern already keeps
      * '/' out, so only the dot names remain. */
     if (!bucket || !bucket[0] || strcmp(bucket, ".") == 0 || strcmp(bucket, "..") == 0) {
-        api_err_set(e, API_ERR_BAD_REQUEST, "InvalidArgumentException",
-                    "BucketARN %s does not name a usable bucket", arn ? arn : "");
+        awsjson_err_set(e, AWSJSON_BAD_REQUEST, "InvalidArgumentException",
+                        "BucketARN %s does not name a usable bucket", arn ? arn : "");
         return -1;
     }
     const char *reason = NULL;
     if (keyname_prefixes_validate(str_of(d, "Prefix"), str_of(d, "ErrorOutputPrefix"), &reason) !=
         0) {
-        api_err_set(e, API_ERR_BAD_REQUEST, "InvalidArgumentException", "%s",
-                    reason ? reason : "Invalid Prefix or ErrorOutputPrefix");
+        awsjson_err_set(e, AWSJSON_BAD_REQUEST, "InvalidArgumentException", "%s",
+                        reason ? reason : "Invalid Prefix or ErrorOutputPrefix");
         return -1;
     }
     return 0;
@@ -221,11 +222,11 @@ static const char *const other_dests[] = {
 
 /* Common tail of create and update: d is the merged destination (NULL or oom on allocation
  * failure); check it and hand it over, or free it and set e. */
-static int finish_dest(cJSON *d, int oom, cJSON **dest, struct api_err *e)
+static int finish_dest(cJSON *d, int oom, cJSON **dest, struct awsjson_err *e)
 {
     if (oom) {
         cJSON_Delete(d);
-        api_err_set(e, API_ERR_SERVER, "InternalFailure", "out of memory");
+        awsjson_err_set(e, AWSJSON_SERVER, "InternalFailure", "out of memory");
         return -1;
     }
     if (check_dest(d, e)) {
@@ -236,38 +237,38 @@ static int finish_dest(cJSON *d, int oom, cJSON **dest, struct api_err *e)
     return 0;
 }
 
-int api_dest_from_create(const cJSON *root, cJSON **dest, struct api_err *e)
+int firehose_dest_from_create(const cJSON *root, cJSON **dest, struct awsjson_err *e)
 {
     const cJSON *type = get(root, "DeliveryStreamType");
     if (type && strcmp(type->valuestring, "DirectPut") != 0) {
-        api_err_set(e, API_ERR_BAD_REQUEST, "InvalidArgumentException",
-                    "hydrant does not support DeliveryStreamType %s yet; only DirectPut",
-                    type->valuestring);
+        awsjson_err_set(e, AWSJSON_BAD_REQUEST, "InvalidArgumentException",
+                        "hydrant does not support DeliveryStreamType %s yet; only DirectPut",
+                        type->valuestring);
         return -1;
     }
     static const char *const sources[] = {"KinesisStreamSourceConfiguration",
                                           "MSKSourceConfiguration", "DatabaseSourceConfiguration"};
     for (size_t i = 0; i < sizeof sources / sizeof sources[0]; i++)
         if (get(root, sources[i])) {
-            api_dest_unsupported(e, sources[i]);
+            firehose_dest_unsupported(e, sources[i]);
             return -1;
         }
     if (get(root, "DeliveryStreamEncryptionConfigurationInput")) {
-        api_dest_unsupported(e, "server-side encryption");
+        firehose_dest_unsupported(e, "server-side encryption");
         return -1;
     }
     for (size_t i = 0; i < sizeof other_dests / sizeof other_dests[0]; i++)
         if (get(root, other_dests[i])) {
-            api_dest_unsupported(e, other_dests[i]);
+            firehose_dest_unsupported(e, other_dests[i]);
             return -1;
         }
     const cJSON *s3 = get(root, "S3DestinationConfiguration");
     const cJSON *ext = get(root, "ExtendedS3DestinationConfiguration");
     if (!s3 == !ext) {
         /* Firehose: exactly one destination per stream. */
-        api_err_set(e, API_ERR_BAD_REQUEST, "InvalidArgumentException",
-                    "Exactly one destination configuration must be provided "
-                    "(ExtendedS3DestinationConfiguration or S3DestinationConfiguration)");
+        awsjson_err_set(e, AWSJSON_BAD_REQUEST, "InvalidArgumentException",
+                        "Exactly one destination configuration must be provided "
+                        "(ExtendedS3DestinationConfiguration or S3DestinationConfiguration)");
         return -1;
     }
     const cJSON *cfg = ext ? ext : s3;
@@ -288,18 +289,18 @@ static const char *const other_updates[] = {
     "IcebergDestinationUpdate",
 };
 
-int api_dest_update(const cJSON *cur, const cJSON *root, cJSON **dest, struct api_err *e)
+int firehose_dest_update(const cJSON *cur, const cJSON *root, cJSON **dest, struct awsjson_err *e)
 {
     for (size_t i = 0; i < sizeof other_updates / sizeof other_updates[0]; i++)
         if (get(root, other_updates[i])) {
-            api_dest_unsupported(e, other_updates[i]);
+            firehose_dest_unsupported(e, other_updates[i]);
             return -1;
         }
     const cJSON *s3 = get(root, "S3DestinationUpdate");
     const cJSON *ext = get(root, "ExtendedS3DestinationUpdate");
     if (s3 && ext) {
-        api_err_set(e, API_ERR_BAD_REQUEST, "InvalidArgumentException",
-                    "Only one destination update may be provided");
+        awsjson_err_set(e, AWSJSON_BAD_REQUEST, "InvalidArgumentException",
+                        "Only one destination update may be provided");
         return -1;
     }
     if (ext && check_features(ext, e))
@@ -323,8 +324,8 @@ static int int_of(const cJSON *o, const char *k, int dflt)
     return cJSON_IsNumber(v) ? v->valueint : dflt;
 }
 
-void api_dest_target(const cJSON *dest, const char *stream_name, uint64_t version,
-                     int64_t create_ms, struct delivery_target *t)
+void firehose_dest_target(const cJSON *dest, const char *stream_name, uint64_t version,
+                          int64_t create_ms, struct delivery_target *t)
 {
     const cJSON *bh = get(dest, "BufferingHints");
     const char *arn = str_of(dest, "BucketARN");
@@ -332,14 +333,14 @@ void api_dest_target(const cJSON *dest, const char *stream_name, uint64_t versio
     t->stream_name = stream_name;
     t->version = version;
     t->create_ms = create_ms; /* with the name, the stream identity in object ids */
-    t->bucket = arn ? api_valid_bucket(arn) : NULL;
+    t->bucket = arn ? firehose_valid_bucket(arn) : NULL;
     t->prefix = str_of(dest, "Prefix");
     t->error_prefix = str_of(dest, "ErrorOutputPrefix");
     t->size_bytes = (uint64_t)int_of(bh, "SizeInMBs", DEFAULT_SIZE_MB) << 20;
     t->interval_s = int_of(bh, "IntervalInSeconds", DEFAULT_INTERVAL_S);
 }
 
-int api_dest_describe(const cJSON *dest, cJSON *destinations)
+int firehose_dest_describe(const cJSON *dest, cJSON *destinations)
 {
     static const char *const s3_members[] = {"RoleARN",
                                              "BucketARN",
