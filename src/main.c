@@ -1,14 +1,23 @@
 /*
  * main: command-line entry. Parses flags (each also readable from HYDRANT_<FLAG>), prepares the
- * data directory, and wires the HTTP server to the Firehose API. Owns the only process-global
- * state: the server pointer the signal handler stops.
+ * data directory, and is the one place that wires the parts together: the log backend, the
+ * consumers and the sink into the service; the fronts over the service; the router's table over
+ * the fronts; the HTTP loops over the router. Owns the only process-global state: the server
+ * pointer the signal handler stops.
  */
+#include "api/admin/admin.h"
 #include "api/firehose/firehose.h"
 #include "base/err.h"
 #include "base/fsutil.h"
 #include "base/log.h"
 #include "base/mem.h"
+#include "core/consumer.h"
+#include "core/service.h"
+#include "deliver/delivery.h"
 #include "net/http.h"
+#include "net/router.h"
+#include "sink/fssink.h"
+#include "stream/wal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -44,14 +53,14 @@ static void on_signal(int sig)
         http_server_stop(l->v[i]);
 }
 
-static int loops_new(struct loops *l, const struct http_config *cfg, struct firehose *api, size_t n)
+static int loops_new(struct loops *l, const struct http_config *cfg, struct router *r, size_t n)
 {
     l->v = hy_calloc(n, sizeof *l->v);
     l->threads = hy_calloc(n, sizeof *l->threads);
     if (!l->v || !l->threads)
         return HY_ENOMEM;
     for (size_t i = 0; i < n; i++) {
-        l->v[i] = http_server_new(cfg, firehose_handle, api);
+        l->v[i] = http_server_new(cfg, router_handle, r);
         if (!l->v[i])
             return HY_ENOMEM;
         l->n = i + 1;
@@ -97,8 +106,11 @@ struct options {
     const char *log_level;
     const char *region;
     const char *account_id;
+    const char *streams_file;
     unsigned long long quota_mib;
     unsigned long long io_threads;
+    unsigned long long max_streams;
+    unsigned long long append_wait_ms;
 };
 
 static void usage(FILE *out)
@@ -117,7 +129,12 @@ static void usage(FILE *out)
         "                         (HYDRANT_ACCOUNT_ID; default 000000000000)\n"
         "  --stream-quota-mib N   undelivered bytes kept per stream before PutRecord answers\n"
         "                         \"Slow down.\" (HYDRANT_STREAM_QUOTA_MIB; default 1024)\n"
-        "  --io-threads N         HTTP event-loop threads (HYDRANT_IO_THREADS; default 2)\n");
+        "  --io-threads N         HTTP event-loop threads (HYDRANT_IO_THREADS; default 2)\n"
+        "  --max-streams N        delivery streams allowed (HYDRANT_MAX_STREAMS; default 5000)\n"
+        "  --streams FILE         JSON array of CreateDeliveryStream inputs applied at start\n"
+        "                         (HYDRANT_STREAMS; default none)\n"
+        "  --append-wait-ms N     how long a put may wait for room in a stream's log before\n"
+        "                         \"Slow down.\" (HYDRANT_APPEND_WAIT_MS; default 5000)\n");
 }
 
 static const char *env_or(const char *name, const char *def)
@@ -146,6 +163,9 @@ static int parse_flags(int argc, char **argv, struct options *o)
     o->account_id = env_or("HYDRANT_ACCOUNT_ID", "000000000000");
     const char *quota = env_or("HYDRANT_STREAM_QUOTA_MIB", "1024");
     const char *io_threads = env_or("HYDRANT_IO_THREADS", "2");
+    const char *max_streams = env_or("HYDRANT_MAX_STREAMS", "5000");
+    const char *append_wait = env_or("HYDRANT_APPEND_WAIT_MS", "5000");
+    o->streams_file = env_or("HYDRANT_STREAMS", NULL);
     static const struct option longopts[] = {
         {"listen", required_argument, NULL, 'l'},
         {"data-dir", required_argument, NULL, 'd'},
@@ -154,6 +174,9 @@ static int parse_flags(int argc, char **argv, struct options *o)
         {"account-id", required_argument, NULL, 'a'},
         {"stream-quota-mib", required_argument, NULL, 'q'},
         {"io-threads", required_argument, NULL, 't'},
+        {"max-streams", required_argument, NULL, 'm'},
+        {"streams", required_argument, NULL, 's'},
+        {"append-wait-ms", required_argument, NULL, 'w'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -181,6 +204,15 @@ static int parse_flags(int argc, char **argv, struct options *o)
         case 't':
             io_threads = optarg;
             break;
+        case 'm':
+            max_streams = optarg;
+            break;
+        case 's':
+            o->streams_file = optarg;
+            break;
+        case 'w':
+            append_wait = optarg;
+            break;
         case 'h':
             usage(stdout);
             exit(0);
@@ -199,6 +231,16 @@ static int parse_flags(int argc, char **argv, struct options *o)
     }
     if (parse_u64(io_threads, &o->io_threads) || o->io_threads == 0 || o->io_threads > 64) {
         fprintf(stderr, "hydrant: --io-threads needs a whole number from 1 to 64\n");
+        return HY_EINVAL;
+    }
+    if (parse_u64(max_streams, &o->max_streams) || o->max_streams == 0 ||
+        o->max_streams > 1000000) {
+        fprintf(stderr, "hydrant: --max-streams needs a whole number from 1 to 1000000\n");
+        return HY_EINVAL;
+    }
+    if (parse_u64(append_wait, &o->append_wait_ms) || o->append_wait_ms == 0 ||
+        o->append_wait_ms > 600000) {
+        fprintf(stderr, "hydrant: --append-wait-ms needs a whole number from 1 to 600000\n");
         return HY_EINVAL;
     }
     return 0;
@@ -252,26 +294,65 @@ static int serve(int argc, char **argv)
 
     struct http_config hcfg;
     http_config_default(&hcfg);
-    struct firehose *api = NULL;
-    struct firehose_config acfg = {
+    char s3_root[PATH_MAX];
+    int n = snprintf(s3_root, sizeof s3_root, "%s/s3", o.data_dir);
+    if (n < 0 || (size_t)n >= sizeof s3_root) {
+        LOG_ERROR("main", "data directory path too long", "dir=%s", o.data_dir);
+        return 1;
+    }
+    static const struct consumer_ops *const consumers[] = {&delivery_consumer};
+    struct service_config scfg = {
         .data_dir = o.data_dir,
-        .region = o.region,
-        .account_id = o.account_id,
         .quota_bytes = (uint64_t)o.quota_mib << 20,
+        .max_streams = (size_t)o.max_streams,
+        .append_wait_ms = (int)o.append_wait_ms,
+        .log_backend = &wal_backend,
+        .consumers = consumers,
+        .nconsumers = sizeof consumers / sizeof consumers[0],
+        .sink = &fssink_ops,
+        .sink_ctx = s3_root,
     };
-    rc = firehose_new(&acfg, &api);
+    struct service *svc = NULL;
+    struct firehose *fh = NULL;
+    struct admin *ad = NULL;
+    struct loops loops = {0};
+    rc = service_open(&scfg, &svc);
     if (rc) {
         LOG_ERROR("main", "cannot open the data directory", "dir=%s error=%s", o.data_dir,
                   hy_strerror(rc));
         return 1;
     }
-    struct loops loops = {0};
-    rc = loops_new(&loops, &hcfg, api, (size_t)o.io_threads);
+    struct firehose_config fcfg = {
+        .svc = svc,
+        .region = o.region,
+        .account_id = o.account_id,
+        .max_streams = (size_t)o.max_streams,
+    };
+    int code = 1;
+    ad = admin_new(svc);
+    if (firehose_new(&fcfg, &fh) || !ad) {
+        LOG_ERROR("main", "out of memory", "%s", "");
+        goto out;
+    }
+    if (o.streams_file) {
+        char err[1024];
+        if (firehose_declare(fh, o.streams_file, err, sizeof err)) {
+            LOG_ERROR("main", "cannot apply --streams", "file=%s error=%s", o.streams_file, err);
+            goto out;
+        }
+    }
+    /* The router's table: hydrant's own paths, then the JSON protocols by X-Amz-Target, then
+     * the fallback (Firehose answers UnknownOperationException / 404 as AWS does). */
+    const struct router_route routes[] = {
+        {ROUTER_PATH_PREFIX, "/_hydrant/", admin_handle, ad},
+        {ROUTER_TARGET_PREFIX, "Firehose_20150804.", firehose_handle, fh},
+        {ROUTER_ANY, NULL, firehose_handle, fh},
+    };
+    struct router router = {routes, sizeof routes / sizeof routes[0]};
+    rc = loops_new(&loops, &hcfg, &router, (size_t)o.io_threads);
     if (rc) {
         LOG_ERROR("main", "out of memory", "%s", "");
-        firehose_shutdown(api);
-        firehose_free(api);
-        return 1;
+        goto out;
     }
     struct http_server *srv = loops.v[0];
     rc = http_server_listen(srv, o.listen);
@@ -280,10 +361,7 @@ static int serve(int argc, char **argv)
     if (rc) {
         LOG_ERROR("main", rc == -EADDRINUSE ? "the address is already in use" : "cannot listen",
                   "addr=%s error=%s", o.listen, hy_strerror(rc));
-        loops_free(&loops);
-        firehose_shutdown(api);
-        firehose_free(api);
-        return 1;
+        goto out;
     }
     the_loops = &loops;
     struct sigaction sa;
@@ -300,18 +378,23 @@ static int serve(int argc, char **argv)
         hl = sizeof host - 1;
     memcpy(host, o.listen, hl);
     host[hl] = '\0';
-    firehose_set_ready(api, 1);
+    service_set_ready(svc, 1);
     LOG_INFO("main", "listening", "addr=%s port=%d data_dir=%s version=%s", host,
              http_server_port(srv), o.data_dir, HYDRANT_VERSION);
     rc = loops_run(&loops);
-    firehose_set_ready(api, 0);
+    service_set_ready(svc, 0);
     LOG_INFO("main", "stopping: delivering what is buffered", "%s", "");
     the_loops = NULL;
+    code = rc ? 1 : 0;
+out:
+    /* Fronts go first (the loops are stopped, nothing calls in), then the service flushes. */
     loops_free(&loops);
-    firehose_shutdown(api);
-    firehose_free(api);
-    LOG_INFO("main", "stopped", "%s", "");
-    return rc ? 1 : 0;
+    firehose_free(fh);
+    admin_free(ad);
+    service_close(svc);
+    if (code == 0)
+        LOG_INFO("main", "stopped", "%s", "");
+    return code;
 }
 
 int main(int argc, char **argv)

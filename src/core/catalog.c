@@ -79,7 +79,6 @@ struct catalog_stream *catalog_stream_new(const char *name)
     memcpy(s->name, name, len + 1);
     s->version = 1;
     s->status = CATALOG_STATUS_CREATING;
-    pthread_rwlock_init(&s->put_lock, NULL);
     atomic_init(&s->refs, 1);
     return s;
 }
@@ -95,11 +94,11 @@ void catalog_stream_unref(struct catalog_stream *s)
         return;
     if (atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1)
         return;
-    /* The api closes wal and delivery before dropping the last reference. */
-    HY_ASSERT(!s->wal && !s->delivery);
+    /* The service stops the runtime (log, consumers) before dropping the last reference. */
+    if (s->runtime_free)
+        s->runtime_free(s->runtime);
     cJSON_Delete(s->dest);
     cJSON_Delete(s->tags);
-    pthread_rwlock_destroy(&s->put_lock);
     hy_free(s);
 }
 

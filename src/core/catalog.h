@@ -14,12 +14,12 @@
  *      "Destination":{"Kind":"ExtendedS3", "RoleARN":..., "BucketARN":..., ...}}
  *
  * The catalog is persistence plus lookup: it owns struct catalog_stream objects (refcounted),
- * but never opens logs or starts delivery; the api wires the runtime fields (wal, delivery).
+ * but never opens logs or starts consumers; the service (core/service.h) wires the runtime.
  * Deleting renames the directory to a hidden ".deleted-*" name first, so a crash half-way through
  * the removal never leaves a half-stream that would be loaded again.
  *
  * Threads: every call is thread-safe. Persisted fields of a stream are guarded by the catalog
- * lock (catalog_lock/catalog_unlock); runtime fields are the api's business.
+ * lock (catalog_lock/catalog_unlock); the runtime is the service's business.
  */
 #ifndef HY_CATALOG_H
 #define HY_CATALOG_H
@@ -29,12 +29,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/stats.h"
-
 struct cJSON;
 struct buf;
-struct wal;
-struct delivery;
 struct catalog;
 
 /* Firehose: DeliveryStreamStatus values hydrant uses (CREATING_FAILED/DELETING_FAILED are
@@ -60,16 +56,10 @@ struct catalog_stream {
     struct cJSON *dest; /* destination config incl. "Kind"; owned, never NULL once saved */
     struct cJSON *tags; /* array of {"Key","Value"}, sorted by key; owned, never NULL */
 
-    /* Runtime, owned and set by the api. */
-    struct wal *wal;
-    struct delivery *delivery;
-    struct stream_stats stats;
-    /* Puts hold it shared across "status is ACTIVE" + wal_append; delete takes it exclusively to
-     * flip the status, so no append can start on a wal that is about to close. */
-    pthread_rwlock_t put_lock;
-    /* Sequence number after the last record handed to wal_append (0: none yet), so stopping
-     * can wait for those appends to be durable before the final delivery flush. */
-    _Atomic uint64_t appended_next;
+    /* Runtime, owned by the service (core/service.c): its log and consumers. Set before the
+     * stream can be looked up; runtime_free (if set) runs when the last reference goes. */
+    void *runtime;
+    void (*runtime_free)(void *runtime);
     atomic_int refs;
 };
 

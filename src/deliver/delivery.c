@@ -20,13 +20,15 @@
 #include "base/mem.h"
 #include "base/slotfile.h"
 #include "deliver/keyname.h"
-#include "sink/fssink.h"
+#include "core/consumer.h"
 #include "core/stats.h"
-#include "stream/wal.h"
+#include "sink/fssink.h"
+#include "stream/streamlog.h"
 
 /*
- * Cursor state <state_dir>/delivery.state, a slot file (base/slotfile.h: updated in place, one
- * fdatasync per update, a torn update leaves the previous state) holding one of:
+ * Cursor state (the consumer's state file, consumers/delivery.state), a slot file (base/slotfile.h:
+ * updated in place, one fdatasync per update, a torn update leaves the previous state) holding one
+ * of:
  *
  *     {"next_seq":N}
  *     {"next_seq":F,"intent":{"first_seq":F,"bucket":"B","key":"K"}}
@@ -66,7 +68,6 @@
  *   - An aborted writer (sink failure, stop without flush) leaves nothing visible.
  * The intent costs one state write per batch and the cursor one more; both are small fdatasyncs.
  */
-#define CURSOR_FILE "delivery.state"
 #define CURSOR_MAX_LEN SLOTFILE_MAX_PAYLOAD
 #define KEY_MAX_LEN 4096
 /* Records are copied into this buffer (the reader's view dies at its next read) and handed to
@@ -75,8 +76,8 @@
 #define STAGING_LEN (1024u * 1024)
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 10000
-/* wal_wait cannot see a wal_wake that came before it started waiting, so idle waits are kept
- * short: a stop is noticed within this time even if its wake was missed. */
+/* streamlog_wait cannot see a streamlog_wake that came before it started waiting, so idle waits are
+ * kept short: a stop is noticed within this time even if its wake was missed. */
 #define IDLE_WAIT_MAX_MS 250
 
 /* Private copy of a delivery_target. */
@@ -95,9 +96,10 @@ struct delivery {
     char *cursor_path;
     struct slotfile state; /* the cursor state file, open for the consumer's life */
     const struct sink_ops *sink;
-    void *sink_ctx; /* for fssink: s3_root */
-    char *s3_root;
-    struct wal *w;
+    void *sink_ctx;
+    struct streamlog *w;
+    void (*advanced)(void *rt, uint64_t cursor); /* the runtime trims below the lowest cursor */
+    void *rt;
     struct stream_stats *stats;
     pthread_t thread;
 
@@ -110,7 +112,7 @@ struct delivery {
 
     /* Consumer thread only. */
     struct target *cur; /* target of the current batch */
-    struct wal_reader *reader;
+    struct streamlog_reader *reader;
     uint64_t read_seq; /* next seq the reader returns */
 
     /* The pending intent: durable in the state file (or found there at start) and not yet
@@ -317,9 +319,9 @@ static int reader_position(struct delivery *d)
     for (;;) {
         int rc;
         if (d->reader)
-            rc = wal_reader_seek(d->reader, d->read_seq);
+            rc = streamlog_reader_seek(d->reader, d->read_seq);
         else
-            rc = wal_reader_open(d->w, d->read_seq, &d->reader);
+            rc = streamlog_reader_open(d->w, d->read_seq, &d->reader);
         if (rc == 0)
             return 0;
         /* Most likely the log no longer holds read_seq (deleted or trimmed behind the cursor):
@@ -334,12 +336,12 @@ static int reader_position(struct delivery *d)
 
 /* Read the next record, waiting up to wait_ms for one to become durable. 1 with *rec, 0 if
  * none, or HY_ECLOSED if stopped while recovering from a read error. */
-static int read_next(struct delivery *d, struct wal_record *rec, int wait_ms)
+static int read_next(struct delivery *d, struct streamlog_record *rec, int wait_ms)
 {
-    int rc = wal_reader_next(d->reader, rec);
+    int rc = streamlog_reader_next(d->reader, rec);
     if (rc == 0 && wait_ms > 0 && !atomic_load(&d->stop)) {
-        if (wal_wait(d->w, d->read_seq, wait_ms) == 1)
-            rc = wal_reader_next(d->reader, rec);
+        if (streamlog_wait(d->w, d->read_seq, wait_ms) == 1)
+            rc = streamlog_reader_next(d->reader, rec);
     }
     if (rc < 0) {
         LOG_ERROR("delivery", "log read failed", "stream=%s seq=%" PRIu64 " err=%s",
@@ -350,9 +352,9 @@ static int read_next(struct delivery *d, struct wal_record *rec, int wait_ms)
         return 0;
     }
     if (rc == 1) {
-        /* The wal hands out dense sequence numbers; anything else is a wal bug. */
-        HY_ASSERT(rec->seq == d->read_seq);
-        d->read_seq++;
+        /* Sequence numbers only grow; the log may skip some (never acknowledged). */
+        HY_ASSERT(rec->seq >= d->read_seq);
+        d->read_seq = rec->seq + 1;
     }
     return rc;
 }
@@ -411,7 +413,7 @@ static int batch_key(struct delivery *d, const struct keyname_batch *r)
 
 /* Fix the key of a new batch starting at rec and store the intent durably. 0, or HY_ECLOSED
  * when stopped first (then there is no intent: the batch is read again from the cursor). */
-static int intent_create(struct delivery *d, const struct wal_record *rec)
+static int intent_create(struct delivery *d, const struct streamlog_record *rec)
 {
     struct keyname_batch r = {
         .stream_name = d->cur->stream_name,
@@ -442,7 +444,7 @@ static int intent_create(struct delivery *d, const struct wal_record *rec)
 
 /* Open a batch at rec: adopt a pending update, make sure an intent covers it, open the sink
  * writer. 0; HY_ECLOSED when stopped; another negative error is a sink failure. */
-static int batch_open(struct delivery *d, const struct wal_record *rec)
+static int batch_open(struct delivery *d, const struct streamlog_record *rec)
 {
     int rc;
     target_refresh(d);
@@ -469,7 +471,7 @@ static int batch_open(struct delivery *d, const struct wal_record *rec)
 }
 
 /* Stream one record into the open batch. 0 or a sink error. */
-static int batch_append(struct delivery *d, const struct wal_record *rec)
+static int batch_append(struct delivery *d, const struct streamlog_record *rec)
 {
     int rc;
     if (d->staging.len + rec->len > STAGING_LEN) {
@@ -543,10 +545,7 @@ static int batch_commit(struct delivery *d)
               d->cur->stream_name, d->batch_first, d->batch_last, d->batch_len, d->intent_key.data);
     d->batch_records = 0;
     d->batch_len = 0;
-    rc = wal_trim(d->w, next);
-    if (rc < 0) /* Not fatal: the segments go at the next trim. */
-        LOG_WARN("delivery", "log trim failed", "stream=%s below=%" PRIu64 " err=%s",
-                 d->cur->stream_name, next, hy_errname(rc));
+    d->advanced(d->rt, next);
     return 0;
 }
 
@@ -595,7 +594,7 @@ static int batch_interval_due(const struct delivery *d)
 
 static void consume(struct delivery *d)
 {
-    struct wal_record rec;
+    struct streamlog_record rec;
     int rc;
 
     if (d->has_intent)
@@ -672,7 +671,7 @@ static void delivery_free(struct delivery *d)
     if (!d)
         return;
     if (d->reader)
-        wal_reader_close(d->reader);
+        streamlog_reader_close(d->reader);
     target_free(d->cur);
     target_free(d->next_target);
     buf_fini(&d->staging);
@@ -680,18 +679,15 @@ static void delivery_free(struct delivery *d)
     buf_fini(&d->intent_key);
     slotfile_close(&d->state);
     hy_free(d->cursor_path);
-    hy_free(d->s3_root);
     pthread_cond_destroy(&d->cond);
     pthread_mutex_destroy(&d->mu);
     hy_free(d);
 }
 
-int delivery_start(const char *state_dir, const char *s3_root, struct wal *w,
-                   struct stream_stats *stats, const struct delivery_target *t,
+int delivery_start(const struct consumer_env *env, const struct delivery_target *t,
                    struct delivery **out)
 {
     struct delivery *d = hy_calloc(1, sizeof(*d));
-    struct buf path;
     pthread_condattr_t ca;
     int rc;
 
@@ -706,28 +702,22 @@ int delivery_start(const char *state_dir, const char *s3_root, struct wal *w,
     buf_init(&d->intent_bucket, KEY_MAX_LEN);
     buf_init(&d->intent_key, KEY_MAX_LEN);
     buf_init(&d->staging, STAGING_LEN);
-    d->sink = &fssink_ops;
+    d->sink = env->sink;
+    d->sink_ctx = env->sink_ctx;
     d->backoff_ms = BACKOFF_MIN_MS;
-    d->w = w;
-    d->stats = stats;
-
-    buf_init(&path, 4096);
-    rc = buf_printf(&path, "%s/%s", state_dir, CURSOR_FILE);
-    d->cursor_path = rc == 0 ? hy_strdup(path.data) : NULL;
-    buf_fini(&path);
-    d->s3_root = hy_strdup(s3_root);
-    d->sink_ctx = d->s3_root;
+    d->w = env->log;
+    d->stats = env->stats;
+    d->advanced = env->advanced;
+    d->rt = env->rt;
+    d->cursor_path = hy_strdup(env->state_path);
     d->cur = target_copy(t);
-    if (rc < 0 || !d->cursor_path || !d->s3_root || !d->cur) {
-        rc = rc < 0 ? rc : HY_ENOMEM;
+    rc = HY_ENOMEM;
+    if (!d->cursor_path || !d->cur)
         goto fail;
-    }
     /* Allocated once here, so streaming a batch never allocates. */
     if ((rc = buf_reserve(&d->staging, STAGING_LEN)) < 0)
         goto fail;
 
-    if ((rc = fsutil_mkdirs(state_dir, 0755)) < 0)
-        goto fail;
     if ((rc = slotfile_open(&d->state, d->cursor_path)) < 0 || (rc = cursor_load(d)) < 0) {
         LOG_ERROR("delivery", "cannot load cursor", "stream=%s path=%s err=%s", d->cur->stream_name,
                   d->cursor_path, hy_errname(rc));
@@ -773,7 +763,7 @@ uint64_t delivery_stop(struct delivery *d, int flush)
     atomic_store(&d->stop, 1);
     pthread_cond_broadcast(&d->cond);
     pthread_mutex_unlock(&d->mu);
-    wal_wake(d->w);
+    streamlog_wake(d->w);
     pthread_join(d->thread, NULL);
     uint64_t cursor = atomic_load(&d->cursor);
     LOG_INFO("delivery", "stopped", "stream=%s next_seq=%" PRIu64, d->cur->stream_name, cursor);

@@ -1,27 +1,28 @@
 /*
  * delivery: one stream's delivery consumer. A thread reads durable records from the stream's
- * wal starting at its cursor, batches them by the buffering hints (size or interval, whichever
+ * log starting at its cursor, batches them by the buffering hints (size or interval, whichever
  * comes first; interval 0 = as soon as possible), runs the pipeline stages (today: none between
  * batch and sink; transform, partition, format and compress plug in here) and streams each batch
  * into one object through a sink writer as its records are read, so memory per stream stays a
  * small staging buffer whatever the size hint. Exactly-once: when a batch opens at its first
  * record F, its key is fixed and recorded durably as an intent {F, bucket, key} in the state file
- * (delivery.state) before anything is written; after a crash or a sink failure the batch restarts
- * at F under that exact key, and the cursor moves only after the object is committed (delivery.c
- * has the argument).
+ * (consumers/delivery.state) before anything is written; after a crash or a sink failure the batch
+ * restarts at F under that exact key, and the cursor moves only after the object is committed
+ * (delivery.c has the argument).
  *
  * Object key = prefix (default "YYYY/MM/dd/HH/", UTC, from the first record's arrival) +
  * "<stream>-<version>-<yyyy-MM-dd-HH-mm-ss>-<id>", <id> derived from the stream identity and F.
  *
- * Threads: start/update/stop from the api thread; the consumer runs on its own thread.
+ * Threads: start/update/stop from the service's control threads; the consumer runs on its own
+ * thread.
  */
 #ifndef HY_DELIVERY_H
 #define HY_DELIVERY_H
 
 #include <stdint.h>
 
-struct wal;
-struct stream_stats;
+struct consumer_env;
+struct consumer_ops;
 struct delivery;
 
 /* What delivery needs of a stream's destination; all strings are copied. */
@@ -37,11 +38,11 @@ struct delivery_target {
                                * object ids (0 if unknown) */
 };
 
-/* Start the consumer. state_dir holds its cursor file (created if needed); s3_root is
- * <data-dir>/s3. w and stats are borrowed until delivery_stop, which must come before
- * wal_close. Returns 0 and sets *out, or a negative error (HY_ECORRUPT: unreadable cursor). */
-int delivery_start(const char *state_dir, const char *s3_root, struct wal *w,
-                   struct stream_stats *stats, const struct delivery_target *t,
+/* Start the consumer: cursor file env->state_path (created if missing), records from env->log,
+ * objects through env->sink, progress to env->advanced. env's pointers are borrowed until
+ * delivery_stop, which must come before the log closes. Returns 0 and sets *out, or a negative
+ * error (HY_ECORRUPT: unreadable cursor). */
+int delivery_start(const struct consumer_env *env, const struct delivery_target *t,
                    struct delivery **out);
 /* Apply a new destination config (UpdateDestination); takes effect from the next batch. */
 int delivery_update(struct delivery *d, const struct delivery_target *t);
@@ -53,5 +54,9 @@ uint64_t delivery_cursor(struct delivery *d);
  * at the next start. Joins the thread, frees d, and returns the final cursor: every record below
  * it is delivered. */
 uint64_t delivery_stop(struct delivery *d, int flush);
+
+/* Delivery as a consumer of the stream log (delivery_consumer.c): runs for every stream, its
+ * target taken from the stream's destination document. */
+extern const struct consumer_ops delivery_consumer;
 
 #endif

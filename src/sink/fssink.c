@@ -56,8 +56,15 @@ static void fs_abort(void *w)
     fssink_abort(w);
 }
 
+static int fs_recover(void *ctx)
+{
+    int rc = fsutil_mkdirs(ctx, 0755);
+    return rc ? rc : fssink_sweep(ctx);
+}
+
 const struct sink_ops fssink_ops = {
     .name = "fs",
+    .recover = fs_recover,
     .open = fs_open,
     .write = fs_write,
     .commit = fs_commit,

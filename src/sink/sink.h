@@ -27,6 +27,9 @@
 
 struct sink_ops {
     const char *name;
+    /* At start, before any writer opens: clear what a previous process left half-done (temp
+     * files). NULL if nothing to do. 0 or a negative error (start-up fails). */
+    int (*recover)(void *ctx);
     /* Start an object under bucket/key; on 0 *w is an open writer (end it with commit or
      * abort). Returns 0, HY_EINVAL for a bucket or key the sink cannot store, or a negative
      * error; then nothing was created. */

@@ -92,4 +92,9 @@ int wal_reader_next(struct wal_reader *r, struct wal_record *rec);
 int wal_reader_seek(struct wal_reader *r, uint64_t from_seq);
 void wal_reader_close(struct wal_reader *r);
 
+/* The WAL as a stream log backend (wal_backend.c); fronts and consumers use it through
+ * stream/streamlog.h only. */
+struct streamlog_backend;
+extern const struct streamlog_backend wal_backend;
+
 #endif

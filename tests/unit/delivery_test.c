@@ -1,4 +1,5 @@
-/* Unit tests for src/deliver/delivery.c with the real wal and the local bucket store. */
+/* Unit tests for src/deliver/delivery.c with the real log (WAL backend) and the local bucket store.
+ */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -25,6 +26,8 @@
 #include "sink/fssink.h"
 #include "deliver/keyname.h"
 #include "core/stats.h"
+#include "core/consumer.h"
+#include "stream/streamlog.h"
 #include "stream/wal.h"
 
 /* 2026-11-24T18:05:09.123Z */
@@ -38,7 +41,7 @@ struct fixture {
     char state_dir[128];
     char s3_root[128];
     char cursor_path[160];
-    struct wal *w;
+    struct streamlog *w;
     struct stream_stats stats;
     struct delivery *d;
 };
@@ -50,7 +53,7 @@ struct fixture {
 static int setup(void **state)
 {
     struct fixture *f = hy_calloc(1, sizeof(*f));
-    struct wal_config cfg;
+    struct streamlog_config cfg = {.segment_bytes = 512}; /* many segments: trims are visible */
     snprintf(f->root, sizeof(f->root), "/tmp/delivery_test.XXXXXX");
     if (!mkdtemp(f->root))
         return -1;
@@ -58,9 +61,8 @@ static int setup(void **state)
     snprintf(f->state_dir, sizeof(f->state_dir), "%s/cursors", f->root);
     snprintf(f->s3_root, sizeof(f->s3_root), "%s/s3", f->root);
     snprintf(f->cursor_path, sizeof(f->cursor_path), "%s/delivery.state", f->state_dir);
-    wal_config_default(&cfg);
-    cfg.segment_bytes = 512; /* many segments, so trimming is visible */
-    if (wal_open(f->log_dir, &cfg, &f->w) < 0)
+    if (streamlog_open(&wal_backend, f->log_dir, &cfg, &f->w) < 0 ||
+        fsutil_mkdirs(f->state_dir, 0755) < 0)
         return -1;
     *state = f;
     return 0;
@@ -71,7 +73,7 @@ static int teardown(void **state)
     struct fixture *f = *state;
     if (f->d)
         delivery_stop(f->d, 0);
-    wal_close(f->w);
+    streamlog_close(f->w);
     fsutil_remove_tree(f->root);
     hy_free(f);
     return 0;
@@ -91,10 +93,33 @@ static struct delivery_target target(const char *prefix, uint64_t size_bytes, in
     return t;
 }
 
+/* What the service does with a consumer's progress: trim below it (one consumer here). */
+static void advanced(void *rt, uint64_t cursor)
+{
+    streamlog_trim(rt, cursor);
+}
+
+static int start_with(struct fixture *f, const struct delivery_target *t)
+{
+    struct consumer_env env = {
+        .stream_name = t->stream_name,
+        .version = t->version,
+        .create_ms = t->create_ms,
+        .log = f->w,
+        .stats = &f->stats,
+        .state_path = f->cursor_path,
+        .sink = &fssink_ops,
+        .sink_ctx = f->s3_root,
+        .advanced = advanced,
+        .rt = f->w,
+    };
+    return delivery_start(&env, t, &f->d);
+}
+
 static void start(struct fixture *f, const char *prefix, uint64_t size_bytes, int interval_s)
 {
     struct delivery_target t = target(prefix, size_bytes, interval_s);
-    assert_int_equal(delivery_start(f->state_dir, f->s3_root, f->w, &f->stats, &t, &f->d), 0);
+    assert_int_equal(start_with(f, &t), 0);
 }
 
 static void stop(struct fixture *f, int flush)
@@ -116,7 +141,7 @@ struct done {
     int status;
 };
 
-static void on_done(void *arg, int status)
+static void on_done(void *arg, int status, uint64_t first_seq)
 {
     struct done *dn = arg;
     pthread_mutex_lock(&dn->mu);
@@ -130,9 +155,8 @@ static void on_done(void *arg, int status)
 static void append_range(struct fixture *f, int from, int to, int64_t arrival_ms)
 {
     char text[64][16];
-    struct wal_rec recs[64];
+    struct streamlog_rec recs[64];
     struct done dn = {.fired = 0};
-    uint64_t first;
     assert_true(to - from <= 64);
     for (int i = from; i < to; i++) {
         int n = snprintf(text[i - from], sizeof(text[0]), "r%d.", i);
@@ -141,8 +165,12 @@ static void append_range(struct fixture *f, int from, int to, int64_t arrival_ms
     }
     pthread_mutex_init(&dn.mu, NULL);
     pthread_cond_init(&dn.cv, NULL);
-    assert_int_equal(wal_append(f->w, recs, (size_t)(to - from), arrival_ms, &first, on_done, &dn),
-                     0);
+    struct streamlog_append a = {.recs = recs,
+                                 .n = (size_t)(to - from),
+                                 .arrival_ms = arrival_ms,
+                                 .done = on_done,
+                                 .arg = &dn};
+    assert_int_equal(streamlog_append(f->w, &a), 0);
     pthread_mutex_lock(&dn.mu);
     while (!dn.fired)
         pthread_cond_wait(&dn.cv, &dn.mu);
@@ -451,7 +479,7 @@ test_intent_replay_uses_exactly_the_stored_bucket_and_key_after_target_change(vo
     struct delivery_target t = target("new/", 1 << 20, 0);
     t.bucket = "b2";
     t.version = 5;
-    assert_int_equal(delivery_start(f->state_dir, f->s3_root, f->w, &f->stats, &t, &f->d), 0);
+    assert_int_equal(start_with(f, &t), 0);
     wait_cursor(f, 11);
 
     objects_load(f, &o);
@@ -728,13 +756,14 @@ static void test_large_size_hint_streams_to_disk_without_a_batch_sized_buffer(vo
     static char rec[REC_LEN];
     static struct objects o;
     for (int i = 0; i < RECS; i++) {
-        struct wal_rec wr = {.data = rec, .len = REC_LEN};
+        struct streamlog_rec wr = {.data = rec, .len = REC_LEN};
         struct done dn = {.fired = 0};
-        uint64_t first;
+        struct streamlog_append a = {
+            .recs = &wr, .n = 1, .arrival_ms = T_NOV, .done = on_done, .arg = &dn};
         memset(rec, 'a' + i, REC_LEN);
         pthread_mutex_init(&dn.mu, NULL);
         pthread_cond_init(&dn.cv, NULL);
-        assert_int_equal(wal_append(f->w, &wr, 1, T_NOV, &first, on_done, &dn), 0);
+        assert_int_equal(streamlog_append(f->w, &a), 0);
         pthread_mutex_lock(&dn.mu);
         while (!dn.fired)
             pthread_cond_wait(&dn.cv, &dn.mu);
@@ -780,11 +809,11 @@ static void test_delivered_log_segments_are_trimmed(void **state)
     struct fixture *f = *state;
     for (int i = 0; i < 4; i++)
         append_range(f, 1 + 20 * i, 21 + 20 * i, T_NOV);
-    uint64_t before = wal_retained_bytes(f->w);
+    uint64_t before = streamlog_retained_bytes(f->w);
     start(f, NULL, 1 << 20, 0);
     wait_cursor(f, 81);
     stop(f, 0);
-    assert_true(wal_retained_bytes(f->w) < before);
+    assert_true(streamlog_retained_bytes(f->w) < before);
 }
 
 static void test_corrupt_cursor_file_fails_start(void **state)
@@ -793,8 +822,7 @@ static void test_corrupt_cursor_file_fails_start(void **state)
     struct delivery_target t = target(NULL, 1 << 20, 0);
     assert_int_equal(fsutil_mkdirs(f->state_dir, 0755), 0);
     assert_int_equal(write_cursor_file(f, "{\"next"), 0);
-    assert_int_equal(delivery_start(f->state_dir, f->s3_root, f->w, &f->stats, &t, &f->d),
-                     HY_ECORRUPT);
+    assert_int_equal(start_with(f, &t), HY_ECORRUPT);
     f->d = NULL;
 }
 
@@ -806,7 +834,7 @@ static void test_start_fails_cleanly_when_any_allocation_fails(void **state)
     append_range(f, 1, 3, T_NOV);
     for (unsigned long n = 1; n <= 40; n++) {
         hy_mem_fail_at(n);
-        int rc = delivery_start(f->state_dir, f->s3_root, f->w, &f->stats, &t, &f->d);
+        int rc = start_with(f, &t);
         hy_mem_fail_at(0);
         if (rc == 0) {
             stop(f, 0); /* a failure inside the thread is retried, never fatal */

@@ -16,7 +16,6 @@
 #include "api/firehose/firehose_int.h"
 #include "base/base64.h"
 #include "base/mem.h"
-#include "deliver/delivery.h"
 #include "core/catalog.h"
 #include "stream/wal.h"
 
@@ -313,13 +312,13 @@ static void test_create_with_extended_s3_is_accepted_with_defaults(void **state)
     cJSON *root = NULL, *d = NULL;
     assert_int_equal(firehose_valid_request(FIREHOSE_OP_CREATE, body, strlen(body), &root, &e), 0);
     assert_int_equal(firehose_dest_from_create(root, &d, &e), 0);
-    struct delivery_target t;
-    firehose_dest_target(d, "s", 1, 0, &t);
-    assert_string_equal(t.bucket, "bkt");
-    assert_string_equal(t.prefix, "p/");
-    assert_null(t.error_prefix);
-    assert_int_equal(t.size_bytes, 5u << 20);
-    assert_int_equal(t.interval_s, 300);
+    /* The stored document carries what the delivery consumer reads, defaults filled in. */
+    cJSON *bh = cJSON_GetObjectItem(d, "BufferingHints");
+    assert_string_equal(cJSON_GetObjectItem(d, "BucketARN")->valuestring, "arn:aws:s3:::bkt");
+    assert_string_equal(cJSON_GetObjectItem(d, "Prefix")->valuestring, "p/");
+    assert_null(cJSON_GetObjectItem(d, "ErrorOutputPrefix"));
+    assert_int_equal(cJSON_GetObjectItem(bh, "SizeInMBs")->valueint, 5);
+    assert_int_equal(cJSON_GetObjectItem(bh, "IntervalInSeconds")->valueint, 300);
     cJSON *dests = cJSON_CreateArray();
     assert_int_equal(firehose_dest_describe(d, dests), 0);
     cJSON *x = cJSON_GetArrayItem(dests, 0);
@@ -473,14 +472,12 @@ static void test_update_merges_buffering_hints_and_replaces_prefix(void **state)
     assert_int_equal(firehose_dest_from_create(c, &d, &e), 0);
     assert_int_equal(firehose_valid_request(FIREHOSE_OP_UPDATE, update, strlen(update), &u, &e), 0);
     assert_int_equal(firehose_dest_update(d, u, &d2, &e), 0);
-    struct delivery_target t;
-    firehose_dest_target(d2, "s", 2, 0, &t);
-    assert_string_equal(t.prefix, "new/");
-    assert_int_equal(t.size_bytes, 7u << 20);
-    assert_int_equal(t.interval_s, 0);
+    cJSON *bh = cJSON_GetObjectItem(d2, "BufferingHints");
+    assert_string_equal(cJSON_GetObjectItem(d2, "Prefix")->valuestring, "new/");
+    assert_int_equal(cJSON_GetObjectItem(bh, "SizeInMBs")->valueint, 7);
+    assert_int_equal(cJSON_GetObjectItem(bh, "IntervalInSeconds")->valueint, 0);
     /* The current destination is untouched. */
-    firehose_dest_target(d, "s", 1, 0, &t);
-    assert_string_equal(t.prefix, "old/");
+    assert_string_equal(cJSON_GetObjectItem(d, "Prefix")->valuestring, "old/");
     cJSON_Delete(d2);
     d2 = NULL;
     const char *gz = "{\"DeliveryStreamName\":\"s\",\"CurrentDeliveryStreamVersionId\":\"1\","

@@ -1,5 +1,5 @@
 /*
- * firehose_metrics: GET /_hydrant/metrics in the Prometheus text exposition format (version 0.0.4).
+ * admin_metrics: GET /_hydrant/metrics in the Prometheus text exposition format (version 0.0.4).
  * Metric names follow Firehose's CloudWatch metrics (firehose-reference.md section 1.13); each
  * family's HELP line names the CloudWatch metric it mirrors. Label: stream="<name>".
  */
@@ -7,11 +7,21 @@
 #include <stdatomic.h>
 #include <string.h>
 
-#include "api/firehose/firehose_int.h"
+#include "base/err.h"
+
+#include "api/admin/admin_int.h"
+#include "base/buf.h"
 #include "base/hytime.h"
-#include "core/catalog.h"
-#include "stream/wal.h"
+#include "base/mem.h"
+#include "core/service.h"
 #include "core/stats.h"
+
+/* A stream being reported, with a reference held while the text is built. */
+struct row {
+    const char *name;
+    struct service_stream *st;
+    struct stream_stats *stats;
+};
 
 struct counter_def {
     const char *name;
@@ -55,46 +65,58 @@ static uint64_t load(const struct stream_stats *st, size_t off)
     return atomic_load_explicit(p, memory_order_relaxed);
 }
 
-static int histogram(struct buf *b, struct catalog_stream **v, size_t n, const char *name,
+static int histogram(struct buf *b, const struct row *v, size_t n, const char *name,
                      const char *help, int batch)
 {
     int rc = buf_printf(b, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
     for (size_t i = 0; i < n && !rc; i++) {
         const struct stats_latency *l =
-            batch ? &v[i]->stats.put_record_batch_latency : &v[i]->stats.put_record_latency;
+            batch ? &v[i].stats->put_record_batch_latency : &v[i].stats->put_record_latency;
         uint64_t cum = 0;
         for (int k = 0; k <= STATS_LAT_BUCKETS && !rc; k++) {
             cum += atomic_load_explicit(&l->buckets[k], memory_order_relaxed);
             if (k < STATS_LAT_BUCKETS)
                 rc = buf_printf(b, "%s_bucket{stream=\"%s\",le=\"%g\"} %" PRIu64 "\n", name,
-                                v[i]->name, (double)stats_lat_bounds_us[k] / 1e6, cum);
+                                v[i].name, (double)stats_lat_bounds_us[k] / 1e6, cum);
             else
                 rc = buf_printf(b, "%s_bucket{stream=\"%s\",le=\"+Inf\"} %" PRIu64 "\n", name,
-                                v[i]->name, cum);
+                                v[i].name, cum);
         }
         if (!rc)
-            rc = buf_printf(
-                b, "%s_sum{stream=\"%s\"} %.6f\n%s_count{stream=\"%s\"} %" PRIu64 "\n", name,
-                v[i]->name, (double)atomic_load_explicit(&l->sum_us, memory_order_relaxed) / 1e6,
-                name, v[i]->name, atomic_load_explicit(&l->count, memory_order_relaxed));
+            rc = buf_printf(b, "%s_sum{stream=\"%s\"} %.6f\n%s_count{stream=\"%s\"} %" PRIu64 "\n",
+                            name, v[i].name,
+                            (double)atomic_load_explicit(&l->sum_us, memory_order_relaxed) / 1e6,
+                            name, v[i].name, atomic_load_explicit(&l->count, memory_order_relaxed));
     }
     return rc;
 }
 
-int admin_metrics_render(struct firehose *a, struct buf *out)
+int admin_metrics_render(struct service *svc, struct buf *out)
 {
-    struct catalog_stream **v = NULL;
-    size_t n = 0;
-    int rc = catalog_snapshot(a->cat, &v, &n);
+    char **names = NULL;
+    size_t nn = 0, n = 0;
+    int rc = service_stream_names(svc, &names, &nn);
     if (rc)
         return rc;
+    struct row *v = hy_calloc(nn ? nn : 1, sizeof *v);
+    if (!v) {
+        service_names_free(names, nn);
+        return HY_ENOMEM;
+    }
+    /* A stream deleted since the names were taken is simply left out. */
+    for (size_t i = 0; i < nn; i++)
+        if (service_stream_get(svc, names[i], strlen(names[i]), &v[n].st) == 0) {
+            v[n].name = names[i];
+            v[n].stats = service_stream_stats(v[n].st);
+            n++;
+        }
     /* Stream names match [a-zA-Z0-9_.-]+, so they need no escaping in label values. */
     for (size_t c = 0; c < sizeof counters / sizeof counters[0] && !rc; c++) {
         rc = buf_printf(out, "# HELP %s %s\n# TYPE %s counter\n", counters[c].name,
                         counters[c].help, counters[c].name);
         for (size_t i = 0; i < n && !rc; i++)
-            rc = buf_printf(out, "%s{stream=\"%s\"} %" PRIu64 "\n", counters[c].name, v[i]->name,
-                            load(&v[i]->stats, counters[c].offset));
+            rc = buf_printf(out, "%s{stream=\"%s\"} %" PRIu64 "\n", counters[c].name, v[i].name,
+                            load(v[i].stats, counters[c].offset));
     }
     if (!rc)
         rc = histogram(out, v, n, "hydrant_put_record_latency_seconds",
@@ -111,29 +133,27 @@ int admin_metrics_render(struct firehose *a, struct buf *out)
     int64_t now = hytime_now_ms();
     for (size_t i = 0; i < n && !rc; i++) {
         int64_t oldest =
-            atomic_load_explicit(&v[i]->stats.oldest_undelivered_ms, memory_order_relaxed);
+            atomic_load_explicit(&v[i].stats->oldest_undelivered_ms, memory_order_relaxed);
         double age = oldest > 0 && now > oldest ? (double)(now - oldest) / 1000.0 : 0.0;
         rc = buf_printf(out, "hydrant_delivery_to_s3_data_freshness_seconds{stream=\"%s\"} %.3f\n",
-                        v[i]->name, age);
+                        v[i].name, age);
     }
     if (!rc)
         rc = buf_printf(out, "# HELP hydrant_log_retained_bytes Bytes of the stream's log kept on "
                              "disk: undelivered records plus at most one segment (the quota "
                              "counts these).\n"
                              "# TYPE hydrant_log_retained_bytes gauge\n");
-    for (size_t i = 0; i < n && !rc; i++) {
-        /* Shared put lock: the wal pointer is detached and closed under the exclusive one. */
-        pthread_rwlock_rdlock(&v[i]->put_lock);
-        uint64_t kept = v[i]->wal ? wal_retained_bytes(v[i]->wal) : 0;
-        pthread_rwlock_unlock(&v[i]->put_lock);
-        rc = buf_printf(out, "hydrant_log_retained_bytes{stream=\"%s\"} %" PRIu64 "\n", v[i]->name,
-                        kept);
-    }
+    for (size_t i = 0; i < n && !rc; i++)
+        rc = buf_printf(out, "hydrant_log_retained_bytes{stream=\"%s\"} %" PRIu64 "\n", v[i].name,
+                        service_stream_log_bytes(v[i].st));
     if (!rc)
         rc = buf_printf(out,
                         "# HELP hydrant_streams Delivery streams in the catalog.\n"
                         "# TYPE hydrant_streams gauge\nhydrant_streams %zu\n",
                         n);
-    catalog_snapshot_free(v, n);
+    for (size_t i = 0; i < n; i++)
+        service_stream_unref(v[i].st);
+    hy_free(v);
+    service_names_free(names, nn);
     return rc;
 }

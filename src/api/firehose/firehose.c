@@ -1,8 +1,8 @@
 /*
- * api: construction, shutdown, request dispatch and AWS-shaped replies.
- * Dispatch: POST with X-Amz-Target "Firehose_20150804.<Op>" goes to the operation (any other
- * target: UnknownOperationException); GET /_hydrant/health and /_hydrant/metrics are hydrant's;
- * everything else is a 404.
+ * firehose: the front's object, lookups, request dispatch and the --streams declaration.
+ * Dispatch: POST with X-Amz-Target "Firehose_20150804.<Op>" goes to the operation (any other or
+ * no target: UnknownOperationException); anything but POST is a 404. The router (net/router.h)
+ * sends hydrant's own paths elsewhere before this front sees them.
  */
 #include "api/firehose/firehose.h"
 
@@ -11,7 +11,6 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "api/firehose/firehose_int.h"
 #include "base/err.h"
@@ -20,36 +19,36 @@
 #include "base/hytime.h"
 #include "base/log.h"
 #include "base/mem.h"
+#include "core/service.h"
 #include "net/http.h"
-#include "sink/fssink.h"
-#include "core/catalog.h"
 
-#define DEFAULT_QUOTA_BYTES (1ull << 30)
-#define DEFAULT_MAX_STREAMS 50 /* Firehose: 50 streams per region by default */
+/* A --streams file is read whole; bigger than any sensible declaration. */
+#define DECLARE_MAX_BYTES (16u << 20)
 
 void firehose_reply_not_found(struct firehose *a, struct http_exchange *ex, const char *name)
 {
     /* Firehose's wording. */
     awsjson_reply_errorf(ex, AWSJSON_BAD_REQUEST, "ResourceNotFoundException",
-                         "Firehose %s under account %s not found.", name, a->account_id);
+                         "Firehose %s under accountId %s not found.", name, a->account_id);
 }
 
-struct catalog_stream *firehose_stream_lookup_name(struct firehose *a, struct http_exchange *ex,
+struct service_stream *firehose_stream_lookup_name(struct firehose *a, struct http_exchange *ex,
                                                    const char *name, size_t len)
 {
-    struct catalog_stream *s = catalog_get(a->cat, name, len);
-    if (!s) {
+    struct service_stream *st = NULL;
+    if (service_stream_get(a->svc, name, len, &st)) {
         /* Names are at most 64 characters by now (validated); the copy only adds the NUL. */
         char z[65];
         size_t k = len < sizeof z - 1 ? len : sizeof z - 1;
         memcpy(z, name, k);
         z[k] = '\0';
         firehose_reply_not_found(a, ex, z);
+        return NULL;
     }
-    return s;
+    return st;
 }
 
-struct catalog_stream *firehose_stream_lookup(struct firehose *a, struct http_exchange *ex,
+struct service_stream *firehose_stream_lookup(struct firehose *a, struct http_exchange *ex,
                                               const cJSON *root)
 {
     const cJSON *n = cJSON_GetObjectItemCaseSensitive(root, "DeliveryStreamName");
@@ -71,26 +70,6 @@ static int path_is(const struct http_request *req, const char *p)
 static int method_is(const struct http_request *req, const char *m)
 {
     return req->method_len == strlen(m) && memcmp(req->method, m, req->method_len) == 0;
-}
-
-static void reply_text(struct http_exchange *ex, int status, const char *ct, const char *body,
-                       size_t len)
-{
-    char hdr[128];
-    snprintf(hdr, sizeof hdr, "Content-Type: %s\r\n", ct);
-    http_respond(ex, status, hdr, body, len);
-}
-
-static void handle_metrics(struct firehose *a, struct http_exchange *ex)
-{
-    struct buf b;
-    buf_init(&b, 64u << 20);
-    if (admin_metrics_render(a, &b) == 0)
-        reply_text(ex, 200, "text/plain; version=0.0.4; charset=utf-8", b.data ? b.data : "",
-                   b.len);
-    else
-        reply_text(ex, 500, "text/plain", "metrics unavailable\n", 20);
-    buf_fini(&b);
 }
 
 /* PutRecord(Batch), the hot path: most bodies are well-formed, and the single-pass scanner takes
@@ -165,19 +144,6 @@ void firehose_handle(struct http_exchange *ex, const struct http_request *req, v
 {
     struct firehose *a = ud;
     int64_t start_ns = hytime_mono_ns();
-    if (method_is(req, "GET") || method_is(req, "HEAD")) {
-        if (path_is(req, "/_hydrant/health")) {
-            if (atomic_load(&a->ready))
-                reply_text(ex, 200, "text/plain", "ok\n", 3);
-            else
-                reply_text(ex, 503, "text/plain", "not ready\n", 10);
-            return;
-        }
-        if (path_is(req, "/_hydrant/metrics")) {
-            handle_metrics(a, ex);
-            return;
-        }
-    }
     const struct http_header *t = http_request_header(req, "X-Amz-Target");
     if (!method_is(req, "POST") || (!t && !path_is(req, "/"))) {
         awsjson_reply_errorf(ex, 404, "NotFoundException", "Not Found");
@@ -204,123 +170,130 @@ void firehose_handle(struct http_exchange *ex, const struct http_request *req, v
     awsjson_err_fini(&e);
 }
 
-/* ---------------------------------------------------------------- lifecycle */
+/* ---------------------------------------------------------------- --streams */
 
-void firehose_set_ready(struct firehose *a, int ready)
+/* The declared destination replaces the stored one whole. */
+static int declare_edit(const cJSON *cur, cJSON **next, void *arg)
 {
-    atomic_store(&a->ready, ready ? 1 : 0);
+    *next = cJSON_Duplicate(arg, 1);
+    return *next ? 0 : HY_ENOMEM;
 }
 
-/* Open every loaded stream; finish interrupted deletions. */
-static int start_streams(struct firehose *a)
+/* One CreateDeliveryStream input: validate as the API does, then create or update. */
+static int declare_one(struct firehose *a, const cJSON *item, size_t idx, char *err, size_t err_len)
 {
-    struct catalog_stream **v = NULL;
-    size_t n = 0;
-    int rc = catalog_snapshot(a->cat, &v, &n);
-    if (rc)
-        return rc;
-    for (size_t i = 0; i < n && !rc; i++) {
-        struct catalog_stream *s = v[i];
-        rc = firehose_stream_start(a, s);
-        if (rc) {
-            LOG_ERROR("api", "cannot open stream", "stream=%s err=%s", s->name, hy_errname(rc));
-            break;
-        }
-        if (s->status == CATALOG_STATUS_DELETING) {
-            firehose_stream_delete_now(a, s);
-            continue;
-        }
-        if (s->status == CATALOG_STATUS_CREATING) {
-            catalog_lock(a->cat);
-            s->status = CATALOG_STATUS_ACTIVE;
-            catalog_save(a->cat, s);
-            catalog_unlock(a->cat);
-        }
-        LOG_INFO("api", "stream opened", "stream=%s version=%" PRIu64, s->name, s->version);
+    struct awsjson_err e;
+    awsjson_err_init(&e);
+    cJSON *root = NULL, *dest = NULL, *tags = NULL;
+    struct service_stream *st = NULL;
+    char *text = cJSON_PrintUnformatted(item);
+    const char *name = "";
+    int rc = HY_ENOMEM;
+    if (!text)
+        goto out;
+    rc = HY_EINVAL;
+    if (firehose_valid_request(FIREHOSE_OP_CREATE, text, strlen(text), &root, &e) ||
+        firehose_dest_from_create(root, &dest, &e))
+        goto out;
+    /* Validated: a required 1-64 character string. */
+    name = cJSON_GetObjectItemCaseSensitive(root, "DeliveryStreamName")->valuestring;
+    if (service_stream_get(a->svc, name, strlen(name), &st) == HY_ENOTFOUND) {
+        const cJSON *list = cJSON_GetObjectItemCaseSensitive(root, "Tags");
+        tags = cJSON_CreateArray();
+        rc = HY_ENOMEM;
+        if (!tags)
+            goto out;
+        rc = HY_EINVAL;
+        if (cJSON_IsArray(list) && firehose_tags_add(tags, list, &e))
+            goto out;
+        rc = service_stream_create(a->svc, name, dest, tags);
+        dest = tags = NULL;
+        if (rc == 0)
+            LOG_INFO("firehose", "declared stream created", "stream=%s", name);
+        goto out;
     }
-    catalog_snapshot_free(v, n);
+    struct service_stream_info info;
+    rc = service_stream_describe(a->svc, st, &info);
+    if (rc)
+        goto out;
+    if (!cJSON_Compare(info.dest, dest, 1)) {
+        rc = service_stream_update_dest(a->svc, st, info.version, declare_edit, dest);
+        if (rc == 0)
+            LOG_INFO("firehose", "declared stream updated", "stream=%s", name);
+    }
+    service_stream_info_fini(&info);
+out:
+    if (rc && awsjson_err_done(&e))
+        snprintf(err, err_len, "--streams entry %zu: %s: %s", idx, e.type,
+                 e.msg.data ? e.msg.data : "");
+    else if (rc)
+        snprintf(err, err_len, "--streams entry %zu (%s): %s", idx, name, hy_strerror(rc));
+    service_stream_unref(st);
+    cJSON_free(text);
+    cJSON_Delete(root);
+    cJSON_Delete(dest);
+    cJSON_Delete(tags);
+    awsjson_err_fini(&e);
     return rc;
 }
+
+int firehose_declare(struct firehose *a, const char *path, char *err, size_t err_len)
+{
+    char *text = NULL;
+    size_t len = 0;
+    int rc = fsutil_read_all(path, &text, &len, DECLARE_MAX_BYTES);
+    if (rc) {
+        snprintf(err, err_len, "cannot read %s: %s", path, hy_strerror(rc));
+        return rc;
+    }
+    cJSON *list = cJSON_ParseWithLength(text, len);
+    hy_free(text);
+    if (!cJSON_IsArray(list)) {
+        snprintf(err, err_len, "%s: not a JSON array of CreateDeliveryStream inputs", path);
+        cJSON_Delete(list);
+        return HY_EBADMSG;
+    }
+    size_t i = 0;
+    rc = 0;
+    for (const cJSON *item = list->child; item && !rc; item = item->next, i++) {
+        if (!cJSON_IsObject(item)) {
+            snprintf(err, err_len, "--streams entry %zu: not a JSON object", i);
+            rc = HY_EBADMSG;
+            break;
+        }
+        rc = declare_one(a, item, i, err, err_len);
+    }
+    cJSON_Delete(list);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- lifecycle */
 
 int firehose_new(const struct firehose_config *cfg, struct firehose **out)
 {
     catalog_json_init();
-    if (!cfg || !cfg->data_dir || !cfg->data_dir[0])
+    if (!cfg || !cfg->svc)
         return HY_EINVAL;
-    int rc = HY_ENOMEM;
-    struct buf s3;
-    buf_init(&s3, 8192);
     struct firehose *a = hy_calloc(1, sizeof *a);
     if (!a)
-        goto fail;
-    pthread_mutex_init(&a->del_lock, NULL);
-    pthread_cond_init(&a->del_cond, NULL);
-    a->data_dir = hy_strdup(cfg->data_dir);
+        return HY_ENOMEM;
+    a->svc = cfg->svc;
+    a->max_streams = cfg->max_streams;
     a->region = hy_strdup(cfg->region ? cfg->region : "us-east-1");
     a->account_id = hy_strdup(cfg->account_id ? cfg->account_id : "000000000000");
-    a->quota_bytes = cfg->quota_bytes ? cfg->quota_bytes : DEFAULT_QUOTA_BYTES;
-    a->max_streams = cfg->max_streams ? cfg->max_streams : DEFAULT_MAX_STREAMS;
-    if (!a->data_dir || !a->region || !a->account_id)
-        goto fail;
-    rc = buf_printf(&s3, "%s/s3", cfg->data_dir);
-    if (!rc)
-        rc = fsutil_mkdirs(s3.data, 0755);
-    /* Half-written objects of a previous process: no delivery runs yet, so none is in use. */
-    if (!rc)
-        rc = fssink_sweep(s3.data);
-    if (rc)
-        goto fail;
-    rc = catalog_open(cfg->data_dir, &a->cat);
-    if (rc)
-        goto fail;
-    rc = start_streams(a);
-    if (rc)
-        goto fail;
-    buf_fini(&s3);
+    if (!a->region || !a->account_id) {
+        firehose_free(a);
+        return HY_ENOMEM;
+    }
     *out = a;
     return 0;
-fail:
-    LOG_ERROR("api", "cannot start", "data_dir=%s err=%s", cfg->data_dir, hy_errname(rc));
-    buf_fini(&s3);
-    firehose_free(a);
-    return rc;
-}
-
-void firehose_shutdown(struct firehose *a)
-{
-    if (!a || a->shut_down)
-        return;
-    a->shut_down = 1;
-    atomic_store(&a->ready, 0);
-    pthread_mutex_lock(&a->del_lock);
-    while (a->deleting > 0)
-        pthread_cond_wait(&a->del_cond, &a->del_lock);
-    pthread_mutex_unlock(&a->del_lock);
-    if (!a->cat)
-        return;
-    struct catalog_stream **v = NULL;
-    size_t n = 0;
-    if (catalog_snapshot(a->cat, &v, &n))
-        return;
-    for (size_t i = 0; i < n; i++) {
-        struct catalog_stream *s = v[i];
-        /* Drain: everything acknowledged reaches its objects (or stays in the log, logged, if
-         * the sink fails now; the next start delivers it). */
-        (void)firehose_stream_stop(s);
-    }
-    catalog_snapshot_free(v, n);
 }
 
 void firehose_free(struct firehose *a)
 {
     if (!a)
         return;
-    firehose_shutdown(a);
-    catalog_free(a->cat);
-    hy_free(a->data_dir);
     hy_free(a->region);
     hy_free(a->account_id);
-    pthread_cond_destroy(&a->del_cond);
-    pthread_mutex_destroy(&a->del_lock);
     hy_free(a);
 }

@@ -20,7 +20,7 @@
 #include "base/base64.h"
 #include "base/err.h"
 #include "base/mem.h"
-#include "stream/wal.h"
+#include "stream/streamlog.h"
 
 /* Firehose: DeliveryStreamName is 1-64 characters. */
 #define NAME_MAX_LEN 64
@@ -115,7 +115,7 @@ static int record(struct scan *s, struct out *o)
     size_t got = 0;
     if (base64_decode(v, n, o->r->data + off, &got) || got != dec)
         return 0;
-    struct wal_rec *w = &o->r->recs[o->r->n++];
+    struct streamlog_rec *w = &o->r->recs[o->r->n++];
     w->data = o->r->data + off;
     w->len = got;
     o->r->total_len = off + got;

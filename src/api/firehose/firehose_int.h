@@ -1,5 +1,5 @@
 /*
- * firehose_int: private to src/api/. The api object, AWS error shapes, the model-driven request
+ * firehose_int: private to src/api/firehose/. The front object, the model-driven request
  * validator, and the pure business-rule helpers (destinations, tags, put decoding) that the
  * operation handlers, the unit tests and the fuzz target share. Everything here except the
  * handlers (firehose_op_*) is pure: no sockets, no disk.
@@ -7,22 +7,19 @@
 #ifndef HY_FIREHOSE_INT_H
 #define HY_FIREHOSE_INT_H
 
-#include <pthread.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "api/firehose/firehose.h"
 #include "api/awsjson/awsjson.h"
 #include "base/buf.h"
+#include "stream/streamlog.h"
 
 struct cJSON;
-struct catalog;
-struct catalog_stream;
-struct delivery_target;
 struct http_exchange;
-struct wal_rec;
+struct service;
+struct service_stream;
 
 #define FIREHOSE_TARGET_PREFIX "Firehose_20150804."
 /* Firehose limits (firehose-reference.md section 1.2). */
@@ -32,18 +29,10 @@ struct wal_rec;
 #define FIREHOSE_MAX_TAGS 50
 
 struct firehose {
-    char *data_dir;
+    struct service *svc; /* borrowed */
     char *region;
     char *account_id;
-    uint64_t quota_bytes;
-    size_t max_streams;
-    struct catalog *cat;
-    atomic_int ready;
-    /* Deletions run on detached threads; shutdown waits for them. */
-    pthread_mutex_t del_lock;
-    pthread_cond_t del_cond;
-    int deleting;
-    int shut_down;
+    size_t max_streams; /* for LimitExceededException's message */
 };
 
 enum firehose_op {
@@ -89,9 +78,6 @@ int firehose_dest_from_create(const struct cJSON *root, struct cJSON **dest, str
  * merge. Returns 0 with *dest (a new tree), or -1 with e set. Pure. */
 int firehose_dest_update(const struct cJSON *cur, const struct cJSON *root, struct cJSON **dest,
                          struct awsjson_err *e);
-/* Fill t from dest (strings borrowed from dest). */
-void firehose_dest_target(const struct cJSON *dest, const char *stream_name, uint64_t version,
-                          int64_t create_ms, struct delivery_target *t);
 /* Append the "Destinations" array members of DescribeDeliveryStream for dest. */
 int firehose_dest_describe(const struct cJSON *dest, struct cJSON *destinations);
 /* Reject an unsupported CreateDeliveryStream/UpdateDestination feature by name. */
@@ -114,7 +100,7 @@ struct cJSON *firehose_tags_page(const struct cJSON *tags, const char *exclusive
 /* Decoded records of a validated PutRecord (batch = 0) or PutRecordBatch input. recs[i] point
  * into data. Free with firehose_put_recs_fini. */
 struct firehose_put_recs {
-    struct wal_rec *recs;
+    struct streamlog_rec *recs;
     size_t n;
     uint8_t *data;
     size_t total_len;
@@ -151,21 +137,14 @@ int firehose_fastput_parse(int batch, const char *body, size_t len, const char *
 
 /* ResourceNotFoundException for a stream name, AWS wording. */
 void firehose_reply_not_found(struct firehose *a, struct http_exchange *ex, const char *name);
-/* Look up an ACTIVE-or-not stream by the DeliveryStreamName member; answers
- * ResourceNotFoundException itself and returns NULL when absent. */
-struct catalog_stream *firehose_stream_lookup(struct firehose *a, struct http_exchange *ex,
+/* Look up a stream (any status) by the DeliveryStreamName member; answers
+ * ResourceNotFoundException itself and returns NULL when absent. Release with
+ * service_stream_unref. */
+struct service_stream *firehose_stream_lookup(struct firehose *a, struct http_exchange *ex,
                                               const struct cJSON *root);
 /* The same by name (len bytes, no NUL needed). */
-struct catalog_stream *firehose_stream_lookup_name(struct firehose *a, struct http_exchange *ex,
+struct service_stream *firehose_stream_lookup_name(struct firehose *a, struct http_exchange *ex,
                                                    const char *name, size_t len);
-
-/* Runtime of one stream: open its wal and start delivery (firehose_stream.c). */
-int firehose_stream_start(struct firehose *a, struct catalog_stream *s);
-/* Stop delivery (flush) and close the wal. Returns 0, or HY_EBUSY when acknowledged records
- * were left undelivered (a failing sink); they stay in the log for the next start. */
-int firehose_stream_stop(struct catalog_stream *s);
-/* Finish deleting a DELETING stream synchronously: flush delivery, close, remove (at start). */
-void firehose_stream_delete_now(struct firehose *a, struct catalog_stream *s);
 
 void firehose_op_create(struct firehose *a, struct http_exchange *ex, const struct cJSON *root);
 void firehose_op_delete(struct firehose *a, struct http_exchange *ex, const struct cJSON *root);
@@ -184,8 +163,5 @@ void firehose_op_stop_encryption(struct firehose *a, struct http_exchange *ex,
  * its wal; answers asynchronously once durable. Takes ownership of recs (zeroed on return). */
 void firehose_op_put(struct firehose *a, struct http_exchange *ex, const char *name,
                      size_t name_len, int batch, struct firehose_put_recs *recs, int64_t start_ns);
-
-/* GET /_hydrant/metrics body (Prometheus text exposition). */
-int admin_metrics_render(struct firehose *a, struct buf *out);
 
 #endif

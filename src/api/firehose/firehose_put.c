@@ -4,12 +4,13 @@
  * Loop thread: parse, validate and decode every Data into one request-owned buffer, either in one
  * pass (firehose_fastput.c, the common valid body) or through cJSON and the model validator
  * (firehose_put_parse: everything else, with AWS's exact errors); then append the records to the
- * stream's wal in one call (the wal copies them, so the buffer is freed at once). Committer thread:
- * the wal's callback only posts the completion back to the loop. Loop thread again: write the
+ * stream's log in one call (the decoded buffer lives until the log is done: an append that waits
+ * for room is copied only when admitted). The log's thread: the callback only posts the
+ * completion back to the loop. Loop thread again: write the
  * answer and count the metrics. Nothing is acknowledged before the group commit's fdatasync
  * (DESIGN.md, "Durable ack").
  *
- * A wal write error (disk full...) becomes, like AWS's partial failure, HTTP 200 with every
+ * A log write error (disk full...) becomes, like AWS's partial failure, HTTP 200 with every
  * entry {"ErrorCode":"ServiceUnavailableException","ErrorMessage":"Slow down."} for
  * PutRecordBatch, and a 503 ServiceUnavailableException for PutRecord.
  */
@@ -25,8 +26,9 @@
 #include "base/log.h"
 #include "base/mem.h"
 #include "net/http.h"
-#include "core/catalog.h"
-#include "stream/wal.h"
+#include "core/service.h"
+#include "core/stats.h"
+#include "stream/streamlog.h"
 
 /* ---------------------------------------------------------------- decoding (pure) */
 
@@ -154,12 +156,12 @@ void firehose_put_record_id(uint64_t stream_id, uint64_t seq, char out[56])
 
 struct put_ctx {
     struct http_exchange *ex;
-    struct catalog_stream *s; /* reference held until the answer */
+    struct service_stream *st;     /* reference held until the answer */
+    struct firehose_put_recs recs; /* the decoded records, valid until the log is done */
+    struct streamlog_append app;
     uint64_t first_seq;
-    size_t n;
-    size_t total_len;
     int batch;
-    int status; /* from the wal */
+    int status; /* from the log */
     int64_t start_ns;
 };
 
@@ -168,25 +170,34 @@ static void reply_slow_down(struct http_exchange *ex)
     awsjson_reply_errorf(ex, AWSJSON_UNAVAILABLE, "ServiceUnavailableException", "Slow down.");
 }
 
+static void put_ctx_free(struct put_ctx *c)
+{
+    firehose_put_recs_fini(&c->recs);
+    service_stream_unref(c->st);
+    hy_free(c);
+}
+
 static void put_finish(void *arg)
 {
     struct put_ctx *c = arg;
-    struct catalog_stream *s = c->s;
+    struct stream_stats *st = service_stream_stats(c->st);
+    size_t n = c->recs.n;
     struct buf out;
     buf_init(&out, 1u << 20);
     int rc = 0;
     if (c->status) {
-        atomic_fetch_add_explicit(&s->stats.throttled_records, c->n, memory_order_relaxed);
-        LOG_WARN("api", "log append failed; records refused",
-                 "stream=%s first_seq=%llu n=%zu err=%s", s->name, (unsigned long long)c->first_seq,
-                 c->n, hy_errname(c->status));
+        atomic_fetch_add_explicit(&st->throttled_records, n, memory_order_relaxed);
+        /* A refusal after waiting for room is load, not trouble: the client retries. */
+        if (c->status != HY_EBUSY)
+            LOG_WARN("firehose", "log append failed; records refused", "n=%zu err=%s", n,
+                     hy_errname(c->status));
         if (!c->batch) {
             reply_slow_down(c->ex);
             goto out;
         }
         rc = buf_printf(&out, "{\"FailedPutCount\":%zu,\"Encrypted\":false,\"RequestResponses\":[",
-                        c->n);
-        for (size_t i = 0; i < c->n && !rc; i++)
+                        n);
+        for (size_t i = 0; i < n && !rc; i++)
             rc = buf_append_str(&out, i ? ",{\"ErrorCode\":\"ServiceUnavailableException\","
                                           "\"ErrorMessage\":\"Slow down.\"}"
                                         : "{\"ErrorCode\":\"ServiceUnavailableException\","
@@ -195,20 +206,21 @@ static void put_finish(void *arg)
             rc = buf_append_str(&out, "]}");
     } else {
         char id[56];
+        uint64_t sid = service_stream_id(c->st);
         if (!c->batch) {
-            firehose_put_record_id(s->stream_id, c->first_seq, id);
+            firehose_put_record_id(sid, c->first_seq, id);
             rc = buf_append_str(&out, "{\"RecordId\":\"");
             if (!rc)
                 rc = buf_append(&out, id, sizeof id);
             if (!rc)
                 rc = buf_append_str(&out, "\",\"Encrypted\":false}");
         } else {
-            rc = buf_reserve(&out, 64 + c->n * 72);
+            rc = buf_reserve(&out, 64 + n * 72);
             if (!rc)
                 rc = buf_append_str(&out, "{\"FailedPutCount\":0,\"Encrypted\":false,"
                                           "\"RequestResponses\":[");
-            for (size_t i = 0; i < c->n && !rc; i++) {
-                firehose_put_record_id(s->stream_id, c->first_seq + i, id);
+            for (size_t i = 0; i < n && !rc; i++) {
+                firehose_put_record_id(sid, c->first_seq + i, id);
                 rc = buf_append_str(&out, i ? ",{\"RecordId\":\"" : "{\"RecordId\":\"");
                 if (!rc)
                     rc = buf_append(&out, id, sizeof id);
@@ -218,9 +230,8 @@ static void put_finish(void *arg)
             if (!rc)
                 rc = buf_append_str(&out, "]}");
         }
-        struct stream_stats *st = &s->stats;
-        atomic_fetch_add_explicit(&st->incoming_records, c->n, memory_order_relaxed);
-        atomic_fetch_add_explicit(&st->incoming_bytes, c->total_len, memory_order_relaxed);
+        atomic_fetch_add_explicit(&st->incoming_records, n, memory_order_relaxed);
+        atomic_fetch_add_explicit(&st->incoming_bytes, c->recs.total_len, memory_order_relaxed);
         atomic_fetch_add_explicit(&st->incoming_put_requests, 1, memory_order_relaxed);
         atomic_fetch_add_explicit(c->batch ? &st->put_record_batch_requests
                                            : &st->put_record_requests,
@@ -237,15 +248,15 @@ static void put_finish(void *arg)
         awsjson_reply_json(c->ex, out.data, out.len);
 out:
     buf_fini(&out);
-    catalog_stream_unref(s);
-    hy_free(c);
+    put_ctx_free(c);
 }
 
-/* Committer thread: hand the completion to the loop thread. */
-static void put_done(void *arg, int status)
+/* The log's thread: hand the completion to the loop thread. */
+static void put_done(void *arg, int status, uint64_t first_seq)
 {
     struct put_ctx *c = arg;
     c->status = status;
+    c->first_seq = first_seq;
     /* Posting fails only on allocation failure; the exchange must still be answered exactly
      * once and only the loop may answer, so retry until memory is back. */
     while (http_server_post(http_exchange_server(c->ex), put_finish, c) != 0) {
@@ -258,59 +269,51 @@ void firehose_op_put(struct firehose *a, struct http_exchange *ex, const char *n
                      size_t name_len, int batch, struct firehose_put_recs *recs_in,
                      int64_t start_ns)
 {
-    /* Take the records over: every path below frees them exactly once. */
+    /* Take the records over: the context frees them once the log is done with them. */
     struct firehose_put_recs recs = *recs_in;
     memset(recs_in, 0, sizeof *recs_in);
     /* The lookup comes after decoding (AWS order: deserialise, validate, then the stream), so a
      * malformed or oversized request is rejected whether or not the stream exists. */
-    struct catalog_stream *s = firehose_stream_lookup_name(a, ex, name, name_len);
-    if (!s) {
+    struct service_stream *st = firehose_stream_lookup_name(a, ex, name, name_len);
+    if (!st) {
         firehose_put_recs_fini(&recs);
         return;
     }
     struct put_ctx *c = hy_calloc(1, sizeof *c);
     if (!c) {
         firehose_put_recs_fini(&recs);
-        catalog_stream_unref(s);
+        service_stream_unref(st);
         awsjson_reply_errorf(ex, AWSJSON_SERVER, "InternalFailure", "out of memory");
         return;
     }
     c->ex = ex;
-    c->s = s;
-    c->n = recs.n;
-    c->total_len = recs.total_len;
+    c->st = st;
+    c->recs = recs;
     c->batch = batch;
     c->start_ns = start_ns;
-    int rc = HY_ECLOSED;
-    /* Shared lock: deletion flips the status under the exclusive lock, so no append starts
-     * on a wal that is about to be closed. */
-    pthread_rwlock_rdlock(&s->put_lock);
-    if (s->status == CATALOG_STATUS_ACTIVE && s->wal) {
-        uint64_t first = 0;
-        rc = wal_append(s->wal, recs.recs, recs.n, hytime_now_ms(), &first, put_done, c);
-        if (rc == 0) {
-            /* Only the loop thread reads first_seq, in put_finish, after this returns. */
-            c->first_seq = first;
-            uint64_t next = first + recs.n;
-            uint64_t cur = atomic_load(&s->appended_next);
-            while (cur < next && !atomic_compare_exchange_weak(&s->appended_next, &cur, next))
-                ;
-        }
-    }
-    pthread_rwlock_unlock(&s->put_lock);
-    firehose_put_recs_fini(&recs);
+    c->app.recs = c->recs.recs;
+    c->app.n = c->recs.n;
+    c->app.arrival_ms = hytime_now_ms();
+    c->app.done = put_done;
+    c->app.arg = c;
+    int rc = service_append(st, &c->app);
     if (rc == 0)
         return; /* put_finish answers */
     if (rc == HY_EQUOTA || rc == HY_EBUSY) {
         /* Firehose: over the limit, the caller is told to slow down and retry. */
-        atomic_fetch_add_explicit(&s->stats.throttled_records, c->n, memory_order_relaxed);
+        atomic_fetch_add_explicit(&service_stream_stats(st)->throttled_records, c->recs.n,
+                                  memory_order_relaxed);
         reply_slow_down(ex);
     } else if (rc == HY_ECLOSED) {
-        firehose_reply_not_found(a, ex, s->name);
+        /* Being deleted: for producers the stream is gone. Names are at most 64 bytes. */
+        char z[65];
+        size_t k = name_len < sizeof z - 1 ? name_len : sizeof z - 1;
+        memcpy(z, name, k);
+        z[k] = '\0';
+        firehose_reply_not_found(a, ex, z);
     } else {
-        LOG_ERROR("api", "log append failed", "stream=%s err=%s", s->name, hy_errname(rc));
+        LOG_ERROR("firehose", "log append failed", "err=%s", hy_errname(rc));
         reply_slow_down(ex);
     }
-    catalog_stream_unref(s);
-    hy_free(c);
+    put_ctx_free(c);
 }

@@ -1,17 +1,9 @@
 /*
- * firehose_stream: the control plane (CreateDeliveryStream, DeleteDeliveryStream,
- * DescribeDeliveryStream, ListDeliveryStreams, UpdateDestination) and each stream's runtime
- * wiring: its wal and its delivery consumer.
- *
- * Lifecycle. Create persists the entry (CREATING), opens the wal, starts delivery, then marks
- * it ACTIVE before answering, so clients never wait on CREATING. Delete marks DELETING
- * (persisted, and puts are refused from that moment), answers at once, and a background
- * thread delivers everything already acknowledged (delivery_stop with flush), closes the wal and
- * removes the directory; only then is the name free. A restart finds a DELETING entry and
- * finishes the job the same way, so an acknowledged record is never dropped by a delete.
- *
- * The status field is written under both the catalog lock and the stream's put_lock (exclusive),
- * so a put, holding put_lock shared, sees a stable status.
+ * firehose_stream: the control-plane operations (CreateDeliveryStream, DeleteDeliveryStream,
+ * DescribeDeliveryStream, ListDeliveryStreams, UpdateDestination, the tag operations and the
+ * encryption operations), translated to the service (core/service.h) and its results back into
+ * Firehose's answers and errors. Lifecycle rules live in the service; this file only speaks
+ * Firehose.
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -21,100 +13,8 @@
 
 #include "api/firehose/firehose_int.h"
 #include "base/err.h"
-#include "base/hytime.h"
 #include "base/log.h"
-#include "base/mem.h"
-#include "deliver/delivery.h"
-#include "deliver/keyname.h"
-#include "core/catalog.h"
-#include "stream/wal.h"
-
-#define PATH_BYTES 8192
-
-/* ---------------------------------------------------------------- runtime */
-
-int firehose_stream_start(struct firehose *a, struct catalog_stream *s)
-{
-    struct buf logdir, statedir, s3root;
-    buf_init(&logdir, PATH_BYTES);
-    buf_init(&statedir, PATH_BYTES);
-    buf_init(&s3root, PATH_BYTES);
-    struct wal *w = NULL;
-    struct delivery *d = NULL;
-    int rc = catalog_stream_path(a->cat, s->name, "log", &logdir);
-    if (!rc)
-        rc = catalog_stream_path(a->cat, s->name, NULL, &statedir);
-    if (!rc)
-        rc = buf_printf(&s3root, "%s/s3", a->data_dir);
-    if (rc)
-        goto fail;
-    struct wal_config wc;
-    wal_config_default(&wc);
-    wc.quota_bytes = a->quota_bytes;
-    /* The quota counts log bytes retained on disk, and the active segment is only deleted
-     * once a later one exists, so it can hold delivered bytes. Keeping segments at most an
-     * eighth of the quota bounds that slack, and a small quota can never be filled by
-     * delivered data alone. */
-    if (wc.quota_bytes && wc.segment_bytes > wc.quota_bytes / 8)
-        wc.segment_bytes = wc.quota_bytes / 8 > (1u << 20) ? wc.quota_bytes / 8 : (1u << 20);
-    rc = wal_open(logdir.data, &wc, &w);
-    if (rc)
-        goto fail;
-    struct delivery_target t;
-    firehose_dest_target(s->dest, s->name, s->version, s->create_ms, &t);
-    rc = delivery_start(statedir.data, s3root.data, w, &s->stats, &t, &d);
-    if (rc)
-        goto fail;
-    s->wal = w;
-    s->delivery = d;
-    goto out;
-fail:
-    LOG_ERROR("api", "stream start failed", "stream=%s err=%s", s->name, hy_errname(rc));
-    if (w)
-        wal_close(w);
-out:
-    buf_fini(&s3root);
-    buf_fini(&statedir);
-    buf_fini(&logdir);
-    return rc;
-}
-
-int firehose_stream_stop(struct catalog_stream *s)
-{
-    /* Detach under the exclusive put lock: a put that comes later finds no wal and is
-     * refused, and none is inside wal_append while the wal closes. */
-    pthread_rwlock_wrlock(&s->put_lock);
-    struct delivery *d = s->delivery;
-    struct wal *w = s->wal;
-    s->delivery = NULL;
-    s->wal = NULL;
-    pthread_rwlock_unlock(&s->put_lock);
-    /* Appends already accepted become durable within a group commit; wait for them so the
-     * flush below delivers them too (an acknowledged record is never left behind). */
-    uint64_t next = atomic_load(&s->appended_next);
-    if (w && next > 0 && !wal_wait(w, next - 1, 60000))
-        LOG_WARN("api", "appends not durable before the final flush", "stream=%s next_seq=%llu",
-                 s->name, (unsigned long long)next);
-    /* Delivery first: with flush it drains every durable record into objects, and it reads
-     * the wal, which must stay open until it is done. */
-    uint64_t delivered = d ? delivery_stop(d, 1) : 0;
-    if (w)
-        wal_close(w);
-    if (d && next > delivered) {
-        LOG_WARN("api", "stream stopped with records not yet delivered; they stay in its log",
-                 "stream=%s next_undelivered=%llu appended_next=%llu", s->name,
-                 (unsigned long long)delivered, (unsigned long long)next);
-        return HY_EBUSY;
-    }
-    return 0;
-}
-
-static void set_status(struct catalog_stream *s, enum catalog_status st)
-{
-    pthread_rwlock_wrlock(&s->put_lock);
-    s->status = st;
-    pthread_rwlock_unlock(&s->put_lock);
-}
+#include "core/service.h"
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -132,62 +32,42 @@ static int add_arn(struct firehose *a, cJSON *o, const char *name)
     return cJSON_AddStringToObject(o, "DeliveryStreamARN", arn) ? 0 : -1;
 }
 
+static void reply_internal(struct http_exchange *ex, const char *what, int rc)
+{
+    awsjson_reply_errorf(ex, AWSJSON_SERVER, "InternalFailure", "%s: %s", what, hy_strerror(rc));
+}
+
 /* ---------------------------------------------------------------- CreateDeliveryStream */
 
 void firehose_op_create(struct firehose *a, struct http_exchange *ex, const cJSON *root)
 {
     struct awsjson_err e;
     awsjson_err_init(&e);
-    struct catalog_stream *s = NULL;
-    cJSON *dest = NULL;
+    cJSON *dest = NULL, *tags = NULL;
     const char *name = name_of(root);
     if (firehose_dest_from_create(root, &dest, &e))
         goto reply;
-    s = catalog_stream_new(name);
-    if (!s) {
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive(root, "Tags");
+    tags = cJSON_CreateArray();
+    if (!tags) {
         awsjson_err_set(&e, AWSJSON_SERVER, "InternalFailure", "out of memory");
         goto reply;
     }
-    s->dest = dest;
-    dest = NULL;
-    const cJSON *tags = cJSON_GetObjectItemCaseSensitive(root, "Tags");
-    if (cJSON_IsArray(tags) && firehose_tags_add(s->tags, tags, &e))
+    if (cJSON_IsArray(list) && firehose_tags_add(tags, list, &e))
         goto reply;
-    s->create_ms = s->update_ms = hytime_now_ms();
-    s->stream_id = keyname_stream_id(name, s->create_ms);
-    int rc = catalog_insert(a->cat, s, a->max_streams);
-    if (rc == HY_EEXIST) {
+    int rc = service_stream_create(a->svc, name, dest, tags);
+    dest = tags = NULL; /* the service took them */
+    if (rc == HY_EEXIST)
         awsjson_err_set(&e, AWSJSON_BAD_REQUEST, "ResourceInUseException",
-                        "Firehose %s under account %s already exists.", name, a->account_id);
-        goto reply;
-    }
-    if (rc == HY_E2BIG) {
+                        "Firehose %s under accountId %s already exists.", name, a->account_id);
+    else if (rc == HY_E2BIG)
         awsjson_err_set(&e, AWSJSON_BAD_REQUEST, "LimitExceededException",
-                        "You have already reached the limit of %zu Firehose streams in account %s.",
+                        "You have already reached the limit of %zu Firehose streams in account "
+                        "%s.",
                         a->max_streams, a->account_id);
-        goto reply;
-    }
-    if (rc) {
-        LOG_ERROR("api", "catalog insert failed", "stream=%s err=%s", name, hy_errname(rc));
-        awsjson_err_set(&e, AWSJSON_SERVER, "InternalFailure", "could not persist the stream");
-        goto reply;
-    }
-    rc = firehose_stream_start(a, s);
-    if (rc) {
-        catalog_remove(a->cat, s);
-        awsjson_err_set(&e, AWSJSON_SERVER, "InternalFailure",
-                        "could not open the stream's log: %s", hy_strerror(rc));
-        goto reply;
-    }
-    catalog_lock(a->cat);
-    set_status(s, CATALOG_STATUS_ACTIVE);
-    rc = catalog_save(a->cat, s);
-    catalog_unlock(a->cat);
-    if (rc)
-        /* The stream works; on restart a CREATING entry is opened like an ACTIVE one. */
-        LOG_WARN("api", "could not persist ACTIVE status", "stream=%s err=%s", name,
-                 hy_errname(rc));
-    LOG_INFO("api", "stream created", "stream=%s", name);
+    else if (rc)
+        awsjson_err_set(&e, AWSJSON_SERVER, "InternalFailure", "could not create the stream: %s",
+                        hy_strerror(rc));
 reply:
     if (e.type) {
         awsjson_reply_err(ex, &e);
@@ -200,142 +80,65 @@ reply:
         awsjson_reply_cjson(ex, o);
     }
     cJSON_Delete(dest);
-    catalog_stream_unref(s);
+    cJSON_Delete(tags);
     awsjson_err_fini(&e);
 }
 
 /* ---------------------------------------------------------------- DeleteDeliveryStream */
 
-struct delete_job {
-    struct firehose *a;
-    struct catalog_stream *s;
-};
-
-static void delete_run(struct firehose *a, struct catalog_stream *s)
-{
-    LOG_INFO("api", "stream deleting: delivering what is buffered", "stream=%s", s->name);
-    if (firehose_stream_stop(s)) {
-        /* The sink failed during the final flush: removing the directory would drop
-         * acknowledged records. Keep the stream DELETING; the next start retries. */
-        LOG_ERROR("api", "stream kept in DELETING: not everything was delivered", "stream=%s",
-                  s->name);
-        return;
-    }
-    catalog_remove(a->cat, s);
-    LOG_INFO("api", "stream deleted", "stream=%s", s->name);
-}
-
-static void *delete_thread(void *arg)
-{
-    struct delete_job *j = arg;
-    delete_run(j->a, j->s);
-    catalog_stream_unref(j->s);
-    pthread_mutex_lock(&j->a->del_lock);
-    j->a->deleting--;
-    pthread_cond_broadcast(&j->a->del_cond);
-    pthread_mutex_unlock(&j->a->del_lock);
-    hy_free(j);
-    return NULL;
-}
-
-/* Finish deleting s in the background (or inline if no thread can be had). */
-static void delete_start(struct firehose *a, struct catalog_stream *s)
-{
-    struct delete_job *j = hy_malloc(sizeof *j);
-    if (j) {
-        j->a = a;
-        j->s = s;
-        catalog_stream_ref(s);
-        pthread_mutex_lock(&a->del_lock);
-        a->deleting++;
-        pthread_mutex_unlock(&a->del_lock);
-        pthread_t t;
-        pthread_attr_t attr;
-        pthread_attr_init(&attr);
-        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        int rc = pthread_create(&t, &attr, delete_thread, j);
-        pthread_attr_destroy(&attr);
-        if (rc == 0)
-            return;
-        pthread_mutex_lock(&a->del_lock);
-        a->deleting--;
-        pthread_mutex_unlock(&a->del_lock);
-        catalog_stream_unref(s);
-        hy_free(j);
-    }
-    delete_run(a, s);
-}
-
 void firehose_op_delete(struct firehose *a, struct http_exchange *ex, const cJSON *root)
 {
-    struct catalog_stream *s = firehose_stream_lookup(a, ex, root);
-    if (!s)
+    struct service_stream *st = firehose_stream_lookup(a, ex, root);
+    if (!st)
         return;
-    catalog_lock(a->cat);
-    if (s->status == CATALOG_STATUS_DELETING) {
-        /* Already on its way out: deleting again is a no-op. */
-        catalog_unlock(a->cat);
-        catalog_stream_unref(s);
-        awsjson_reply_json(ex, "{}", 2);
-        return;
-    }
-    if (s->status == CATALOG_STATUS_CREATING) {
+    int rc = service_stream_delete(a->svc, st);
+    service_stream_unref(st);
+    if (rc == HY_EBUSY)
         /* Firehose: a stream in CREATING cannot be deleted. */
-        catalog_unlock(a->cat);
         awsjson_reply_errorf(ex, AWSJSON_BAD_REQUEST, "ResourceInUseException",
-                             "Firehose %s is being created; try again later.", s->name);
-        catalog_stream_unref(s);
-        return;
-    }
-    set_status(s, CATALOG_STATUS_DELETING);
-    s->update_ms = hytime_now_ms();
-    int rc = catalog_save(a->cat, s);
-    catalog_unlock(a->cat);
-    if (rc)
-        /* Deletion goes on; after a crash the entry would come back ACTIVE, data intact. */
-        LOG_WARN("api", "could not persist DELETING status", "stream=%s err=%s", s->name,
-                 hy_errname(rc));
-    delete_start(a, s);
-    catalog_stream_unref(s);
-    awsjson_reply_json(ex, "{}", 2);
-}
-
-void firehose_stream_delete_now(struct firehose *a, struct catalog_stream *s)
-{
-    delete_run(a, s);
+                             "Firehose %s is being created; try again later.", name_of(root));
+    else if (rc)
+        reply_internal(ex, "could not delete the stream", rc);
+    else
+        awsjson_reply_json(ex, "{}", 2);
 }
 
 /* ---------------------------------------------------------------- DescribeDeliveryStream */
 
 void firehose_op_describe(struct firehose *a, struct http_exchange *ex, const cJSON *root)
 {
-    struct catalog_stream *s = firehose_stream_lookup(a, ex, root);
-    if (!s)
+    struct service_stream *st = firehose_stream_lookup(a, ex, root);
+    if (!st)
         return;
+    struct service_stream_info info;
+    int rc = service_stream_describe(a->svc, st, &info);
+    service_stream_unref(st);
+    if (rc) {
+        reply_internal(ex, "could not describe the stream", rc);
+        return;
+    }
     const cJSON *start = cJSON_GetObjectItemCaseSensitive(root, "ExclusiveStartDestinationId");
     char ver[32];
+    snprintf(ver, sizeof ver, "%" PRIu64, info.version);
     cJSON *out = cJSON_CreateObject();
     cJSON *d = cJSON_AddObjectToObject(out, "DeliveryStreamDescription");
-    catalog_lock(a->cat);
-    snprintf(ver, sizeof ver, "%" PRIu64, s->version);
     cJSON *enc = NULL, *dests = NULL;
-    int ok = d && !!cJSON_AddStringToObject(d, "DeliveryStreamName", s->name) &&
-             !add_arn(a, d, s->name) &&
-             cJSON_AddStringToObject(d, "DeliveryStreamStatus", catalog_status_name(s->status)) &&
+    int ok = d && !!cJSON_AddStringToObject(d, "DeliveryStreamName", info.name) &&
+             !add_arn(a, d, info.name) &&
+             cJSON_AddStringToObject(d, "DeliveryStreamStatus", catalog_status_name(info.status)) &&
              (enc = cJSON_AddObjectToObject(d, "DeliveryStreamEncryptionConfiguration")) &&
              cJSON_AddStringToObject(enc, "Status", "DISABLED") &&
              cJSON_AddStringToObject(d, "DeliveryStreamType", "DirectPut") &&
              cJSON_AddStringToObject(d, "VersionId", ver) &&
-             cJSON_AddNumberToObject(d, "CreateTimestamp", (double)s->create_ms / 1000.0) &&
-             cJSON_AddNumberToObject(d, "LastUpdateTimestamp", (double)s->update_ms / 1000.0) &&
+             cJSON_AddNumberToObject(d, "CreateTimestamp", (double)info.create_ms / 1000.0) &&
+             cJSON_AddNumberToObject(d, "LastUpdateTimestamp", (double)info.update_ms / 1000.0) &&
              (dests = cJSON_AddArrayToObject(d, "Destinations"));
     /* One destination; paging past it (ExclusiveStartDestinationId = its id) gives none. */
     if (ok && !(cJSON_IsString(start) && strcmp(start->valuestring, CATALOG_DESTINATION_ID) == 0))
-        ok = firehose_dest_describe(s->dest, dests) == 0;
-    catalog_unlock(a->cat);
+        ok = firehose_dest_describe(info.dest, dests) == 0;
     if (ok)
         ok = !!cJSON_AddFalseToObject(d, "HasMoreDestinations");
-    catalog_stream_unref(s);
+    service_stream_info_fini(&info);
     if (!ok) {
         cJSON_Delete(out);
         out = NULL;
@@ -354,9 +157,9 @@ void firehose_op_list(struct firehose *a, struct http_exchange *ex, const cJSON 
     int limit = cJSON_IsNumber(lim) ? lim->valueint : 10;
     /* Every hydrant stream is DirectPut. */
     int none = cJSON_IsString(type) && strcmp(type->valuestring, "DirectPut") != 0;
-    struct catalog_stream **v = NULL;
+    char **v = NULL;
     size_t n = 0;
-    if (catalog_snapshot(a->cat, &v, &n)) {
+    if (service_stream_names(a->svc, &v, &n)) {
         awsjson_reply_cjson(ex, NULL);
         return;
     }
@@ -364,19 +167,19 @@ void firehose_op_list(struct firehose *a, struct http_exchange *ex, const cJSON 
     cJSON *names = cJSON_AddArrayToObject(out, "DeliveryStreamNames");
     int ok = names != NULL, count = 0, more = 0;
     for (size_t i = 0; ok && !none && i < n; i++) {
-        if (cJSON_IsString(start) && strcmp(v[i]->name, start->valuestring) <= 0)
+        if (cJSON_IsString(start) && strcmp(v[i], start->valuestring) <= 0)
             continue;
         if (count == limit) {
             more = 1;
             break;
         }
-        cJSON *x = cJSON_CreateString(v[i]->name);
+        cJSON *x = cJSON_CreateString(v[i]);
         ok = x != NULL;
         if (ok)
             cJSON_AddItemToArray(names, x);
         count++;
     }
-    catalog_snapshot_free(v, n);
+    service_names_free(v, n);
     if (ok)
         ok = !!cJSON_AddBoolToObject(out, "HasMoreDeliveryStreams", more);
     if (!ok) {
@@ -388,66 +191,181 @@ void firehose_op_list(struct firehose *a, struct http_exchange *ex, const cJSON 
 
 /* ---------------------------------------------------------------- UpdateDestination */
 
+struct update_ctx {
+    const cJSON *root;
+    const char *name;
+    const char *dest_id;
+    struct awsjson_err *e;
+};
+
+/* Runs after the service checked status and version, which AWS checks first too. */
+static int update_edit(const cJSON *cur, cJSON **next, void *arg)
+{
+    struct update_ctx *u = arg;
+    if (strcmp(u->dest_id, CATALOG_DESTINATION_ID) != 0) {
+        awsjson_err_set(u->e, AWSJSON_BAD_REQUEST, "InvalidArgumentException",
+                        "Destination %s not found in Firehose %s; its destination is %s.",
+                        u->dest_id, u->name, CATALOG_DESTINATION_ID);
+        return HY_EINVAL;
+    }
+    return firehose_dest_update(cur, u->root, next, u->e) ? HY_EINVAL : 0;
+}
+
+/* A VersionId as AWS compares it: the text given. Only canonical decimal text can equal a
+ * version hydrant printed; anything else (leading zeros, signs) gets 0, which no stream has. */
+static uint64_t version_of(const char *s)
+{
+    uint64_t v = 0;
+    if (!s[0] || (s[0] == '0' && s[1]))
+        return 0;
+    for (const char *p = s; *p; p++) {
+        if (*p < '0' || *p > '9' || v > (UINT64_MAX - 9) / 10)
+            return 0;
+        v = v * 10 + (uint64_t)(*p - '0');
+    }
+    return v;
+}
+
 void firehose_op_update(struct firehose *a, struct http_exchange *ex, const cJSON *root)
 {
-    struct catalog_stream *s = firehose_stream_lookup(a, ex, root);
-    if (!s)
+    struct service_stream *st = firehose_stream_lookup(a, ex, root);
+    if (!st)
         return;
     struct awsjson_err e;
     awsjson_err_init(&e);
+    /* Validated as required strings. */
     const char *want =
         cJSON_GetObjectItemCaseSensitive(root, "CurrentDeliveryStreamVersionId")->valuestring;
     const char *dest_id = cJSON_GetObjectItemCaseSensitive(root, "DestinationId")->valuestring;
-    char ver[32];
-    cJSON *nd = NULL;
-    catalog_lock(a->cat);
-    snprintf(ver, sizeof ver, "%" PRIu64, s->version);
-    /* Leading zeros would name the same number, but AWS compares the id as given. */
-    if (s->status != CATALOG_STATUS_ACTIVE) {
+    struct service_stream_info info;
+    int have = service_stream_describe(a->svc, st, &info) == 0;
+    int rc = HY_ENOMEM;
+    struct update_ctx u = {.root = root, .name = info.name, .dest_id = dest_id, .e = &e};
+    if (have)
+        rc = service_stream_update_dest(a->svc, st, version_of(want), update_edit, &u);
+    if (rc == HY_ECLOSED)
         awsjson_err_set(&e, AWSJSON_BAD_REQUEST, "ResourceInUseException",
-                        "Firehose %s is not ACTIVE (status %s).", s->name,
-                        catalog_status_name(s->status));
-    } else if (strcmp(want, ver) != 0) {
+                        "Firehose %s is not ACTIVE (status %s).", info.name,
+                        catalog_status_name(info.status));
+    else if (rc == HY_EVERSION)
         /* Firehose: optimistic concurrency on VersionId. */
         awsjson_err_set(&e, AWSJSON_BAD_REQUEST, "ConcurrentModificationException",
-                        "Cannot update Firehose %s: the current version id is %s but the request "
-                        "specified %s.",
-                        s->name, ver, want);
-    } else if (strcmp(dest_id, CATALOG_DESTINATION_ID) != 0) {
-        awsjson_err_set(&e, AWSJSON_BAD_REQUEST, "InvalidArgumentException",
-                        "Destination %s not found in Firehose %s; its destination is %s.", dest_id,
-                        s->name, CATALOG_DESTINATION_ID);
-    } else if (firehose_dest_update(s->dest, root, &nd, &e) == 0) {
-        cJSON *old = s->dest;
-        int64_t old_ms = s->update_ms;
-        s->dest = nd;
-        s->version++;
-        s->update_ms = hytime_now_ms();
-        int rc = catalog_save(a->cat, s);
-        if (rc) {
-            s->dest = old;
-            s->version--;
-            s->update_ms = old_ms;
-            LOG_ERROR("api", "catalog save failed", "stream=%s err=%s", s->name, hy_errname(rc));
-            awsjson_err_set(&e, AWSJSON_SERVER, "InternalFailure", "could not persist the update");
-        } else {
-            nd = old;
-            struct delivery_target t;
-            firehose_dest_target(s->dest, s->name, s->version, s->create_ms, &t);
-            rc = s->delivery ? delivery_update(s->delivery, &t) : 0;
-            if (rc)
-                LOG_ERROR("api", "delivery update failed; applies after restart",
-                          "stream=%s err=%s", s->name, hy_errname(rc));
-            LOG_INFO("api", "destination updated", "stream=%s version=%" PRIu64, s->name,
-                     s->version);
-        }
+                        "Cannot update Firehose %s: the current version id is %" PRIu64
+                        " but the request specified %s.",
+                        info.name, info.version, want);
+    else if (rc && rc != HY_EINVAL)
+        awsjson_err_set(&e, AWSJSON_SERVER, "InternalFailure", "could not persist the update: %s",
+                        hy_strerror(rc));
+    if (have)
+        service_stream_info_fini(&info);
+    service_stream_unref(st);
+    if (e.type)
+        awsjson_reply_err(ex, &e);
+    else if (rc)
+        reply_internal(ex, "could not update the stream", rc);
+    else
+        awsjson_reply_json(ex, "{}", 2);
+    awsjson_err_fini(&e);
+}
+
+/* ---------------------------------------------------------------- tags */
+
+struct tags_ctx {
+    const cJSON *root;
+    int add;
+    struct awsjson_err *e;
+};
+
+static int tags_edit(const cJSON *cur, cJSON **next, void *arg)
+{
+    struct tags_ctx *t = arg;
+    cJSON *copy = cJSON_Duplicate(cur, 1);
+    if (!copy)
+        return HY_ENOMEM;
+    int rc = t->add
+                 ? firehose_tags_add(copy, cJSON_GetObjectItemCaseSensitive(t->root, "Tags"), t->e)
+                 : firehose_tags_remove(copy, cJSON_GetObjectItemCaseSensitive(t->root, "TagKeys"),
+                                        t->e);
+    if (rc) {
+        cJSON_Delete(copy);
+        return HY_EINVAL;
     }
-    catalog_unlock(a->cat);
-    cJSON_Delete(nd);
+    *next = copy;
+    return 0;
+}
+
+static void change_tags(struct firehose *a, struct http_exchange *ex, const cJSON *root, int add)
+{
+    struct service_stream *st = firehose_stream_lookup(a, ex, root);
+    if (!st)
+        return;
+    struct awsjson_err e;
+    awsjson_err_init(&e);
+    struct tags_ctx t = {.root = root, .add = add, .e = &e};
+    int rc = service_stream_edit_tags(a->svc, st, tags_edit, &t);
+    service_stream_unref(st);
+    if (rc == HY_ECLOSED)
+        awsjson_err_set(&e, AWSJSON_BAD_REQUEST, "ResourceInUseException",
+                        "Firehose %s is being deleted", name_of(root));
+    else if (rc && rc != HY_EINVAL)
+        awsjson_err_set(&e, AWSJSON_SERVER, "InternalFailure", "could not persist the tags: %s",
+                        hy_strerror(rc));
     if (e.type)
         awsjson_reply_err(ex, &e);
     else
         awsjson_reply_json(ex, "{}", 2);
     awsjson_err_fini(&e);
-    catalog_stream_unref(s);
+}
+
+void firehose_op_tag(struct firehose *a, struct http_exchange *ex, const cJSON *root)
+{
+    change_tags(a, ex, root, 1);
+}
+
+void firehose_op_untag(struct firehose *a, struct http_exchange *ex, const cJSON *root)
+{
+    change_tags(a, ex, root, 0);
+}
+
+void firehose_op_list_tags(struct firehose *a, struct http_exchange *ex, const cJSON *root)
+{
+    struct service_stream *st = firehose_stream_lookup(a, ex, root);
+    if (!st)
+        return;
+    struct service_stream_info info;
+    int rc = service_stream_describe(a->svc, st, &info);
+    service_stream_unref(st);
+    if (rc) {
+        reply_internal(ex, "could not read the tags", rc);
+        return;
+    }
+    const cJSON *start = cJSON_GetObjectItemCaseSensitive(root, "ExclusiveStartTagKey");
+    const cJSON *limit = cJSON_GetObjectItemCaseSensitive(root, "Limit");
+    cJSON *out = firehose_tags_page(info.tags, cJSON_IsString(start) ? start->valuestring : NULL,
+                                    cJSON_IsNumber(limit) ? limit->valueint : FIREHOSE_MAX_TAGS);
+    service_stream_info_fini(&info);
+    awsjson_reply_cjson(ex, out);
+}
+
+/* ---------------------------------------------------------------- encryption */
+
+void firehose_op_start_encryption(struct firehose *a, struct http_exchange *ex, const cJSON *root)
+{
+    struct service_stream *st = firehose_stream_lookup(a, ex, root);
+    if (!st)
+        return;
+    service_stream_unref(st);
+    /* Honest answer: accepting would make Describe claim ENABLED for data kept in clear. */
+    awsjson_reply_errorf(ex, AWSJSON_BAD_REQUEST, "InvalidArgumentException",
+                         "hydrant does not support server-side encryption yet");
+}
+
+void firehose_op_stop_encryption(struct firehose *a, struct http_exchange *ex, const cJSON *root)
+{
+    struct service_stream *st = firehose_stream_lookup(a, ex, root);
+    if (!st)
+        return;
+    service_stream_unref(st);
+    /* Encryption is never on, so it is already stopped: DISABLED is the true status. */
+    awsjson_reply_json(ex, "{}", 2);
 }

@@ -1,0 +1,89 @@
+/*
+ * admin: the /_hydrant/ endpoints' table and their small handlers.
+ */
+#include "api/admin/admin.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "api/admin/admin_int.h"
+#include "base/buf.h"
+#include "base/mem.h"
+#include "core/service.h"
+#include "net/http.h"
+
+/* Bound of the metrics text: far above what 5,000 streams need. */
+#define METRICS_MAX_BYTES (64u << 20)
+
+static void reply_text(struct http_exchange *ex, int status, const char *ct, const char *body,
+                       size_t len)
+{
+    char hdr[128];
+    snprintf(hdr, sizeof hdr, "Content-Type: %s\r\n", ct);
+    http_respond(ex, status, hdr, body, len);
+}
+
+static void handle_health(struct admin *ad, struct http_exchange *ex)
+{
+    if (service_ready(ad->svc))
+        reply_text(ex, 200, "text/plain", "ok\n", 3);
+    else
+        reply_text(ex, 503, "text/plain", "not ready\n", 10);
+}
+
+static void handle_metrics(struct admin *ad, struct http_exchange *ex)
+{
+    struct buf b;
+    buf_init(&b, METRICS_MAX_BYTES);
+    if (admin_metrics_render(ad->svc, &b) == 0)
+        reply_text(ex, 200, "text/plain; version=0.0.4; charset=utf-8", b.data ? b.data : "",
+                   b.len);
+    else
+        reply_text(ex, 500, "text/plain", "metrics unavailable\n", 20);
+    buf_fini(&b);
+}
+
+/* GET (and HEAD) endpoints, by exact path (a query string is ignored). */
+static const struct {
+    const char *path;
+    void (*fn)(struct admin *ad, struct http_exchange *ex);
+} routes[] = {
+    {"/_hydrant/health", handle_health},
+    {"/_hydrant/metrics", handle_metrics},
+};
+
+void admin_handle(struct http_exchange *ex, const struct http_request *req, void *ud)
+{
+    struct admin *ad = ud;
+    size_t n = req->path_len;
+    const char *q = memchr(req->path, '?', n);
+    if (q)
+        n = (size_t)(q - req->path);
+    int get = (req->method_len == 3 && memcmp(req->method, "GET", 3) == 0) ||
+              (req->method_len == 4 && memcmp(req->method, "HEAD", 4) == 0);
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        if (strlen(routes[i].path) != n || memcmp(routes[i].path, req->path, n) != 0)
+            continue;
+        if (!get) {
+            http_respond(ex, 405, "Allow: GET, HEAD\r\nContent-Type: text/plain\r\n",
+                         "method not allowed\n", 19);
+            return;
+        }
+        routes[i].fn(ad, ex);
+        return;
+    }
+    reply_text(ex, 404, "text/plain", "not found\n", 10);
+}
+
+struct admin *admin_new(struct service *svc)
+{
+    struct admin *ad = hy_calloc(1, sizeof *ad);
+    if (ad)
+        ad->svc = svc;
+    return ad;
+}
+
+void admin_free(struct admin *ad)
+{
+    hy_free(ad);
+}

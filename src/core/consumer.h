@@ -1,0 +1,58 @@
+/*
+ * consumer: the contract between a stream's runtime (core/service) and each consumer of its log:
+ * delivery today; analytics, replication and secondary destinations next. A consumer reads the
+ * log at its own pace from its own durable cursor, kept in its own state file
+ * (<data-dir>/streams/<name>/consumers/<consumer>.state); the runtime trims the log below the
+ * lowest cursor of all the stream's consumers, so a consumer that falls behind by the quota
+ * holds the stream's quota ("Slow down." for producers) rather than losing records.
+ *
+ * Each consumer provides a const struct consumer_ops; main.c lists them for the service. The
+ * runtime calls start, update and stop from control threads (create, UpdateDestination, delete,
+ * shutdown), never concurrently for one consumer; the consumer runs on its own thread(s) and
+ * calls env->advanced from there.
+ */
+#ifndef HY_CONSUMER_H
+#define HY_CONSUMER_H
+
+#include <stdint.h>
+
+struct cJSON;
+struct sink_ops;
+struct stream_stats;
+struct streamlog;
+
+/* What the runtime gives a consumer. Borrowed: strings and dest for the duration of the call
+ * (copy what you keep); log, stats and the sink until stop returns. */
+struct consumer_env {
+    const char *stream_name;
+    uint64_t version;         /* stream VersionId (+1 per destination update) */
+    int64_t create_ms;        /* with the name, the identity of this stream incarnation */
+    const struct cJSON *dest; /* the stream's destination document, as persisted (catalog.h) */
+    struct streamlog *log;
+    struct stream_stats *stats;
+    const char *state_path; /* this consumer's cursor file (its directory exists) */
+    const struct sink_ops *sink;
+    void *sink_ctx;
+    /* Report that every record below cursor is done with (durably, for this consumer). Any
+     * thread; cheap; the runtime trims the log below the lowest cursor. */
+    void (*advanced)(void *rt, uint64_t cursor);
+    void *rt;
+};
+
+struct consumer_ops {
+    const char *name; /* [a-z0-9-]+: names the cursor file */
+    /* 1 if the consumer runs for a stream with this destination; NULL = always. */
+    int (*wants)(const struct cJSON *dest);
+    /* Start at the cursor in env->state_path (created if missing). 0 and *state, or an error. */
+    int (*start)(const struct consumer_env *env, void **state);
+    /* The destination or version changed (UpdateDestination). 0 or an error (then it applies at
+     * the next start). */
+    int (*update)(void *state, const struct consumer_env *env);
+    /* Current cursor: every record below it is done with. Thread-safe. */
+    uint64_t (*cursor)(void *state);
+    /* Stop; with flush, first finish everything durable in the log. Frees state and returns
+     * the final cursor. */
+    uint64_t (*stop)(void *state, int flush);
+};
+
+#endif

@@ -1,0 +1,62 @@
+/*
+ * service_int: private to src/core/service*.c. The service object and a stream's runtime.
+ */
+#ifndef HY_SERVICE_INT_H
+#define HY_SERVICE_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "base/hyassert.h"
+#include "core/catalog.h"
+#include "core/service.h"
+#include "core/stats.h"
+
+struct service {
+    struct service_config cfg; /* pointers borrowed from the caller of service_open */
+    char *data_dir;
+    uint64_t quota_bytes;
+    size_t max_streams;
+    struct catalog *cat;
+    atomic_int ready;
+    /* Deletes run on detached threads; shutdown waits for them. */
+    pthread_mutex_t del_lock;
+    pthread_cond_t del_cond;
+    int deleting;
+    int shut_down;
+};
+
+/* One running consumer of a stream. */
+struct service_consumer {
+    struct service_stream *st;
+    const struct consumer_ops *ops;
+    void *state;
+    _Atomic uint64_t cursor; /* last reported: every record below is done with */
+};
+
+/* A stream's runtime, owned by its catalog entry (cs->runtime), freed with it. */
+struct service_stream {
+    struct service *svc;
+    struct catalog_stream *cs; /* not a reference: cs owns this */
+    struct stream_stats stats;
+    pthread_rwlock_t put_lock;
+    struct streamlog *log;         /* [put_lock] NULL while not open */
+    int closing;                   /* [put_lock] stopping: appends are refused */
+    struct service_consumer *cons; /* control threads only */
+    size_t ncons;
+};
+
+/* service_stream.c */
+struct service_stream *service_stream_rt_new(struct service *svc, struct catalog_stream *cs);
+void service_stream_rt_free(void *st);
+/* Open the log and start the consumers. 0 or an error (then nothing runs). */
+int service_stream_rt_start(struct service_stream *st);
+/* Refuse appends, drain them, flush and stop the consumers, close the log. 0, or HY_EBUSY when
+ * acknowledged records stayed unconsumed (a failing sink): they stay in the log. */
+int service_stream_rt_stop(struct service_stream *st);
+/* Tell the consumers that the destination or version changed. Caller holds the catalog lock. */
+void service_stream_rt_update(struct service_stream *st);
+/* Set the status under the put lock (callers hold the catalog lock too). */
+void service_stream_set_status(struct service_stream *st, enum catalog_status status);
+
+#endif
