@@ -337,7 +337,8 @@ static int serve(int argc, char **argv)
     if (o.streams_file) {
         char err[1024];
         if (firehose_declare(fh, o.streams_file, err, sizeof err)) {
-            LOG_ERROR("main", "cannot apply --streams", "file=%s error=%s", o.streams_file, err);
+            /* The message has spaces, which log fields cannot hold: it is the line's msg. */
+            LOG_ERROR("main", err, "file=%s", o.streams_file);
             goto out;
         }
     }

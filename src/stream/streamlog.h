@@ -104,9 +104,10 @@ int streamlog_open(const struct streamlog_backend *be, const char *dir,
 void streamlog_close(struct streamlog *l);
 
 /* Append a->n records (1 or more) with one arrival time. Returns 0 when a->done will be called
- * exactly once (now accepted or parked), or an error and done is never called: HY_EQUOTA,
- * HY_EBUSY (parking is full or the request can never fit), HY_ECLOSED, HY_E2BIG (a record over
- * the backend's limit), HY_EINVAL, HY_ENOMEM. Never blocks on disk. */
+ * exactly once (accepted, or parked: then a refusal after the wait, or for a request that can
+ * never fit, comes through done as HY_EBUSY), or an error and done is never called: HY_EQUOTA,
+ * HY_EBUSY (parking is full), HY_ECLOSED, HY_E2BIG (a record over the backend's limit),
+ * HY_EINVAL, HY_ENOMEM. Never blocks on disk. */
 int streamlog_append(struct streamlog *l, struct streamlog_append *a);
 /* Wait (at most timeout_ms) until nothing is parked and every accepted append completed. Call
  * after the caller stopped appending. 1 when drained, 0 on timeout. */
