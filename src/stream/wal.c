@@ -337,6 +337,7 @@ static void wal_free(struct wal *w)
     batch_fini(&w->inflight);
     batch_fini(&w->failed);
     hy_free(w->segs);
+    hy_free(w->dmg_seen);
     hy_free(w->dir);
     hy_free(w);
 }

@@ -8,10 +8,29 @@
  *     u32 len | u32 crc | u64 seq | i64 arrival_ms | len bytes of data
  * crc is CRC-32C over the data followed by the 20 bytes seq | arrival_ms | len (little endian);
  * data comes first so appenders can checksum it before taking the lock. Sequence numbers start
- * at 1 and are dense. On open the last segment is scanned and a torn or corrupt tail is cut
- * (frames claiming more than 16 MiB count as corrupt); earlier segments are trusted by name.
+ * at 1 and are dense within a segment; frames claiming more than 16 MiB count as corrupt.
  * A segment rolls when a batch starts while the active one holds >= segment_bytes, so a segment
  * may exceed segment_bytes by up to one batch (<= max_pending_bytes).
+ *
+ * Damage (bytes that are not the frames written). A bad frame is one whose length, CRC or seq
+ * is wrong. Recovery and readers resynchronise the same way: the next offset holding an intact
+ * frame whose seq is at least the one expected, below the segment's end and plausible for its
+ * offset (seq - segment first seq <= offset / 24). What lies between is a damaged span.
+ *  - Recovery (wal_open) scans the last segment. A damaged span followed by an intact frame is
+ *    corruption: it is logged at ERROR and counted, and every intact frame is kept. A bad region
+ *    that runs to the end of the file is a torn tail (or corruption of the last frames: the two
+ *    look alike) and is cut, logged at WARN: its bytes are first copied to
+ *    <dir>/damaged/<segment first seq, 20 digits>-<byte offset>.bin (fsynced), then the log
+ *    continues in a NEW empty segment named expected + cut_bytes / 24 + 1, created before the
+ *    cut, so no sequence number the cut bytes could have held (and that may have been
+ *    acknowledged) is ever handed out again; the gap is durable in the segment names. If the
+ *    copy cannot be made the bytes stay in the old segment (readers then report them).
+ *  - Earlier segments are not scanned at open (that would make open cost proportional to the
+ *    retained log); readers find their damage.
+ *  - Sequence numbers are therefore increasing but not always dense across segments: a segment
+ *    that ends cleanly before the next one's first seq leaves a gap (a recovery cut; those seqs
+ *    were never handed out again), which readers skip silently. The seqs in a damaged span are
+ *    reported once by wal_reader_next (WAL_READ_DAMAGED), then reading continues.
  *
  * Threads: wal_append() may be called from any thread; the callback runs on the committer
  * thread. Readers (wal_reader_*) run on a consumer's own thread; each reader is used by one
@@ -54,6 +73,32 @@ struct wal_record {
     size_t len;
 };
 
+/* wal_reader_next() result: a damaged span was passed; wal_reader_damage() describes it. */
+#define WAL_READ_DAMAGED 2
+/* A damaged span's bytes are shown up to this many. */
+#define WAL_DAMAGE_VIEW_MAX_LEN (1024u * 1024)
+
+/* A damaged span: what the log lost there, and where. data is borrowed: valid until the next
+ * call on the same reader. */
+struct wal_damage {
+    uint64_t first_seq;  /* == the seq the reader expected next */
+    uint64_t seq_count;  /* seqs [first_seq, first_seq + seq_count) are lost; may be 0 when
+                          * only bytes between two intact frames are damaged */
+    uint64_t segment;    /* first seq of the segment file (its name) holding the span */
+    uint64_t offset;     /* byte offset of the span in that file */
+    uint64_t len;        /* damaged bytes (the true length; may be 0 for a bare seq gap) */
+    const uint8_t *data; /* raw damaged bytes: the first data_len of them */
+    size_t data_len;     /* <= min(len, WAL_DAMAGE_VIEW_MAX_LEN) */
+};
+
+/* Damage found since wal_open: each span counted once, whoever found it. */
+struct wal_damage_stats {
+    uint64_t spans;     /* damaged spans (recovery and readers) */
+    uint64_t bytes;     /* bytes in them */
+    uint64_t cuts;      /* torn tails cut by recovery (0 or 1 per open) */
+    uint64_t cut_bytes; /* bytes cut (copied to damaged/ first) */
+};
+
 void wal_config_default(struct wal_config *cfg);
 /* Open (create if needed) the log in dir, recover it and start its committer thread.
  * Returns 0 and sets *out, or a negative error. */
@@ -80,14 +125,22 @@ int wal_wait(struct wal *w, uint64_t seq, int timeout_ms);
 void wal_wake(struct wal *w);
 /* Delete every segment whose records are all below min_seq (every consumer has passed them). */
 int wal_trim(struct wal *w, uint64_t min_seq);
-/* Bytes of the log retained on disk. */
+/* Bytes of the log retained on disk (segments only; damaged/ copies are not counted). */
 uint64_t wal_retained_bytes(struct wal *w);
+/* Copy the damage counters into *out. Thread-safe, never blocks on disk. */
+void wal_damage_stats_get(struct wal *w, struct wal_damage_stats *out);
 
 /* Open a reader at sequence number from_seq (>= first retained). Returns 0 or a negative error. */
 int wal_reader_open(struct wal *w, uint64_t from_seq, struct wal_reader **out);
-/* Read the next durable record. Returns 1 with *rec filled, 0 if none is durable yet, or a
- * negative error (HY_ECORRUPT). */
+/* Read the next durable record. Returns 1 with *rec filled, 0 if none is durable yet,
+ * WAL_READ_DAMAGED when it passed a damaged span (*rec untouched; wal_reader_damage() says
+ * which seqs and bytes; the next call continues after it), or a negative error (HY_ENOTFOUND:
+ * the segment holding the next seq was trimmed; HY_ENOMEM; I/O errors). Each span is reported
+ * once per pass. rec->seq is increasing but may jump: past a damaged span (first_seq +
+ * seq_count) and past a recovery gap (silently). Never blocks on other threads' I/O. */
 int wal_reader_next(struct wal_reader *r, struct wal_record *rec);
+/* The span of the last WAL_READ_DAMAGED; borrowed, valid until the next call on r. */
+const struct wal_damage *wal_reader_damage(const struct wal_reader *r);
 /* Reposition at from_seq. */
 int wal_reader_seek(struct wal_reader *r, uint64_t from_seq);
 void wal_reader_close(struct wal_reader *r);

@@ -33,6 +33,21 @@ struct wal_seg {
     uint64_t size; /* durable bytes in the file */
 };
 
+/* A damaged span already counted: segment and byte offset identify it. */
+struct wal_damage_seen {
+    uint64_t seg_first;
+    uint64_t off;
+};
+
+/* A window of file bytes for the slow paths (recovery, resync, damage views):
+ * buf[0..len) holds file bytes [off, off + len). Zeroed is empty. */
+struct wal_win {
+    uint8_t *buf;
+    size_t cap;
+    uint64_t off;
+    size_t len;
+};
+
 /* Appended records not yet durable, and the callbacks waiting on them. */
 struct wal_waiter {
     wal_done_fn done;
@@ -73,6 +88,11 @@ struct wal {
     size_t nsegs;
     size_t segs_cap;
 
+    struct wal_damage_stats dmg_stats; /* [mu] */
+    struct wal_damage_seen *dmg_seen;  /* [mu] spans counted so far (bounded) */
+    size_t dmg_seen_n;
+    size_t dmg_seen_cap;
+
     /* [committer] */
     struct wal_batch inflight; /* being written */
     struct wal_batch failed;   /* appends queued behind a failed batch */
@@ -90,6 +110,7 @@ struct wal {
 struct wal_reader {
     struct wal *w;
     uint64_t next_seq; /* seq of the next record to return */
+    uint64_t scan_seq; /* seq the frame at file_off + pos must carry (<= next_seq) */
     int fd;            /* current segment, -1 when not positioned */
     uint64_t seg_first;
     /* Snapshot of the wal (refreshed under mu when exhausted): */
@@ -104,6 +125,9 @@ struct wal_reader {
     size_t cap;
     uint64_t file_off;
     uint64_t dropped_off; /* page cache of [0, dropped_off) already dropped */
+    /* Slow path only: resync window, which also holds the damage view last returned. */
+    struct wal_win aux;
+    struct wal_damage dmg;
 };
 
 /* The reader drops the pages it has passed in steps of this many bytes. */
@@ -141,6 +165,34 @@ void wal_frame_encode(uint8_t *p, uint64_t seq, int64_t arrival_ms, const void *
  * *frame_len; 0 if more bytes are needed (*frame_len = bytes needed in total, at least the
  * header); HY_ECORRUPT for a bad length or CRC. Never reads past avail. */
 int wal_frame_decode(const uint8_t *p, size_t avail, struct wal_record *rec, size_t *frame_len);
+
+/* Could a frame of seq sit at byte off of a segment whose first seq is seg_first? Seqs are
+ * dense from the name and each frame takes at least a header. */
+static inline int wal_seq_plausible(uint64_t seg_first, uint64_t off, uint64_t seq)
+{
+    return seq >= seg_first && seq - seg_first <= off / WAL_FRAME_HDR_LEN;
+}
+
+void wal_win_fini(struct wal_win *win);
+/* Decode the frame at file offset at of fd, reading no byte at or past end. Returns 1 (an
+ * intact frame; *rec points into win), 0 if it does not fit before end, HY_ECORRUPT for a bad
+ * length or CRC, or a negative I/O error. */
+int wal_win_frame(struct wal_win *win, int fd, uint64_t at, uint64_t end, struct wal_record *rec,
+                  size_t *frame_len);
+/* Borrow a view of up to len file bytes from at (fewer if the file ends first) in *data; it
+ * stays valid until the next use of win. Caller ensures at + len <= end. 0 or an error. */
+int wal_win_view(struct wal_win *win, int fd, uint64_t at, size_t len, uint64_t end,
+                 const uint8_t **data, size_t *data_len);
+/* Find the first offset in [from, end) of fd (a segment named seg_first) holding an intact
+ * frame with min_seq <= seq < max_seq and a plausible seq for its offset. Returns 1 and sets
+ * *found_off and *found_seq, 0 if there is none, or a negative error. */
+int wal_resync(struct wal_win *win, int fd, uint64_t seg_first, uint64_t from, uint64_t end,
+               uint64_t min_seq, uint64_t max_seq, uint64_t *found_off, uint64_t *found_seq);
+/* Count a damaged span (bytes [off, off + len) of segment seg_first, seqs [first_seq, end_seq))
+ * once, and log it at ERROR the first time. Caller holds w->mu (or is wal_open). Returns 1 if
+ * it was new. */
+int wal_damage_note(struct wal *w, uint64_t seg_first, uint64_t off, uint64_t len,
+                    uint64_t first_seq, uint64_t end_seq);
 
 /* "<first_seq as 20 digits>.seg" into name[WAL_SEG_NAME_LEN]. */
 void wal_seg_name(char name[WAL_SEG_NAME_LEN], uint64_t first_seq);

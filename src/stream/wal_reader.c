@@ -10,9 +10,18 @@
  * Segment boundaries come from the table (a segment ends where the next one's first seq
  * begins), not from end of file; a segment trimmed while the reader has it open stays readable
  * through its descriptor.
+ *
+ * Damage is the slow path and may take the lock and make extra reads. The reader tracks the seq
+ * the frame at its position must carry (scan_seq). A frame that is bad, or intact but carrying
+ * another seq, starts a damaged span; the reader resynchronises (wal_scan.c) to the next
+ * intact frame in the segment, else to the segment's durable end: the following segment's
+ * first seq for a finished segment, durable_next for the active one. A finished segment that
+ * ends cleanly at a frame boundary before the next segment's first seq is a recovery gap, not
+ * damage, and is skipped silently.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/err.h"
@@ -74,6 +83,7 @@ static int reader_position(struct wal_reader *r)
         }
         r->fd = fd;
         r->seg_first = first;
+        r->scan_seq = first;
         pthread_mutex_lock(&w->mu);
         reader_refresh(r);
         pthread_mutex_unlock(&w->mu);
@@ -82,9 +92,8 @@ static int reader_position(struct wal_reader *r)
     return HY_ENOTFOUND;
 }
 
-/* Make buf[pos..) hold at least need bytes. The frame at pos is durable, so its bytes must
- * lie below lim_off: anything else means the file is damaged. Returns 0, 1 at a clean end of a
- * trimmed segment (the next record is in a later one), or a negative error. */
+/* Make buf[pos..) hold at least need bytes. Returns 0, 1 if the readable bytes (below lim_off,
+ * and the file's end) end first, or a negative error. */
 static int reader_fill(struct wal_reader *r, size_t need)
 {
     if (r->pos > 0) {
@@ -114,7 +123,7 @@ static int reader_fill(struct wal_reader *r, size_t need)
         if (end > r->lim_off)
             end = r->lim_off;
         if (at >= end)
-            return HY_ECORRUPT;
+            return 1;
         ssize_t n = pread(r->fd, r->buf + r->len, (size_t)(end - at), (off_t)at);
         if (n < 0) {
             if (errno == EINTR)
@@ -122,7 +131,7 @@ static int reader_fill(struct wal_reader *r, size_t need)
             return -errno;
         }
         if (n == 0)
-            return r->trimmed && r->len == 0 ? 1 : HY_ECORRUPT;
+            return 1;
         r->len += (size_t)n;
     }
     return 0;
@@ -170,6 +179,80 @@ int wal_reader_seek(struct wal_reader *r, uint64_t from_seq)
     return rc;
 }
 
+/* Report the damaged span of the current segment at bytes [bad_off, end_off), seqs
+ * [scan_seq, end_seq), and move past it: to end_off in this file (resume_here) or to the next
+ * segment. Returns WAL_READ_DAMAGED, 0 if the span lies wholly behind the seq asked for (a seek
+ * past it), or a negative error with the reader unchanged. */
+static int reader_report(struct wal_reader *r, uint64_t bad_off, uint64_t end_off, uint64_t end_seq,
+                         int resume_here)
+{
+    uint64_t len = end_off - bad_off;
+    size_t view_len = len < WAL_DAMAGE_VIEW_MAX_LEN ? (size_t)len : WAL_DAMAGE_VIEW_MAX_LEN;
+    const uint8_t *data;
+    size_t data_len;
+    int rc = wal_win_view(&r->aux, r->fd, bad_off, view_len, end_off, &data, &data_len);
+
+    if (rc < 0)
+        return rc;
+    pthread_mutex_lock(&r->w->mu);
+    wal_damage_note(r->w, r->seg_first, bad_off, len, r->scan_seq, end_seq);
+    pthread_mutex_unlock(&r->w->mu);
+
+    int report = r->scan_seq == r->next_seq || end_seq > r->next_seq;
+    r->dmg.first_seq = r->next_seq;
+    r->dmg.seq_count = end_seq > r->next_seq ? end_seq - r->next_seq : 0;
+    r->dmg.segment = r->seg_first;
+    r->dmg.offset = bad_off;
+    r->dmg.len = len;
+    r->dmg.data = data;
+    r->dmg.data_len = data_len;
+    if (end_seq > r->next_seq)
+        r->next_seq = end_seq;
+    r->scan_seq = end_seq;
+    if (resume_here) {
+        r->file_off = end_off;
+        r->pos = r->len = 0;
+    } else {
+        reader_unposition(r);
+    }
+    return report ? WAL_READ_DAMAGED : 0;
+}
+
+/* The frame at file offset bad_off of the current segment is bad: resynchronise. */
+static int reader_damaged(struct wal_reader *r, uint64_t bad_off)
+{
+    struct wal *w = r->w;
+    uint64_t found_off, found_seq, first_retained, end;
+    struct stat st;
+
+    pthread_mutex_lock(&w->mu);
+    reader_refresh(r);
+    first_retained = w->segs[0].first_seq;
+    pthread_mutex_unlock(&w->mu);
+    end = r->lim_off;
+    if (r->trimmed) {
+        if (fstat(r->fd, &st) < 0)
+            return -errno;
+        end = (uint64_t)st.st_size;
+    }
+    if (bad_off > end)
+        bad_off = end; /* a trimmed file shorter than where the reader was: nothing to show */
+    uint64_t max_seq = r->seg_end_seq < r->lim_seq ? r->seg_end_seq : r->lim_seq;
+    int rc = wal_resync(&r->aux, r->fd, r->seg_first, bad_off + 1, end, r->scan_seq, max_seq,
+                        &found_off, &found_seq);
+    if (rc < 0)
+        return rc;
+    if (rc == 1)
+        return reader_report(r, bad_off, found_off, found_seq, 1);
+    if (r->seg_end_seq != UINT64_MAX)
+        return reader_report(r, bad_off, end, r->seg_end_seq, 0);
+    if (!r->trimmed) /* the active segment: the next frame after its durable end is lim_seq */
+        return reader_report(r, bad_off, end, r->lim_seq, 1);
+    /* Trimmed before its successor was known: the span runs to the first retained seq. */
+    return reader_report(r, bad_off, end,
+                         first_retained > r->scan_seq ? first_retained : r->scan_seq, 0);
+}
+
 int wal_reader_next(struct wal_reader *r, struct wal_record *rec)
 {
     int rc;
@@ -193,24 +276,50 @@ int wal_reader_next(struct wal_reader *r, struct wal_record *rec)
         }
         size_t flen;
         rc = wal_frame_decode(r->buf + r->pos, r->len - r->pos, rec, &flen);
-        if (rc < 0)
-            return rc;
+        if (rc == 1 && rec->seq == r->scan_seq) {
+            r->pos += flen;
+            r->scan_seq++;
+            if (rec->seq < r->next_seq)
+                continue; /* skipping forward to the position asked for */
+            r->next_seq++;
+            return 1;
+        }
+        /* Slow path: more bytes, the segment's end, or damage. */
+        uint64_t at = r->file_off + r->pos;
         if (rc == 0) {
             rc = reader_fill(r, flen);
-            if (rc < 0)
-                return rc;
-            if (rc == 1)
+            if (rc <= 0) {
+                if (rc < 0)
+                    return rc;
+                continue;
+            }
+            at = r->file_off + r->pos;
+            if (r->pos == r->len && r->seg_end_seq != UINT64_MAX) {
+                /* A finished segment ends cleanly before the next one starts: the gap a
+                 * recovery cut left. Those seqs were never handed out again. */
+                r->next_seq = r->seg_end_seq;
                 reader_unposition(r);
-            continue;
+                continue;
+            }
+            if (r->pos == r->len && r->trimmed) {
+                reader_unposition(r); /* the next record is in a later segment */
+                continue;
+            }
+            rc = reader_damaged(r, at);
+        } else if (rc == 1 && rec->seq > r->scan_seq && rec->seq < r->lim_seq &&
+                   rec->seq < r->seg_end_seq && wal_seq_plausible(r->seg_first, at, rec->seq)) {
+            rc = reader_report(r, at, at, rec->seq, 1); /* intact, after vanished frames */
+        } else {
+            rc = reader_damaged(r, at);
         }
-        r->pos += flen;
-        if (rec->seq < r->next_seq)
-            continue; /* skipping forward to the position asked for */
-        if (rec->seq != r->next_seq)
-            return HY_ECORRUPT;
-        r->next_seq++;
-        return 1;
+        if (rc != 0)
+            return rc;
     }
+}
+
+const struct wal_damage *wal_reader_damage(const struct wal_reader *r)
+{
+    return &r->dmg;
 }
 
 void wal_reader_close(struct wal_reader *r)
@@ -218,6 +327,7 @@ void wal_reader_close(struct wal_reader *r)
     if (!r)
         return;
     reader_unposition(r);
+    wal_win_fini(&r->aux);
     hy_free(r->buf);
     hy_free(r);
 }

@@ -1,18 +1,22 @@
 /*
  * wal_recover.c: bring a log directory to a consistent state at open.
  *
- * Only the last segment can hold a torn or corrupt tail: a segment stops growing when the next
- * one is created, and the committer creates the next one only after every batch in the old one
- * was synced. So earlier segments are trusted by name (their record count is first seq of the
- * next minus their own), and the last one is scanned frame by frame: length bound, CRC, and
- * seq continuity from the name's first seq. Everything from the first bad frame on is cut and
- * the cut made durable before any new append can land behind it. An empty last segment is kept:
- * its name still says where the sequence continues (records before it may have been trimmed).
+ * Only the last segment can hold a torn tail: a segment stops growing when the next one is
+ * created, and the committer creates the next one only after every batch in the old one was
+ * synced. So earlier segments are not scanned (readers report any damage in them), and the last
+ * one is scanned frame by frame: length bound, CRC, and seq continuity from the name's first
+ * seq. At a bad frame the scan resynchronises (wal_scan.c); a damaged span followed by an
+ * intact frame is corruption and stays in place. Only a bad region running to the end of the
+ * file is cut, after copying it to damaged/ and after creating the next segment, whose name
+ * skips every seq the cut bytes could have held (see wal.h). The old segment is kept even when
+ * the cut empties it: its name still says where the retained log begins, so a consumer whose
+ * cursor is in the gap can still open a reader there.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -91,72 +95,110 @@ static int list_segments(struct wal *w)
     return rc;
 }
 
-/* Scan fd (a segment starting at first_seq, file_size bytes) and set *valid_len to the end of
- * the last good frame, *next_seq to the seq after it and *why to the reason the scan stopped
- * early (NULL at a clean end). 0 or a negative error from reading. */
-static int scan_segment(int fd, uint64_t first_seq, uint64_t file_size, uint64_t *valid_len,
-                        uint64_t *next_seq, const char **why)
+/* Scan fd (the last segment, first seq first_seq, file_size bytes). Damaged spans followed by
+ * an intact frame are counted and logged and the scan goes on after them; *valid_len is where
+ * the frames end (the start of a torn tail, or file_size), *next_seq the seq after the last
+ * intact frame. 0 or a negative error. */
+static int scan_segment(struct wal *w, int fd, uint64_t first_seq, uint64_t file_size,
+                        uint64_t *valid_len, uint64_t *next_seq)
 {
-    size_t cap = WAL_READ_CHUNK_LEN, pos = 0, len = 0;
-    uint64_t off = 0, expect = first_seq;
-    uint8_t *buf = hy_malloc(cap);
+    struct wal_win win = {0};
+    uint64_t pos = 0, expect = first_seq;
     int rc = 0;
 
-    if (!buf)
-        return HY_ENOMEM;
-    *why = NULL;
-    for (;;) {
+    while (pos < file_size) {
         struct wal_record rec;
         size_t flen;
-        int r = wal_frame_decode(buf + pos, len - pos, &rec, &flen);
-        if (r == 1) {
-            if (rec.seq != expect) {
-                *why = "seq_gap";
-                break;
-            }
+        int r = wal_win_frame(&win, fd, pos, file_size, &rec, &flen);
+        if (r < 0 && r != HY_ECORRUPT) {
+            rc = r;
+            goto out;
+        }
+        if (r == 1 && rec.seq == expect) {
             pos += flen;
             expect++;
             continue;
         }
+        if (r == 1 && rec.seq > expect && wal_seq_plausible(first_seq, pos, rec.seq)) {
+            /* Intact but past a gap: frames vanished without a trace. */
+            wal_damage_note(w, first_seq, pos, 0, expect, rec.seq);
+            expect = rec.seq;
+            continue;
+        }
+        uint64_t found_off, found_seq;
+        r = wal_resync(&win, fd, first_seq, pos + 1, file_size, expect, UINT64_MAX, &found_off,
+                       &found_seq);
         if (r < 0) {
-            *why = "bad_frame";
-            break;
-        }
-        if (off + len >= file_size) {
-            if (pos < len)
-                *why = "torn_frame";
-            break;
-        }
-        memmove(buf, buf + pos, len - pos);
-        off += pos;
-        len -= pos;
-        pos = 0;
-        if (flen > cap) {
-            uint8_t *nb = hy_realloc(buf, flen);
-            if (!nb) {
-                rc = HY_ENOMEM;
-                goto out;
-            }
-            buf = nb;
-            cap = flen;
-        }
-        ssize_t n = pread(fd, buf + len, cap - len, (off_t)(off + len));
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            rc = -errno;
+            rc = r;
             goto out;
         }
-        if (n == 0) {
-            *why = "torn_frame"; /* shorter than fstat said: treat the rest as torn */
-            break;
-        }
-        len += (size_t)n;
+        if (r == 0)
+            break; /* bad to the end: a torn tail */
+        /* An intact frame follows: corruption, not a tail; keep everything intact. */
+        wal_damage_note(w, first_seq, pos, found_off - pos, expect, found_seq);
+        pos = found_off;
+        expect = found_seq;
     }
-    *valid_len = off + pos;
+    *valid_len = pos;
     *next_seq = expect;
 out:
+    wal_win_fini(&win);
+    return rc;
+}
+
+/* Copy bytes [off, off + len) of fd to <dir>/damaged/<segment>-<off>.bin and make the copy
+ * durable. 0 or a negative error (a partial copy may remain; it is only a copy). */
+static int keep_aside(struct wal *w, int fd, uint64_t seg_first, uint64_t off, uint64_t len)
+{
+    char name[64];
+    uint8_t *buf = NULL;
+    int dfd = -1, out = -1, rc = 0;
+
+    if (mkdirat(w->dir_fd, "damaged", 0755) < 0 && errno != EEXIST)
+        return -errno;
+    dfd = openat(w->dir_fd, "damaged", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        return -errno;
+    snprintf(name, sizeof(name), "%020" PRIu64 "-%" PRIu64 ".bin", seg_first, off);
+    out = openat(dfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (out < 0) {
+        rc = -errno;
+        goto fail;
+    }
+    buf = hy_malloc(WAL_READ_CHUNK_LEN);
+    if (!buf) {
+        rc = HY_ENOMEM;
+        goto fail;
+    }
+    for (uint64_t done = 0; done < len;) {
+        size_t want = len - done < WAL_READ_CHUNK_LEN ? (size_t)(len - done) : WAL_READ_CHUNK_LEN;
+        ssize_t n = pread(fd, buf, want, (off_t)(off + done));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            rc = n < 0 ? -errno : HY_ECORRUPT; /* shorter than fstat said */
+            goto fail;
+        }
+        for (ssize_t put = 0; put < n;) {
+            ssize_t m = write(out, buf + put, (size_t)(n - put));
+            if (m < 0 && errno == EINTR)
+                continue;
+            if (m < 0) {
+                rc = -errno;
+                goto fail;
+            }
+            put += m;
+        }
+        done += (uint64_t)n;
+    }
+    if (fsync(out) < 0 || fsync(dfd) < 0 || fsync(w->dir_fd) < 0)
+        rc = -errno;
+fail:
     hy_free(buf);
+    if (out >= 0)
+        close(out);
+    if (dfd >= 0)
+        close(dfd);
     return rc;
 }
 
@@ -186,7 +228,6 @@ int wal_recover(struct wal *w)
 {
     char name[WAL_SEG_NAME_LEN];
     uint64_t valid_len = 0, next_seq = 0;
-    const char *why = NULL;
     struct stat st;
     int rc;
 
@@ -203,22 +244,62 @@ int wal_recover(struct wal *w)
         return -errno;
     if (fstat(w->act_fd, &st) < 0)
         return -errno;
-    rc =
-        scan_segment(w->act_fd, last->first_seq, (uint64_t)st.st_size, &valid_len, &next_seq, &why);
+    uint64_t file_size = (uint64_t)st.st_size;
+    rc = scan_segment(w, w->act_fd, last->first_seq, file_size, &valid_len, &next_seq);
     if (rc < 0)
         return rc;
-    if (valid_len < (uint64_t)st.st_size) {
-        /* Cut durably before anything is appended behind the cut. */
-        if (ftruncate(w->act_fd, (off_t)valid_len) < 0 || fsync(w->act_fd) < 0)
-            return -errno;
-        LOG_WARN("wal", "torn tail cut",
-                 "dir=%s segment=%s offset=%" PRIu64 " cut_bytes=%" PRIu64
-                 " reason=%s next_seq=%" PRIu64,
-                 w->dir, name, valid_len, (uint64_t)st.st_size - valid_len,
-                 why ? why : "short_file", next_seq);
-    }
     last->size = valid_len;
     w->act_size = valid_len;
+    if (valid_len < file_size) {
+        uint64_t cut_len = file_size - valid_len;
+        /* The cut bytes could have held this many frames, any of them acknowledged (a flipped
+         * byte in the last frames looks like a torn write): never hand their seqs out again. */
+        uint64_t skip_to = next_seq + cut_len / WAL_FRAME_HDR_LEN + 1;
+        int kept = keep_aside(w, w->act_fd, last->first_seq, valid_len, cut_len);
+        if (kept < 0) {
+            /* Keep the bytes where they are rather than destroy them: the old segment keeps
+             * its full size and readers report the span. */
+            LOG_ERROR("wal", "cannot copy torn tail aside, left in place",
+                      "dir=%s segment=%s offset=%" PRIu64 " bytes=%" PRIu64 " err=%s", w->dir, name,
+                      valid_len, cut_len, hy_errname(kept));
+            last->size = file_size;
+        }
+        /* The new segment's name makes the skip durable before anything is cut. */
+        rc = wal_segs_reserve(w);
+        if (rc < 0)
+            return rc;
+        last = &w->segs[w->nsegs - 1];
+        char next_name[WAL_SEG_NAME_LEN];
+        wal_seg_name(next_name, skip_to);
+        int fd = openat(w->dir_fd, next_name, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd < 0)
+            return -errno;
+        if (fsync(w->dir_fd) < 0) {
+            rc = -errno;
+            close(fd);
+            return rc;
+        }
+        if (kept == 0 && (ftruncate(w->act_fd, (off_t)valid_len) < 0 || fsync(w->act_fd) < 0)) {
+            /* The skip is durable already; an uncut tail only means readers report it. */
+            LOG_ERROR("wal", "cannot cut torn tail", "dir=%s segment=%s err=%s", w->dir, name,
+                      hy_errname(-errno));
+            last->size = file_size;
+        }
+        close(w->act_fd);
+        w->act_fd = fd;
+        w->act_size = 0;
+        w->segs[w->nsegs].first_seq = skip_to;
+        w->segs[w->nsegs].size = 0;
+        w->nsegs++;
+        w->dmg_stats.cuts++;
+        w->dmg_stats.cut_bytes += cut_len;
+        LOG_WARN("wal", "torn tail cut",
+                 "dir=%s segment=%s offset=%" PRIu64 " cut_bytes=%" PRIu64
+                 " kept=%s first_seq=%" PRIu64 " skipped_to=%" PRIu64,
+                 w->dir, name, valid_len, cut_len, kept == 0 ? "damaged/" : "in_place", next_seq,
+                 skip_to);
+        next_seq = skip_to;
+    }
     w->next_seq = w->durable_next = next_seq;
     w->retained_bytes = 0;
     for (size_t i = 0; i < w->nsegs; i++)

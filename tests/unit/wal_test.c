@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/crc32c.h"
 #include "base/err.h"
 #include "base/fsutil.h"
 #include "base/log.h"
@@ -351,6 +352,55 @@ static void test_wal_reader_returns_only_durable_records_and_sees_new_ones(void 
     tmpdir_free(dir);
 }
 
+/* Everything one pass of a reader from from_seq returns: record seqs (content checked against
+ * id == seq) and damaged spans, until it says nothing more is durable. */
+#define PASS_MAX 512
+struct pass {
+    uint64_t seqs[PASS_MAX];
+    int n;
+    struct wal_damage dmg[8];
+    uint8_t dmg_bytes[8][256];
+    int nd;
+};
+
+static void read_pass(struct wal *w, uint64_t from_seq, struct pass *p)
+{
+    struct wal_reader *r;
+    struct wal_record rec;
+    int rc = 0;
+    memset(p, 0, sizeof(*p));
+    assert_int_equal(wal_reader_open(w, from_seq, &r), 0);
+    for (int guard = 0; guard < PASS_MAX; guard++) {
+        rc = wal_reader_next(r, &rec);
+        if (rc == 0)
+            break;
+        if (rc == WAL_READ_DAMAGED) {
+            const struct wal_damage *d = wal_reader_damage(r);
+            assert_true(p->nd < 8);
+            assert_true(d->data_len <= d->len);
+            p->dmg[p->nd] = *d;
+            if (d->data_len)
+                memcpy(p->dmg_bytes[p->nd], d->data, d->data_len < 256 ? d->data_len : 256);
+            p->nd++;
+            continue;
+        }
+        assert_int_equal(rc, 1);
+        assert_true(p->n == 0 || rec.seq > p->seqs[p->n - 1]);
+        assert_int_equal(rec.arrival_ms, 1000 + (int64_t)rec.seq);
+        assert_true(content_ok(rec.data, rec.len, rec.seq));
+        p->seqs[p->n++] = rec.seq;
+    }
+    assert_int_equal(rc, 0);
+    wal_reader_close(r);
+}
+
+static struct wal_damage_stats damage_stats(struct wal *w)
+{
+    struct wal_damage_stats st;
+    wal_damage_stats_get(w, &st);
+    return st;
+}
+
 /* Frames of these lengths make the file cut at every byte below. */
 static const size_t torn_lens[] = {0, 5, 300, 1};
 
@@ -383,21 +433,43 @@ static void test_wal_recovery_cuts_torn_tail_at_every_offset(void **state)
         size_t whole = 0;
         while (whole < nrec && bounds[whole + 1] <= cut)
             whole++;
+        size_t torn = cut - bounds[whole];
+        /* A torn tail's seqs are never handed out again: the log continues past every frame
+         * the torn bytes could have held. */
+        uint64_t next = whole + 1 + (torn ? torn / WAL_FRAME_HDR_LEN + 1 : 0);
 
         w = open_wal(dir, 0);
-        assert_int_equal(wal_durable_next(w), whole + 1);
+        assert_int_equal(wal_durable_next(w), next);
         assert_int_equal(file_size(dir, "00000000000000000001.seg"), (off_t)bounds[whole]);
         assert_int_equal(wal_retained_bytes(w), bounds[whole]);
+        assert_int_equal(damage_stats(w).cuts, torn ? 1 : 0);
+        assert_int_equal(damage_stats(w).cut_bytes, torn);
+        assert_int_equal(damage_stats(w).spans, 0);
+        if (torn) {
+            /* The cut bytes were kept aside first. */
+            char kept[600];
+            size_t kept_len;
+            snprintf(kept, sizeof(kept), "%s/damaged/00000000000000000001-%zu.bin", dir,
+                     bounds[whole]);
+            uint8_t *k = read_file(kept, &kept_len);
+            assert_int_equal(kept_len, torn);
+            assert_memory_equal(k, full + bounds[whole], torn);
+            hy_free(k);
+        }
+        /* The reader skips the gap silently. */
         assert_int_equal(read_all(w, 1, len_torn), whole);
-        /* Appends continue right after the valid prefix, with the record that was cut. */
-        if (whole < nrec)
-            assert_int_equal(append_durable(w, torn_lens[whole], whole + 1), whole + 1);
+        assert_int_equal(append_durable(w, 7, next), next);
         wal_close(w);
 
         w = open_wal(dir, 0);
-        size_t expect = whole < nrec ? whole + 1 : whole;
-        assert_int_equal(wal_durable_next(w), expect + 1);
-        assert_int_equal(read_all(w, 1, len_torn), expect);
+        assert_int_equal(wal_durable_next(w), next + 1);
+        struct pass p;
+        read_pass(w, 1, &p);
+        assert_int_equal(p.nd, 0);
+        assert_int_equal(p.n, whole + 1);
+        for (size_t i = 0; i < whole; i++)
+            assert_int_equal(p.seqs[i], i + 1);
+        assert_int_equal(p.seqs[whole], next);
         wal_close(w);
         tmpdir_free(dir);
     }
@@ -405,7 +477,7 @@ static void test_wal_recovery_cuts_torn_tail_at_every_offset(void **state)
     tmpdir_free(src);
 }
 
-static void test_wal_recovery_cuts_at_corrupted_data_byte(void **state)
+static void test_wal_recovery_keeps_intact_frames_after_a_corrupt_one(void **state)
 {
     char *dir = tmpdir_new();
     struct wal *w = open_wal(dir, 0);
@@ -420,41 +492,276 @@ static void test_wal_recovery_cuts_at_corrupted_data_byte(void **state)
     assert_int_equal(len, 5 * 34);
     data[2 * 34 + WAL_FRAME_HDR_LEN + 5] ^= 0x40; /* record 3's data */
     write_file(path, data, len);
-    hy_free(data);
 
     w = open_wal(dir, 0);
-    assert_int_equal(wal_durable_next(w), 3);
-    assert_int_equal(file_size(dir, "00000000000000000001.seg"), 2 * 34);
-    assert_int_equal(append_durable(w, 10, 3), 3);
+    assert_int_equal(wal_durable_next(w), 6); /* nothing cut, no seq reused */
+    assert_int_equal(file_size(dir, "00000000000000000001.seg"), 5 * 34);
+    assert_int_equal(damage_stats(w).spans, 1);
+    assert_int_equal(damage_stats(w).bytes, 34);
+    assert_int_equal(damage_stats(w).cuts, 0);
+    struct pass p;
+    read_pass(w, 1, &p);
+    assert_int_equal(p.n, 4);
+    assert_int_equal(p.seqs[0], 1);
+    assert_int_equal(p.seqs[1], 2);
+    assert_int_equal(p.seqs[2], 4);
+    assert_int_equal(p.seqs[3], 5);
+    assert_int_equal(p.nd, 1);
+    assert_int_equal(p.dmg[0].first_seq, 3);
+    assert_int_equal(p.dmg[0].seq_count, 1);
+    assert_int_equal(p.dmg[0].segment, 1);
+    assert_int_equal(p.dmg[0].offset, 2 * 34);
+    assert_int_equal(p.dmg[0].len, 34);
+    assert_int_equal(p.dmg[0].data_len, 34);
+    assert_memory_equal(p.dmg_bytes[0], data + 2 * 34, 34);
+    assert_int_equal(damage_stats(w).spans, 1); /* found at open and by the reader: once */
+    assert_int_equal(append_durable(w, 10, 6), 6);
     wal_close(w);
+    hy_free(data);
 
-    /* A length field past 16 MiB is corrupt without looking further. */
+    /* A length field past 16 MiB is corrupt without looking further; the scan resyncs. */
     uint8_t *cur = read_file(path, &len);
     wal_put_u32(cur + 34, 0xFFFFFFFFu);
     write_file(path, cur, len);
     w = open_wal(dir, 0);
-    assert_int_equal(wal_durable_next(w), 2);
+    assert_int_equal(wal_durable_next(w), 7);
+    read_pass(w, 1, &p);
+    assert_int_equal(p.n, 4);
+    assert_int_equal(p.nd, 1); /* adjacent bad frames make one span */
+    assert_int_equal(p.dmg[0].first_seq, 2);
+    assert_int_equal(p.dmg[0].seq_count, 2);
+    assert_int_equal(p.dmg[0].offset, 34);
+    assert_int_equal(p.dmg[0].len, 2 * 34);
+    assert_int_equal(p.seqs[3], 6);
     wal_close(w);
     hy_free(cur);
     tmpdir_free(dir);
 }
 
-static void test_wal_recovery_cuts_frame_with_wrong_seq(void **state)
+static void test_wal_recovery_treats_frame_with_impossible_seq_as_torn(void **state)
 {
     char *dir = tmpdir_new();
     char path[512];
     uint8_t frames[3 * WAL_FRAME_HDR_LEN];
-    /* Seqs 1, 2, 4: valid CRCs, but 4 breaks continuity. */
+    /* Seqs 1, 2, 4: valid CRCs, but 4 cannot sit 2 headers into a segment starting at 1. */
     wal_frame_encode(frames, 1, 1001, NULL, 0, 0);
     wal_frame_encode(frames + 24, 2, 1002, NULL, 0, 0);
     wal_frame_encode(frames + 48, 4, 1004, NULL, 0, 0);
     snprintf(path, sizeof(path), "%s/00000000000000000001.seg", dir);
     write_file(path, frames, sizeof(frames));
     struct wal *w = open_wal(dir, 0);
-    assert_int_equal(wal_durable_next(w), 3);
+    assert_int_equal(wal_durable_next(w), 3 + 24 / WAL_FRAME_HDR_LEN + 1);
     assert_int_equal(read_all(w, 1, NULL), 2);
     wal_close(w);
     tmpdir_free(dir);
+}
+
+static void test_wal_intact_frame_after_vanished_frames_is_kept_and_gap_reported(void **state)
+{
+    char *dir = tmpdir_new();
+    char path[512];
+    uint8_t frames[4 * (WAL_FRAME_HDR_LEN + 30)], d[30];
+    size_t off = 0;
+    uint64_t seqs[] = {1, 2, 4, 5};
+    for (int i = 0; i < 4; i++) {
+        fill(d, sizeof(d), seqs[i]);
+        wal_frame_encode(frames + off, seqs[i], 1000 + (int64_t)seqs[i], d, 30,
+                         crc32c(0, d, sizeof(d)));
+        off += WAL_FRAME_HDR_LEN + 30;
+    }
+    snprintf(path, sizeof(path), "%s/00000000000000000001.seg", dir);
+    write_file(path, frames, off);
+    struct wal *w = open_wal(dir, 0);
+    assert_int_equal(wal_durable_next(w), 6);
+    struct pass p;
+    read_pass(w, 1, &p);
+    assert_int_equal(p.n, 4);
+    assert_int_equal(p.seqs[2], 4);
+    assert_int_equal(p.nd, 1);
+    assert_int_equal(p.dmg[0].first_seq, 3);
+    assert_int_equal(p.dmg[0].seq_count, 1);
+    assert_int_equal(p.dmg[0].offset, 2 * (WAL_FRAME_HDR_LEN + 30));
+    assert_int_equal(p.dmg[0].len, 0);
+    wal_close(w);
+    tmpdir_free(dir);
+}
+
+/* Repro: a byte flipped at half the last segment's size lost every later record and the next
+ * append reused an acknowledged seq. */
+static void test_wal_mid_segment_flip_in_last_segment_loses_nothing_intact(void **state)
+{
+    char *dir = tmpdir_new();
+    struct wal *w = open_wal(dir, 0);
+    for (uint64_t i = 1; i <= 400; i++)
+        append_durable(w, 100, i);
+    wal_close(w);
+    char path[512];
+    size_t len;
+    snprintf(path, sizeof(path), "%s/00000000000000000001.seg", dir);
+    uint8_t *data = read_file(path, &len);
+    data[len / 2] ^= 0x10;
+    write_file(path, data, len);
+    hy_free(data);
+    size_t frame = WAL_FRAME_HDR_LEN + 100;
+    uint64_t hit = len / 2 / frame + 1;
+
+    w = open_wal(dir, 0);
+    assert_int_equal(wal_durable_next(w), 401);
+    assert_int_equal(file_size(dir, "00000000000000000001.seg"), (off_t)len);
+    struct pass p;
+    read_pass(w, 1, &p);
+    assert_int_equal(p.n, 399);
+    for (int i = 0; i < p.n; i++)
+        assert_int_equal(p.seqs[i], (uint64_t)i + 1 + ((uint64_t)i + 1 >= hit));
+    assert_int_equal(p.nd, 1);
+    assert_int_equal(p.dmg[0].first_seq, hit);
+    assert_int_equal(p.dmg[0].seq_count, 1);
+    assert_int_equal(p.dmg[0].offset, (hit - 1) * frame);
+    assert_int_equal(p.dmg[0].len, frame);
+    /* A reader positioned past the damage does not see it. */
+    read_pass(w, hit + 1, &p);
+    assert_int_equal(p.nd, 0);
+    assert_int_equal(p.n, 400 - hit);
+    assert_int_equal(append_durable(w, 100, 401), 401); /* above every seq ever written */
+    wal_close(w);
+    tmpdir_free(dir);
+}
+
+/* Repro: a corrupt frame in an earlier segment made every read fail with HY_ECORRUPT. */
+static void test_wal_flip_in_first_of_several_segments_is_reported_then_passed(void **state)
+{
+    char *dir = tmpdir_new();
+    struct wal *w = open_wal(dir, 4096);
+    uint64_t firsts[64];
+    for (uint64_t i = 1; i <= 300; i++)
+        append_durable(w, 100, i);
+    wal_close(w);
+    int nseg = list_segs(dir, firsts, 64);
+    assert_true(nseg >= 4);
+    char path[512];
+    size_t len;
+    snprintf(path, sizeof(path), "%s/00000000000000000001.seg", dir);
+    uint8_t *data = read_file(path, &len);
+    data[len / 2] ^= 0x01;
+    /* And the last frame of the first segment, whose span then runs to the next segment. */
+    data[len - 3] ^= 0x01;
+    write_file(path, data, len);
+    hy_free(data);
+    size_t frame = WAL_FRAME_HDR_LEN + 100;
+    uint64_t hit = len / 2 / frame + 1;
+
+    w = open_wal(dir, 4096);
+    assert_int_equal(wal_durable_next(w), 301);
+    struct pass p;
+    read_pass(w, 1, &p);
+    assert_int_equal(p.n, 298);
+    assert_int_equal(p.nd, 2);
+    assert_int_equal(p.dmg[0].first_seq, hit);
+    assert_int_equal(p.dmg[0].seq_count, 1);
+    assert_int_equal(p.dmg[1].first_seq, firsts[1] - 1);
+    assert_int_equal(p.dmg[1].seq_count, 1);
+    assert_int_equal(p.dmg[1].offset + p.dmg[1].len, len);
+    assert_int_equal(p.seqs[p.n - 1], 300);
+    assert_int_equal(damage_stats(w).spans, 2);
+    /* A second pass reports the same spans again, but they are counted once. */
+    read_pass(w, 1, &p);
+    assert_int_equal(p.nd, 2);
+    assert_int_equal(damage_stats(w).spans, 2);
+    assert_int_equal(damage_stats(w).bytes, 2 * frame);
+    /* Consumers trim past the damage normally. */
+    assert_int_equal(wal_trim(w, firsts[1]), 0);
+    read_pass(w, firsts[1], &p);
+    assert_int_equal(p.nd, 0);
+    assert_int_equal(p.n, 300 - firsts[1] + 1);
+    wal_close(w);
+    tmpdir_free(dir);
+}
+
+/* Record lengths of the sweep log: segments of 100 bytes make [1..3] [4..6] [7..8]. */
+static const size_t sweep_lens[] = {10, 0, 50, 3, 40, 7, 24, 1};
+#define SWEEP_N 8
+
+/* Flip a bit in every byte of a small three-segment log in turn: header len, crc, seq,
+ * arrival and data of every frame, first/middle/last frames of earlier segments and of the
+ * last. After reopen every intact record is read exactly once and the damaged one is reported
+ * (or, as the last frame of the last segment, cut and kept aside), and no seq is reused. */
+static void test_wal_corruption_sweep_reads_every_intact_record_once(void **state)
+{
+    char *src = tmpdir_new();
+    struct wal *w = open_wal(src, 100);
+    for (uint64_t i = 1; i <= SWEEP_N; i++)
+        append_durable(w, sweep_lens[i - 1], i);
+    wal_close(w);
+    uint64_t firsts[8];
+    int nseg = list_segs(src, firsts, 8);
+    assert_int_equal(nseg, 3);
+    assert_int_equal(firsts[1], 4);
+    assert_int_equal(firsts[2], 7);
+    uint8_t *segs[3];
+    size_t seg_len[3];
+    for (int i = 0; i < 3; i++) {
+        char path[512];
+        snprintf(path, sizeof(path), "%s/%020llu.seg", src, (unsigned long long)firsts[i]);
+        segs[i] = read_file(path, &seg_len[i]);
+    }
+
+    int cases = 0;
+    for (int s = 0; s < 3; s++) {
+        for (size_t at = 0; at < seg_len[s]; at++) {
+            /* Which frame holds byte at, and where it starts. */
+            uint64_t seq = firsts[s];
+            size_t fstart = 0;
+            while (fstart + WAL_FRAME_HDR_LEN + sweep_lens[seq - 1] <= at) {
+                fstart += WAL_FRAME_HDR_LEN + sweep_lens[seq - 1];
+                seq++;
+            }
+            size_t flen = WAL_FRAME_HDR_LEN + sweep_lens[seq - 1];
+            uint8_t bit = (uint8_t)(1u << (at % 8));
+            int cut = s == 2 && seq == SWEEP_N;
+
+            char *dir = tmpdir_new();
+            segs[s][at] ^= bit;
+            for (int i = 0; i < 3; i++) {
+                char path[512];
+                snprintf(path, sizeof(path), "%s/%020llu.seg", dir, (unsigned long long)firsts[i]);
+                write_file(path, segs[i], seg_len[i]);
+            }
+            segs[s][at] ^= bit;
+            w = open_wal(dir, 100);
+            uint64_t next = cut ? SWEEP_N + flen / WAL_FRAME_HDR_LEN + 1 : SWEEP_N + 1;
+            assert_int_equal(wal_durable_next(w), next);
+            struct pass p;
+            read_pass(w, 1, &p);
+            assert_int_equal(p.n, SWEEP_N - 1);
+            for (int i = 0; i < p.n; i++)
+                assert_int_equal(p.seqs[i], (uint64_t)i + 1 + ((uint64_t)i + 1 >= seq));
+            struct wal_damage_stats st = damage_stats(w);
+            if (cut) {
+                assert_int_equal(p.nd, 0);
+                assert_int_equal(st.cuts, 1);
+                assert_int_equal(st.cut_bytes, flen);
+            } else {
+                assert_int_equal(p.nd, 1);
+                assert_int_equal(p.dmg[0].first_seq, seq);
+                assert_int_equal(p.dmg[0].seq_count, 1);
+                assert_int_equal(p.dmg[0].segment, firsts[s]);
+                assert_int_equal(p.dmg[0].offset, fstart);
+                assert_int_equal(p.dmg[0].len, flen);
+                assert_int_equal(p.dmg[0].data_len, flen);
+                assert_int_equal(p.dmg_bytes[0][at - fstart], segs[s][at] ^ bit);
+                assert_int_equal(st.spans, 1);
+                assert_int_equal(st.bytes, flen);
+            }
+            assert_int_equal(append_durable(w, 5, next), next);
+            wal_close(w);
+            tmpdir_free(dir);
+            cases++;
+        }
+    }
+    assert_int_equal(cases, (int)(seg_len[0] + seg_len[1] + seg_len[2]));
+    for (int i = 0; i < 3; i++)
+        hy_free(segs[i]);
+    tmpdir_free(src);
 }
 
 static void test_wal_rolls_segments_and_reader_crosses_them(void **state)
@@ -1058,8 +1365,12 @@ int main(void)
         cmocka_unit_test(test_wal_reopen_continues_sequence),
         cmocka_unit_test(test_wal_reader_returns_only_durable_records_and_sees_new_ones),
         cmocka_unit_test(test_wal_recovery_cuts_torn_tail_at_every_offset),
-        cmocka_unit_test(test_wal_recovery_cuts_at_corrupted_data_byte),
-        cmocka_unit_test(test_wal_recovery_cuts_frame_with_wrong_seq),
+        cmocka_unit_test(test_wal_recovery_keeps_intact_frames_after_a_corrupt_one),
+        cmocka_unit_test(test_wal_recovery_treats_frame_with_impossible_seq_as_torn),
+        cmocka_unit_test(test_wal_intact_frame_after_vanished_frames_is_kept_and_gap_reported),
+        cmocka_unit_test(test_wal_mid_segment_flip_in_last_segment_loses_nothing_intact),
+        cmocka_unit_test(test_wal_flip_in_first_of_several_segments_is_reported_then_passed),
+        cmocka_unit_test(test_wal_corruption_sweep_reads_every_intact_record_once),
         cmocka_unit_test(test_wal_rolls_segments_and_reader_crosses_them),
         cmocka_unit_test(test_wal_trim_deletes_only_fully_passed_segments),
         cmocka_unit_test(test_wal_trim_of_everything_keeps_empty_active_segment),
