@@ -334,14 +334,40 @@ static int reader_position(struct delivery *d)
     }
 }
 
+/* A damaged span of the log: its records cannot be read back. Log it and move past it; every
+ * intact record around it is still delivered. */
+static void on_damage(struct delivery *d, const struct streamlog_damage *dm)
+{
+    LOG_ERROR("delivery", "damaged log span skipped",
+              "stream=%s first_seq=%" PRIu64 " seqs=%" PRIu64 " location=%" PRIu64
+              " offset=%" PRIu64 " bytes=%" PRIu64,
+              d->cur->stream_name, dm->first_seq, dm->seq_count, dm->location, dm->offset, dm->len);
+    if (dm->first_seq + dm->seq_count > d->read_seq)
+        d->read_seq = dm->first_seq + dm->seq_count;
+}
+
+/* The reader's next record, passing damaged spans. When none follows, every seq below the
+ * durable position taken before the read was returned or does not exist (skipped by the log),
+ * so read_seq moves up to it. */
+static int next_record(struct delivery *d, struct streamlog_record *rec)
+{
+    uint64_t durable = streamlog_durable_next(d->w);
+    int rc;
+    while ((rc = streamlog_reader_next(d->reader, rec)) == STREAMLOG_DAMAGED)
+        on_damage(d, streamlog_reader_damage(d->reader));
+    if (rc == 0 && durable > d->read_seq)
+        d->read_seq = durable;
+    return rc;
+}
+
 /* Read the next record, waiting up to wait_ms for one to become durable. 1 with *rec, 0 if
  * none, or HY_ECLOSED if stopped while recovering from a read error. */
 static int read_next(struct delivery *d, struct streamlog_record *rec, int wait_ms)
 {
-    int rc = streamlog_reader_next(d->reader, rec);
+    int rc = next_record(d, rec);
     if (rc == 0 && wait_ms > 0 && !atomic_load(&d->stop)) {
         if (streamlog_wait(d->w, d->read_seq, wait_ms) == 1)
-            rc = streamlog_reader_next(d->reader, rec);
+            rc = next_record(d, rec);
     }
     if (rc < 0) {
         LOG_ERROR("delivery", "log read failed", "stream=%s seq=%" PRIu64 " err=%s",
@@ -352,7 +378,7 @@ static int read_next(struct delivery *d, struct streamlog_record *rec, int wait_
         return 0;
     }
     if (rc == 1) {
-        /* Sequence numbers only grow; the log may skip some (never acknowledged). */
+        /* Sequence numbers only grow; the log may skip some (damage, or never acknowledged). */
         HY_ASSERT(rec->seq >= d->read_seq);
         d->read_seq = rec->seq + 1;
     }
@@ -451,8 +477,9 @@ static int batch_open(struct delivery *d, const struct streamlog_record *rec)
     if (!d->has_intent && (rc = intent_create(d, rec)) < 0)
         return rc;
     /* A pending intent was found at start or left by a failed attempt; either way the reader
-     * was positioned at its first record, and the wal hands out dense sequence numbers. */
-    HY_ASSERT(rec->seq == d->intent_first);
+     * was positioned at its first record (or, if that record has since become unreadable, at
+     * the next readable one: the batch still goes to the intent's key). */
+    HY_ASSERT(rec->seq >= d->intent_first);
     if (d->intent_opened_ms == 0)
         d->intent_opened_ms = hytime_mono_ms();
     /* Set before the sink is asked: while it fails, these records are the oldest waiting. */
@@ -644,6 +671,14 @@ static void consume(struct delivery *d)
             if (rc == HY_ECLOSED || (rc < 0 && batch_fail(d, rc) < 0))
                 return;
             continue;
+        }
+        /* Idle with seqs passed that no object holds (damaged or skipped by the log): move the
+         * cursor over them, so the log can be trimmed and a stop sees everything consumed. */
+        if (!d->writer && !d->has_intent && d->read_seq > atomic_load(&d->cursor)) {
+            if (store_with_retry(d, d->read_seq, 0) < 0)
+                return;
+            atomic_store(&d->cursor, d->read_seq);
+            d->advanced(d->rt, d->read_seq);
         }
         if (stopping)
             return; /* flushed everything durable */

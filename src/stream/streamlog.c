@@ -256,6 +256,7 @@ size_t streamlog_parked(struct streamlog *l)
 struct streamlog_reader {
     const struct streamlog_backend *be;
     void *impl;
+    struct streamlog_damage damage; /* of the last STREAMLOG_DAMAGED */
 };
 
 int streamlog_reader_open(struct streamlog *l, uint64_t from_seq, struct streamlog_reader **out)
@@ -275,7 +276,20 @@ int streamlog_reader_open(struct streamlog *l, uint64_t from_seq, struct streaml
 
 int streamlog_reader_next(struct streamlog_reader *r, struct streamlog_record *rec)
 {
-    return r->be->reader_next(r->impl, rec);
+    int rc = r->be->reader_next(r->impl, rec);
+    if (rc == STREAMLOG_DAMAGED)
+        r->be->reader_damage(r->impl, &r->damage);
+    return rc;
+}
+
+const struct streamlog_damage *streamlog_reader_damage(struct streamlog_reader *r)
+{
+    return &r->damage;
+}
+
+void streamlog_damage_stats(struct streamlog *l, struct streamlog_damage_stats *out)
+{
+    l->be->damage_stats(l->impl, out);
 }
 
 int streamlog_reader_seek(struct streamlog_reader *r, uint64_t from_seq)

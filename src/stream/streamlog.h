@@ -42,6 +42,29 @@ struct streamlog_record {
     size_t len;
 };
 
+/* streamlog_reader_next result: the reader passed a damaged span of the log (records that can
+ * no longer be read); streamlog_reader_damage() describes it; reading continues after it. */
+#define STREAMLOG_DAMAGED 2
+
+/* A damaged span. data is borrowed until the next call on the same reader. */
+struct streamlog_damage {
+    uint64_t first_seq;  /* the seq the reader expected next */
+    uint64_t seq_count;  /* seqs [first_seq, first_seq + seq_count) are lost (may be 0) */
+    uint64_t location;   /* backend's place of the span (WAL: the segment's first seq) */
+    uint64_t offset;     /* byte offset there */
+    uint64_t len;        /* damaged bytes (true length) */
+    const uint8_t *data; /* the first data_len of them (capped by the backend, 1 MiB for the WAL) */
+    size_t data_len;
+};
+
+/* Damage the backend found since open, each span once. */
+struct streamlog_damage_stats {
+    uint64_t spans;
+    uint64_t bytes;
+    uint64_t cuts; /* torn tails cut at recovery (kept aside, never acknowledged data) */
+    uint64_t cut_bytes;
+};
+
 /* Called exactly once per accepted append: status 0 once the records are durable, with
  * first_seq the first record's seq (the others follow densely); or a negative error (HY_EBUSY:
  * no room in time, HY_ECLOSED, -ENOSPC, -EIO...), and then nothing of it is in the log. */
@@ -87,10 +110,13 @@ struct streamlog_backend {
     void (*wake)(void *impl);
     int (*trim)(void *impl, uint64_t min_seq);
     uint64_t (*retained_bytes)(void *impl);
+    void (*damage_stats)(void *impl, struct streamlog_damage_stats *out);
     int (*reader_open)(void *impl, uint64_t from_seq, void **reader);
     int (*reader_next)(void *reader, struct streamlog_record *rec);
     int (*reader_seek)(void *reader, uint64_t from_seq);
     void (*reader_close)(void *reader);
+    /* The span of the last STREAMLOG_DAMAGED result. */
+    void (*reader_damage)(void *reader, struct streamlog_damage *out);
 };
 
 struct streamlog;
@@ -123,13 +149,19 @@ void streamlog_wake(struct streamlog *l);
 int streamlog_trim(struct streamlog *l, uint64_t min_seq);
 /* Bytes the log retains (what the quota counts). */
 uint64_t streamlog_retained_bytes(struct streamlog *l);
+/* Damage found in the log since it opened. */
+void streamlog_damage_stats(struct streamlog *l, struct streamlog_damage_stats *out);
 /* Appends currently parked (waiting for room). */
 size_t streamlog_parked(struct streamlog *l);
 
 /* Open a reader at from_seq (>= first retained). 0 and *out, or a negative error. */
 int streamlog_reader_open(struct streamlog *l, uint64_t from_seq, struct streamlog_reader **out);
-/* 1 with *rec filled, 0 when no durable record follows yet, or a negative error. */
+/* 1 with *rec filled, 0 when no durable record follows yet, STREAMLOG_DAMAGED when a damaged
+ * span was passed (*rec untouched; see streamlog_reader_damage), or a negative error. Seqs
+ * returned only grow, and may skip: past damage, and past seqs never acknowledged (a cut). */
 int streamlog_reader_next(struct streamlog_reader *r, struct streamlog_record *rec);
+/* The span of the last STREAMLOG_DAMAGED; borrowed until the next call on r. */
+const struct streamlog_damage *streamlog_reader_damage(struct streamlog_reader *r);
 int streamlog_reader_seek(struct streamlog_reader *r, uint64_t from_seq);
 void streamlog_reader_close(struct streamlog_reader *r);
 

@@ -80,6 +80,7 @@ static int be_reader_next(void *reader, struct streamlog_record *rec)
 {
     struct wal_record wr;
     int rc = wal_reader_next(reader, &wr);
+    _Static_assert(WAL_READ_DAMAGED == STREAMLOG_DAMAGED, "same damaged-span result");
     if (rc == 1) {
         rec->seq = wr.seq;
         rec->arrival_ms = wr.arrival_ms;
@@ -87,6 +88,28 @@ static int be_reader_next(void *reader, struct streamlog_record *rec)
         rec->len = wr.len;
     }
     return rc;
+}
+
+static void be_reader_damage(void *reader, struct streamlog_damage *out)
+{
+    const struct wal_damage *d = wal_reader_damage(reader);
+    out->first_seq = d->first_seq;
+    out->seq_count = d->seq_count;
+    out->location = d->segment;
+    out->offset = d->offset;
+    out->len = d->len;
+    out->data = d->data;
+    out->data_len = d->data_len;
+}
+
+static void be_damage_stats(void *impl, struct streamlog_damage_stats *out)
+{
+    struct wal_damage_stats st;
+    wal_damage_stats_get(impl, &st);
+    out->spans = st.spans;
+    out->bytes = st.bytes;
+    out->cuts = st.cuts;
+    out->cut_bytes = st.cut_bytes;
 }
 
 static int be_reader_seek(void *reader, uint64_t from_seq)
@@ -113,4 +136,6 @@ const struct streamlog_backend wal_backend = {
     .reader_next = be_reader_next,
     .reader_seek = be_reader_seek,
     .reader_close = be_reader_close,
+    .reader_damage = be_reader_damage,
+    .damage_stats = be_damage_stats,
 };
