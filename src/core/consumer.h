@@ -43,6 +43,9 @@ struct consumer_ops {
     const char *name; /* [a-z0-9-]+: names the cursor file */
     /* 1 if the consumer runs for a stream with this destination; NULL = always. */
     int (*wants)(const struct cJSON *dest);
+    /* Check a destination document it would run for (create, update, --streams): 0, or
+     * HY_EINVAL with *reason a static message for the user. NULL = accepts any. Pure. */
+    int (*check)(const struct cJSON *dest, const char **reason);
     /* Start at the cursor in env->state_path (created if missing). 0 and *state, or an error. */
     int (*start)(const struct consumer_env *env, void **state);
     /* The destination or version changed (UpdateDestination). 0 or an error (then it applies at

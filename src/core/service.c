@@ -55,6 +55,19 @@ int service_ready(struct service *svc)
 
 /* ---------------------------------------------------------------- create */
 
+int service_dest_check(struct service *svc, const cJSON *dest, const char **reason)
+{
+    for (size_t i = 0; i < svc->cfg.nconsumers; i++) {
+        const struct consumer_ops *ops = svc->cfg.consumers[i];
+        if (ops->wants && !ops->wants(dest))
+            continue;
+        int rc = ops->check ? ops->check(dest, reason) : 0;
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
 int service_stream_create(struct service *svc, const char *name, cJSON *dest, cJSON *tags)
 {
     int rc = HY_ENOMEM;

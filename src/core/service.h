@@ -69,6 +69,10 @@ int service_stream_get(struct service *svc, const char *name, size_t len,
 void service_stream_ref(struct service_stream *st);
 void service_stream_unref(struct service_stream *st);
 
+/* Ask every consumer that would run for dest whether it can: 0, or HY_EINVAL with *reason (a
+ * static message) from the first that cannot. Fronts call it before create and update. */
+int service_dest_check(struct service *svc, const struct cJSON *dest, const char **reason);
+
 /* Create a stream (name: 1 to CATALOG_NAME_MAX bytes, already validated by the front). Takes
  * ownership of dest and tags (tags may be NULL: none) whatever it returns. 0 once ACTIVE;
  * HY_EEXIST, HY_E2BIG (max_streams reached), HY_ENOMEM or a disk error. */

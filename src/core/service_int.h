@@ -43,7 +43,7 @@ struct service_stream {
     struct streamlog *log;         /* [put_lock] NULL while not open */
     int closing;                   /* [put_lock] stopping: appends are refused */
     struct service_consumer *cons; /* control threads only */
-    size_t ncons;
+    _Atomic size_t ncons;          /* read by consumer threads (trim) while later ones start */
 };
 
 /* service_stream.c */

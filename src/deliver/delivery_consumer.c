@@ -8,6 +8,7 @@
 
 #include "core/consumer.h"
 #include "deliver/delivery.h"
+#include "deliver/keyname.h"
 
 /* Firehose: BufferingHints defaults for S3 (a stored document always has both). */
 #define DEFAULT_SIZE_MB 5
@@ -48,6 +49,13 @@ static void target_of(const struct consumer_env *env, struct delivery_target *t)
     t->interval_s = int_of(bh, "IntervalInSeconds", DEFAULT_INTERVAL_S);
 }
 
+/* Firehose's Prefix / ErrorOutputPrefix rules (keyname.h): delivery is what evaluates them. */
+static int check(const cJSON *dest, const char **reason)
+{
+    return keyname_prefixes_validate(str_of(dest, "Prefix"), str_of(dest, "ErrorOutputPrefix"),
+                                     reason);
+}
+
 static int start(const struct consumer_env *env, void **state)
 {
     struct delivery_target t;
@@ -79,6 +87,7 @@ static uint64_t stop(void *state, int flush)
 const struct consumer_ops delivery_consumer = {
     .name = "delivery",
     .wants = NULL,
+    .check = check,
     .start = start,
     .update = update,
     .cursor = cursor,

@@ -192,9 +192,15 @@ static int declare_one(struct firehose *a, const cJSON *item, size_t idx, char *
     if (!text)
         goto out;
     rc = HY_EINVAL;
+    const char *reason = NULL;
     if (firehose_valid_request(FIREHOSE_OP_CREATE, text, strlen(text), &root, &e) ||
         firehose_dest_from_create(root, &dest, &e))
         goto out;
+    if (service_dest_check(a->svc, dest, &reason)) {
+        awsjson_err_set(&e, AWSJSON_BAD_REQUEST, "InvalidArgumentException", "%s",
+                        reason ? reason : "Invalid destination");
+        goto out;
+    }
     /* Validated: a required 1-64 character string. */
     name = cJSON_GetObjectItemCaseSensitive(root, "DeliveryStreamName")->valuestring;
     if (service_stream_get(a->svc, name, strlen(name), &st) == HY_ENOTFOUND) {

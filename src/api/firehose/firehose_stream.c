@@ -37,6 +37,18 @@ static void reply_internal(struct http_exchange *ex, const char *what, int rc)
     awsjson_reply_errorf(ex, AWSJSON_SERVER, "InternalFailure", "%s: %s", what, hy_strerror(rc));
 }
 
+/* What the stream's consumers must accept of a destination (prefix expressions...): 0, or -1
+ * with InvalidArgumentException set. */
+static int check_dest(struct firehose *a, const cJSON *dest, struct awsjson_err *e)
+{
+    const char *reason = NULL;
+    if (service_dest_check(a->svc, dest, &reason) == 0)
+        return 0;
+    awsjson_err_set(e, AWSJSON_BAD_REQUEST, "InvalidArgumentException", "%s",
+                    reason ? reason : "Invalid destination");
+    return -1;
+}
+
 /* ---------------------------------------------------------------- CreateDeliveryStream */
 
 void firehose_op_create(struct firehose *a, struct http_exchange *ex, const cJSON *root)
@@ -45,7 +57,7 @@ void firehose_op_create(struct firehose *a, struct http_exchange *ex, const cJSO
     awsjson_err_init(&e);
     cJSON *dest = NULL, *tags = NULL;
     const char *name = name_of(root);
-    if (firehose_dest_from_create(root, &dest, &e))
+    if (firehose_dest_from_create(root, &dest, &e) || check_dest(a, dest, &e))
         goto reply;
     const cJSON *list = cJSON_GetObjectItemCaseSensitive(root, "Tags");
     tags = cJSON_CreateArray();
@@ -192,6 +204,7 @@ void firehose_op_list(struct firehose *a, struct http_exchange *ex, const cJSON 
 /* ---------------------------------------------------------------- UpdateDestination */
 
 struct update_ctx {
+    struct firehose *a;
     const cJSON *root;
     const char *name;
     const char *dest_id;
@@ -208,7 +221,14 @@ static int update_edit(const cJSON *cur, cJSON **next, void *arg)
                         u->dest_id, u->name, CATALOG_DESTINATION_ID);
         return HY_EINVAL;
     }
-    return firehose_dest_update(cur, u->root, next, u->e) ? HY_EINVAL : 0;
+    if (firehose_dest_update(cur, u->root, next, u->e))
+        return HY_EINVAL;
+    if (check_dest(u->a, *next, u->e)) {
+        cJSON_Delete(*next);
+        *next = NULL;
+        return HY_EINVAL;
+    }
+    return 0;
 }
 
 /* A VersionId as AWS compares it: the text given. Only canonical decimal text can equal a
@@ -240,7 +260,7 @@ void firehose_op_update(struct firehose *a, struct http_exchange *ex, const cJSO
     struct service_stream_info info;
     int have = service_stream_describe(a->svc, st, &info) == 0;
     int rc = HY_ENOMEM;
-    struct update_ctx u = {.root = root, .name = info.name, .dest_id = dest_id, .e = &e};
+    struct update_ctx u = {.a = a, .root = root, .name = info.name, .dest_id = dest_id, .e = &e};
     if (have)
         rc = service_stream_update_dest(a->svc, st, version_of(want), update_edit, &u);
     if (rc == HY_ECLOSED)
