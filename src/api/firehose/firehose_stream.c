@@ -49,6 +49,22 @@ static int check_dest(struct firehose *a, const cJSON *dest, struct awsjson_err 
     return -1;
 }
 
+/* A copy of the named stream's fields, or -1 when an error was answered already. */
+static int describe_named(struct firehose *a, struct http_exchange *ex, const cJSON *root,
+                          struct service_stream_info *info)
+{
+    struct service_stream *st = firehose_stream_lookup(a, ex, root);
+    if (!st)
+        return -1;
+    int rc = service_stream_describe(a->svc, st, info);
+    service_stream_unref(st);
+    if (rc) {
+        reply_internal(ex, "could not read the stream", rc);
+        return -1;
+    }
+    return 0;
+}
+
 /* ---------------------------------------------------------------- CreateDeliveryStream */
 
 void firehose_op_create(struct firehose *a, struct http_exchange *ex, const cJSON *root)
@@ -119,16 +135,9 @@ void firehose_op_delete(struct firehose *a, struct http_exchange *ex, const cJSO
 
 void firehose_op_describe(struct firehose *a, struct http_exchange *ex, const cJSON *root)
 {
-    struct service_stream *st = firehose_stream_lookup(a, ex, root);
-    if (!st)
-        return;
     struct service_stream_info info;
-    int rc = service_stream_describe(a->svc, st, &info);
-    service_stream_unref(st);
-    if (rc) {
-        reply_internal(ex, "could not describe the stream", rc);
+    if (describe_named(a, ex, root, &info))
         return;
-    }
     const cJSON *start = cJSON_GetObjectItemCaseSensitive(root, "ExclusiveStartDestinationId");
     char ver[32];
     snprintf(ver, sizeof ver, "%" PRIu64, info.version);
@@ -349,16 +358,9 @@ void firehose_op_untag(struct firehose *a, struct http_exchange *ex, const cJSON
 
 void firehose_op_list_tags(struct firehose *a, struct http_exchange *ex, const cJSON *root)
 {
-    struct service_stream *st = firehose_stream_lookup(a, ex, root);
-    if (!st)
-        return;
     struct service_stream_info info;
-    int rc = service_stream_describe(a->svc, st, &info);
-    service_stream_unref(st);
-    if (rc) {
-        reply_internal(ex, "could not read the tags", rc);
+    if (describe_named(a, ex, root, &info))
         return;
-    }
     const cJSON *start = cJSON_GetObjectItemCaseSensitive(root, "ExclusiveStartTagKey");
     const cJSON *limit = cJSON_GetObjectItemCaseSensitive(root, "Limit");
     cJSON *out = firehose_tags_page(info.tags, cJSON_IsString(start) ? start->valuestring : NULL,
