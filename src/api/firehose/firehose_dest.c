@@ -103,8 +103,11 @@ static int check_dest(const cJSON *d, struct awsjson_err *e)
     const char *arn = str_of(d, "BucketARN");
     const char *bucket = arn ? firehose_valid_bucket(arn) : NULL;
     /* The bucket becomes a directory under <data-dir>/s3; the model's pattern already keeps
-     * '/' out, so only the dot names remain. */
-    if (!bucket || !bucket[0] || strcmp(bucket, ".") == 0 || strcmp(bucket, "..") == 0) {
+     * '/' out, so only names starting with '.' remain: ".", ".." and hidden names, which the
+     * store keeps for itself (fssink.h); S3 bucket names start with a letter or digit anyway.
+     * Prefixes need no such rule: every key has a file of its own (fssink.h), so the object key
+     * is always the Prefix given. */
+    if (!bucket || !bucket[0] || bucket[0] == '.') {
         awsjson_err_set(e, AWSJSON_BAD_REQUEST, "InvalidArgumentException",
                         "BucketARN %s does not name a usable bucket", arn ? arn : "");
         return -1;
