@@ -330,10 +330,10 @@ static void test_every_key_is_stored_inside_its_bucket_under_a_reversible_path(v
     static const struct {
         const char *key, *path;
     } cases[] = {
-        {"", "%"},         {"/abs", "%/abs"},   {"a/../b", "a/%../b"}, {"..", "%.."},
-        {"a/..", "a/%.."}, {"./a", "%./a"},     {"a//b", "a/%/b"},     {"a/", "a/%"},
-        {"a/./b", "a/%./b"}, {"%x", "%%x"},     {"a%/b", "a%/b"},      {"../", "%../%"},
-        {"//", "%/%/%"},   {".../.a", ".../.a"}, {"plain/key", "plain/key"},
+        {"", "%"},           {"/abs", "%/abs"},    {"a/../b", "a/%../b"},      {"..", "%.."},
+        {"a/..", "a/%.."},   {"./a", "%./a"},      {"a//b", "a/%/b"},          {"a/", "a/%"},
+        {"a/./b", "a/%./b"}, {"%x", "%%x"},        {"a%/b", "a%/b"},           {"../", "%../%"},
+        {"//", "%/%/%"},     {".../.a", ".../.a"}, {"plain/key", "plain/key"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char path[512], bucket[32], content[32];
@@ -506,16 +506,18 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_many_iovecs_and_empty_object_are_written_exactly,
                                         setup, teardown),
-        cmocka_unit_test_setup_teardown(test_every_key_is_stored_inside_its_bucket_under_a_reversible_path, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_paths_that_no_key_maps_to_do_not_decode, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_unsafe_bucket_is_rejected_without_touching_disk,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_every_key_is_stored_inside_its_bucket_under_a_reversible_path, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_paths_that_no_key_maps_to_do_not_decode, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_unsafe_bucket_is_rejected_without_touching_disk, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_failed_put_leaves_no_temp_file_and_keeps_old_state,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_put_in_unwritable_dir_leaves_no_temp_file,
                                         setup, teardown),
-        cmocka_unit_test_setup_teardown(
-            test_segments_beyond_name_max_are_stored_in_chunks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_segments_beyond_name_max_are_stored_in_chunks, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
