@@ -227,6 +227,7 @@ static void test_dot_names_get_escaped_directories_and_survive_a_reopen(void **s
         struct catalog_stream *s = catalog_get(c, names[i], strlen(names[i]));
         assert_non_null(s);
         assert_int_equal(catalog_remove(c, s), 0);
+        catalog_stream_unref(s);
     }
     assert_int_equal(count(c), 0);
     catalog_free(c);
