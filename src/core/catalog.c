@@ -243,12 +243,31 @@ fail:
 
 /* ---------------------------------------------------------------- paths and persistence */
 
+/* Stream names match [a-zA-Z0-9_.-]+, so a name is its own directory name, except that "." and
+ * ".." are no directories of their own and names starting with '.' would be hidden entries,
+ * which the catalog keeps for itself (".deleted-*" during removal). Such names get the prefix
+ * CATALOG_DIR_ESCAPE, a character no name contains: the mapping stays injective, and every
+ * stream directory written before (a name not starting with '.') keeps its name. */
+#define CATALOG_DIR_ESCAPE "@"
+
 int catalog_stream_path(const struct catalog *c, const char *name, const char *leaf,
                         struct buf *out)
 {
+    const char *esc = name[0] == '.' ? CATALOG_DIR_ESCAPE : "";
     if (leaf)
-        return buf_printf(out, "%s/streams/%s/%s", c->data_dir, name, leaf);
-    return buf_printf(out, "%s/streams/%s", c->data_dir, name);
+        return buf_printf(out, "%s/streams/%s%s/%s", c->data_dir, esc, name, leaf);
+    return buf_printf(out, "%s/streams/%s%s", c->data_dir, esc, name);
+}
+
+/* The stream name an entry of <data_dir>/streams holds (the inverse of catalog_stream_path's
+ * mapping; borrowed from dir), or NULL for entries that are no stream. */
+static const char *dir_stream_name(const char *dir)
+{
+    if (dir[0] == '.')
+        return NULL; /* the catalog's own entries */
+    if (dir[0] == CATALOG_DIR_ESCAPE[0])
+        return dir[1] == '.' ? dir + 1 : NULL; /* only names starting with '.' are escaped */
+    return dir;
 }
 
 const char *catalog_data_dir(const struct catalog *c)
@@ -523,7 +542,9 @@ int catalog_open(const char *data_dir, struct catalog **out)
             }
             continue;
         }
-        load_one(c, e->d_name);
+        const char *name = dir_stream_name(e->d_name);
+        if (name)
+            load_one(c, name);
     }
     closedir(d);
     buf_fini(&dir);

@@ -22,7 +22,7 @@
 #include "deliver/keyname.h"
 #include "core/consumer.h"
 #include "core/stats.h"
-#include "sink/fssink.h"
+#include "sink/sink.h"
 #include "stream/streamlog.h"
 
 /*
@@ -405,8 +405,9 @@ static int store_with_retry(struct delivery *d, uint64_t next_seq, int with_inte
     }
 }
 
-/* Name the batch's object in d->intent_key. A prefix that cannot be used falls back to the
- * default prefix, since stalling the stream would be worse; returns 0 or HY_ENOMEM. */
+/* Name the batch's object in d->intent_key. A prefix that does not evaluate (a bad catalog
+ * entry: the front validates prefixes) falls back to the default prefix, since stalling the
+ * stream would be worse; the sink stores any key. Returns 0 or HY_ENOMEM. */
 static int batch_key(struct delivery *d, const struct keyname_batch *r)
 {
     struct buf *key = &d->intent_key;
@@ -416,14 +417,6 @@ static int batch_key(struct delivery *d, const struct keyname_batch *r)
         /* The api validates prefixes, so this is a bad catalog entry; deliver anyway. */
         LOG_ERROR("delivery", "bad prefix, using the default", "stream=%s err=%s",
                   d->cur->stream_name, hy_errname(rc));
-        buf_reset(key);
-        rc = keyname_object_key(NULL, r, key);
-    }
-    if (rc == 0 && fssink_check_name(d->cur->bucket, key->data) < 0) {
-        /* A prefix such as "a//b/" is a valid S3 key but has no file of its own; retrying it
-         * forever would stall the stream, so such objects take the default prefix. */
-        LOG_ERROR("delivery", "key not storable locally, using the default prefix",
-                  "stream=%s bucket=%s key=%s", d->cur->stream_name, d->cur->bucket, key->data);
         buf_reset(key);
         rc = keyname_object_key(NULL, r, key);
     }

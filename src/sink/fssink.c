@@ -71,19 +71,113 @@ const struct sink_ops fssink_ops = {
     .abort = fs_abort,
 };
 
-/* A segment is unsafe if it is empty, "." or "..": the first two would make distinct S3 keys
- * share one file, the last would escape the bucket. One longer than NAME_MAX can never be a
- * file or directory: every put would fail with ENAMETOOLONG, so it is refused here, where
- * callers can still choose another name. */
-static int segment_ok(const char *s, size_t n)
+/* A bucket is one directory of s3_root: not empty, ".", ".." or hidden (FSSINK_TMP_DIR is
+ * s3_root's own, and S3 bucket names start with a letter or digit anyway), no '/', and short
+ * enough to be a file name. */
+static int bucket_ok(const char *b)
 {
-    if (n == 0 || n > NAME_MAX)
-        return 0;
-    if (n == 1 && s[0] == '.')
-        return 0;
-    if (n == 2 && s[0] == '.' && s[1] == '.')
-        return 0;
-    return 1;
+    size_t n = strlen(b);
+    return n > 0 && n <= NAME_MAX && b[0] != '.' && !strchr(b, '/');
+}
+
+/* Append the path components of one key segment s[0..n) (see fssink.h). */
+static int segment_path(const char *s, size_t n, struct buf *out)
+{
+    int rc = 0;
+    /* A segment too long for one file name goes in chunks, each "%+" and FSSINK_CHUNK_LEN bytes;
+     * the rest (1 to FSSINK_CHUNK_LEN bytes) follows as a segment of its own. */
+    while (!rc && n > FSSINK_CHUNK_LEN) {
+        rc = buf_append_str(out, FSSINK_ESCAPE "+");
+        if (!rc)
+            rc = buf_append(out, s, FSSINK_CHUNK_LEN);
+        if (!rc)
+            rc = buf_append_str(out, "/");
+        s += FSSINK_CHUNK_LEN;
+        n -= FSSINK_CHUNK_LEN;
+    }
+    int escape = n == 0 || s[0] == FSSINK_ESCAPE[0] || (n == 1 && s[0] == '.') ||
+                 (n == 2 && s[0] == '.' && s[1] == '.');
+    if (!rc && escape)
+        rc = buf_append_str(out, FSSINK_ESCAPE);
+    if (!rc)
+        rc = buf_append(out, s, n);
+    return rc;
+}
+
+int fssink_key_path(const char *key, size_t key_len, struct buf *out)
+{
+    size_t old = out->len;
+    const char *p = key, *end = key + key_len;
+    int rc = 0;
+    for (;;) {
+        const char *slash = memchr(p, '/', (size_t)(end - p));
+        size_t n = slash ? (size_t)(slash - p) : (size_t)(end - p);
+        if (memchr(p, '\0', n)) {
+            rc = HY_EINVAL; /* no file name can hold a NUL */
+            break;
+        }
+        rc = segment_path(p, n, out);
+        if (rc || !slash)
+            break;
+        rc = buf_append_str(out, "/");
+        if (rc)
+            break;
+        p = slash + 1;
+    }
+    if (rc) {
+        out->len = old;
+        if (out->data)
+            out->data[old] = '\0';
+    }
+    return rc;
+}
+
+int fssink_path_key(const char *path, size_t path_len, struct buf *out)
+{
+    size_t old = out->len;
+    const char *p = path, *end = path + path_len;
+    int rc = 0, chunked = 0;
+    for (;;) {
+        const char *slash = memchr(p, '/', (size_t)(end - p));
+        size_t n = slash ? (size_t)(slash - p) : (size_t)(end - p);
+        int chunk = n >= 2 && p[0] == FSSINK_ESCAPE[0] && p[1] == '+';
+        const char *v = p;
+        size_t vn = n;
+        if (chunk) {
+            v += 2;
+            vn -= 2;
+            /* Only the encoder's chunks: full length and followed by more. */
+            if (vn != FSSINK_CHUNK_LEN || !slash)
+                rc = HY_EINVAL;
+        } else if (n && p[0] == FSSINK_ESCAPE[0]) {
+            v++;
+            vn--;
+            /* Escaped only when needed, so that every key has exactly one path. */
+            int needed = vn == 0 || v[0] == FSSINK_ESCAPE[0] || (vn == 1 && v[0] == '.') ||
+                         (vn == 2 && v[0] == '.' && v[1] == '.');
+            if (!needed)
+                rc = HY_EINVAL;
+        } else if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.')) {
+            rc = HY_EINVAL;
+        }
+        /* A longer segment would have been chunked, and the rest of one is never empty. */
+        if (!rc && !chunk && (vn > FSSINK_CHUNK_LEN || (chunked && vn == 0)))
+            rc = HY_EINVAL;
+        if (!rc)
+            rc = buf_append(out, v, vn);
+        if (!rc && slash && !chunk)
+            rc = buf_append_str(out, "/");
+        if (rc || !slash)
+            break;
+        chunked = chunk;
+        p = slash + 1;
+    }
+    if (rc) {
+        out->len = old;
+        if (out->data)
+            out->data[old] = '\0';
+    }
+    return rc;
 }
 
 int fssink_sweep(const char *s3_root)
@@ -99,18 +193,8 @@ int fssink_sweep(const char *s3_root)
 
 int fssink_check_name(const char *bucket, const char *key)
 {
-    if (!bucket || !key || strchr(bucket, '/') || !segment_ok(bucket, strlen(bucket)))
+    if (!bucket || !key || !bucket_ok(bucket))
         return HY_EINVAL;
-    const char *p = key;
-    for (;;) {
-        const char *slash = strchr(p, '/');
-        size_t n = slash ? (size_t)(slash - p) : strlen(p);
-        if (!segment_ok(p, n))
-            return HY_EINVAL;
-        if (!slash)
-            break;
-        p = slash + 1;
-    }
     return 0;
 }
 
@@ -136,7 +220,8 @@ int fssink_open(const char *s3_root, const char *bucket, const char *key,
     buf_init(&w->tmp, PATH_CAP);
     if ((rc = fssink_check_name(bucket, key)) < 0)
         goto fail;
-    if ((rc = buf_printf(&w->path, "%s/%s/%s", s3_root, bucket, key)) < 0)
+    if ((rc = buf_printf(&w->path, "%s/%s/", s3_root, bucket)) < 0 ||
+        (rc = fssink_key_path(key, strlen(key), &w->path)) < 0)
         goto fail;
 
     /* The parent directories of the object; the temp file lives in <s3_root>/.tmp (never a

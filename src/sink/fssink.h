@@ -9,9 +9,26 @@
  * filesystem (the rename does not cross filesystems). Writing the same key again replaces the
  * object.
  *
- * Keys that could escape the bucket or collide in a filesystem ("..", ".", empty segments,
- * a leading or trailing '/') or that no filesystem can hold (a segment over NAME_MAX) are
- * refused. Thread-safe: each writer has its own temp file and is used by one thread.
+ * Every S3 key has a file, by a reversible encoding of its '/'-separated segments (so an S3 REST
+ * front can list keys back from paths with fssink_path_key). A segment is its own path
+ * component, except:
+ *
+ *     segment                          component(s)
+ *     "" (from "//", a leading or      "%"
+ *        trailing '/')
+ *     "."  ".."                        "%."  "%.."
+ *     "%..." (starts with '%')         "%%..."
+ *     longer than FSSINK_CHUNK_LEN     "%+<253 bytes>/" repeated while more than 253 bytes are
+ *                                      left, then the rest (1-253 bytes) by the rules above
+ *
+ * e.g. "../a//b/" -> "%../a/%/b/%". A component that starts with '%' is always an escape, so
+ * the mapping is injective, and every component is a usable file name (at most NAME_MAX bytes,
+ * never "." or ".."), so no key escapes its bucket. Keys without such segments (every key
+ * Firehose's default prefix makes) are stored as <bucket>/<key> unchanged. A key holding a NUL
+ * has no file. One limit remains: a key that is a directory of another ("a" and "a/b") cannot
+ * exist at the same time; opening the second fails with -ENOTDIR or -EISDIR.
+ *
+ * Thread-safe: each writer has its own temp file and is used by one thread.
  */
 #ifndef HY_FSSINK_H
 #define HY_FSSINK_H
@@ -20,6 +37,8 @@
 #include <sys/uio.h>
 
 #include "sink/sink.h"
+
+struct buf;
 
 /* Bytes written between two writeback kicks (sync_file_range): the object reaches the disk in
  * steps of this size instead of in one burst at commit, which would stall the log's fdatasyncs
@@ -51,8 +70,18 @@ void fssink_abort(struct fssink_writer *w);
  * open (at start); 0 or -errno. */
 int fssink_sweep(const char *s3_root);
 
-/* 0 if bucket and key are safe to map to a path (no unsafe or empty segment, none longer than
- * NAME_MAX), else HY_EINVAL. */
+/* The escape character of the key encoding, and the payload bytes of a chunk component. */
+#define FSSINK_ESCAPE "%"
+#define FSSINK_CHUNK_LEN 253 /* NAME_MAX minus "%+" */
+
+/* 0 if bucket names a usable bucket directory (1 to NAME_MAX bytes, no '/', not starting with
+ * '.'), else HY_EINVAL. Every key maps to a path, so key only has to be non-NULL. */
 int fssink_check_name(const char *bucket, const char *key);
+/* Append the relative path (below the bucket directory) of key[0..key_len) to out, encoded as
+ * above. 0, HY_EINVAL for a key holding a NUL, or HY_E2BIG/HY_ENOMEM (out then unchanged). */
+int fssink_key_path(const char *key, size_t key_len, struct buf *out);
+/* The inverse: append the key whose relative path is path[0..path_len) to out. 0, HY_EINVAL if
+ * the path is no encoder output (out then unchanged), or HY_E2BIG/HY_ENOMEM. */
+int fssink_path_key(const char *path, size_t path_len, struct buf *out);
 
 #endif

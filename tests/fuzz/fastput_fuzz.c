@@ -3,7 +3,8 @@
  * against the general path (firehose_put_parse: cJSON, model validation, decode). The scanner may
  * decline anything, but whatever it accepts the general path must accept too, with the same
  * stream name and byte-identical records; any difference aborts. The first input byte picks
- * PutRecord (even) or PutRecordBatch (odd); the rest is the body.
+ * PutRecord (even) or PutRecordBatch (odd); the rest is the body. Seeds with invalid UTF-8,
+ * \u0000 and lone surrogates (corpus/fastput/utf8_*) keep the scanner's decline of them covered.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -35,6 +36,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t fname_len = 0;
     if (firehose_fastput_parse(batch, body, len, &fname, &fname_len, &f) != 0)
         return 0;
+    /* Whatever the scanner accepts is well-formed UTF-8 (the general path answers
+     * SerializationException otherwise), and its name holds no NUL. */
+    const char *why = NULL;
+    if (awsjson_text_check(body, len, NULL, &why) != 0 || memchr(fname, '\0', fname_len))
+        abort();
     struct firehose_put_recs g;
     const char *gname = NULL;
     size_t gname_len = 0;

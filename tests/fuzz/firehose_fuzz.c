@@ -7,6 +7,8 @@
  */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include <cjson/cJSON.h>
 
@@ -23,6 +25,44 @@ static const char existing_tags[] =
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* 1 if a string value in the tree holds a NUL (the validator's valueint mark). */
+static int holds_nul(const cJSON *n)
+{
+    if (cJSON_IsString(n) && n->valueint > 0)
+        return 1;
+    for (const cJSON *c = n->child; c; c = c->next)
+        if (holds_nul(c))
+            return 1;
+    return 0;
+}
+
+/* A copy of body where, after every quote, the next input byte picks a hostile insertion: a
+ * \u0000 escape, raw 0xff/0xfe bytes, a lone high or low surrogate escape, an overlong or
+ * truncated UTF-8 sequence, a valid pair, or nothing. So every string member (names and values,
+ * of every operation) meets NUL and invalid UTF-8 in any position the corpus reaches. */
+static char *mutate(const char *body, size_t len, size_t *out_len)
+{
+    static const char *const inject[] = {
+        "\\u0000",      "\xff\xfe",       "\\ud800",  "\\udc00x", "\xc0\xaf", "\xe2\x82",
+        "\xed\xa0\x80", "\\ud83d\\ude00", "\xc3\xa9", "",         "",         ""};
+    const size_t k = sizeof inject / sizeof inject[0];
+    char *o = hy_malloc(len * 14 + 1);
+    if (!o)
+        return NULL;
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        o[n++] = body[i];
+        if (body[i] == '"' && i + 1 < len) {
+            const char *x = inject[(unsigned char)body[i + 1] % k];
+            size_t xl = strlen(x);
+            memcpy(o + n, x, xl);
+            n += xl;
+        }
+    }
+    *out_len = n;
+    return o;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static int init;
@@ -35,12 +75,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     enum firehose_op op = (enum firehose_op)(data[0] % FIREHOSE_OP_COUNT);
     const char *body = (const char *)data + 1;
     size_t len = size - 1;
+    /* Bit 4 of the first byte: inject hostile text into the string values (mutate). */
+    char *mutated = NULL;
+    if (data[0] & 0x10) {
+        mutated = mutate(body, len, &len);
+        if (!mutated)
+            return 0;
+        body = mutated;
+    }
     /* Error paths get fuzzed too: an occasional allocation fails. */
     hy_mem_fail_random(data[0] >= 0xf0 ? 64 : 0);
     struct awsjson_err e;
     awsjson_err_init(&e);
     cJSON *root = NULL;
     if (firehose_valid_request(op, body, len, &root, &e) == 0) {
+        /* Invariants of an accepted body: well-formed UTF-8 with paired surrogates, and no
+         * string that a NUL would cut short once validation has nothing pending. */
+        const char *why = NULL;
+        if (awsjson_text_check(body, len, NULL, &why) != 0)
+            abort();
+        if (!e.nvalid && holds_nul(root))
+            abort();
         cJSON *d = NULL, *cur = NULL, *tags = NULL, *page = NULL;
         struct firehose_put_recs r;
         switch (op) {
@@ -90,5 +145,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     hy_mem_fail_random(0);
     awsjson_err_fini(&e);
+    hy_free(mutated);
     return 0;
 }

@@ -118,6 +118,28 @@ class RouterTest(HydrantTestCase):
         self.assertEqual(status, 404)
 
 
+class DestinationCheckTest(HydrantTestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.start_class_server()
+
+    def test_prefix_rules_reach_the_client_as_invalid_argument(self):
+        # The delivery consumer owns the prefix-expression rules; the front asks the service.
+        c = self.class_server.client()
+        bad = dict(s3_dest(), Prefix="y=!{timestamp:yyyy}/")
+        with self.assertRaises(c.exceptions.InvalidArgumentException):
+            c.create_delivery_stream(DeliveryStreamName="chk", DeliveryStreamType="DirectPut",
+                                     ExtendedS3DestinationConfiguration=bad)
+        good = dict(bad, ErrorOutputPrefix="err/!{firehose:error-output-type}/")
+        c.create_delivery_stream(DeliveryStreamName="chk", DeliveryStreamType="DirectPut",
+                                 ExtendedS3DestinationConfiguration=good)
+        d = c.describe_delivery_stream(DeliveryStreamName="chk")["DeliveryStreamDescription"]
+        with self.assertRaises(c.exceptions.InvalidArgumentException):
+            c.update_destination(DeliveryStreamName="chk", CurrentDeliveryStreamVersionId="1",
+                                 DestinationId=d["Destinations"][0]["DestinationId"],
+                                 ExtendedS3DestinationUpdate={"ErrorOutputPrefix": "plain/"})
+
+
 class BackpressureTest(HydrantTestCase):
     def test_concurrent_large_batches_wait_for_room_instead_of_failing(self):
         # The service-core issue's repro: 40 concurrent 4 MB PutRecordBatch calls on one stream

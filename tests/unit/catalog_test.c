@@ -194,10 +194,54 @@ static void test_unusable_data_dir_gives_a_clear_error(void **state)
     assert_null(c);
 }
 
+static void test_dot_names_get_escaped_directories_and_survive_a_reopen(void **state)
+{
+    static const char *const names[] = {".", "..", ".deleted-x", ".a", "plain", "a.b"};
+    static const char *const dirs[] = {"@.", "@..", "@.deleted-x", "@.a", "plain", "a.b"};
+    const size_t n_names = sizeof names / sizeof names[0];
+    struct catalog *c;
+    assert_int_equal(catalog_open(*state, &c), 0);
+    for (size_t i = 0; i < n_names; i++) {
+        struct catalog_stream *s = make(names[i], 1);
+        assert_int_equal(catalog_insert(c, s, 50), 0);
+        catalog_stream_unref(s);
+        struct buf p;
+        buf_init(&p, 4096);
+        assert_int_equal(catalog_stream_path(c, names[i], "log", &p), 0);
+        char want[512];
+        snprintf(want, sizeof want, "%s/streams/%s/log", (char *)*state, dirs[i]);
+        assert_string_equal(p.data, want);
+        buf_fini(&p);
+        snprintf(want, sizeof want, "%s/streams/%s/stream.json", (char *)*state, dirs[i]);
+        struct stat st;
+        assert_int_equal(stat(want, &st), 0);
+    }
+    catalog_free(c);
+    /* A directory with the escape but no dot after it is no stream of ours. */
+    char junk[512];
+    snprintf(junk, sizeof junk, "%s/streams/@x", (char *)*state);
+    assert_int_equal(mkdir(junk, 0755), 0);
+    assert_int_equal(catalog_open(*state, &c), 0);
+    assert_int_equal(count(c), n_names);
+    for (size_t i = 0; i < n_names; i++) {
+        struct catalog_stream *s = catalog_get(c, names[i], strlen(names[i]));
+        assert_non_null(s);
+        assert_int_equal(catalog_remove(c, s), 0);
+        catalog_stream_unref(s);
+    }
+    assert_int_equal(count(c), 0);
+    catalog_free(c);
+    assert_int_equal(catalog_open(*state, &c), 0);
+    assert_int_equal(count(c), 0);
+    catalog_free(c);
+}
+
 int main(void)
 {
     catalog_json_init();
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_dot_names_get_escaped_directories_and_survive_a_reopen,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_streams_survive_a_reopen_with_every_field, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_duplicate_name_and_stream_limit_are_refused, setup,

@@ -382,10 +382,24 @@ static void test_allocation_failure_declines_with_enomem(void **state)
     }
 }
 
+static void test_invalid_utf8_and_nul_escapes_are_declined(void **state)
+{
+    /* The general path answers SerializationException or ValidationException for these; the
+     * scanner accepts ASCII only, so it never disagrees. */
+    decline(0, "{\"DeliveryStreamName\":\"s\xff\",\"Record\":{\"Data\":\"eA==\"}}");
+    decline(0, "{\"DeliveryStreamName\":\"s\",\"Record\":{\"Data\":\"eA==\xc3\xa9\"}}");
+    decline(1, "{\"DeliveryStreamName\":\"s\",\"Records\":[{\"Data\":\"\xed\xa0\x80\"}]}");
+    decline(0, "{\"DeliveryStreamName\":\"s1\\u0000x\",\"Record\":{\"Data\":\"eA==\"}}");
+    decline(1, "{\"DeliveryStreamName\":\"s\",\"Records\":[{\"Data\":\"eA==\\u0000\"}]}");
+    decline(0, "{\"DeliveryStreamName\":\"s\\ud800\",\"Record\":{\"Data\":\"eA==\"}}");
+    decline(0, "{\"DeliveryStreamName\":\"s\",\"Record\":{\"Data\":\"eA==\"}}\xff");
+}
+
 int main(void)
 {
     catalog_json_init();
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_invalid_utf8_and_nul_escapes_are_declined),
         cmocka_unit_test(test_boto3_style_batch_is_accepted),
         cmocka_unit_test(test_compact_batch_is_accepted),
         cmocka_unit_test(test_pretty_printed_body_is_accepted),

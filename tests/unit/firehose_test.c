@@ -15,6 +15,8 @@
 
 #include "api/firehose/firehose_int.h"
 #include "base/base64.h"
+#include "base/buf.h"
+#include "base/err.h"
 #include "base/mem.h"
 #include "core/catalog.h"
 #include "stream/wal.h"
@@ -441,11 +443,12 @@ static void test_plain_s3_ignores_extended_members_of_any_type(void **state)
     assert_int_equal(run(FIREHOSE_OP_CREATE, body, type, sizeof type, msg, sizeof msg), 0);
 }
 
-static void test_prefix_with_expressions_requires_error_output_prefix(void **state)
+/* The expression rules themselves belong to the delivery consumer (service_dest_check; see
+ * keyname_test and service_test): the front's own checks let both through. */
+static void test_prefix_expressions_are_left_to_the_consumers(void **state)
 {
-    expect_error(FIREHOSE_OP_CREATE,
-                 "{\"DeliveryStreamName\":\"s\"," EXT_OK ",\"Prefix\":\"y=!{timestamp:yyyy}/\"}}",
-                 "InvalidArgumentException", NULL);
+    expect_ok(FIREHOSE_OP_CREATE,
+              "{\"DeliveryStreamName\":\"s\"," EXT_OK ",\"Prefix\":\"y=!{timestamp:yyyy}/\"}}");
     expect_ok(FIREHOSE_OP_CREATE, "{\"DeliveryStreamName\":\"s\"," EXT_OK
                                   ",\"Prefix\":\"y=!{timestamp:yyyy}/\",\"ErrorOutputPrefix\":"
                                   "\"err/!{firehose:error-output-type}/\"}}");
@@ -631,10 +634,214 @@ static void test_validation_messages_survive_allocation_failures(void **state)
     }
 }
 
+/* ---------------------------------------------------------------- NUL and UTF-8 */
+
+/* run() on a body with embedded NULs (strlen would cut it). */
+static int run_len(enum firehose_op op, const char *body, size_t len, char *type, char *msg,
+                   size_t msg_len, cJSON **out)
+{
+    struct awsjson_err e;
+    awsjson_err_init(&e);
+    cJSON *root = NULL;
+    int rc = firehose_valid_request(op, body, len, &root, &e);
+    if (rc == 0 && awsjson_err_done(&e))
+        rc = -1;
+    if (rc) {
+        snprintf(type, 64, "%s", e.type ? e.type : "(none)");
+        size_t n = e.msg.len < msg_len - 1 ? e.msg.len : msg_len - 1;
+        memcpy(msg, e.msg.data ? e.msg.data : "", n);
+        msg[n] = '\0';
+        msg[msg_len - 1] = (char)n; /* length, for messages holding a NUL */
+    }
+    if (out)
+        *out = root;
+    else
+        cJSON_Delete(root);
+    awsjson_err_fini(&e);
+    return rc;
+}
+
+static void test_nul_in_a_name_is_a_pattern_violation_for_every_operation(void **state)
+{
+    static const enum firehose_op ops[] = {FIREHOSE_OP_DELETE,     FIREHOSE_OP_DESCRIBE,
+                                           FIREHOSE_OP_PUT_RECORD, FIREHOSE_OP_TAG,
+                                           FIREHOSE_OP_LIST_TAGS,  FIREHOSE_OP_STOP_ENCRYPTION};
+    static const char body[] =
+        "{\"DeliveryStreamName\":\"t1\\u0000zz\",\"Record\":{\"Data\":\"eA==\"},"
+        "\"Tags\":[{\"Key\":\"k\",\"Value\":\"v\"}]}";
+    static const char want[] = "1 validation error detected: Value 't1\0zz' at "
+                               "'deliveryStreamName' failed to satisfy constraint: Member must "
+                               "satisfy regular expression pattern: [a-zA-Z0-9_.-]+";
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
+        char type[64], msg[1024];
+        assert_int_not_equal(run_len(ops[i], body, strlen(body), type, msg, sizeof msg, NULL), 0);
+        assert_string_equal(type, "ValidationException");
+        assert_int_equal((unsigned char)msg[sizeof msg - 1], sizeof want - 1);
+        assert_memory_equal(msg, want, sizeof want - 1);
+    }
+}
+
+static void test_nul_in_a_length_checked_value_counts_every_character(void **state)
+{
+    /* 60 + NUL + 10 = 71 characters: too long, and the pattern fails too. */
+    char body[256];
+    snprintf(body, sizeof body, "{\"DeliveryStreamName\":\"%060d\\u0000%010d\"}", 0, 0);
+    char type[64], msg[1024];
+    assert_int_not_equal(
+        run_len(FIREHOSE_OP_DESCRIBE, body, strlen(body), type, msg, sizeof msg, NULL), 0);
+    assert_string_equal(type, "ValidationException");
+    assert_memory_equal(msg, "2 validation errors detected", 28);
+}
+
+static void test_member_name_with_nul_is_dropped_as_unknown(void **state)
+{
+    static const char body[] =
+        "{\"DeliveryStreamName\\u0000x\":\"a\",\"DeliveryStreamName\":\"b\"}";
+    cJSON *root = NULL;
+    char type[64], msg[1024];
+    assert_int_equal(
+        run_len(FIREHOSE_OP_DESCRIBE, body, strlen(body), type, msg, sizeof msg, &root), 0);
+    assert_int_equal(cJSON_GetArraySize(root), 1);
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(root, "DeliveryStreamName")->valuestring,
+                        "b");
+    cJSON_Delete(root);
+    expect_error(FIREHOSE_OP_DESCRIBE, "{\"DeliveryStreamName\\u0000\":\"a\"}",
+                 "ValidationException",
+                 "1 validation error detected: Value null at 'deliveryStreamName' failed to "
+                 "satisfy constraint: Member must not be null");
+}
+
+static void test_value_the_model_allows_with_a_nul_is_refused_by_name(void **state)
+{
+    expect_error(FIREHOSE_OP_CREATE,
+                 "{\"DeliveryStreamName\":\"s\"," EXT_OK ",\"Prefix\":\"a\\u0000b/\"}}",
+                 "InvalidArgumentException",
+                 "Value at 'ExtendedS3DestinationConfiguration.Prefix' contains the character "
+                 "U+0000, which cannot be stored");
+    /* Unknown members too: nothing that validates may hold a NUL. */
+    expect_error(FIREHOSE_OP_DESCRIBE, "{\"DeliveryStreamName\":\"s\",\"X\":[\"\\u0000\"]}",
+                 "InvalidArgumentException",
+                 "Value at 'X.1' contains the character U+0000, which cannot be stored");
+    expect_error(FIREHOSE_OP_PUT_RECORD,
+                 "{\"DeliveryStreamName\":\"s\",\"Record\":{\"Data\":\"eA==\\u0000\"}}",
+                 "SerializationException", "Base64 encoded value at 'record.data' is malformed");
+}
+
+static void test_invalid_utf8_and_lone_surrogates_are_serialization_errors(void **state)
+{
+    static const struct {
+        const char *body, *msg;
+    } cases[] = {
+        {"{\"DeliveryStreamName\":\"s\",\"Tags\":[{\"Key\":\"k\xff\xfe\",\"Value\":\"v\"}]}",
+         "Invalid UTF-8 in the request body"},
+        {"{\"DeliveryStreamName\":\"s\xc0\xaf\"}", "Invalid UTF-8 in the request body"},
+        {"{\"DeliveryStreamName\":\"s\xed\xa0\x80\"}", "Invalid UTF-8 in the request body"},
+        {"{\"DeliveryStreamName\":\"s\xf4\x90\x80\x80\"}", "Invalid UTF-8 in the request body"},
+        {"{\"DeliveryStreamName\":\"s\xe2\x82\"}", "Invalid UTF-8 in the request body"},
+        {"{\"DeliveryStreamName\":\"s\"}\xff", "Invalid UTF-8 in the request body"},
+        {"{\"DeliveryStreamName\":\"s\\ud800\"}",
+         "Unpaired UTF-16 surrogate escape in a JSON string"},
+        {"{\"DeliveryStreamName\":\"s\\ud800\\u0041\"}",
+         "Unpaired UTF-16 surrogate escape in a JSON string"},
+        {"{\"DeliveryStreamName\":\"s\\udfff\"}",
+         "Unpaired UTF-16 surrogate escape in a JSON string"},
+        {"{\"DeliveryStreamName\":\"s\x01\"}",
+         "Illegal unescaped control character in the request body"},
+        {"{\"DeliveryStreamName\":\"s\\x\"}", "Unrecognized character escape in a JSON string"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        for (int op = 0; op < FIREHOSE_OP_COUNT; op++)
+            expect_error((enum firehose_op)op, cases[i].body, "SerializationException",
+                         cases[i].msg);
+    /* A raw NUL byte is a control character, not the end of the text. */
+    static const char raw_nul[] = "{\"DeliveryStreamName\":\"t1\0zz\"}";
+    char type[64], msg[1024];
+    assert_int_not_equal(
+        run_len(FIREHOSE_OP_DELETE, raw_nul, sizeof raw_nul - 1, type, msg, sizeof msg, NULL), 0);
+    assert_string_equal(type, "SerializationException");
+    /* A pair is one character; well-formed multi-byte text is fine. */
+    expect_ok(FIREHOSE_OP_TAG,
+              "{\"DeliveryStreamName\":\"s\",\"Tags\":[{\"Key\":\"k\","
+              "\"Value\":\"\\ud83d\\ude00 \xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"}]}");
+}
+
+static void test_lengths_count_utf16_units(void **state)
+{
+    struct buf b;
+    buf_init(&b, 8192);
+    /* 64 four-byte characters are 128 UTF-16 units: a tag key's maximum. */
+    buf_append_str(&b, "{\"DeliveryStreamName\":\"s\",\"Tags\":[{\"Key\":\"");
+    for (int i = 0; i < 64; i++)
+        buf_append_str(&b, "\xf0\x9f\x98\x80");
+    buf_append_str(&b, "\",\"Value\":\"v\"}]}");
+    expect_ok(FIREHOSE_OP_TAG, b.data);
+    buf_reset(&b);
+    buf_append_str(&b, "{\"DeliveryStreamName\":\"s\",\"Tags\":[{\"Key\":\"a");
+    for (int i = 0; i < 64; i++)
+        buf_append_str(&b, "\xf0\x9f\x98\x80");
+    buf_append_str(&b, "\",\"Value\":\"v\"}]}");
+    char type[64], msg[4096];
+    assert_int_not_equal(run(FIREHOSE_OP_TAG, b.data, type, sizeof type, msg, sizeof msg), 0);
+    assert_string_equal(type, "ValidationException");
+    assert_non_null(strstr(msg, "Member must have length less than or equal to 128"));
+    assert_int_equal(awsjson_utf16_len("a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 10), 5);
+    buf_fini(&b);
+}
+
+static void test_long_error_values_are_cut_between_characters(void **state)
+{
+    /* A 1100-byte prefix of two-byte characters fails the length limit; the echoed value is cut
+     * at 1024 bytes without splitting a character. */
+    struct buf b;
+    buf_init(&b, 8192);
+    buf_append_str(&b, "{\"DeliveryStreamName\":\"s\"," EXT_OK ",\"Prefix\":\"x");
+    for (int i = 0; i < 1100; i++)
+        buf_append_str(&b, "\xc3\xa9");
+    buf_append_str(&b, "\"}}");
+    char type[64], msg[4096];
+    assert_int_not_equal(run(FIREHOSE_OP_CREATE, b.data, type, sizeof type, msg, sizeof msg), 0);
+    const char *err = NULL;
+    assert_int_equal(awsjson_text_check(msg, strlen(msg), NULL, &err), 0);
+    buf_fini(&b);
+}
+
+static void test_text_check_reports_nul_strings_in_document_order(void **state)
+{
+    static const char text[] = "{\"a\\u0000\":[\"x\",\"\\u0000\\u00e9\"],\"b\":\"\\ud83d\\ude00\"}";
+    struct buf nuls;
+    buf_init(&nuls, 4096);
+    const char *why = NULL;
+    assert_int_equal(awsjson_text_check(text, sizeof text - 1, &nuls, &why), 0);
+    assert_int_equal(nuls.len, 2 * sizeof(struct awsjson_nul_str));
+    const struct awsjson_nul_str *v = (const void *)nuls.data;
+    assert_int_equal(v[0].ordinal, 0);
+    assert_int_equal(v[0].decoded_len, 2);
+    assert_int_equal(v[1].ordinal, 2);
+    assert_int_equal(v[1].decoded_len, 3);
+    buf_fini(&nuls);
+    /* Every prefix is judged without reading past it. */
+    for (size_t n = 0; n < sizeof text - 1; n++) {
+        char *copy = hy_malloc(n ? n : 1);
+        assert_non_null(copy);
+        memcpy(copy, text, n);
+        int rc = awsjson_text_check(copy, n, NULL, &why);
+        assert_true(rc == 0 || rc == HY_EBADMSG);
+        hy_free(copy);
+    }
+}
+
 int main(void)
 {
     catalog_json_init();
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_nul_in_a_name_is_a_pattern_violation_for_every_operation),
+        cmocka_unit_test(test_nul_in_a_length_checked_value_counts_every_character),
+        cmocka_unit_test(test_member_name_with_nul_is_dropped_as_unknown),
+        cmocka_unit_test(test_value_the_model_allows_with_a_nul_is_refused_by_name),
+        cmocka_unit_test(test_invalid_utf8_and_lone_surrogates_are_serialization_errors),
+        cmocka_unit_test(test_lengths_count_utf16_units),
+        cmocka_unit_test(test_long_error_values_are_cut_between_characters),
+        cmocka_unit_test(test_text_check_reports_nul_strings_in_document_order),
         cmocka_unit_test(test_target_maps_every_operation_and_rejects_others),
         cmocka_unit_test(test_unparsable_json_is_a_serialization_error),
         cmocka_unit_test(test_wrong_json_types_are_serialization_errors),
@@ -656,7 +863,7 @@ int main(void)
         cmocka_unit_test(test_create_refuses_unsupported_features_by_name),
         cmocka_unit_test(test_create_needs_exactly_one_destination),
         cmocka_unit_test(test_plain_s3_ignores_extended_members_of_any_type),
-        cmocka_unit_test(test_prefix_with_expressions_requires_error_output_prefix),
+        cmocka_unit_test(test_prefix_expressions_are_left_to_the_consumers),
         cmocka_unit_test(test_update_merges_buffering_hints_and_replaces_prefix),
         cmocka_unit_test(test_update_version_id_must_be_digits),
         cmocka_unit_test(test_tags_stay_sorted_and_values_replace),

@@ -13,6 +13,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "base/buf.h"
 #include "base/err.h"
 #include "base/fsutil.h"
 #include "base/mem.h"
@@ -42,7 +43,7 @@ static int teardown(void **state)
 
 static char *read_object(const struct fixture *f, const char *bucket, const char *key, size_t *len)
 {
-    char path[512];
+    char path[4096];
     char *data = NULL;
     snprintf(path, sizeof(path), "%s/%s/%s", f->root, bucket, key);
     if (fsutil_read_all(path, &data, len, 1 << 20) < 0)
@@ -258,7 +259,12 @@ static void test_put_through_ops_uses_ctx_as_root(void **state)
     assert_int_equal(fssink_ops.open(f->root, "b", "k2", &w), 0);
     fssink_ops.abort(w);
     assert_false(object_exists(f, "b", "k2"));
-    assert_int_equal(fssink_ops.open(f->root, "b", "../x", &w), HY_EINVAL);
+    /* "../x" is a key like any other: it stays inside the bucket, escaped. */
+    assert_int_equal(fssink_ops.open(f->root, "b", "../x", &w), 0);
+    assert_int_equal(fssink_ops.write(w, &iov, 1), 0);
+    assert_int_equal(fssink_ops.commit(w), 0);
+    assert_true(object_exists(f, "b", "%../x"));
+    assert_int_equal(fssink_ops.open(f->root, ".tmp", "k", &w), HY_EINVAL);
 }
 
 static void test_overwriting_a_key_replaces_the_object(void **state)
@@ -302,18 +308,88 @@ static void test_many_iovecs_and_empty_object_are_written_exactly(void **state)
     hy_free(data);
 }
 
-static void test_unsafe_bucket_or_key_is_rejected_without_touching_disk(void **state)
+/* The path of key below its bucket, by the documented encoding; checks it decodes back. */
+static void key_path(const char *key, char *out, size_t cap)
+{
+    struct buf p, k;
+    buf_init(&p, 8192);
+    buf_init(&k, 8192);
+    assert_int_equal(fssink_key_path(key, strlen(key), &p), 0);
+    assert_int_equal(fssink_path_key(p.data ? p.data : "", p.len, &k), 0);
+    if (k.len != strlen(key) || (k.len && memcmp(k.data, key, k.len) != 0))
+        fail_msg("key \"%s\" -> \"%s\" -> \"%.*s\"", key, p.data, (int)k.len, k.data);
+    assert_true(p.len < cap);
+    memcpy(out, p.data ? p.data : "", p.len + 1);
+    buf_fini(&p);
+    buf_fini(&k);
+}
+
+static void test_every_key_is_stored_inside_its_bucket_under_a_reversible_path(void **state)
 {
     struct fixture *f = *state;
-    const char *bad_keys[] = {"", "/abs", "a/../b", "..", "a/..", "./a", "a//b", "a/", "a/./b"};
-    for (size_t i = 0; i < sizeof(bad_keys) / sizeof(bad_keys[0]); i++) {
-        if (put3(f, "b", bad_keys[i], "x", "", "") != HY_EINVAL)
-            fail_msg("key \"%s\" was accepted", bad_keys[i]);
+    static const struct {
+        const char *key, *path;
+    } cases[] = {
+        {"", "%"},           {"/abs", "%/abs"},    {"a/../b", "a/%../b"},      {"..", "%.."},
+        {"a/..", "a/%.."},   {"./a", "%./a"},      {"a//b", "a/%/b"},          {"a/", "a/%"},
+        {"a/./b", "a/%./b"}, {"%x", "%%x"},        {"a%/b", "a%/b"},           {"../", "%../%"},
+        {"//", "%/%/%"},     {".../.a", ".../.a"}, {"plain/key", "plain/key"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char path[512], bucket[32], content[32];
+        key_path(cases[i].key, path, sizeof path);
+        if (strcmp(path, cases[i].path) != 0)
+            fail_msg("key \"%s\": path \"%s\", want \"%s\"", cases[i].key, path, cases[i].path);
+        /* One bucket per key: "a" and "a/b" cannot be files at once (fssink.h). */
+        snprintf(bucket, sizeof bucket, "b%zu", i);
+        snprintf(content, sizeof content, "object %zu", i);
+        assert_int_equal(put3(f, bucket, cases[i].key, content, "", ""), 0);
+        size_t len;
+        char *data = read_object(f, bucket, path, &len);
+        assert_non_null(data);
+        assert_int_equal(len, strlen(content));
+        assert_memory_equal(data, content, len);
+        hy_free(data);
     }
-    assert_int_equal(put3(f, "", "k", "x", "", ""), HY_EINVAL);
-    assert_int_equal(put3(f, "..", "k", "x", "", ""), HY_EINVAL);
-    assert_int_equal(put3(f, "a/b", "k", "x", "", ""), HY_EINVAL);
-    /* Nothing was created under the root. */
+    /* Nothing outside the buckets (only b0.., and .tmp). */
+    DIR *d = opendir(f->root);
+    assert_non_null(d);
+    struct dirent *e;
+    while ((e = readdir(d)))
+        assert_true(e->d_name[0] == '.' || e->d_name[0] == 'b');
+    closedir(d);
+    /* Keys that differ only in escapes have different paths in one bucket. */
+    assert_int_equal(put3(f, "m", "x/%", "1", "", ""), 0);
+    assert_int_equal(put3(f, "m", "x/", "2", "", ""), 0);
+    assert_int_equal(put3(f, "m", "x/%%", "3", "", ""), 0);
+    size_t len;
+    char *data = read_object(f, "m", "x/%%", &len); /* key "x/%" */
+    assert_non_null(data);
+    assert_memory_equal(data, "1", 1);
+    hy_free(data);
+    data = read_object(f, "m", "x/%", &len); /* key "x/" */
+    assert_non_null(data);
+    assert_memory_equal(data, "2", 1);
+    hy_free(data);
+    data = read_object(f, "m", "x/%%%", &len); /* key "x/%%" */
+    assert_non_null(data);
+    assert_memory_equal(data, "3", 1);
+    hy_free(data);
+}
+
+static void test_unsafe_bucket_is_rejected_without_touching_disk(void **state)
+{
+    struct fixture *f = *state;
+    const char *bad[] = {"", ".", "..", "a/b", ".tmp", ".hidden"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (put3(f, bad[i], "k", "x", "", "") != HY_EINVAL)
+            fail_msg("bucket \"%s\" was accepted", bad[i]);
+    /* A NUL cannot be in a file name: fssink_key_path refuses the key. */
+    struct buf p;
+    buf_init(&p, 64);
+    assert_int_equal(fssink_key_path("a\0b", 3, &p), HY_EINVAL);
+    assert_int_equal(p.len, 0);
+    buf_fini(&p);
     DIR *d = opendir(f->root);
     assert_non_null(d);
     int entries = 0;
@@ -322,8 +398,20 @@ static void test_unsafe_bucket_or_key_is_rejected_without_touching_disk(void **s
         entries += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
     closedir(d);
     assert_int_equal(entries, 0);
-    /* Dots inside a segment are fine. */
-    assert_int_equal(put3(f, "b.c", "a..b/.hidden/x.y", "x", "", ""), 0);
+}
+
+static void test_paths_that_no_key_maps_to_do_not_decode(void **state)
+{
+    (void)state;
+    const char *bad[] = {"", "a//b", ".", "a/..", "%a", "%+x", "%+x/y", "a/", "%%/%.x"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct buf k;
+        buf_init(&k, 4096);
+        if (fssink_path_key(bad[i], strlen(bad[i]), &k) != HY_EINVAL)
+            fail_msg("path \"%s\" decoded to \"%.*s\"", bad[i], (int)k.len, k.data);
+        assert_int_equal(k.len, 0);
+        buf_fini(&k);
+    }
 }
 
 static void test_failed_put_leaves_no_temp_file_and_keeps_old_state(void **state)
@@ -360,28 +448,41 @@ static void test_failed_put_in_unwritable_dir_leaves_no_temp_file(void **state)
     assert_int_equal(count_temps(f->root), 0);
 }
 
-static void test_name_segments_beyond_name_max_are_refused_and_long_names_fit(void **state)
+static void test_segments_beyond_name_max_are_stored_in_chunks(void **state)
 {
-    /* A segment longer than NAME_MAX can never be a file: refusing it up front lets delivery
-     * fall back to the default prefix instead of retrying ENAMETOOLONG forever. */
     struct fixture *f = *state;
-    char seg[300], key[320];
-    memset(seg, 'x', sizeof(seg));
-    seg[256] = '\0';
-    assert_int_equal(fssink_check_name("b", seg), HY_EINVAL);
-    snprintf(key, sizeof(key), "%s/k", seg);
-    assert_int_equal(fssink_check_name("b", key), HY_EINVAL);
-    assert_int_equal(put3(f, "b", key, "x", "", ""), HY_EINVAL);
-
-    /* A basename of exactly NAME_MAX bytes is a valid file name; its temp file must fit too. */
-    seg[255] = '\0';
-    assert_int_equal(fssink_check_name("b", seg), 0);
-    assert_int_equal(put3(f, "b", seg, "full", "", ""), 0);
-    size_t len;
-    char *data = read_object(f, "b", seg, &len);
-    assert_non_null(data);
-    assert_int_equal(len, 4);
-    hy_free(data);
+    char seg[1100], key[1200], path[1400], want[1400];
+    for (size_t n = 250; n <= 1024; n += (n < 260 ? 1 : 97)) {
+        memset(seg, 'x', n);
+        seg[n] = '\0';
+        seg[0] = n % 2 ? '%' : 'x'; /* the rest may need an escape too */
+        snprintf(key, sizeof key, "%s/k", seg);
+        key_path(key, path, sizeof path);
+        /* Every component is a usable file name. */
+        for (char *c = path, *sl; c; c = sl ? sl + 1 : NULL) {
+            sl = strchr(c, '/');
+            size_t len = sl ? (size_t)(sl - c) : strlen(c);
+            assert_true(len >= 1 && len <= 255);
+        }
+        char bucket[32];
+        snprintf(bucket, sizeof bucket, "long%zu", n);
+        assert_int_equal(put3(f, bucket, key, "full", "", ""), 0);
+        size_t len;
+        char *data = read_object(f, bucket, path, &len);
+        assert_non_null(data);
+        assert_int_equal(len, 4);
+        hy_free(data);
+    }
+    /* A basename of exactly 253 bytes is itself; 254 is chunked. */
+    memset(seg, 'y', 254);
+    seg[253] = '\0';
+    key_path(seg, path, sizeof path);
+    assert_string_equal(path, seg);
+    seg[253] = 'y';
+    seg[254] = '\0';
+    key_path(seg, path, sizeof path);
+    snprintf(want, sizeof want, "%%+%.253s/y", seg);
+    assert_string_equal(path, want);
     assert_int_equal(count_temps(f->root), 0);
 }
 
@@ -405,14 +506,18 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_many_iovecs_and_empty_object_are_written_exactly,
                                         setup, teardown),
-        cmocka_unit_test_setup_teardown(test_unsafe_bucket_or_key_is_rejected_without_touching_disk,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_every_key_is_stored_inside_its_bucket_under_a_reversible_path, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_paths_that_no_key_maps_to_do_not_decode, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_unsafe_bucket_is_rejected_without_touching_disk, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_failed_put_leaves_no_temp_file_and_keeps_old_state,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_put_in_unwritable_dir_leaves_no_temp_file,
                                         setup, teardown),
-        cmocka_unit_test_setup_teardown(
-            test_name_segments_beyond_name_max_are_refused_and_long_names_fit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_segments_beyond_name_max_are_stored_in_chunks, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

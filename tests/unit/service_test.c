@@ -378,6 +378,22 @@ static void test_legacy_delivery_cursor_moves_into_consumers(void **state)
     service_stream_unref(st);
 }
 
+static void test_destinations_are_checked_by_the_consumers_that_run_them(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(open_svc(f), 0);
+    const char *reason = NULL;
+    cJSON *ok = dest_doc();
+    assert_int_equal(service_dest_check(f->svc, ok, &reason), 0);
+    /* Delivery evaluates prefix expressions; Firehose requires an error prefix with them. */
+    cJSON_AddStringToObject(ok, "Prefix", "y=!{timestamp:yyyy}/");
+    assert_int_equal(service_dest_check(f->svc, ok, &reason), HY_EINVAL);
+    assert_non_null(reason);
+    cJSON_AddStringToObject(ok, "ErrorOutputPrefix", "err/!{firehose:error-output-type}/");
+    assert_int_equal(service_dest_check(f->svc, ok, &reason), 0);
+    cJSON_Delete(ok);
+}
+
 static void test_stream_limit_and_duplicates_are_refused(void **state)
 {
     struct fixture *f = *state;
@@ -469,6 +485,8 @@ int main(void)
             test_log_is_trimmed_below_the_slowest_consumer_which_holds_the_quota, setup, teardown),
         cmocka_unit_test_setup_teardown(test_legacy_delivery_cursor_moves_into_consumers, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(
+            test_destinations_are_checked_by_the_consumers_that_run_them, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stream_limit_and_duplicates_are_refused, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_delete_delivers_everything_then_frees_the_name, setup,

@@ -50,9 +50,13 @@ void awsjson_err_set(struct awsjson_err *e, int status, const char *type, const 
 void awsjson_err_validation(struct awsjson_err *e, const char *value, size_t value_len,
                             const char *path, const char *constraint)
 {
-    /* Keep error answers bounded even for a 1 MB value. */
-    if (value_len > 1024)
+    /* Keep error answers bounded even for a 1 MB value, cutting between two characters: half a
+     * UTF-8 sequence would make the answer undecodable for SDKs. */
+    if (value_len > 1024) {
         value_len = 1024;
+        while (value_len && ((unsigned char)value[value_len] & 0xC0) == 0x80)
+            value_len--;
+    }
     if (e->nvalid)
         buf_append_str(&e->items, "; ");
     buf_append_str(&e->items, "Value ");
@@ -73,6 +77,166 @@ int awsjson_err_done(struct awsjson_err *e)
     buf_printf(&e->msg, "%d validation error%s detected: ", e->nvalid, e->nvalid == 1 ? "" : "s");
     buf_append(&e->msg, e->items.data, e->items.len);
     return 1;
+}
+
+/* ---------------------------------------------------------------- request text */
+
+/* Length of the well-formed UTF-8 sequence at s (RFC 3629, table 3-7 of Unicode), or 0. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0];
+    if (c < 0x80)
+        return 1;
+    size_t k;
+    unsigned char lo = 0x80, hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF)
+        k = 2;
+    else if (c >= 0xE0 && c <= 0xEF) {
+        k = 3;
+        if (c == 0xE0)
+            lo = 0xA0; /* overlong */
+        else if (c == 0xED)
+            hi = 0x9F; /* UTF-16 surrogates */
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        k = 4;
+        if (c == 0xF0)
+            lo = 0x90; /* overlong */
+        else if (c == 0xF4)
+            hi = 0x8F; /* past U+10FFFF */
+    } else {
+        return 0;
+    }
+    if (n < k || s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < k; i++)
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+    return k;
+}
+
+/* The 4 hex digits at s as a value, or -1. */
+static long hex4(const unsigned char *s)
+{
+    long v = 0;
+    for (int i = 0; i < 4; i++) {
+        unsigned char c = s[i];
+        int d = c >= '0' && c <= '9'   ? c - '0'
+                : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                       : -1;
+        if (d < 0)
+            return -1;
+        v = v * 16 + d;
+    }
+    return v;
+}
+
+#define R_UTF8 "Invalid UTF-8 in the request body"
+#define R_CTRL "Illegal unescaped control character in the request body"
+#define R_ESCAPE "Unrecognized character escape in a JSON string"
+#define R_SURROGATE "Unpaired UTF-16 surrogate escape in a JSON string"
+
+int awsjson_text_check(const char *text, size_t len, struct buf *nuls, const char **reason)
+{
+    const unsigned char *t = (const unsigned char *)text;
+    size_t i = 0, ordinal = 0;
+    while (i < len) {
+        unsigned char c = t[i];
+        if (c != '"') {
+            /* Outside strings only JSON whitespace may be a control character. */
+            if (c < 0x20 && c != ' ' && c != '\t' && c != '\n' && c != '\r') {
+                *reason = R_CTRL;
+                return HY_EBADMSG;
+            }
+            size_t k = utf8_seq(t + i, len - i);
+            if (!k) {
+                *reason = R_UTF8;
+                return HY_EBADMSG;
+            }
+            i += k;
+            continue;
+        }
+        i++;
+        size_t dec = 0; /* decoded bytes, as UTF-8 */
+        int nul = 0;
+        for (;;) {
+            if (i >= len)
+                return 0; /* unterminated: the parser rejects it */
+            c = t[i];
+            if (c == '"') {
+                i++;
+                break;
+            }
+            if (c < 0x20) {
+                *reason = R_CTRL; /* JSON: control characters must be escaped */
+                return HY_EBADMSG;
+            }
+            if (c != '\\') {
+                size_t k = utf8_seq(t + i, len - i);
+                if (!k) {
+                    *reason = R_UTF8;
+                    return HY_EBADMSG;
+                }
+                i += k;
+                dec += k;
+                continue;
+            }
+            if (i + 1 >= len)
+                return 0;
+            unsigned char x = t[i + 1];
+            if (x != 'u') {
+                if (!memchr("\"\\/bfnrt", x, 8)) {
+                    *reason = R_ESCAPE;
+                    return HY_EBADMSG;
+                }
+                i += 2;
+                dec++;
+                continue;
+            }
+            long u = len - i >= 6 ? hex4(t + i + 2) : -1;
+            if (u < 0) {
+                *reason = R_ESCAPE;
+                return HY_EBADMSG;
+            }
+            i += 6;
+            if (u >= 0xDC00 && u <= 0xDFFF) {
+                *reason = R_SURROGATE;
+                return HY_EBADMSG;
+            }
+            if (u >= 0xD800 && u <= 0xDBFF) {
+                long lo = len - i >= 6 && t[i] == '\\' && t[i + 1] == 'u' ? hex4(t + i + 2) : -1;
+                if (lo < 0xDC00 || lo > 0xDFFF) {
+                    *reason = R_SURROGATE;
+                    return HY_EBADMSG;
+                }
+                i += 6;
+                dec += 4;
+                continue;
+            }
+            if (u == 0)
+                nul = 1;
+            dec += u < 0x80 ? 1 : u < 0x800 ? 2 : 3;
+        }
+        if (nul && nuls) {
+            struct awsjson_nul_str r = {ordinal, dec};
+            int rc = buf_append(nuls, &r, sizeof r);
+            if (rc)
+                return rc;
+        }
+        ordinal++;
+    }
+    return 0;
+}
+
+size_t awsjson_utf16_len(const char *s, size_t n)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if ((c & 0xC0) != 0x80)
+            k += c >= 0xF0 ? 2 : 1; /* a 4-byte sequence is a surrogate pair in UTF-16 */
+    }
+    return k;
 }
 
 /* ---------------------------------------------------------------- replies */

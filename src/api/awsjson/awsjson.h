@@ -54,6 +54,30 @@ void awsjson_reply_cjson(struct http_exchange *ex, struct cJSON *item);
 void awsjson_reply_err(struct http_exchange *ex, struct awsjson_err *e);
 void awsjson_reply_errorf(struct http_exchange *ex, int status, const char *type, const char *fmt,
                           ...) __attribute__((format(printf, 4, 5)));
+/* ---------------------------------------------------------------- request text */
+
+/* One string of a JSON text whose decoded value holds a NUL (U+0000, from a \u0000 escape).
+ * ordinal counts every string token (member names and values) in document order from 0;
+ * decoded_len is the value's length in bytes as UTF-8, NULs included. */
+struct awsjson_nul_str {
+    size_t ordinal;
+    size_t decoded_len;
+};
+
+/* Check the text of a request body the way AWS's JSON deserialiser does before any tree is
+ * built (cJSON checks neither, and a decoded NUL ends its C strings): every byte sequence must
+ * be well-formed UTF-8 (RFC 3629: no overlong forms, no encoded surrogates, nothing past
+ * U+10FFFF), every string escape must be one JSON defines, and a \u escape of a surrogate
+ * must be a high one followed by a low one. Strings holding a NUL are appended to nuls (array of
+ * struct awsjson_nul_str; NULL: not wanted). Returns 0 (the text may still be bad JSON in other
+ * ways: the parser judges that), HY_EBADMSG with *reason set (static text), or HY_E2BIG/HY_ENOMEM
+ * from nuls. Pure; never reads past len. */
+int awsjson_text_check(const char *text, size_t len, struct buf *nuls, const char **reason);
+
+/* UTF-16 code units in well-formed UTF-8 text: what Java's String.length() counts, and so what
+ * the length constraints of AWS models (checked by Coral in Java) count. */
+size_t awsjson_utf16_len(const char *s, size_t n);
+
 /* Write a fresh request id (36-char UUID v4 plus NUL). */
 void awsjson_request_id(char out[37]);
 

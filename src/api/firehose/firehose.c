@@ -29,7 +29,7 @@ void firehose_reply_not_found(struct firehose *a, struct http_exchange *ex, cons
 {
     /* Firehose's wording. */
     awsjson_reply_errorf(ex, AWSJSON_BAD_REQUEST, "ResourceNotFoundException",
-                         "Firehose %s under accountId %s not found.", name, a->account_id);
+                         "Firehose %s under account %s not found.", name, a->account_id);
 }
 
 struct service_stream *firehose_stream_lookup_name(struct firehose *a, struct http_exchange *ex,

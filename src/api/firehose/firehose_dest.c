@@ -13,8 +13,6 @@
 #include <string.h>
 
 #include "api/firehose/firehose_int.h"
-#include "deliver/delivery.h"
-#include "deliver/keyname.h"
 #include "core/catalog.h"
 
 #define DEFAULT_SIZE_MB 5 /* Firehose: BufferingHints defaults for S3 */
@@ -103,19 +101,17 @@ static int check_dest(const cJSON *d, struct awsjson_err *e)
     const char *arn = str_of(d, "BucketARN");
     const char *bucket = arn ? firehose_valid_bucket(arn) : NULL;
     /* The bucket becomes a directory under <data-dir>/s3; the model's pattern already keeps
-     * '/' out, so only the dot names remain. */
-    if (!bucket || !bucket[0] || strcmp(bucket, ".") == 0 || strcmp(bucket, "..") == 0) {
+     * '/' out, so only names starting with '.' remain: ".", ".." and hidden names, which the
+     * store keeps for itself (fssink.h); S3 bucket names start with a letter or digit anyway.
+     * Prefixes need no such rule: every key has a file of its own (fssink.h), so the object key
+     * is always the Prefix given. */
+    if (!bucket || !bucket[0] || bucket[0] == '.') {
         awsjson_err_set(e, AWSJSON_BAD_REQUEST, "InvalidArgumentException",
                         "BucketARN %s does not name a usable bucket", arn ? arn : "");
         return -1;
     }
-    const char *reason = NULL;
-    if (keyname_prefixes_validate(str_of(d, "Prefix"), str_of(d, "ErrorOutputPrefix"), &reason) !=
-        0) {
-        awsjson_err_set(e, AWSJSON_BAD_REQUEST, "InvalidArgumentException", "%s",
-                        reason ? reason : "Invalid Prefix or ErrorOutputPrefix");
-        return -1;
-    }
+    /* Prefix expressions are checked by the consumers that evaluate them (service_dest_check),
+     * after this. */
     return 0;
 }
 
@@ -316,28 +312,6 @@ int firehose_dest_update(const cJSON *cur, const cJSON *root, cJSON **dest, stru
     if (!oom && (s3 || ext))
         oom = apply(d, ext ? ext : s3, ext != NULL) != 0;
     return finish_dest(d, oom, dest, e);
-}
-
-static int int_of(const cJSON *o, const char *k, int dflt)
-{
-    const cJSON *v = get(o, k);
-    return cJSON_IsNumber(v) ? v->valueint : dflt;
-}
-
-void firehose_dest_target(const cJSON *dest, const char *stream_name, uint64_t version,
-                          int64_t create_ms, struct delivery_target *t)
-{
-    const cJSON *bh = get(dest, "BufferingHints");
-    const char *arn = str_of(dest, "BucketARN");
-    memset(t, 0, sizeof *t);
-    t->stream_name = stream_name;
-    t->version = version;
-    t->create_ms = create_ms; /* with the name, the stream identity in object ids */
-    t->bucket = arn ? firehose_valid_bucket(arn) : NULL;
-    t->prefix = str_of(dest, "Prefix");
-    t->error_prefix = str_of(dest, "ErrorOutputPrefix");
-    t->size_bytes = (uint64_t)int_of(bh, "SizeInMBs", DEFAULT_SIZE_MB) << 20;
-    t->interval_s = int_of(bh, "IntervalInSeconds", DEFAULT_INTERVAL_S);
 }
 
 int firehose_dest_describe(const cJSON *dest, cJSON *destinations)

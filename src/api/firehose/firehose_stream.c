@@ -87,7 +87,7 @@ void firehose_op_create(struct firehose *a, struct http_exchange *ex, const cJSO
     dest = tags = NULL; /* the service took them */
     if (rc == HY_EEXIST)
         awsjson_err_set(&e, AWSJSON_BAD_REQUEST, "ResourceInUseException",
-                        "Firehose %s under accountId %s already exists.", name, a->account_id);
+                        "Firehose %s under accountId %s already exists", name, a->account_id);
     else if (rc == HY_E2BIG)
         awsjson_err_set(&e, AWSJSON_BAD_REQUEST, "LimitExceededException",
                         "You have already reached the limit of %zu Firehose streams in account "

@@ -9,8 +9,20 @@
  * paths in lowerCamelCase and list elements as "<list>.<1-based index>.member".
  *
  * Patterns are matched by hand-written functions equivalent to the model's Java regexes (full
- * match). Two approximations, both permissive: string lengths count code points rather than
- * UTF-16 units, and in tag patterns every non-ASCII character counts as a letter (\p{L}).
+ * match). String lengths count UTF-16 code units, as Java's String.length() in Coral does (a
+ * character outside the BMP counts 2). One approximation, permissive: in tag patterns every
+ * non-ASCII character counts as a letter (\p{L}).
+ *
+ * Strings are (pointer, length) pairs, checked whole. Before cJSON parses the body,
+ * awsjson_text_check rejects invalid UTF-8, raw control characters and unpaired surrogate escapes
+ * (SerializationException) and finds the strings whose value holds a NUL (a \u0000 escape), which
+ * cJSON decodes in full but whose C string it ends early. For those the true length is put back
+ * in the tree: a member name with a NUL is no model member, so the member is dropped (AWS ignores
+ * unknown members; left in, cJSON's lookups would take it for the name before the NUL); a string
+ * value with a NUL gets its length in valueint (unused by cJSON for strings), which str_len reads.
+ * The model check then sees the whole value. A value the model allows with a NUL (".*" patterns
+ * such as Prefix) is refused afterwards with InvalidArgumentException, so a request that
+ * validates never hands later code a string that a NUL would cut short.
  * Shapes we never accept (Redshift, Splunk ... configurations) are only checked to be objects;
  * the business layer rejects them as not supported.
  */
@@ -642,7 +654,14 @@ static void verr_str(struct awsjson_err *e, const struct vpath *p, const char *s
     struct buf v;
     buf_init(&v, 2048);
     buf_append(&v, "'", 1);
-    buf_append(&v, s, n > 1024 ? 1024 : n);
+    size_t k = n;
+    if (k > 1024) {
+        /* Cut between two characters (the text is well-formed UTF-8). */
+        k = 1024;
+        while (k && ((unsigned char)s[k] & 0xC0) == 0x80)
+            k--;
+    }
+    buf_append(&v, s, k);
     buf_append(&v, "'", 1);
     verr(e, p, v.data ? v.data : "''", v.len, "%s", constraint);
     buf_fini(&v);
@@ -659,13 +678,11 @@ static void serr(struct awsjson_err *e, const struct vpath *p, const char *expec
     buf_fini(&path);
 }
 
-/* Code points in UTF-8 text (continuation bytes are not counted). */
-static size_t text_len(const char *s, size_t n)
+/* Bytes of a string node's value: its valueint when the value holds a NUL (set by
+ * restore_lengths), else up to its terminator. */
+static size_t str_len(const cJSON *v)
 {
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++)
-        k += ((unsigned char)s[i] & 0xC0) != 0x80;
-    return k;
+    return v->valueint > 0 ? (size_t)v->valueint : strlen(v->valuestring);
 }
 
 static void check_len(struct awsjson_err *e, const struct vpath *p, const struct vmember *m,
@@ -706,10 +723,10 @@ static void check_value(const cJSON *v, const struct vmember *m, const struct vp
             return;
         }
         const char *s = v->valuestring;
-        size_t n = strlen(s);
+        size_t n = str_len(v);
         if (m->enums) {
             const char *const *x = m->enums;
-            while (*x && strcmp(*x, s) != 0)
+            while (*x && (strlen(*x) != n || memcmp(*x, s, n) != 0))
                 x++;
             if (!*x) {
                 struct buf c;
@@ -730,7 +747,7 @@ static void check_value(const cJSON *v, const struct vmember *m, const struct vp
             buf_fini(&c);
         }
         if (!m->enums)
-            check_len(e, p, m, (long long)text_len(s, n), s, n, 1);
+            check_len(e, p, m, (long long)awsjson_utf16_len(s, n), s, n, 1);
         return;
     }
     case VK_INT: {
@@ -796,8 +813,9 @@ static void check_value(const cJSON *v, const struct vmember *m, const struct vp
         }
         /* The strict decoder (firehose_put_decode) checks every character; here only the length,
          * which gives the decoded size without decoding. */
-        size_t n = strlen(v->valuestring);
-        if (n % 4) {
+        size_t n = str_len(v);
+        /* A NUL is no base64 character; cJSON's string would end at it. */
+        if (n % 4 || v->valueint > 0) {
             struct buf path;
             buf_init(&path, 4096);
             path_render(p, &path);
@@ -834,11 +852,92 @@ static void check_shape(const cJSON *obj, const struct vshape *shape, const stru
     }
 }
 
+/* ---------------------------------------------------------------- strings holding a NUL */
+
+struct nul_walk {
+    const struct awsjson_nul_str *v; /* from awsjson_text_check, in document order */
+    size_t n, next;                  /* entries; the first not yet matched */
+    size_t ordinal;                  /* string tokens seen so far */
+};
+
+/* The decoded length of the next string token if it holds a NUL, else 0. */
+static size_t nul_next(struct nul_walk *w)
+{
+    size_t len = 0;
+    if (w->next < w->n && w->v[w->next].ordinal == w->ordinal)
+        len = w->v[w->next++].decoded_len;
+    w->ordinal++;
+    return len;
+}
+
+/* Walk the tree in document order, which is the order of the string tokens in the text (cJSON
+ * keeps every member, duplicates included, in order): put back the length of values holding a
+ * NUL and drop the members whose name holds one. -1 if the value is too long for valueint. */
+static int restore_lengths(cJSON *node, struct nul_walk *w)
+{
+    if (cJSON_IsString(node)) {
+        size_t len = nul_next(w);
+        if (len > 2147483647u)
+            return -1;
+        node->valueint = (int)len;
+    }
+    cJSON *c = node->child;
+    while (c) {
+        cJSON *next = c->next;
+        int drop = c->string && nul_next(w) > 0;
+        if (restore_lengths(c, w))
+            return -1;
+        if (drop)
+            cJSON_Delete(cJSON_DetachItemViaPointer(node, c));
+        c = next;
+    }
+    return 0;
+}
+
+/* Business rule after the model check: the first string value still holding a NUL (the model
+ * allowed it, or the member is not in the model) is refused, since nothing downstream (object
+ * keys, ARNs, stream.json) can hold it. path is rendered as the member names on the wire. */
+static int refuse_nul(const cJSON *node, struct buf *path, struct awsjson_err *e)
+{
+    if (cJSON_IsString(node) && node->valueint > 0) {
+        awsjson_err_set(e, AWSJSON_BAD_REQUEST, "InvalidArgumentException",
+                        "Value at '%s' contains the character U+0000, which cannot be stored",
+                        path->data ? path->data : "");
+        return 1;
+    }
+    size_t i = 0, mark = path->len;
+    for (const cJSON *c = node->child; c; c = c->next, i++) {
+        if (c->string)
+            buf_printf(path, "%s%s", mark ? "." : "", c->string);
+        else
+            buf_printf(path, "%s%zu", mark ? "." : "", i + 1);
+        if (refuse_nul(c, path, e))
+            return 1;
+        path->len = mark;
+        if (path->data)
+            path->data[mark] = '\0';
+    }
+    return 0;
+}
+
 int firehose_valid_request(enum firehose_op op, const char *body, size_t len, cJSON **root,
                            struct awsjson_err *e)
 {
     cJSON *o;
     const char *end = NULL;
+    const char *why = NULL;
+    struct buf nuls;
+    /* Bounded by the body: one entry per string token, each at least 2 bytes of text. */
+    buf_init(&nuls, (len / 2 + 1) * sizeof(struct awsjson_nul_str));
+    int rc = awsjson_text_check(body, len, &nuls, &why);
+    if (rc) {
+        buf_fini(&nuls);
+        if (rc == HY_EBADMSG)
+            awsjson_err_set(e, AWSJSON_BAD_REQUEST, "SerializationException", "%s", why);
+        else
+            awsjson_err_set(e, AWSJSON_SERVER, "InternalFailure", "out of memory");
+        return -1;
+    }
     if (len == 0)
         o = cJSON_CreateObject();
     else
@@ -850,6 +949,16 @@ int firehose_valid_request(enum firehose_op op, const char *body, size_t len, cJ
         cJSON_Delete(o);
         o = NULL;
     }
+    if (o && nuls.len) {
+        struct nul_walk w = {(const struct awsjson_nul_str *)(const void *)nuls.data,
+                             nuls.len / sizeof(struct awsjson_nul_str), 0, 0};
+        if (restore_lengths(o, &w) || w.next != w.n) {
+            /* Cannot happen for a text cJSON parsed whole: its strings are the tokens. */
+            cJSON_Delete(o);
+            o = NULL;
+        }
+    }
+    buf_fini(&nuls);
     if (!o) {
         awsjson_err_set(e, AWSJSON_BAD_REQUEST, "SerializationException",
                         "Unable to parse the request body as JSON");
@@ -862,6 +971,12 @@ int firehose_valid_request(enum firehose_op op, const char *body, size_t len, cJ
         return -1;
     }
     check_shape(o, &ops[op].input, NULL, e);
+    if (!e->type && !e->nvalid) {
+        struct buf path;
+        buf_init(&path, 8192);
+        refuse_nul(o, &path, e);
+        buf_fini(&path);
+    }
     /* PutRecord(Batch) reports validation errors only after decoding (firehose_put_decode). */
     if (e->type || (op != FIREHOSE_OP_PUT_RECORD && op != FIREHOSE_OP_PUT_RECORD_BATCH &&
                     awsjson_err_done(e))) {
