@@ -101,10 +101,13 @@ int http_server_add_loops(struct http_server *primary, struct http_server *const
 void http_server_free(struct http_server *srv);
 
 struct http_stats {
-    int connections;       /* open client sockets */
-    int exchanges;         /* requests with the handler, orphans (client gone) included */
-    int blocked;           /* connections waiting for the buffered-bytes budget */
-    size_t buffered_bytes; /* read-buffer memory held by all connections */
+    int connections;            /* open client sockets */
+    int exchanges;              /* requests with the handler, orphans (client gone) included */
+    int blocked;                /* connections waiting for the buffered-bytes budget */
+    int waiting_body;           /* of those, parsed heads waiting for a body reservation */
+    size_t buffered_bytes;      /* read-buffer memory held by all connections */
+    size_t head_bytes;          /* charged to the head pool (buffers of unadmitted requests) */
+    size_t body_reserved_bytes; /* charged to the body pool (admitted requests' reservations) */
 };
 /* Snapshot of the loop's counters (loop thread only, e.g. from a posted function). */
 void http_server_stats(const struct http_server *srv, struct http_stats *out);
