@@ -383,6 +383,7 @@ static void admit_take(struct http_conn *c, size_t need)
     c->admitted = true;
     c->sized = true;
     c->admit_ms = srv->now_ms;
+    c->active_ms = srv->now_ms; /* time spent in line is not the sender's silence */
     c->admit_used = c->rlen - c->rstart;
     head_charge_sub(srv, c->rcap);
 }
@@ -413,9 +414,10 @@ static bool conn_admit(struct http_conn *c)
     }
     /* FIFO: nobody overtakes a waiting request, or a stream of small ones could starve it. */
     if (srv->wait_body.head || !http_budget_body_fits(&srv->budget, need)) {
-        if (!c->wlist)
-            budget_pushback(srv);
+        bool fresh = !c->wlist;
         wait_join(c, &srv->wait_body);
+        if (fresh)
+            budget_pushback(srv);
         admit_pump(srv);
         return c->admitted;
     }
@@ -603,10 +605,11 @@ static ssize_t conn_read(struct http_conn *c)
             /* FIFO: a newcomer queues behind waiters instead of taking memory they wait for. */
             if ((q->head && c->wlist != q) ||
                 !http_budget_head_fits(&srv->budget, c->rcap, cap - c->rcap, first)) {
-                if (!c->wlist)
-                    budget_pushback(srv);
+                bool fresh = !c->wlist;
                 c->want = cap - c->rcap;
                 wait_join(c, q);
+                if (fresh)
+                    budget_pushback(srv);
                 return HY_EBUSY;
             }
         }
@@ -781,6 +784,8 @@ static void conn_start_linger(struct http_conn *c)
     c->lingering = true;
     c->linger_until_ms = c->srv->now_ms + LINGER_MS;
     c->can_read = true; /* read at least once: input may be waiting with its edge spent */
+    wait_leave(c);
+    admit_end(c); /* a request abandoned at EOF still held its reservation */
     rbuf_release(c);
     conn_linger(c);
 }
@@ -1273,7 +1278,13 @@ static void begin_stop(struct http_server *srv)
 /* Evict a request holding memory others wait for: 408 and close (the answer says why). */
 static void conn_evict(struct http_conn *c, const char *reason)
 {
-    c->srv->evictions++;
+    struct http_server *srv = c->srv;
+    LOG_DEBUG("http", "evicting a request that holds memory others wait for",
+              "admitted=%d idle_ms=%lld age_ms=%lld buffered=%zu", (int)c->admitted,
+              (long long)(srv->now_ms - c->active_ms),
+              (long long)(srv->now_ms - (c->admitted ? c->admit_ms : c->started_ms)),
+              c->rlen - c->rstart);
+    srv->evictions++;
     conn_error(c, 408, reason);
     conn_mark_pending(c);
 }

@@ -1237,14 +1237,15 @@ static void test_server_evicts_a_stalled_body_while_another_waits(void **state)
 
 static void test_server_evicts_slow_heads_so_new_connections_get_memory(void **state)
 {
-    enum { N = 40 };
+    enum { N = 16 };
     struct fixture *f = budget_fixture();
     struct client *slow[N];
     char part[3000];
     memcpy(part, "GET /slow HTTP/1.1\r\nX: ", 23);
     memset(part + 23, 'h', sizeof part - 23);
-    /* 40 partial heads of 3,000 bytes: their 8 KiB first buffers fill more than the 64 KiB head
-     * pool, so later connections wait. */
+    /* 16 partial heads of 3,000 bytes: their 8 KiB first buffers need twice the 64 KiB head
+     * pool, so later connections wait (first buffers are FIFO: b waits behind 8 of them, one
+     * eviction round each time the holders have stalled for HEAD_STALL_MS). */
     for (int i = 0; i < N; i++) {
         slow[i] = client_open(f->port);
         client_send(slow[i], part, sizeof part);
@@ -1254,6 +1255,8 @@ static void test_server_evicts_slow_heads_so_new_connections_get_memory(void **s
     assert_true(get_stats(f).blocked > 0);
     /* A fresh client is answered once the stalled heads are evicted (HEAD_STALL_MS). */
     struct client *b = client_open(f->port);
+    struct timeval btv = {.tv_sec = 8};
+    setsockopt(b->fd, SOL_SOCKET, SO_RCVTIMEO, &btv, sizeof btv);
     client_sends(b, "GET /b HTTP/1.1\r\n\r\n");
     expect_simple(b, 200, "GET /b 0 ");
     int evicted = 0;
