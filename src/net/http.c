@@ -57,10 +57,10 @@
 #define LINGER_MS 2000         /* how long to drain input after a closing response */
 #define LINGER_READ_MAX 262144 /* bytes discarded per linger turn, so one peer cannot hog */
 #define MAX_EVENTS 256
-#define HEAD_STALL_MS 1000     /* a partial head this old is evicted while heads wait for memory */
-#define BODY_STALL_MS 2000     /* an admitted body silent this long is evicted while bodies wait */
-#define BODY_MIN_RATE 16       /* bytes/ms (16 KB/s): slower admitted bodies count as stalled */
-#define WARN_EVERY_MS 10000    /* at most one budget warning per loop per 10 s */
+#define HEAD_STALL_MS 1000  /* a partial head this old is evicted while heads wait for memory */
+#define BODY_STALL_MS 2000  /* an admitted body silent this long is evicted while bodies wait */
+#define BODY_MIN_RATE 16    /* bytes/ms (16 KB/s): slower admitted bodies count as stalled */
+#define WARN_EVERY_MS 10000 /* at most one budget warning per loop per 10 s */
 
 /* Connections waiting for memory, oldest first (intrusive, so joining never allocates). */
 struct conn_list {
@@ -95,13 +95,13 @@ struct http_conn {
     bool admitted;                  /* the current request holds a body-pool reservation */
     char *rdata;                    /* read buffer; the current request starts at rstart */
     size_t rlen, rcap, rstart;
-    size_t req_len;  /* bytes of the current request (after chunked decoding) */
-    size_t resv;     /* admitted: capacity the reservation covers (rcap <= resv) */
-    size_t charge;   /* admitted: bytes charged to the body pool */
-    size_t want;     /* waiting in wait_first/wait_grow: bytes asked for */
-    size_t admit_used;        /* admitted: request bytes buffered at admission */
-    int64_t admit_ms;         /* admitted: when */
-    struct conn_list *wlist;  /* the wait list this connection is on, or NULL */
+    size_t req_len;          /* bytes of the current request (after chunked decoding) */
+    size_t resv;             /* admitted: capacity the reservation covers (rcap <= resv) */
+    size_t charge;           /* admitted: bytes charged to the body pool */
+    size_t want;             /* waiting in wait_first/wait_grow: bytes asked for */
+    size_t admit_used;       /* admitted: request bytes buffered at admission */
+    int64_t admit_ms;        /* admitted: when */
+    struct conn_list *wlist; /* the wait list this connection is on, or NULL */
     struct http_conn *wprev, *wnext;
     struct buf wbuf; /* output not yet written, from wpos */
     size_t wpos;
@@ -331,8 +331,8 @@ static void budget_warn(struct http_server *srv)
              "head_bytes=%zu head_limit=%zu body_reserved=%zu body_limit=%zu buffered_bytes=%zu "
              "waiting_head=%d waiting_body=%d pushbacks=%lu evicted=%lu connections=%d",
              b->head_bytes, b->head_limit, b->body_bytes, b->body_limit, srv->buffered_bytes,
-             srv->wait_first.n + srv->wait_grow.n, srv->wait_body.n, srv->pushbacks,
-             srv->evictions, srv->num_live);
+             srv->wait_first.n + srv->wait_grow.n, srv->wait_body.n, srv->pushbacks, srv->evictions,
+             srv->num_live);
     srv->pushbacks = 0;
     srv->evictions = 0;
 }

@@ -87,7 +87,7 @@ static bool too_many_headers(const char *buf, size_t len)
             continue;
         size_t end = i > start && buf[i - 1] == '\r' ? i - 1 : i;
         if (end == start)
-            break; /* the blank line ending the head */
+            break;                          /* the blank line ending the head */
         if (++lines > HTTP_MAX_HEADERS + 1) /* the request line is not a field */
             return true;
         start = i + 1;
