@@ -23,6 +23,9 @@ import harness  # noqa: E402
 from harness import HydrantTestCase, scaled, wait_until  # noqa: E402
 
 TARGET = harness.TARGET_PREFIX
+# RSS bounds in MiB are for release builds; sanitizer builds (scaled runs) keep quarantined and
+# shadow memory, so they get twice the room.
+RSS_SLACK = 2 if harness.SCALE > 1 else 1
 
 
 def rss_mib(pid):
@@ -134,7 +137,7 @@ class HardeningTest(HydrantTestCase):
         rss = rss_mib(self.srv.proc.pid)
         sys.stderr.write("[slow bodies] fresh PutRecord worst %.3fs, server RSS %.0f MiB\n"
                          % (worst, rss))
-        self.assertLess(rss, 200)
+        self.assertLess(rss, 200 * RSS_SLACK)
         # The stalled bodies lose their reservations (408) while others wait, so the ones in line
         # get theirs and stall in turn. The last two of each loop have nobody waiting behind them:
         # they keep their reservations until the request timeout (60 s), so only the first six
@@ -181,12 +184,14 @@ class HardeningTest(HydrantTestCase):
             worst = max(worst, took)
             peak = max(peak, rss_mib(self.srv.proc.pid))
         self.assertLess(worst, scaled(3.0), "a fresh PutRecord took %.2fs during the flood" % worst)
-        # The stalled heads are evicted while others wait: the server's counters come down.
-        status, _h, data = self.srv.http("GET", "/_hydrant/health")
-        self.assertEqual(status, 200)
+        # Growing 550 heads per loop to 40 KB is more than the head pool's growth half: the
+        # server pushed back and said so, and still answers its own endpoints.
+        wait_until(lambda: "buffer budget pushing back" in self.log_text(), 10,
+                   what="the budget WARN line")
+        self.assertEqual(self.srv.health(), 200)
         sys.stderr.write("[header flood] %d connections, fresh PutRecord worst %.3fs, server RSS "
                          "peak %.0f MiB\n" % (n, worst, peak))
-        self.assertLess(peak, 200)
+        self.assertLess(peak, 200 * RSS_SLACK)
 
     def test_concurrent_chunked_batches_all_complete(self):
         fh = self.make_stream("chunky")
@@ -241,7 +246,7 @@ class HardeningTest(HydrantTestCase):
         sys.stderr.write("[chunked] %d x %.1f MB chunked batches done in %.1fs, server RSS peak "
                          "%.0f MiB\n" % (n_conn, len(body) / 1e6, took, peak))
         self.assertLess(took, scaled(40))
-        self.assertLess(peak, 400)
+        self.assertLess(peak, 400 * RSS_SLACK)
         self.assertEqual(fh.describe_delivery_stream(DeliveryStreamName="chunky")
                          ["DeliveryStreamDescription"]["DeliveryStreamStatus"], "ACTIVE")
 
