@@ -57,6 +57,16 @@
 #define LINGER_MS 2000         /* how long to drain input after a closing response */
 #define LINGER_READ_MAX 262144 /* bytes discarded per linger turn, so one peer cannot hog */
 #define MAX_EVENTS 256
+#define HEAD_STALL_MS 1000  /* a partial head this old is evicted while heads wait for memory */
+#define BODY_STALL_MS 2000  /* an admitted body silent this long is evicted while bodies wait */
+#define BODY_MIN_RATE 16    /* bytes/ms (16 KB/s): slower admitted bodies count as stalled */
+#define WARN_EVERY_MS 10000 /* at most one budget warning per loop per 10 s */
+
+/* Connections waiting for memory, oldest first (intrusive, so joining never allocates). */
+struct conn_list {
+    struct http_conn *head, *tail;
+    int n;
+};
 
 struct http_exchange {
     struct http_conn *conn;
@@ -81,10 +91,18 @@ struct http_conn {
     bool close_after;               /* close once the output is flushed */
     bool lingering;                 /* output shut down; discarding input until EOF */
     bool continue_sent;             /* 100 Continue already written for this request */
-    bool blocked;                   /* waiting for the global buffer budget */
+    bool sized;                     /* the current request's admission is decided */
+    bool admitted;                  /* the current request holds a body-pool reservation */
     char *rdata;                    /* read buffer; the current request starts at rstart */
     size_t rlen, rcap, rstart;
-    size_t req_len;  /* bytes of the current request (after chunked decoding) */
+    size_t req_len;          /* bytes of the current request (after chunked decoding) */
+    size_t resv;             /* admitted: capacity the reservation covers (rcap <= resv) */
+    size_t charge;           /* admitted: bytes charged to the body pool */
+    size_t want;             /* waiting in wait_first/wait_grow: bytes asked for */
+    size_t admit_used;       /* admitted: request bytes buffered at admission */
+    int64_t admit_ms;        /* admitted: when */
+    struct conn_list *wlist; /* the wait list this connection is on, or NULL */
+    struct http_conn *wprev, *wnext;
     struct buf wbuf; /* output not yet written, from wpos */
     size_t wpos;
     int64_t active_ms;  /* last progress, for idle and write-stall timeouts */
@@ -116,8 +134,14 @@ struct http_server {
     struct http_conn *graveyard;
     int num_live;          /* connections with an open socket */
     int num_exchanges;     /* exchanges not yet answered (orphans included) */
-    int num_blocked;       /* connections waiting for the buffer budget */
     size_t buffered_bytes; /* sum of read-buffer capacities */
+    struct http_budget budget;
+    struct conn_list wait_first; /* first buffers (new requests) waiting for the head pool */
+    struct conn_list wait_grow;  /* heads and small requests waiting to grow their buffer */
+    struct conn_list wait_body;  /* parsed heads waiting for a body reservation (FIFO) */
+    int64_t warn_ms;             /* last budget warning */
+    unsigned long pushbacks;     /* since the last warning */
+    unsigned long evictions;     /* since the last warning */
     bool stopping;
     bool accept_paused;
     int64_t accept_resume_ms;
@@ -241,35 +265,216 @@ static void conn_mark_pending(struct http_conn *c)
     srv->pending_tail = c;
 }
 
-static void wake_blocked(struct http_server *srv)
+/* ---------------------------------------------------------------------------------------------
+ * The buffer budget (pools in http_int.h): wait lists, admission, wake-ups and the warning
+ */
+
+static void wait_join(struct http_conn *c, struct conn_list *q)
 {
-    if (!srv->num_blocked || srv->buffered_bytes > srv->cfg.max_buffered_bytes)
+    if (c->wlist == q)
+        return; /* keeps its place in line */
+    HY_ASSERT(!c->wlist);
+    c->wlist = q;
+    c->wnext = NULL;
+    c->wprev = q->tail;
+    if (q->tail)
+        q->tail->wnext = c;
+    else
+        q->head = c;
+    q->tail = c;
+    q->n++;
+}
+
+static void wait_leave(struct http_conn *c)
+{
+    struct conn_list *q = c->wlist;
+    if (!q)
         return;
-    for (struct http_conn *c = srv->conns; c; c = c->next) {
-        if (c->blocked) {
-            c->blocked = false;
-            conn_mark_pending(c);
-        }
+    if (c->wprev)
+        c->wprev->wnext = c->wnext;
+    else
+        q->head = c->wnext;
+    if (c->wnext)
+        c->wnext->wprev = c->wprev;
+    else
+        q->tail = c->wprev;
+    q->n--;
+    c->wlist = NULL;
+    c->wprev = c->wnext = NULL;
+}
+
+/* Largest buffer a request not admitted to the body pool may have: a full head plus one read.
+ * Requests that fit in it are "small" and never wait for the body pool. */
+static size_t head_cap(const struct http_server *srv)
+{
+    size_t cap = srv->cfg.max_header_bytes;
+    return cap > SIZE_MAX - 2 * READ_MIN ? SIZE_MAX : cap + 2 * READ_MIN;
+}
+
+/* Largest buffer any request may need (saturating: limits may be SIZE_MAX, "unbounded"). */
+static size_t request_room(const struct http_server *srv)
+{
+    size_t room = srv->cfg.max_header_bytes;
+    room = room > SIZE_MAX - srv->cfg.max_body_bytes ? SIZE_MAX : room + srv->cfg.max_body_bytes;
+    return room > SIZE_MAX - READ_SLACK ? SIZE_MAX : room + READ_SLACK;
+}
+
+/* Rate-limited: one line per WARN_EVERY_MS with the pools' numbers, so an operator sees why
+ * clients wait (or were evicted) without a line per connection. */
+static void budget_warn(struct http_server *srv)
+{
+    if (srv->now_ms - srv->warn_ms < WARN_EVERY_MS)
+        return;
+    srv->warn_ms = srv->now_ms;
+    const struct http_budget *b = &srv->budget;
+    LOG_WARN("http", "buffer budget pushing back",
+             "head_bytes=%zu head_limit=%zu body_reserved=%zu body_limit=%zu buffered_bytes=%zu "
+             "waiting_head=%d waiting_body=%d pushbacks=%lu evicted=%lu connections=%d",
+             b->head_bytes, b->head_limit, b->body_bytes, b->body_limit, srv->buffered_bytes,
+             srv->wait_first.n + srv->wait_grow.n, srv->wait_body.n, srv->pushbacks, srv->evictions,
+             srv->num_live);
+    srv->pushbacks = 0;
+    srv->evictions = 0;
+}
+
+static void budget_pushback(struct http_server *srv)
+{
+    srv->pushbacks++;
+    budget_warn(srv);
+}
+
+/* Head memory was released: let waiters retry, oldest first, as far as the room goes. They stay
+ * on their list (keeping their place) until their allocation succeeds. */
+static void wake_list(struct http_server *srv, struct conn_list *q, size_t limit)
+{
+    const struct http_budget *b = &srv->budget;
+    size_t used = b->head_bytes;
+    for (struct http_conn *c = q->head; c; c = c->wnext) {
+        bool alone = used == b->head_bytes && b->head_bytes == c->rcap;
+        if (!alone && (used > limit || c->want > limit - used))
+            break;
+        used += c->want;
+        conn_mark_pending(c);
     }
-    srv->num_blocked = 0;
+}
+
+static void wake_head(struct http_server *srv)
+{
+    if (srv->wait_first.head)
+        wake_list(srv, &srv->wait_first, srv->budget.head_limit);
+    if (srv->wait_grow.head)
+        wake_list(srv, &srv->wait_grow, srv->budget.grow_limit);
+}
+
+static void head_charge_sub(struct http_server *srv, size_t n)
+{
+    HY_ASSERT(n <= srv->budget.head_bytes);
+    srv->budget.head_bytes -= n;
+    wake_head(srv);
+}
+
+/* Take a body reservation for c's parsed head: its buffer moves from the head pool into it. */
+static void admit_take(struct http_conn *c, size_t need)
+{
+    struct http_server *srv = c->srv;
+    wait_leave(c);
+    c->charge = http_budget_body_take(&srv->budget, need);
+    c->resv = need > c->rcap ? need : c->rcap;
+    c->admitted = true;
+    c->sized = true;
+    c->admit_ms = srv->now_ms;
+    c->active_ms = srv->now_ms; /* time spent in line is not the sender's silence */
+    c->admit_used = c->rlen - c->rstart;
+    head_charge_sub(srv, c->rcap);
+}
+
+/* Admit waiting heads in strict FIFO order while the body pool has room. */
+static void admit_pump(struct http_server *srv)
+{
+    size_t hcap = head_cap(srv), room = request_room(srv);
+    while (srv->wait_body.head) {
+        struct http_conn *c = srv->wait_body.head;
+        size_t need = http_budget_need(&c->parser, hcap, room);
+        if (!http_budget_body_fits(&srv->budget, need))
+            break;
+        admit_take(c, need);
+        conn_mark_pending(c);
+    }
+}
+
+/* Decide how the current request's body is buffered. Returns false when it must wait for the
+ * body pool (c is queued and woken by admit_pump). */
+static bool conn_admit(struct http_conn *c)
+{
+    struct http_server *srv = c->srv;
+    size_t need = http_budget_need(&c->parser, head_cap(srv), request_room(srv));
+    if (need == 0) {
+        c->sized = true; /* small: stays in the head pool */
+        return true;
+    }
+    /* FIFO: nobody overtakes a waiting request, or a stream of small ones could starve it. */
+    if (srv->wait_body.head || !http_budget_body_fits(&srv->budget, need)) {
+        bool fresh = !c->wlist;
+        wait_join(c, &srv->wait_body);
+        if (fresh)
+            budget_pushback(srv);
+        admit_pump(srv);
+        return c->admitted;
+    }
+    admit_take(c, need);
+    return true;
+}
+
+/* The current request no longer needs its reservation (answered, rejected or closed): the
+ * buffer returns to the head pool and waiting heads may be admitted. */
+static void admit_end(struct http_conn *c)
+{
+    struct http_server *srv = c->srv;
+    c->sized = false;
+    if (!c->admitted)
+        return;
+    c->admitted = false;
+    srv->budget.head_bytes += c->rcap;
+    http_budget_body_put(&srv->budget, c->charge);
+    c->charge = c->resv = 0;
+    admit_pump(srv);
 }
 
 static void rbuf_release(struct http_conn *c)
 {
     struct http_server *srv = c->srv;
+    HY_ASSERT(!c->admitted);
     hy_free(c->rdata);
     srv->buffered_bytes -= c->rcap;
+    size_t cap = c->rcap;
     c->rdata = NULL;
     c->rcap = c->rlen = c->rstart = 0;
-    wake_blocked(srv);
+    head_charge_sub(srv, cap);
 }
 
-static void conn_unblock(struct http_conn *c)
+/* After a large request: give back a big buffer, keeping pipelined bytes that already arrived. */
+static void rbuf_shrink(struct http_conn *c)
 {
-    if (c->blocked) {
-        c->blocked = false;
-        c->srv->num_blocked--;
+    struct http_server *srv = c->srv;
+    size_t used = c->rlen - c->rstart;
+    if (used == 0) {
+        rbuf_release(c);
+        return;
     }
+    memmove(c->rdata, c->rdata + c->rstart, used);
+    c->rlen = used;
+    c->rstart = 0;
+    size_t cap = used < 2 * READ_MIN ? 2 * READ_MIN : used;
+    if (cap >= c->rcap)
+        return;
+    char *p = hy_realloc(c->rdata, cap);
+    if (!p)
+        return; /* keeping the larger buffer is harmless */
+    srv->buffered_bytes -= c->rcap - cap;
+    size_t freed = c->rcap - cap;
+    c->rdata = p;
+    c->rcap = cap;
+    head_charge_sub(srv, freed);
 }
 
 /* Close the socket and retire the connection; memory is freed at the end of the loop turn. */
@@ -284,7 +489,8 @@ static void conn_close(struct http_conn *c)
         c->fd = -1;
         srv->num_live--;
     }
-    conn_unblock(c);
+    wait_leave(c);
+    admit_end(c);
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -364,14 +570,12 @@ static void conn_new(struct http_server *srv, int fd)
  */
 
 /* Read what the socket has. Returns bytes read (> 0), 0 at EOF, HY_EAGAIN when drained,
- * HY_EBUSY when the global budget forbids growing the buffer, HY_E2BIG, HY_ENOMEM or -errno. */
+ * HY_EBUSY when the head pool forbids growing the buffer (c is queued), HY_E2BIG, HY_ENOMEM or
+ * -errno. An admitted request grows within its reservation without asking anyone. */
 static ssize_t conn_read(struct http_conn *c)
 {
     struct http_server *srv = c->srv;
-    /* Saturating: the limits come from the caller and may be SIZE_MAX ("unbounded"). */
-    size_t room = srv->cfg.max_header_bytes;
-    room = room > SIZE_MAX - srv->cfg.max_body_bytes ? SIZE_MAX : room + srv->cfg.max_body_bytes;
-    room = room > SIZE_MAX - READ_SLACK ? SIZE_MAX : room + READ_SLACK;
+    size_t room = c->admitted ? c->resv : head_cap(srv);
     size_t used = c->rlen - c->rstart;
     if (used >= room)
         return HY_E2BIG; /* the parser rejects before this; kept as a defence */
@@ -390,23 +594,32 @@ static ssize_t conn_read(struct http_conn *c)
         c->rstart = 0;
     }
     if (c->rcap - c->rlen < want) {
-        /* Over budget: only growth is refused, so the overshoot is one buffer at most. */
-        if (srv->buffered_bytes > srv->cfg.max_buffered_bytes) {
-            if (!c->blocked) {
-                c->blocked = true;
-                srv->num_blocked++;
-            }
-            return HY_EBUSY;
-        }
         size_t cap = c->rcap ? c->rcap * 2 : 2 * READ_MIN;
         if (cap < c->rlen + want)
             cap = c->rlen + want;
         if (cap > room)
             cap = room;
+        if (!c->admitted) {
+            bool first = c->rcap == 0;
+            struct conn_list *q = first ? &srv->wait_first : &srv->wait_grow;
+            /* FIFO: a newcomer queues behind waiters instead of taking memory they wait for. */
+            if ((q->head && c->wlist != q) ||
+                !http_budget_head_fits(&srv->budget, c->rcap, cap - c->rcap, first)) {
+                bool fresh = !c->wlist;
+                c->want = cap - c->rcap;
+                wait_join(c, q);
+                if (fresh)
+                    budget_pushback(srv);
+                return HY_EBUSY;
+            }
+        }
         char *p = hy_realloc(c->rdata, cap);
         if (!p)
             return HY_ENOMEM;
+        wait_leave(c);
         srv->buffered_bytes += cap - c->rcap;
+        if (!c->admitted)
+            srv->budget.head_bytes += cap - c->rcap;
         c->rdata = p;
         c->rcap = cap;
     }
@@ -534,6 +747,8 @@ static void conn_error(struct http_conn *c, int status, const char *reason)
         c->wpos = c->wbuf.len; /* nothing could be queued; just close */
     c->close_after = true;
     c->rlen = c->rstart = 0;
+    wait_leave(c);
+    admit_end(c);
     http_parse_reset(&c->parser);
 }
 
@@ -569,7 +784,8 @@ static void conn_start_linger(struct http_conn *c)
     c->lingering = true;
     c->linger_until_ms = c->srv->now_ms + LINGER_MS;
     c->can_read = true; /* read at least once: input may be waiting with its edge spent */
-    conn_unblock(c);
+    wait_leave(c);
+    admit_end(c); /* a request abandoned at EOF still held its reservation */
     rbuf_release(c);
     conn_linger(c);
 }
@@ -635,6 +851,9 @@ static void conn_process(struct http_conn *c)
                 conn_error(c, c->parser.status, c->parser.reason);
                 continue;
             }
+            /* Head complete, body to come: reserve before reading it (or wait in line). */
+            if (!c->sized && c->parser.stage != HTTP_PARSE_HEAD && !conn_admit(c))
+                return;
             if (!c->continue_sent && http_parse_wants_continue(&c->parser, avail)) {
                 c->continue_sent = true;
                 if (buf_append(&c->wbuf, "HTTP/1.1 100 Continue\r\n\r\n", 25) == 0)
@@ -668,7 +887,7 @@ static void conn_process(struct http_conn *c)
             continue;
         }
         if (n == HY_EBUSY)
-            return; /* woken by wake_blocked() when memory is released */
+            return; /* queued; woken by wake_head() when head memory is released */
         if (n == HY_E2BIG || n == HY_ENOMEM) {
             conn_error(c, n == HY_ENOMEM ? 503 : 413, NULL);
             continue;
@@ -706,6 +925,8 @@ void http_respond(struct http_exchange *ex, int status, const char *headers, con
     if (c->rstart >= c->rlen)
         c->rstart = c->rlen = 0;
     c->req_len = 0;
+    bool was_admitted = c->admitted;
+    admit_end(c);
     http_parse_reset(&c->parser);
     c->continue_sent = false;
     c->head_req = false;
@@ -713,8 +934,12 @@ void http_respond(struct http_exchange *ex, int status, const char *headers, con
     c->started_ms = c->rlen > c->rstart ? srv->now_ms : 0;
     if (!keep)
         c->close_after = true;
-    if (c->rlen == 0 && c->rcap > RBUF_KEEP)
+    /* An idle buffer is given back when it is big or others wait for head memory; a big one
+     * holding pipelined bytes shrinks to them. */
+    if (c->rlen == 0 && (c->rcap > RBUF_KEEP || srv->wait_first.head || srv->wait_grow.head))
         rbuf_release(c);
+    else if (was_admitted && c->rcap > RBUF_KEEP)
+        rbuf_shrink(c);
     if (!c->in_handler)
         conn_mark_pending(c);
 }
@@ -751,6 +976,8 @@ struct http_server *http_server_new(const struct http_config *cfg, http_handler_
         http_config_default(&srv->cfg);
     srv->handler = handler;
     srv->ud = ud;
+    http_budget_init(&srv->budget, srv->cfg.max_buffered_bytes);
+    srv->warn_ms = INT64_MIN / 2;
     srv->listen_fd = -1;
     srv->event_fd = -1;
     srv->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -874,8 +1101,11 @@ void http_server_stats(const struct http_server *srv, struct http_stats *out)
 {
     out->connections = srv->num_live;
     out->exchanges = srv->num_exchanges;
-    out->blocked = srv->num_blocked;
+    out->blocked = srv->wait_first.n + srv->wait_grow.n + srv->wait_body.n;
+    out->waiting_body = srv->wait_body.n;
     out->buffered_bytes = srv->buffered_bytes;
+    out->head_bytes = srv->budget.head_bytes;
+    out->body_reserved_bytes = srv->budget.body_bytes;
 }
 
 /* Queue an item and wake the loop. The loop reads the eventfd before taking the list, so one
@@ -1045,6 +1275,49 @@ static void begin_stop(struct http_server *srv)
         conn_mark_pending(c);
 }
 
+/* Evict a request holding memory others wait for: 408 and close (the answer says why). */
+static void conn_evict(struct http_conn *c, const char *reason)
+{
+    struct http_server *srv = c->srv;
+    LOG_DEBUG("http", "evicting a request that holds memory others wait for",
+              "admitted=%d idle_ms=%lld age_ms=%lld buffered=%zu", (int)c->admitted,
+              (long long)(srv->now_ms - c->active_ms),
+              (long long)(srv->now_ms - (c->admitted ? c->admit_ms : c->started_ms)),
+              c->rlen - c->rstart);
+    srv->evictions++;
+    conn_error(c, 408, reason);
+    conn_mark_pending(c);
+}
+
+/* While others wait for a pool, its holders that do not use what they hold lose it: heads (and
+ * small requests) still arriving after HEAD_STALL_MS, admitted bodies silent for BODY_STALL_MS
+ * or slower than BODY_MIN_RATE on average. Without waiters nobody is evicted; the request
+ * timeout alone applies. Idle keep-alive buffers are simply released. */
+static void sweep_budget(struct http_server *srv, struct http_conn *c, int64_t now)
+{
+    bool head_wait = srv->wait_first.head || srv->wait_grow.head;
+    if (c->admitted) {
+        if (!srv->wait_body.head)
+            return;
+        int64_t age = now - c->admit_ms;
+        size_t used = c->rlen - c->rstart;
+        size_t got = used > c->admit_used ? used - c->admit_used : 0;
+        if (now - c->active_ms >= BODY_STALL_MS)
+            conn_evict(c, "request body stalled while others wait for memory");
+        else if (age >= BODY_STALL_MS && got / (size_t)age < BODY_MIN_RATE)
+            conn_evict(c, "request body too slow while others wait for memory");
+        return;
+    }
+    if (!head_wait || c->wlist == &srv->wait_body)
+        return;
+    if (c->rlen == c->rstart) {
+        if (c->rcap)
+            rbuf_release(c); /* idle keep-alive connection: its next request starts afresh */
+    } else if (c->started_ms && now - c->started_ms >= HEAD_STALL_MS) {
+        conn_evict(c, "request head too slow while others wait for memory");
+    }
+}
+
 static void sweep(struct http_server *srv)
 {
     int64_t now = srv->now_ms;
@@ -1068,14 +1341,14 @@ static void sweep(struct http_server *srv)
                 conn_close(c); /* the client stopped reading */
         } else if (c->close_after) {
             continue;
-        } else if (c->started_ms) {
-            if (now - c->started_ms > srv->cfg.request_timeout_ms) {
-                conn_unblock(c);
-                conn_error(c, 408, "request not complete in time");
-                conn_mark_pending(c);
-            }
-        } else if (now - c->active_ms > srv->cfg.idle_timeout_ms) {
-            conn_close(c);
+        } else if (c->started_ms && now - c->started_ms > srv->cfg.request_timeout_ms) {
+            conn_error(c, 408, "request not complete in time");
+            conn_mark_pending(c);
+        } else {
+            if (srv->wait_first.head || srv->wait_grow.head || srv->wait_body.head)
+                sweep_budget(srv, c, now);
+            if (!c->started_ms && !c->close_after && now - c->active_ms > srv->cfg.idle_timeout_ms)
+                conn_close(c);
         }
     }
 }

@@ -4,10 +4,14 @@
  * phr.h), bodies arrive by Content-Length or chunked, `Expect: 100-continue` is answered, and
  * keep-alive and pipelining are served in order (one exchange at a time per connection).
  *
- * Limits: header bytes, body bytes, idle and slow-request timeouts, a per-connection memory
- * bound, and a global bound on buffered request bytes (past it the loop stops reading sockets
- * until memory is released, so a flood becomes TCP backpressure). Malformed requests get a 4xx and
- * the connection is closed.
+ * Limits: header bytes (and at most 64 fields: 431), body bytes, idle and slow-request timeouts,
+ * a per-connection memory bound, and a bound on buffered request bytes per loop, split into pools
+ * (http_int.h, struct http_budget): heads and small requests in one, whole-body reservations of
+ * large requests, admitted in arrival order, in the other. A connection waiting for memory is
+ * not read (TCP backpressure). While a pool has waiters, holders that do not use their memory
+ * (a head still arriving after 1 s, a body silent for 2 s or under 16 KB/s) are answered 408 and
+ * closed; a rate-limited WARN reports push-back. Malformed requests get a 4xx and the connection
+ * is closed.
  *
  * Threads: http_server_run() runs the loop on the calling thread. The handler is called on the
  * loop thread that owns the connection. http_server_post() and http_server_stop() are the only
@@ -59,7 +63,8 @@ struct http_config {
     size_t max_buffered_bytes; /* all connections of one loop together; default 32 MiB */
     int max_connections;       /* default 4096 */
     int idle_timeout_ms;       /* keep-alive idle; default 60 s */
-    int request_timeout_ms;    /* from first byte of a request to its last; default 60 s */
+    int request_timeout_ms;    /* from first byte of a request to its last (time waiting for
+                                  memory included); default 60 s */
 };
 
 /* Called on the loop thread for each complete request. */
@@ -101,10 +106,13 @@ int http_server_add_loops(struct http_server *primary, struct http_server *const
 void http_server_free(struct http_server *srv);
 
 struct http_stats {
-    int connections;       /* open client sockets */
-    int exchanges;         /* requests with the handler, orphans (client gone) included */
-    int blocked;           /* connections waiting for the buffered-bytes budget */
-    size_t buffered_bytes; /* read-buffer memory held by all connections */
+    int connections;            /* open client sockets */
+    int exchanges;              /* requests with the handler, orphans (client gone) included */
+    int blocked;                /* connections waiting for the buffered-bytes budget */
+    int waiting_body;           /* of those, parsed heads waiting for a body reservation */
+    size_t buffered_bytes;      /* read-buffer memory held by all connections */
+    size_t head_bytes;          /* charged to the head pool (buffers of unadmitted requests) */
+    size_t body_reserved_bytes; /* charged to the body pool (admitted requests' reservations) */
 };
 /* Snapshot of the loop's counters (loop thread only, e.g. from a posted function). */
 void http_server_stats(const struct http_server *srv, struct http_stats *out);

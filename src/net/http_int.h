@@ -55,6 +55,46 @@ struct http_parser {
     struct http_header headers[HTTP_MAX_HEADERS];
 };
 
+/*
+ * The read-buffer budget of one loop (http_budget.c), socket-free so it can be unit-tested and
+ * fuzzed. max_buffered_bytes is split in two pools:
+ *
+ *   head pool (a quarter): every buffer of a request not admitted to the body pool: heads being
+ *     read, small requests (the whole request fits in a head-sized buffer, so the hot path of
+ *     small keep-alive requests never waits for big bodies), idle keep-alive buffers. A
+ *     connection's first buffer may use the whole head pool; growing past it only the lower half,
+ *     so heads that grow (slowly or not) cannot take the memory new connections need.
+ *   body pool (the rest): reservations of admitted large requests. A request whose
+ *     Content-Length is known reserves its whole size at admission; a chunked one reserves the
+ *     largest request allowed. Admission is FIFO, so an admitted body can always complete and a
+ *     large request is never starved by smaller ones behind it.
+ *
+ * Progress: whatever the sizes, the request at the front is admitted when nobody else holds
+ * memory of that pool (an overshoot bounded by one request), so tiny budgets cannot deadlock.
+ * Holders that stall while others wait are evicted by the server (http.c), not here.
+ */
+struct http_budget {
+    size_t head_limit; /* head pool; first buffers may fill it */
+    size_t grow_limit; /* head pool growth past a first buffer stops here */
+    size_t body_limit; /* body pool: reservations of admitted requests */
+    size_t head_bytes; /* charged to the head pool (buffer capacities) */
+    size_t body_bytes; /* charged to the body pool (reservations, each capped at body_limit) */
+};
+
+/* Split max_buffered_bytes into the pools; counters start at zero. */
+void http_budget_init(struct http_budget *b, size_t max_buffered_bytes);
+/* May a connection holding `held` head bytes take `delta` more? first: its first buffer. */
+bool http_budget_head_fits(const struct http_budget *b, size_t held, size_t delta, bool first);
+/* Bytes a parsed head must reserve before its body is read: 0 when the whole request fits in
+ * head_cap bytes (it stays in the head pool), else head plus declared body, or `room` (the
+ * largest request) for a chunked body. Only for a parser past HTTP_PARSE_HEAD. */
+size_t http_budget_need(const struct http_parser *p, size_t head_cap, size_t room);
+/* May a reservation of `need` bytes be admitted now? (FIFO order is the caller's part.) */
+bool http_budget_body_fits(const struct http_budget *b, size_t need);
+/* Take a reservation; returns the charge to give back with http_budget_body_put. */
+size_t http_budget_body_take(struct http_budget *b, size_t need);
+void http_budget_body_put(struct http_budget *b, size_t charge);
+
 /* Prepare a parser with limits; no allocation. */
 void http_parse_init(struct http_parser *p, size_t max_header_bytes, size_t max_body_bytes);
 /* Forget the current request and get ready for the next one (limits kept). */

@@ -76,6 +76,25 @@ static void scan_connection(const char *v, size_t n, bool *want_close, bool *wan
     }
 }
 
+/* phr answers -1 both for a malformed head and for one with more than HTTP_MAX_HEADERS fields.
+ * RFC 6585 section 5 makes the latter 431, so count the field lines before the blank line (error
+ * path only). */
+static bool too_many_headers(const char *buf, size_t len)
+{
+    size_t lines = 0, start = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (buf[i] != '\n')
+            continue;
+        size_t end = i > start && buf[i - 1] == '\r' ? i - 1 : i;
+        if (end == start)
+            break;                          /* the blank line ending the head */
+        if (++lines > HTTP_MAX_HEADERS + 1) /* the request line is not a field */
+            return true;
+        start = i + 1;
+    }
+    return false;
+}
+
 /* Copy phr's views into our header array and work out framing and connection reuse. */
 static ssize_t parse_head(struct http_parser *p, char *buf, size_t len)
 {
@@ -94,7 +113,8 @@ static ssize_t parse_head(struct http_parser *p, char *buf, size_t len)
         return HY_EAGAIN;
     }
     if (r < 0)
-        return fail(p, 400, "malformed request head");
+        return too_many_headers(buf, len) ? fail(p, 431, "too many request header fields")
+                                          : fail(p, 400, "malformed request head");
     if ((size_t)r > p->max_header_bytes)
         return fail(p, 431, "request header too large");
 

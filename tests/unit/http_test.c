@@ -335,6 +335,13 @@ static void test_parse_rejects_bad_input_with_the_right_status(void **state)
     parse_expect_error("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nffff\r\nab", 256, 16,
                        413);
     parse_expect_error("GARBAGE\r\n\r\n", 256, 1024, 400);
+    /* More header fields than HTTP_MAX_HEADERS: 431 (RFC 6585 section 5), not 400. */
+    char many[4096];
+    size_t off = (size_t)snprintf(many, sizeof many, "GET / HTTP/1.1\r\n");
+    for (int i = 0; i < HTTP_MAX_HEADERS + 1; i++)
+        off += (size_t)snprintf(many + off, sizeof many - off, "X-%d: v\r\n", i);
+    snprintf(many + off, sizeof many - off, "\r\n");
+    parse_expect_error(many, 4096, 1024, 431);
     parse_expect_error("GET / HTTP/1.1\r\nBad Header\r\n\r\n", 256, 1024, 400);
     parse_expect_error("GET / HTTP/1.1\r\nContent-Length: 12a\r\n\r\n", 256, 1024, 400);
     parse_expect_error("GET / HTTP/1.1\r\nContent-Length: -1\r\n\r\n", 256, 1024, 400);
@@ -1068,40 +1075,278 @@ static void test_server_refuses_connections_past_the_limit(void **state)
     fixture_stop(f);
 }
 
-static void test_server_stops_reading_when_buffer_budget_is_spent(void **state)
+/* Budget of the server tests below: head pool 64 KiB (first buffers), growth to 32 KiB, body
+ * pool 192 KiB; heads up to 4 KiB, so a request over 12 KiB needs a body reservation. */
+static struct fixture *budget_fixture(void)
 {
     struct http_config cfg;
     http_config_default(&cfg);
-    cfg.max_buffered_bytes = 32 * 1024;
-    struct fixture *f = fixture_start(&cfg);
+    cfg.max_header_bytes = 4096;
+    cfg.max_body_bytes = 1u << 20;
+    cfg.max_buffered_bytes = 256 * 1024;
+    return fixture_start(&cfg);
+}
 
-    struct client *a = client_open(f->port);
-    client_sends(a, "POST /a HTTP/1.1\r\nContent-Length: 100000\r\n\r\n");
-    char *part = hy_malloc(100000);
-    memset(part, 'p', 100000);
-    client_send(a, part, 50000);
-    for (int i = 0; i < 5000 && get_stats(f).buffered_bytes < 100000; i++)
+static void wait_stats(struct fixture *f, int blocked, int waiting_body)
+{
+    struct http_stats st = get_stats(f);
+    for (int i = 0; i < 5000 && (st.blocked != blocked || st.waiting_body != waiting_body); i++) {
         usleep(1000);
-    assert_true(get_stats(f).buffered_bytes >= 100000);
+        st = get_stats(f);
+    }
+    assert_int_equal(st.blocked, blocked);
+    assert_int_equal(st.waiting_body, waiting_body);
+}
 
+static void send_zeros(struct client *c, size_t n)
+{
+    static char zeros[65536];
+    while (n) {
+        size_t k = n < sizeof zeros ? n : sizeof zeros;
+        client_send(c, zeros, k);
+        n -= k;
+    }
+}
+
+static void test_server_answers_small_requests_while_large_bodies_hold_the_budget(void **state)
+{
+    struct fixture *f = budget_fixture();
+    /* a reserves 150,000 bytes of the 192 KiB body pool and sends half. */
+    struct client *a = client_open(f->port);
+    client_sends(a, "POST /a HTTP/1.1\r\nContent-Length: 150000\r\n\r\n");
+    send_zeros(a, 75000);
+    for (int i = 0; i < 5000 && get_stats(f).body_reserved_bytes < 150000; i++)
+        usleep(1000);
+    assert_true(get_stats(f).body_reserved_bytes >= 150000);
+    /* c does not fit beside it: it waits in line without reading its body. */
+    struct client *c = client_open(f->port);
+    client_sends(c, "POST /c HTTP/1.1\r\nContent-Length: 150000\r\n\r\n");
+    wait_stats(f, 1, 1);
+    /* Small requests do not queue behind large bodies: they come from the head pool. */
     struct client *b = client_open(f->port);
     client_sends(b, "GET /b HTTP/1.1\r\n\r\n");
-    for (int i = 0; i < 5000 && get_stats(f).blocked == 0; i++)
-        usleep(1000);
-    assert_int_equal(get_stats(f).blocked, 1);
-    assert_true(client_silent_for(b, 100));
-
-    client_send(a, part, 50000);
+    expect_simple(b, 200, "GET /b 0 ");
+    client_sends(b, "POST /b2 HTTP/1.1\r\nContent-Length: 5000\r\n\r\n");
+    send_zeros(b, 5000);
     struct resp r;
-    assert_int_equal(client_response(a, &r, false), 0);
+    assert_int_equal(client_response(b, &r, false), 0);
     assert_int_equal(r.status, 200);
     resp_fini(&r);
-    expect_simple(b, 200, "GET /b 0 ");
-    assert_int_equal(get_stats(f).blocked, 0);
-    hy_free(part);
+    assert_true(client_silent_for(c, 100));
+    /* a completes; its reservation goes to c, which then completes too. */
+    send_zeros(a, 75000);
+    assert_int_equal(client_response(a, &r, false), 0);
+    assert_int_equal(r.status, 200);
+    assert_true(strncmp(r.body, "POST /a 150000 ", 15) == 0);
+    resp_fini(&r);
+    wait_stats(f, 0, 0);
+    send_zeros(c, 150000);
+    assert_int_equal(client_response(c, &r, false), 0);
+    assert_int_equal(r.status, 200);
+    assert_true(strncmp(r.body, "POST /c 150000 ", 15) == 0);
+    resp_fini(&r);
+    struct http_stats st = get_stats(f);
+    assert_int_equal(st.body_reserved_bytes, 0);
+    assert_int_equal(st.blocked, 0);
     client_close(a);
     client_close(b);
+    client_close(c);
     fixture_stop(f);
+}
+
+/* Every client sends its chunked body in 8,000-byte chunks, round-robin with the others, so all
+ * bodies are in flight at once and together need far more than the budget. The old loop grew
+ * every buffer halfway and then deadlocked: each needed to grow, none could. */
+static void test_server_completes_concurrent_chunked_bodies_over_the_budget(void **state)
+{
+    enum { N = 6, CHUNKS = 40, CHUNK = 8000 };
+    struct fixture *f = budget_fixture();
+    struct client *cl[N];
+    char *chunk = hy_malloc(CHUNK + 16);
+    assert_non_null(chunk);
+    int hl = snprintf(chunk, 16, "%x\r\n", CHUNK);
+    memset(chunk + hl, 'c', CHUNK);
+    memcpy(chunk + hl + CHUNK, "\r\n", 2);
+    for (int i = 0; i < N; i++) {
+        cl[i] = client_open(f->port);
+        /* Non-blocking sends: a client whose body is not admitted yet is not read. */
+        client_sends(cl[i], "POST /chunked HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n");
+    }
+    size_t sent[N] = {0};
+    size_t total = (size_t)CHUNKS * (size_t)(hl + CHUNK + 2) + 5;
+    char *stream = hy_malloc(total);
+    assert_non_null(stream);
+    for (int k = 0; k < CHUNKS; k++)
+        memcpy(stream + (size_t)k * (size_t)(hl + CHUNK + 2), chunk, (size_t)(hl + CHUNK + 2));
+    memcpy(stream + total - 5, "0\r\n\r\n", 5);
+    for (int round = 0; round < 20000; round++) {
+        bool all = true;
+        for (int i = 0; i < N; i++) {
+            if (sent[i] == total)
+                continue;
+            all = false;
+            size_t step = total - sent[i] < CHUNK ? total - sent[i] : CHUNK;
+            ssize_t n = send(cl[i]->fd, stream + sent[i], step, MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (n > 0)
+                sent[i] += (size_t)n;
+        }
+        if (all)
+            break;
+        usleep(200);
+    }
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(sent[i], total);
+        struct resp r;
+        assert_int_equal(client_response(cl[i], &r, false), 0);
+        assert_int_equal(r.status, 200);
+        assert_true(strncmp(r.body, "POST /chunked 320000 ", 21) == 0);
+        resp_fini(&r);
+        client_close(cl[i]);
+    }
+    hy_free(stream);
+    hy_free(chunk);
+    fixture_stop(f);
+}
+
+static void test_server_evicts_a_stalled_body_while_another_waits(void **state)
+{
+    struct fixture *f = budget_fixture();
+    struct client *a = client_open(f->port);
+    client_sends(a, "POST /a HTTP/1.1\r\nContent-Length: 150000\r\n\r\nx");
+    for (int i = 0; i < 5000 && get_stats(f).body_reserved_bytes < 150000; i++)
+        usleep(1000);
+    struct client *c = client_open(f->port);
+    client_sends(c, "POST /c HTTP/1.1\r\nContent-Length: 150000\r\n\r\n");
+    wait_stats(f, 1, 1);
+    /* a sends nothing more: after BODY_STALL_MS it loses its reservation with a 408. */
+    struct timeval tv = {.tv_sec = 8};
+    setsockopt(a->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    struct resp r;
+    assert_int_equal(client_response(a, &r, false), 0);
+    assert_int_equal(r.status, 408);
+    assert_true(r.conn_close);
+    resp_fini(&r);
+    send_zeros(c, 150000);
+    assert_int_equal(client_response(c, &r, false), 0);
+    assert_int_equal(r.status, 200);
+    resp_fini(&r);
+    client_close(a);
+    client_close(c);
+    fixture_stop(f);
+}
+
+static void test_server_evicts_slow_heads_so_new_connections_get_memory(void **state)
+{
+    enum { N = 16 };
+    struct fixture *f = budget_fixture();
+    struct client *slow[N];
+    char part[3000];
+    memcpy(part, "GET /slow HTTP/1.1\r\nX: ", 23);
+    memset(part + 23, 'h', sizeof part - 23);
+    /* 16 partial heads of 3,000 bytes: their 8 KiB first buffers need twice the 64 KiB head
+     * pool, so later connections wait (first buffers are FIFO: b waits behind 8 of them, one
+     * eviction round each time the holders have stalled for HEAD_STALL_MS). */
+    for (int i = 0; i < N; i++) {
+        slow[i] = client_open(f->port);
+        client_send(slow[i], part, sizeof part);
+    }
+    for (int i = 0; i < 5000 && get_stats(f).blocked == 0; i++)
+        usleep(1000);
+    assert_true(get_stats(f).blocked > 0);
+    /* A fresh client is answered once the stalled heads are evicted (HEAD_STALL_MS). */
+    struct client *b = client_open(f->port);
+    struct timeval btv = {.tv_sec = 8};
+    setsockopt(b->fd, SOL_SOCKET, SO_RCVTIMEO, &btv, sizeof btv);
+    client_sends(b, "GET /b HTTP/1.1\r\n\r\n");
+    expect_simple(b, 200, "GET /b 0 ");
+    int evicted = 0;
+    for (int i = 0; i < N; i++) {
+        struct resp r;
+        struct timeval tv = {.tv_sec = 8};
+        setsockopt(slow[i]->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        if (client_response(slow[i], &r, false) == 0) {
+            assert_int_equal(r.status, 408);
+            evicted++;
+            resp_fini(&r);
+        }
+        client_close(slow[i]);
+    }
+    assert_true(evicted > 0);
+    client_close(b);
+    fixture_stop(f);
+}
+
+static void test_budget_keeps_head_growth_off_the_new_connection_reserve(void **state)
+{
+    struct http_budget b;
+    http_budget_init(&b, 32u << 20);
+    assert_int_equal(b.head_limit, 8u << 20);
+    assert_int_equal(b.grow_limit, 4u << 20);
+    assert_int_equal(b.body_limit, 24u << 20);
+    /* Alone, anything fits (progress whatever the limits). */
+    assert_true(http_budget_head_fits(&b, 0, 64u << 20, true));
+    b.head_bytes = (4u << 20) - 8192;
+    assert_true(http_budget_head_fits(&b, 8192, 8192, false));
+    assert_false(http_budget_head_fits(&b, 8192, 8193, false));
+    b.head_bytes = 6u << 20;
+    assert_false(http_budget_head_fits(&b, 8192, 8192, false)); /* growth: past its half */
+    assert_true(http_budget_head_fits(&b, 0, 8192, true));      /* first buffers: reserve */
+    b.head_bytes = (8u << 20) - 8191;
+    assert_false(http_budget_head_fits(&b, 0, 8192, true));
+    b.head_bytes = 16u << 20; /* overshoot by admissions ending: nothing new fits */
+    assert_false(http_budget_head_fits(&b, 0, 1, true));
+    assert_false(http_budget_head_fits(&b, 4096, 1, false));
+}
+
+static void test_budget_admits_bodies_whole_and_the_front_one_alone(void **state)
+{
+    struct http_budget b;
+    http_budget_init(&b, 32u << 20);
+    size_t c1 = http_budget_body_take(&b, 8u << 20);
+    size_t c2 = http_budget_body_take(&b, 8u << 20);
+    assert_true(http_budget_body_fits(&b, 8u << 20));
+    size_t c3 = http_budget_body_take(&b, 8u << 20);
+    assert_int_equal(b.body_bytes, 24u << 20);
+    assert_false(http_budget_body_fits(&b, 1));
+    http_budget_body_put(&b, c2);
+    assert_true(http_budget_body_fits(&b, 8u << 20));
+    assert_false(http_budget_body_fits(&b, (8u << 20) + 1));
+    http_budget_body_put(&b, c1);
+    http_budget_body_put(&b, c3);
+    assert_int_equal(b.body_bytes, 0);
+    /* Larger than the pool: admitted only alone, charged the whole pool, so nothing joins it. */
+    assert_true(http_budget_body_fits(&b, SIZE_MAX));
+    size_t big = http_budget_body_take(&b, SIZE_MAX);
+    assert_int_equal(big, b.body_limit);
+    assert_false(http_budget_body_fits(&b, 1));
+    http_budget_body_put(&b, big);
+    /* A tiny budget still admits one request at a time. */
+    http_budget_init(&b, 3);
+    assert_true(http_budget_body_fits(&b, 1u << 20));
+    size_t t = http_budget_body_take(&b, 1u << 20);
+    assert_false(http_budget_body_fits(&b, 1));
+    http_budget_body_put(&b, t);
+    assert_int_equal(b.body_bytes, 0);
+}
+
+static void test_budget_need_reserves_known_bodies_and_the_largest_for_chunked(void **state)
+{
+    char buf[256];
+    struct http_parser p;
+    const char *req = "POST / HTTP/1.1\r\nContent-Length: 100000\r\n\r\n";
+    size_t len = strlen(req);
+    memcpy(buf, req, len);
+    http_parse_init(&p, 4096, 1u << 20);
+    assert_int_equal(http_parse_feed(&p, buf, &len), HY_EAGAIN);
+    assert_int_equal(http_budget_need(&p, 12288, 999999), p.head_len + 100000);
+    /* A request that fits in a head-sized buffer is small: no reservation. */
+    assert_int_equal(http_budget_need(&p, p.head_len + 100000, 999999), 0);
+    req = "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
+    len = strlen(req);
+    memcpy(buf, req, len);
+    http_parse_init(&p, 4096, 1u << 20);
+    assert_int_equal(http_parse_feed(&p, buf, &len), HY_EAGAIN);
+    assert_int_equal(http_budget_need(&p, 12288, 999999), 999999);
 }
 
 static void test_server_listen_reports_bad_address_and_port_in_use(void **state)
@@ -1492,7 +1737,13 @@ int main(void)
         cmocka_unit_test(test_server_stop_drains_outstanding_exchanges),
         cmocka_unit_test(test_server_times_out_slow_requests_and_idle_connections),
         cmocka_unit_test(test_server_refuses_connections_past_the_limit),
-        cmocka_unit_test(test_server_stops_reading_when_buffer_budget_is_spent),
+        cmocka_unit_test(test_budget_keeps_head_growth_off_the_new_connection_reserve),
+        cmocka_unit_test(test_budget_admits_bodies_whole_and_the_front_one_alone),
+        cmocka_unit_test(test_budget_need_reserves_known_bodies_and_the_largest_for_chunked),
+        cmocka_unit_test(test_server_answers_small_requests_while_large_bodies_hold_the_budget),
+        cmocka_unit_test(test_server_completes_concurrent_chunked_bodies_over_the_budget),
+        cmocka_unit_test(test_server_evicts_a_stalled_body_while_another_waits),
+        cmocka_unit_test(test_server_evicts_slow_heads_so_new_connections_get_memory),
         cmocka_unit_test(test_server_listen_reports_bad_address_and_port_in_use),
         cmocka_unit_test(test_server_serves_ipv6_loopback),
         cmocka_unit_test(test_server_spreads_connections_over_sibling_loops),
