@@ -59,7 +59,7 @@ if [ "${HYDRANT_SMOKE:-0}" = 1 ]; then
     export HYDRANT_IT_TIMEOUT_SCALE=${HYDRANT_IT_TIMEOUT_SCALE:-4}
     run "$pyenv_py" "smoke (pyenv)" --smoke
 else
-    run "$pyenv_py" "pyenv python" test_api test_delivery test_crash test_cli test_process test_core
+    run "$pyenv_py" "pyenv python" test_api test_delivery test_crash test_cli test_process test_core test_damage
     run "$debian_py" "debian python" test_api test_delivery
 fi
 
