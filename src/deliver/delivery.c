@@ -249,9 +249,9 @@ static int cursor_store(struct delivery *d, uint64_t next_seq, int with_intent)
             rc = buf_append_str(&b, "}");
     }
     if (rc == 0 && d->has_quar) {
-        rc = buf_printf(&b, ",\"quarantine\":{\"location\":%" PRIu64 ",\"offset\":%" PRIu64
-                            ",\"bucket\":",
-                        d->quar_location, d->quar_offset);
+        rc = buf_printf(
+            &b, ",\"quarantine\":{\"location\":%" PRIu64 ",\"offset\":%" PRIu64 ",\"bucket\":",
+            d->quar_location, d->quar_offset);
         if (rc == 0)
             rc = buf_append_json_str(&b, d->quar_bucket.data, d->quar_bucket.len);
         if (rc == 0)
@@ -711,16 +711,15 @@ static int quarantine_write(struct delivery *d, const struct streamlog_damage *d
     void *w = NULL;
     int rc;
     buf_init(&head, 8192);
-    rc = buf_printf(&head,
-                    "{\"deliveryStreamName\":\"%s\",\"errorCode\":\"CorruptedLog\","
-                    "\"errorMessage\":\"Damaged bytes in the stream log; the records they held "
-                    "cannot be read back.\",\"detectedTimestamp\":%" PRId64
-                    ",\"firstSequenceNumber\":%" PRIu64 ",\"sequenceCount\":%" PRIu64
-                    ",\"location\":%" PRIu64 ",\"offset\":%" PRIu64 ",\"length\":%" PRIu64
-                    ",\"rawDataLength\":%zu,\"truncated\":%s,\"rawData\":\"",
-                    d->cur->stream_name, hytime_now_ms(), dm->first_seq, dm->seq_count,
-                    dm->location, dm->offset, dm->len, dm->data_len,
-                    dm->data_len < dm->len ? "true" : "false");
+    rc = buf_printf(
+        &head,
+        "{\"deliveryStreamName\":\"%s\",\"errorCode\":\"CorruptedLog\","
+        "\"errorMessage\":\"Damaged bytes in the stream log; the records they held "
+        "cannot be read back.\",\"detectedTimestamp\":%" PRId64 ",\"firstSequenceNumber\":%" PRIu64
+        ",\"sequenceCount\":%" PRIu64 ",\"location\":%" PRIu64 ",\"offset\":%" PRIu64
+        ",\"length\":%" PRIu64 ",\"rawDataLength\":%zu,\"truncated\":%s,\"rawData\":\"",
+        d->cur->stream_name, hytime_now_ms(), dm->first_seq, dm->seq_count, dm->location,
+        dm->offset, dm->len, dm->data_len, dm->data_len < dm->len ? "true" : "false");
     if (rc < 0)
         goto out;
     if ((rc = d->sink->open(d->sink_ctx, d->quar_bucket.data, d->quar_key.data, &w)) < 0) {
@@ -791,13 +790,14 @@ static void report_damage(struct delivery *d, const struct streamlog_damage *dm)
     if (!d->report_failure)
         return;
     buf_init(&b, 2048);
-    int rc = buf_printf(&b, "The stream log of %s was damaged: %" PRIu64
-                            " bytes at offset %" PRIu64 " of log segment %" PRIu64 ", ",
+    int rc = buf_printf(&b,
+                        "The stream log of %s was damaged: %" PRIu64 " bytes at offset %" PRIu64
+                        " of log segment %" PRIu64 ", ",
                         d->cur->stream_name, dm->len, dm->offset, dm->location);
     if (rc == 0 && dm->seq_count > 0)
-        rc = buf_printf(&b, "holding sequence numbers %" PRIu64 " to %" PRIu64 " (%" PRIu64
-                            " records lost)",
-                        dm->first_seq, dm->first_seq + dm->seq_count - 1, dm->seq_count);
+        rc = buf_printf(
+            &b, "holding sequence numbers %" PRIu64 " to %" PRIu64 " (%" PRIu64 " records lost)",
+            dm->first_seq, dm->first_seq + dm->seq_count - 1, dm->seq_count);
     else if (rc == 0)
         rc = buf_append_str(&b, "no record lost");
     if (rc == 0)

@@ -1044,7 +1044,6 @@ static void test_quarantine_sink_failure_is_retried_never_skipped(void **state)
     assert_int_equal(count_temps(f->s3_root, NULL), 0);
 }
 
-
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)

@@ -290,9 +290,8 @@ static void test_damage_key_depends_only_on_the_span_place_and_is_never_a_data_k
     const char *want = "corrupted-log/2018/08/27/03/s1-1-2018-08-27-03-04-05-";
     assert_memory_equal(ka.data, want, strlen(want));
     buf_reset(&kb);
-    assert_int_equal(keyname_error_key("p/", "e/!{firehose:error-output-type}/", "corrupted-log",
-                                       &a, &kb),
-                     0);
+    assert_int_equal(
+        keyname_error_key("p/", "e/!{firehose:error-output-type}/", "corrupted-log", &a, &kb), 0);
     want = "e/corrupted-log/2018/08/27/03/s1-1-2018-08-27-03-04-05-";
     assert_memory_equal(kb.data, want, strlen(want));
 

@@ -527,7 +527,8 @@ static int delivered_or_quarantined(void *arg)
 {
     struct service_stream *st = arg;
     struct stream_stats *s = service_stream_stats(st);
-    return atomic_load(&s->delivery_records) >= want_seen && atomic_load(&s->quarantined_spans) >= 1;
+    return atomic_load(&s->delivery_records) >= want_seen &&
+           atomic_load(&s->quarantined_spans) >= 1;
 }
 
 /* One flip: a fresh data dir, 5 acknowledged records in the log (no consumer ran yet: what a
@@ -684,8 +685,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(
             test_a_flipped_byte_anywhere_in_a_frame_loses_only_that_record, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_failure_description_persists_until_acknowledged,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failure_description_persists_until_acknowledged, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -151,10 +151,9 @@ int admin_metrics_render(struct service *svc, struct buf *out)
         rc = buf_printf(out, "# HELP %s %s\n# TYPE %s counter\n", damage_counters[c].name,
                         damage_counters[c].help, damage_counters[c].name);
         for (size_t i = 0; i < n && !rc; i++)
-            rc = buf_printf(out, "%s{stream=\"%s\"} %" PRIu64 "\n", damage_counters[c].name,
-                            v[i].name,
-                            *(const uint64_t *)((const char *)&v[i].damage +
-                                                damage_counters[c].offset));
+            rc = buf_printf(
+                out, "%s{stream=\"%s\"} %" PRIu64 "\n", damage_counters[c].name, v[i].name,
+                *(const uint64_t *)((const char *)&v[i].damage + damage_counters[c].offset));
     }
     if (!rc)
         rc = histogram(out, v, n, "hydrant_put_record_latency_seconds",
