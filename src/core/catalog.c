@@ -99,6 +99,7 @@ void catalog_stream_unref(struct catalog_stream *s)
         s->runtime_free(s->runtime);
     cJSON_Delete(s->dest);
     cJSON_Delete(s->tags);
+    hy_free(s->failure);
     hy_free(s);
 }
 
@@ -151,6 +152,11 @@ int catalog_stream_to_json(const struct catalog_stream *s, struct buf *out)
             goto fail;
         }
     }
+    if (s->failure) {
+        cJSON *fd = cJSON_AddObjectToObject(o, "FailureDescription");
+        if (!fd || add_str(fd, "Type", CATALOG_FAILURE_TYPE) || add_str(fd, "Details", s->failure))
+            goto fail;
+    }
     char *text = cJSON_PrintUnformatted(o);
     if (!text)
         goto fail;
@@ -193,6 +199,10 @@ int catalog_stream_from_json(const char *text, size_t len, struct catalog_stream
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "StreamId");
     cJSON *tags = cJSON_GetObjectItemCaseSensitive(o, "Tags");
     cJSON *dest = cJSON_GetObjectItemCaseSensitive(o, "Destination");
+    const cJSON *fdesc = cJSON_GetObjectItemCaseSensitive(o, "FailureDescription");
+    const cJSON *details = cJSON_GetObjectItemCaseSensitive(fdesc, "Details");
+    if (fdesc && (!cJSON_IsObject(fdesc) || !cJSON_IsString(details)))
+        goto fail;
     if (!cJSON_IsNumber(fmt) || fmt->valuedouble != CATALOG_FORMAT || !cJSON_IsString(name) ||
         !cJSON_IsString(ver) || !cJSON_IsNumber(cms) || !cJSON_IsNumber(ums) ||
         !cJSON_IsString(st) || !cJSON_IsString(id) || !cJSON_IsArray(tags) || !cJSON_IsObject(dest))
@@ -225,6 +235,10 @@ int catalog_stream_from_json(const char *text, size_t len, struct catalog_stream
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(t, "Value");
         if (!cJSON_IsString(k) || (v && !cJSON_IsString(v)))
             goto fail;
+    }
+    if (details && !(s->failure = hy_strdup(details->valuestring))) {
+        rc = HY_ENOMEM;
+        goto fail;
     }
     /* Move the subtrees instead of copying them. */
     cJSON_DetachItemViaPointer(o, tags);

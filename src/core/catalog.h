@@ -11,7 +11,8 @@
  *      "DestinationId":"destinationId-000000000001",
  *      "DeliveryStreamEncryptionConfiguration":{"Status":"DISABLED"},
  *      "Tags":[{"Key":"k","Value":"v"}, ...],          sorted by key
- *      "Destination":{"Kind":"ExtendedS3", "RoleARN":..., "BucketARN":..., ...}}
+ *      "Destination":{"Kind":"ExtendedS3", "RoleARN":..., "BucketARN":..., ...},
+ *      "FailureDescription":{"Type":"UNKNOWN_ERROR","Details":"..."}}   only while one is set
  *
  * The catalog is persistence plus lookup: it owns struct catalog_stream objects (refcounted),
  * but never opens logs or starts consumers; the service (core/service.h) wires the runtime.
@@ -44,6 +45,10 @@ enum catalog_status {
 /* Firehose uses this id for a stream's only destination. */
 #define CATALOG_DESTINATION_ID "destinationId-000000000001"
 #define CATALOG_NAME_MAX 64
+/* Firehose DeliveryStreamFailureType for failures hydrant reports (log damage). */
+#define CATALOG_FAILURE_TYPE "UNKNOWN_ERROR"
+/* Bound of a FailureDescription's Details (bytes, excluding the NUL). */
+#define CATALOG_FAILURE_MAX 2048
 
 struct catalog_stream {
     /* Persisted; read and written under the catalog lock. */
@@ -55,6 +60,9 @@ struct catalog_stream {
     uint64_t stream_id; /* identity of this incarnation (keyname_stream_id) */
     struct cJSON *dest; /* destination config incl. "Kind"; owned, never NULL once saved */
     struct cJSON *tags; /* array of {"Key","Value"}, sorted by key; owned, never NULL */
+    /* FailureDescription.Details (Type CATALOG_FAILURE_TYPE) reported by a consumer and kept
+     * until an operator acknowledges it; owned, NULL when none. */
+    char *failure;
 
     /* Runtime, owned by the service (core/service.c): its log and consumers. Set before the
      * stream can be looked up; runtime_free (if set) runs when the last reference goes. */

@@ -36,6 +36,11 @@ struct consumer_env {
     /* Report that every record below cursor is done with (durably, for this consumer). Any
      * thread; cheap; the runtime trims the log below the lowest cursor. */
     void (*advanced)(void *rt, uint64_t cursor);
+    /* Report a failure an operator must see (log damage quarantined...): the service shows
+     * details (copied; at most CATALOG_FAILURE_MAX bytes are kept) as the stream's
+     * FailureDescription and persists it until acknowledged, replacing an earlier one. Any
+     * thread; blocks on the catalog's fsync. May be NULL (then nothing is shown). */
+    void (*report_failure)(void *rt, const char *details);
     void *rt;
 };
 

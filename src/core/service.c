@@ -288,8 +288,9 @@ int service_stream_describe(struct service *svc, struct service_stream *st,
     out->stream_id = cs->stream_id;
     out->dest = cJSON_Duplicate(cs->dest, 1);
     out->tags = cJSON_Duplicate(cs->tags, 1);
+    int nomem = cs->failure && !(out->failure = hy_strdup(cs->failure));
     catalog_unlock(svc->cat);
-    if (!out->dest || !out->tags) {
+    if (!out->dest || !out->tags || nomem) {
         service_stream_info_fini(out);
         return HY_ENOMEM;
     }
@@ -300,7 +301,34 @@ void service_stream_info_fini(struct service_stream_info *info)
 {
     cJSON_Delete(info->dest);
     cJSON_Delete(info->tags);
+    hy_free(info->failure);
     info->dest = info->tags = NULL;
+    info->failure = NULL;
+}
+
+int service_stream_ack_failure(struct service *svc, struct service_stream *st)
+{
+    struct catalog_stream *cs = st->cs;
+    int rc = 0;
+    catalog_lock(svc->cat);
+    char *old = cs->failure;
+    if (old) {
+        cs->failure = NULL;
+        rc = catalog_save(svc->cat, cs);
+        if (rc) {
+            cs->failure = old;
+            old = NULL;
+        }
+    }
+    catalog_unlock(svc->cat);
+    if (rc)
+        LOG_ERROR("service", "could not persist the acknowledged failure", "stream=%s err=%s",
+                  cs->name, hy_errname(rc));
+    else if (old)
+        LOG_INFO("service", "failure acknowledged", "stream=%s details=%s", cs->name, old);
+    int cleared = old != NULL;
+    hy_free(old);
+    return rc ? rc : cleared;
 }
 
 int service_stream_names(struct service *svc, char ***names, size_t *n)

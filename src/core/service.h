@@ -34,6 +34,7 @@ struct sink_ops;
 struct stream_stats;
 struct streamlog_append;
 struct streamlog_backend;
+struct streamlog_damage_stats;
 
 /* Defaults: a stream's log quota, and the streams allowed (Firehose: 5,000 per Region). */
 #define SERVICE_DEFAULT_QUOTA_BYTES (1ull << 30)
@@ -106,10 +107,14 @@ struct service_stream_info {
     uint64_t stream_id; /* identity of this incarnation (RecordIds, object ids) */
     struct cJSON *dest; /* owned copy */
     struct cJSON *tags; /* owned copy */
+    char *failure;      /* owned copy of FailureDescription.Details; NULL when none */
 };
 int service_stream_describe(struct service *svc, struct service_stream *st,
                             struct service_stream_info *out);
 void service_stream_info_fini(struct service_stream_info *info);
+/* Clear st's FailureDescription (an operator acknowledged it), durably. 1 if one was cleared,
+ * 0 if none was set, or a disk error (then it stays). */
+int service_stream_ack_failure(struct service *svc, struct service_stream *st);
 /* Every stream's name, sorted. 0 with *names (free with service_names_free), or HY_ENOMEM. */
 int service_stream_names(struct service *svc, char ***names, size_t *n);
 void service_names_free(char **names, size_t n);
@@ -124,5 +129,8 @@ uint64_t service_stream_id(struct service_stream *st);
 struct stream_stats *service_stream_stats(struct service_stream *st);
 /* Bytes the stream's log retains (0 when it is not open). */
 uint64_t service_stream_log_bytes(struct service_stream *st);
+/* Damage the stream's log found since it opened (streamlog_damage_stats; zeros when it is not
+ * open). */
+void service_stream_damage(struct service_stream *st, struct streamlog_damage_stats *out);
 
 #endif

@@ -76,6 +76,31 @@ static void advanced(void *arg, uint64_t cursor)
                  min, hy_errname(rc));
 }
 
+/* A consumer reports a failure: it becomes the stream's FailureDescription, persisted. */
+static void report_failure(void *arg, const char *details)
+{
+    struct service_consumer *c = arg;
+    struct service_stream *st = c->st;
+    struct catalog_stream *cs = st->cs;
+    size_t len = strnlen(details, CATALOG_FAILURE_MAX);
+    char *copy = hy_malloc(len + 1);
+    int rc = HY_ENOMEM;
+    if (copy) {
+        memcpy(copy, details, len);
+        copy[len] = '\0';
+        catalog_lock(st->svc->cat);
+        char *old = cs->failure;
+        cs->failure = copy;
+        /* Shown at once; if it cannot be persisted it still shows until the next restart. */
+        rc = catalog_save(st->svc->cat, cs);
+        catalog_unlock(st->svc->cat);
+        hy_free(old);
+    }
+    if (rc)
+        LOG_ERROR("service", "could not persist a failure description", "stream=%s err=%s",
+                  cs->name, hy_errname(rc));
+}
+
 /* Move a cursor file written before consumers/ existed into place, durably. */
 static int migrate_legacy_cursor(const char *stream_dir, const char *consumers_dir)
 {
@@ -110,6 +135,7 @@ static void fill_env(struct service_stream *st, struct service_consumer *c, cons
     env->sink = st->svc->cfg.sink;
     env->sink_ctx = st->svc->cfg.sink_ctx;
     env->advanced = advanced;
+    env->report_failure = report_failure;
     env->rt = c;
 }
 
@@ -273,6 +299,15 @@ uint64_t service_stream_log_bytes(struct service_stream *st)
         v = streamlog_retained_bytes(st->log);
     pthread_rwlock_unlock(&st->put_lock);
     return v;
+}
+
+void service_stream_damage(struct service_stream *st, struct streamlog_damage_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    pthread_rwlock_rdlock(&st->put_lock);
+    if (st->log)
+        streamlog_damage_stats(st->log, out);
+    pthread_rwlock_unlock(&st->put_lock);
 }
 
 uint64_t service_stream_id(struct service_stream *st)

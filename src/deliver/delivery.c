@@ -11,6 +11,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "base/base64.h"
 #include "base/buf.h"
 #include "base/err.h"
 #include "base/fsutil.h"
@@ -32,6 +33,10 @@
  *
  *     {"next_seq":N}
  *     {"next_seq":F,"intent":{"first_seq":F,"bucket":"B","key":"K"}}
+ *
+ * either of them possibly followed by the last quarantine (see "Damaged spans" below):
+ *
+ *     ,"quarantine":{"location":S,"offset":O,"bucket":"B","key":"Q"}
  *
  * Every record below next_seq is in a durable object. An intent says "the batch starting at
  * record F goes to B/K"; it names no last record, because a batch is streamed into its object
@@ -67,6 +72,26 @@
  *     after L_new are read again and go to later objects, keyed by later first seqs.
  *   - An aborted writer (sink failure, stop without flush) leaves nothing visible.
  * The intent costs one state write per batch and the cursor one more; both are small fdatasyncs.
+ *
+ * Damaged spans (streamlog_reader_next answers STREAMLOG_DAMAGED: bytes of the log that are no
+ * longer the frames written, seqs that cannot be read). The span's raw bytes and place go to
+ * one error object under the error output ("corrupted-log"), and every intact record around it
+ * is delivered as usual. Protocol per span, at place (S, O) = (location, byte offset):
+ *
+ *     commit the open batch, if any                  (the batch is cut before the span)
+ *     if the state's quarantine is not (S, O): Q = error key(stream, (S, O), now, target)
+ *        and store {next_seq, intent as it is, quarantine {S, O, B, Q}}
+ *     sink open B/Q, write the span as JSON, commit (retried with backoff until it works)
+ *     with no intent pending: store {next_seq past the span, quarantine ...}
+ *     report the failure (FailureDescription) and count it
+ *
+ * The quarantine entry is durable before the object exists and the cursor passes the span
+ * only after the object is committed, so a crash anywhere in between reads the span again
+ * (the reader reports it once per pass) and rewrites the same B/Q, never a second object.
+ * Cutting the batch first means at most one span is pending at a time, so one entry is enough;
+ * the only exception is a span met while a failed batch's intent waits for its first record
+ * (the log changed under a retry), where a second span right behind it would replace the entry
+ * and a crash then could name the first span's object twice.
  */
 #define CURSOR_MAX_LEN SLOTFILE_MAX_PAYLOAD
 #define KEY_MAX_LEN 4096
@@ -79,6 +104,10 @@
 /* streamlog_wait cannot see a streamlog_wake that came before it started waiting, so idle waits are
  * kept short: a stop is noticed within this time even if its wake was missed. */
 #define IDLE_WAIT_MAX_MS 250
+/* Firehose's error output type for this kind of failure (hydrant's own). */
+#define ERROR_TYPE_CORRUPTED_LOG "corrupted-log"
+/* Raw bytes base64-encoded per sink write: a multiple of 3 whose encoding fills staging. */
+#define QUAR_CHUNK_LEN (STAGING_LEN / 4 * 3)
 
 /* Private copy of a delivery_target. */
 struct target {
@@ -99,6 +128,7 @@ struct delivery {
     void *sink_ctx;
     struct streamlog *w;
     void (*advanced)(void *rt, uint64_t cursor); /* the runtime trims below the lowest cursor */
+    void (*report_failure)(void *rt, const char *details); /* may be NULL */
     void *rt;
     struct stream_stats *stats;
     pthread_t thread;
@@ -127,6 +157,15 @@ struct delivery {
     uint64_t refill_last;     /* last seq a failed attempt reached: interval cuts of the retry
                                * wait until it gets as far again, so a retry is not cut short */
     int backoff_ms;           /* next sink-failure backoff; reset by a commit */
+    uint64_t stored_next;     /* next_seq the state file holds */
+
+    /* The last quarantined span's place and object, durable in the state file before the
+     * object is written, so the span met again on a replay goes to the same key. */
+    int has_quar;
+    uint64_t quar_location;
+    uint64_t quar_offset;
+    struct buf quar_bucket;
+    struct buf quar_key;
 
     /* The open batch: records batch_first..batch_last streamed into writer. */
     void *writer; /* NULL when no batch is open */
@@ -209,23 +248,44 @@ static int cursor_store(struct delivery *d, uint64_t next_seq, int with_intent)
         if (rc == 0)
             rc = buf_append_str(&b, "}");
     }
+    if (rc == 0 && d->has_quar) {
+        rc = buf_printf(
+            &b, ",\"quarantine\":{\"location\":%" PRIu64 ",\"offset\":%" PRIu64 ",\"bucket\":",
+            d->quar_location, d->quar_offset);
+        if (rc == 0)
+            rc = buf_append_json_str(&b, d->quar_bucket.data, d->quar_bucket.len);
+        if (rc == 0)
+            rc = buf_append_str(&b, ",\"key\":");
+        if (rc == 0)
+            rc = buf_append_json_str(&b, d->quar_key.data, d->quar_key.len);
+        if (rc == 0)
+            rc = buf_append_str(&b, "}");
+    }
     if (rc == 0)
         rc = buf_append_str(&b, "}\n");
     if (rc == 0)
         rc = slotfile_write(&d->state, b.data, b.len);
+    if (rc == 0)
+        d->stored_next = next_seq;
     buf_fini(&b);
     return rc;
 }
 
-/* A JSON number that is an exact sequence number (cJSON keeps doubles: exact below 2^53). */
-static int json_seq(const cJSON *obj, const char *name, uint64_t *out)
+/* A JSON number that is an exact integer >= min (cJSON keeps doubles: exact below 2^53). */
+static int json_u64(const cJSON *obj, const char *name, uint64_t min, uint64_t *out)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
-    if (!cJSON_IsNumber(v) || v->valuedouble < 1 || v->valuedouble > 9007199254740992.0 ||
+    if (!cJSON_IsNumber(v) || v->valuedouble < (double)min || v->valuedouble > 9007199254740992.0 ||
         v->valuedouble != (double)(uint64_t)v->valuedouble)
         return HY_ECORRUPT;
     *out = (uint64_t)v->valuedouble;
     return 0;
+}
+
+/* A JSON number that is an exact sequence number. */
+static int json_seq(const cJSON *obj, const char *name, uint64_t *out)
+{
+    return json_u64(obj, name, 1, out);
 }
 
 /* Load the cursor state into d: the cursor, and the pending intent if there is one. An empty
@@ -263,10 +323,25 @@ static int cursor_load(struct delivery *d)
         d->refill_last = last;
         next_seq = first; /* the file holds the same value */
     }
+    const cJSON *q = cJSON_GetObjectItemCaseSensitive(root, "quarantine");
+    if (q) {
+        const cJSON *b = cJSON_GetObjectItemCaseSensitive(q, "bucket");
+        const cJSON *k = cJSON_GetObjectItemCaseSensitive(q, "key");
+        if (json_u64(q, "location", 0, &d->quar_location) < 0 ||
+            json_u64(q, "offset", 0, &d->quar_offset) < 0 || !cJSON_IsString(b) ||
+            !cJSON_IsString(k))
+            goto out;
+        if ((rc = buf_append_str(&d->quar_bucket, b->valuestring)) < 0 ||
+            (rc = buf_append_str(&d->quar_key, k->valuestring)) < 0)
+            goto out;
+        d->has_quar = 1;
+    }
     rc = 0;
 out:
-    if (rc == 0)
+    if (rc == 0) {
         atomic_store(&d->cursor, next_seq);
+        d->stored_next = next_seq;
+    }
     cJSON_Delete(root);
     hy_free(text);
     return rc;
@@ -334,34 +409,21 @@ static int reader_position(struct delivery *d)
     }
 }
 
-/* A damaged span of the log: its records cannot be read back. Log it and move past it; every
- * intact record around it is still delivered. */
-static void on_damage(struct delivery *d, const struct streamlog_damage *dm)
-{
-    LOG_ERROR("delivery", "damaged log span skipped",
-              "stream=%s first_seq=%" PRIu64 " seqs=%" PRIu64 " location=%" PRIu64
-              " offset=%" PRIu64 " bytes=%" PRIu64,
-              d->cur->stream_name, dm->first_seq, dm->seq_count, dm->location, dm->offset, dm->len);
-    if (dm->first_seq + dm->seq_count > d->read_seq)
-        d->read_seq = dm->first_seq + dm->seq_count;
-}
-
-/* The reader's next record, passing damaged spans. When none follows, every seq below the
- * durable position taken before the read was returned or does not exist (skipped by the log),
- * so read_seq moves up to it. */
+/* The reader's next record (1), nothing yet (0), or a damaged span (STREAMLOG_DAMAGED). When
+ * none follows, every seq below the durable position taken before the read was returned or
+ * does not exist (skipped by the log), so read_seq moves up to it. */
 static int next_record(struct delivery *d, struct streamlog_record *rec)
 {
     uint64_t durable = streamlog_durable_next(d->w);
-    int rc;
-    while ((rc = streamlog_reader_next(d->reader, rec)) == STREAMLOG_DAMAGED)
-        on_damage(d, streamlog_reader_damage(d->reader));
+    int rc = streamlog_reader_next(d->reader, rec);
     if (rc == 0 && durable > d->read_seq)
         d->read_seq = durable;
     return rc;
 }
 
 /* Read the next record, waiting up to wait_ms for one to become durable. 1 with *rec, 0 if
- * none, or HY_ECLOSED if stopped while recovering from a read error. */
+ * none, STREAMLOG_DAMAGED for a damaged span (streamlog_reader_damage; read_seq not yet moved
+ * past it), or HY_ECLOSED if stopped while recovering from a read error. */
 static int read_next(struct delivery *d, struct streamlog_record *rec, int wait_ms)
 {
     int rc = next_record(d, rec);
@@ -592,6 +654,185 @@ static int batch_fail(struct delivery *d, int err)
 }
 
 /* ---------------------------------------------------------------------------------------------
+ * Damaged spans (the protocol is at the top of this file).
+ */
+
+/* Name the error object of the span at (location, offset) in d->quar_bucket/quar_key. Like
+ * batch_key, an error prefix that does not evaluate falls back to Firehose's rule without one,
+ * then to the default prefix (the sink stores any key). 0 or HY_ENOMEM. */
+static int quarantine_key(struct delivery *d, const struct streamlog_damage *dm)
+{
+    struct keyname_batch r;
+    struct buf *key = &d->quar_key;
+    const char *prefixes[3][2] = {
+        {d->cur->prefix, d->cur->error_prefix},
+        {d->cur->prefix, NULL},
+        {NULL, NULL},
+    };
+    int rc = HY_EINVAL;
+    keyname_damage_batch(d->cur->stream_name, d->cur->version, d->cur->stream_id, dm->location,
+                         dm->offset, hytime_now_ms(), &r);
+    for (size_t i = 0; i < 3 && rc < 0 && rc != HY_ENOMEM; i++) {
+        buf_reset(key);
+        rc = keyname_error_key(prefixes[i][0], prefixes[i][1], ERROR_TYPE_CORRUPTED_LOG, &r, key);
+        if (rc < 0 && rc != HY_ENOMEM)
+            LOG_ERROR("delivery", "error prefix not usable for a quarantine, falling back",
+                      "stream=%s err=%s", d->cur->stream_name, hy_errname(rc));
+    }
+    /* The default prefix and a bounded stream name always fit: only memory can fail here. */
+    HY_ASSERT(rc == 0 || rc == HY_ENOMEM);
+    if (rc == 0) {
+        buf_reset(&d->quar_bucket);
+        rc = buf_append_str(&d->quar_bucket, d->cur->bucket);
+    }
+    if (rc == 0) {
+        d->quar_location = dm->location;
+        d->quar_offset = dm->offset;
+        d->has_quar = 1;
+    }
+    return rc;
+}
+
+/* The error object's text: one JSON object on one line, shaped like Firehose's error records
+ * (errorCode, errorMessage, rawData in base64) plus the span's place. The raw bytes are
+ * streamed, base64-encoded through staging (empty: no batch is open). 0 or a sink error. */
+static int quarantine_write(struct delivery *d, const struct streamlog_damage *dm)
+{
+    struct buf head;
+    void *w = NULL;
+    int rc;
+    buf_init(&head, 8192);
+    rc = buf_printf(
+        &head,
+        "{\"deliveryStreamName\":\"%s\",\"errorCode\":\"CorruptedLog\","
+        "\"errorMessage\":\"Damaged bytes in the stream log; the records they held "
+        "cannot be read back.\",\"detectedTimestamp\":%" PRId64 ",\"firstSequenceNumber\":%" PRIu64
+        ",\"sequenceCount\":%" PRIu64 ",\"location\":%" PRIu64 ",\"offset\":%" PRIu64
+        ",\"length\":%" PRIu64 ",\"rawDataLength\":%zu,\"truncated\":%s,\"rawData\":\"",
+        d->cur->stream_name, hytime_now_ms(), dm->first_seq, dm->seq_count, dm->location,
+        dm->offset, dm->len, dm->data_len, dm->data_len < dm->len ? "true" : "false");
+    if (rc < 0)
+        goto out;
+    if ((rc = d->sink->open(d->sink_ctx, d->quar_bucket.data, d->quar_key.data, &w)) < 0) {
+        w = NULL;
+        goto out;
+    }
+    struct iovec iov = {.iov_base = head.data, .iov_len = head.len};
+    rc = d->sink->write(w, &iov, 1);
+    for (size_t at = 0; rc == 0 && at < dm->data_len; at += QUAR_CHUNK_LEN) {
+        size_t n = dm->data_len - at < QUAR_CHUNK_LEN ? dm->data_len - at : QUAR_CHUNK_LEN;
+        iov.iov_base = d->staging.data;
+        iov.iov_len = base64_encode(dm->data + at, n, (char *)d->staging.data);
+        rc = d->sink->write(w, &iov, 1);
+    }
+    if (rc == 0) {
+        iov.iov_base = "\"}\n";
+        iov.iov_len = 3;
+        rc = d->sink->write(w, &iov, 1);
+    }
+    if (rc == 0) {
+        void *cw = w;
+        w = NULL; /* commit ends the writer whatever it returns */
+        rc = d->sink->commit(cw);
+    }
+out:
+    if (w)
+        d->sink->abort(w);
+    buf_fini(&head);
+    return rc;
+}
+
+/* Quarantine the span dm: make its object's key durable (unless the state already names this
+ * span: a replay), write the object, retrying with backoff until it works. 0, or HY_ECLOSED
+ * when stopped first (the span is read again at the next start). */
+static int quarantine(struct delivery *d, const struct streamlog_damage *dm)
+{
+    int backoff_ms = BACKOFF_MIN_MS;
+    int rc;
+    if (!d->has_quar || d->quar_location != dm->location || d->quar_offset != dm->offset) {
+        while ((rc = quarantine_key(d, dm)) < 0) {
+            LOG_WARN("delivery", "cannot name quarantine object, retrying",
+                     "stream=%s first_seq=%" PRIu64 " err=%s", d->cur->stream_name, dm->first_seq,
+                     hy_errname(rc));
+            if (backoff_step(d, &backoff_ms))
+                return HY_ECLOSED;
+        }
+        /* Durable before any byte of the object exists (as an intent is). */
+        if ((rc = store_with_retry(d, d->stored_next, d->has_intent)) < 0)
+            return rc;
+    }
+    while ((rc = quarantine_write(d, dm)) < 0) {
+        atomic_fetch_add_explicit(&d->stats->delivery_failures, 1, memory_order_relaxed);
+        LOG_WARN("delivery", "quarantine object write failed, retrying",
+                 "stream=%s first_seq=%" PRIu64 " seqs=%" PRIu64 " bucket=%s key=%s err=%s "
+                 "backoff_ms=%d",
+                 d->cur->stream_name, dm->first_seq, dm->seq_count, d->quar_bucket.data,
+                 d->quar_key.data, hy_errname(rc), backoff_ms);
+        if (backoff_step(d, &backoff_ms))
+            return HY_ECLOSED;
+    }
+    return 0;
+}
+
+/* Tell the service (FailureDescription) what was damaged and where it went. */
+static void report_damage(struct delivery *d, const struct streamlog_damage *dm)
+{
+    struct buf b;
+    if (!d->report_failure)
+        return;
+    buf_init(&b, 2048);
+    int rc = buf_printf(&b,
+                        "The stream log of %s was damaged: %" PRIu64 " bytes at offset %" PRIu64
+                        " of log segment %" PRIu64 ", ",
+                        d->cur->stream_name, dm->len, dm->offset, dm->location);
+    if (rc == 0 && dm->seq_count > 0)
+        rc = buf_printf(
+            &b, "holding sequence numbers %" PRIu64 " to %" PRIu64 " (%" PRIu64 " records lost)",
+            dm->first_seq, dm->first_seq + dm->seq_count - 1, dm->seq_count);
+    else if (rc == 0)
+        rc = buf_append_str(&b, "no record lost");
+    if (rc == 0)
+        rc = buf_printf(&b,
+                        ". The damaged bytes were quarantined to s3://%s/%s; every intact record "
+                        "was delivered. Acknowledge with POST /_hydrant/streams/%s/"
+                        "acknowledge-failure.",
+                        d->quar_bucket.data, d->quar_key.data, d->cur->stream_name);
+    if (rc == 0)
+        d->report_failure(d->rt, b.data);
+    buf_fini(&b);
+}
+
+/* A damaged span of the log: cut the open batch before it, quarantine it, move past it. 0;
+ * HY_ECLOSED when stopped; another negative error is a failure of the batch's commit (the
+ * caller retries the batch, and the span comes again). */
+static int on_damage(struct delivery *d, const struct streamlog_damage *dm)
+{
+    int rc;
+    if (d->writer && (rc = batch_commit(d)) < 0)
+        return rc;
+    if ((rc = quarantine(d, dm)) < 0)
+        return rc;
+    atomic_fetch_add_explicit(&d->stats->quarantined_spans, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&d->stats->quarantined_bytes, dm->len, memory_order_relaxed);
+    LOG_ERROR("delivery", "damaged log span quarantined",
+              "stream=%s first_seq=%" PRIu64 " seqs=%" PRIu64 " location=%" PRIu64
+              " offset=%" PRIu64 " bytes=%" PRIu64 " shown=%zu bucket=%s key=%s",
+              d->cur->stream_name, dm->first_seq, dm->seq_count, dm->location, dm->offset, dm->len,
+              dm->data_len, d->quar_bucket.data, d->quar_key.data);
+    report_damage(d, dm);
+    if (dm->first_seq + dm->seq_count > d->read_seq)
+        d->read_seq = dm->first_seq + dm->seq_count;
+    /* With an intent pending, the cursor moves when its batch commits. */
+    if (!d->has_intent && d->read_seq > d->stored_next) {
+        if ((rc = store_with_retry(d, d->read_seq, 0)) < 0)
+            return rc;
+        atomic_store(&d->cursor, d->read_seq);
+        d->advanced(d->rt, d->read_seq);
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
  * The consumer thread.
  */
 
@@ -643,6 +884,12 @@ static void consume(struct delivery *d)
         rc = read_next(d, &rec, wait_ms);
         if (rc < 0)
             return;
+        if (rc == STREAMLOG_DAMAGED) {
+            rc = on_damage(d, streamlog_reader_damage(d->reader));
+            if (rc == HY_ECLOSED || (rc < 0 && batch_fail(d, rc) < 0))
+                return;
+            continue;
+        }
         if (rc == 1) {
             rc = 0;
             /* Cut before overflowing, so objects stay within the size hint. */
@@ -705,6 +952,8 @@ static void delivery_free(struct delivery *d)
     buf_fini(&d->staging);
     buf_fini(&d->intent_bucket);
     buf_fini(&d->intent_key);
+    buf_fini(&d->quar_bucket);
+    buf_fini(&d->quar_key);
     slotfile_close(&d->state);
     hy_free(d->cursor_path);
     pthread_cond_destroy(&d->cond);
@@ -729,6 +978,8 @@ int delivery_start(const struct consumer_env *env, const struct delivery_target 
     pthread_condattr_destroy(&ca);
     buf_init(&d->intent_bucket, KEY_MAX_LEN);
     buf_init(&d->intent_key, KEY_MAX_LEN);
+    buf_init(&d->quar_bucket, KEY_MAX_LEN);
+    buf_init(&d->quar_key, KEY_MAX_LEN);
     buf_init(&d->staging, STAGING_LEN);
     d->sink = env->sink;
     d->sink_ctx = env->sink_ctx;
@@ -736,6 +987,7 @@ int delivery_start(const struct consumer_env *env, const struct delivery_target 
     d->w = env->log;
     d->stats = env->stats;
     d->advanced = env->advanced;
+    d->report_failure = env->report_failure;
     d->rt = env->rt;
     d->cursor_path = hy_strdup(env->state_path);
     d->cur = target_copy(t);

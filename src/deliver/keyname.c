@@ -472,6 +472,19 @@ int keyname_error_key(const char *prefix, const char *error_prefix, const char *
     return append_suffix(r, out);
 }
 
+void keyname_damage_batch(const char *stream_name, uint64_t version, uint64_t stream_id,
+                          uint64_t location, uint64_t offset, int64_t when_ms,
+                          struct keyname_batch *out)
+{
+    /* A derived identity: data batches hash (stream_id, first seq), this hashes a different
+     * identity with the span's place, so the two name spaces do not meet. */
+    out->stream_name = stream_name;
+    out->version = version;
+    out->stream_id = mix64(mix64(stream_id ^ 0xa4093822299f31d0ULL) ^ mix64(location + 1));
+    out->first_seq = offset;
+    out->first_arrival_ms = when_ms;
+}
+
 int keyname_prefix_validate(const char *prefix, int is_error_prefix, const char **reason)
 {
     struct walk wk;

@@ -59,6 +59,15 @@ int keyname_object_key(const char *prefix, const struct keyname_batch *r, struct
 int keyname_error_key(const char *prefix, const char *error_prefix, const char *error_output_type,
                       const struct keyname_batch *r, struct buf *out);
 
+/* Fill *out to name the error object that quarantines a damaged span of a stream's log, found at
+ * byte offset of the log's location (for the WAL: the segment's first seq). Its id is hashed from
+ * the stream identity and (location, offset) instead of a first record, so the same span always
+ * gets the same id and no data object's id. when_ms gives the key's timestamps. Borrows
+ * stream_name. Pass the result to keyname_error_key with error type "corrupted-log". */
+void keyname_damage_batch(const char *stream_name, uint64_t version, uint64_t stream_id,
+                          uint64_t location, uint64_t offset, int64_t when_ms,
+                          struct keyname_batch *out);
+
 /* Check one Prefix (is_error_prefix 0) or ErrorOutputPrefix (1) the way CreateDeliveryStream
  * does. Returns 0, or HY_EINVAL with *reason set to a static message for the API reply. */
 int keyname_prefix_validate(const char *prefix, int is_error_prefix, const char **reason);

@@ -18,6 +18,7 @@
 #include "base/buf.h"
 #include "base/err.h"
 #include "base/fsutil.h"
+#include "base/mem.h"
 #include "core/catalog.h"
 
 static int setup(void **state)
@@ -94,6 +95,50 @@ static void test_streams_survive_a_reopen_with_every_field(void **state)
         cJSON_GetObjectItem(cJSON_GetArrayItem(v[1]->tags, 0), "Value")->valuestring, "v");
     catalog_snapshot_free(v, n);
     catalog_free(c);
+}
+
+static void test_failure_description_survives_a_reopen_until_cleared(void **state)
+{
+    struct catalog *c;
+    assert_int_equal(catalog_open(*state, &c), 0);
+    struct catalog_stream *s = make("gamma", 1);
+    s->failure = hy_strdup("log damaged at 1/4096 \"quoted\"");
+    assert_int_equal(catalog_insert(c, s, 50), 0);
+    catalog_stream_unref(s);
+    catalog_free(c);
+
+    assert_int_equal(catalog_open(*state, &c), 0);
+    s = catalog_get(c, "gamma", 5);
+    assert_non_null(s);
+    assert_non_null(s->failure);
+    assert_string_equal(s->failure, "log damaged at 1/4096 \"quoted\"");
+    struct buf b;
+    buf_init(&b, 1 << 20);
+    assert_int_equal(catalog_stream_to_json(s, &b), 0);
+    assert_non_null(strstr(b.data, "\"FailureDescription\":{\"Type\":\"UNKNOWN_ERROR\","));
+    buf_fini(&b);
+    /* Cleared (acknowledged): the entry no longer carries one. */
+    catalog_lock(c);
+    hy_free(s->failure);
+    s->failure = NULL;
+    assert_int_equal(catalog_save(c, s), 0);
+    catalog_unlock(c);
+    catalog_stream_unref(s);
+    catalog_free(c);
+
+    assert_int_equal(catalog_open(*state, &c), 0);
+    s = catalog_get(c, "gamma", 5);
+    assert_non_null(s);
+    assert_null(s->failure);
+    catalog_stream_unref(s);
+    catalog_free(c);
+
+    /* A FailureDescription without Details is malformed. */
+    const char *bad = "{\"Format\":1,\"DeliveryStreamName\":\"x\",\"VersionId\":\"1\","
+                      "\"CreateTimestampMs\":1,\"LastUpdateTimestampMs\":1,"
+                      "\"DeliveryStreamStatus\":\"ACTIVE\",\"StreamId\":\"00\",\"Tags\":[],"
+                      "\"Destination\":{},\"FailureDescription\":{\"Type\":\"UNKNOWN_ERROR\"}}";
+    assert_int_equal(catalog_stream_from_json(bad, strlen(bad), &s), HY_EBADMSG);
 }
 
 static void test_duplicate_name_and_stream_limit_are_refused(void **state)
@@ -244,6 +289,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_streams_survive_a_reopen_with_every_field, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_failure_description_survives_a_reopen_until_cleared,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_duplicate_name_and_stream_limit_are_refused, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_remove_frees_the_name_and_the_directory, setup,

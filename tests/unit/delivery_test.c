@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
 #include <cmocka.h>
 #include <dirent.h>
 #include <malloc.h>
@@ -16,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/base64.h"
 #include "base/buf.h"
 #include "base/err.h"
 #include "base/fsutil.h"
@@ -34,6 +36,10 @@
 #define T_NOV 1795543509123LL
 #define CREATE_MS 1700000000000LL
 #define POLL_MS 5000
+
+/* What the service does with a reported failure: here, remember the last one. */
+static _Atomic int failures_reported;
+static char failure_details[4096];
 
 struct fixture {
     char root[64];
@@ -61,6 +67,8 @@ static int setup(void **state)
     snprintf(f->state_dir, sizeof(f->state_dir), "%s/cursors", f->root);
     snprintf(f->s3_root, sizeof(f->s3_root), "%s/s3", f->root);
     snprintf(f->cursor_path, sizeof(f->cursor_path), "%s/delivery.state", f->state_dir);
+    atomic_store(&failures_reported, 0);
+    failure_details[0] = '\0';
     if (streamlog_open(&wal_backend, f->log_dir, &cfg, &f->w) < 0 ||
         fsutil_mkdirs(f->state_dir, 0755) < 0)
         return -1;
@@ -99,6 +107,13 @@ static void advanced(void *rt, uint64_t cursor)
     streamlog_trim(rt, cursor);
 }
 
+/* What the service does with a reported failure: here, remember the last one. */
+static void report_failure(void *rt, const char *details)
+{
+    snprintf(failure_details, sizeof(failure_details), "%s", details);
+    atomic_fetch_add(&failures_reported, 1);
+}
+
 static int start_with(struct fixture *f, const struct delivery_target *t)
 {
     struct consumer_env env = {
@@ -111,6 +126,7 @@ static int start_with(struct fixture *f, const struct delivery_target *t)
         .sink = &fssink_ops,
         .sink_ctx = f->s3_root,
         .advanced = advanced,
+        .report_failure = report_failure,
         .rt = f->w,
     };
     return delivery_start(&env, t, &f->d);
@@ -870,6 +886,166 @@ static void test_prefix_with_a_segment_too_long_for_a_file_name_does_not_stall(v
     objects_free(&o);
 }
 
+/* ---------------------------------------------------------------------------------------------
+ * Damaged spans.
+ */
+
+/* Flip every bit of one byte of the first segment (its first seq is 1) at off. */
+static void flip_first_segment_byte(struct fixture *f, off_t off, uint8_t *was)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "%s/%020d.seg", f->log_dir, 1);
+    FILE *fp = fopen(path, "r+b");
+    assert_non_null(fp);
+    assert_int_equal(fseeko(fp, off, SEEK_SET), 0);
+    int c = fgetc(fp);
+    assert_true(c >= 0);
+    if (was)
+        *was = (uint8_t)c;
+    assert_int_equal(fseeko(fp, off, SEEK_SET), 0);
+    assert_int_equal(fputc(c ^ 0xff, fp), c ^ 0xff);
+    assert_int_equal(fclose(fp), 0);
+}
+
+/* Records r1..r5 are frames of 27 bytes: r2's frame is bytes [27, 54) of the first segment. */
+#define R2_OFF 27
+#define FRAME_LEN 27
+
+static int is_quarantine(const struct object *o)
+{
+    return strstr(o->key, "corrupted-log/") != NULL;
+}
+
+static void test_damaged_span_is_quarantined_and_every_intact_record_delivered(void **state)
+{
+    struct fixture *f = *state;
+    static struct objects o;
+    append_range(f, 1, 6, T_NOV);
+    flip_first_segment_byte(f, R2_OFF + 24, NULL); /* r2's data */
+    /* The bytes as they are now are what the quarantine must hold. */
+    char path[256], *seg = NULL, b64[BASE64_ENCODED_LEN(FRAME_LEN) + 1];
+    size_t seg_len = 0;
+    snprintf(path, sizeof(path), "%s/%020d.seg", f->log_dir, 1);
+    assert_int_equal(fsutil_read_all(path, &seg, &seg_len, 1 << 20), 0);
+    b64[base64_encode((const uint8_t *)seg + R2_OFF, FRAME_LEN, b64)] = '\0';
+    hy_free(seg);
+
+    start(f, NULL, 1 << 20, 900); /* a long interval: the damage itself cuts the batch */
+    int64_t deadline = hytime_mono_ms() + POLL_MS;
+    while (f->stats.quarantined_spans < 1 && hytime_mono_ms() < deadline)
+        sleep_ms(2);
+    assert_int_equal(f->stats.delivery_records, 1); /* r1, cut before the span */
+    stop(f, 1);
+    objects_load(f, &o);
+    assert_int_equal(o.n, 3);
+    assert_true(is_quarantine(&o.v[0])); /* first = 0: its text is JSON */
+    assert_memory_equal(o.v[0].key, "corrupted-log/", 14);
+    assert_int_equal(o.v[1].len, 3);
+    assert_memory_equal(o.v[1].data, "r1.", 3);
+    assert_int_equal(o.v[2].len, 9);
+    assert_memory_equal(o.v[2].data, "r3.r4.r5.", 9);
+    char *q = hy_malloc(o.v[0].len + 1);
+    memcpy(q, o.v[0].data, o.v[0].len);
+    q[o.v[0].len] = '\0';
+    assert_non_null(strstr(q, "\"firstSequenceNumber\":2,\"sequenceCount\":1,\"location\":1,"
+                              "\"offset\":27,\"length\":27,\"rawDataLength\":27,"
+                              "\"truncated\":false,\"rawData\":\""));
+    assert_non_null(strstr(q, b64));
+    assert_non_null(strstr(q, "\"errorCode\":\"CorruptedLog\""));
+    cJSON *j = cJSON_Parse(q);
+    assert_non_null(j);
+    cJSON_Delete(j);
+    hy_free(q);
+
+    assert_int_equal(f->stats.quarantined_spans, 1);
+    assert_int_equal(f->stats.quarantined_bytes, 27);
+    assert_int_equal(f->stats.delivery_records, 4);
+    assert_int_equal(atomic_load(&failures_reported), 1);
+    assert_non_null(strstr(failure_details, o.v[0].key));
+    assert_non_null(strstr(failure_details, "sequence numbers 2 to 2"));
+    char *cursor = read_cursor_file(f);
+    assert_non_null(cursor);
+    assert_non_null(strstr(cursor, "\"next_seq\":6"));
+    assert_non_null(strstr(cursor, "\"quarantine\":{\"location\":1,\"offset\":27,"));
+    hy_free(cursor);
+    objects_free(&o);
+
+    /* Past the span for good: a restart neither quarantines nor reports it again. */
+    start(f, NULL, 1 << 20, 0);
+    append_range(f, 6, 7, T_NOV);
+    wait_cursor(f, 7);
+    stop(f, 1);
+    objects_load(f, &o);
+    assert_int_equal(o.n, 4);
+    assert_int_equal(f->stats.quarantined_spans, 1);
+    assert_int_equal(atomic_load(&failures_reported), 1);
+    objects_free(&o);
+}
+
+static void test_replayed_span_is_rewritten_under_the_key_named_in_the_state(void **state)
+{
+    /* A crash after the quarantine object was written and before the cursor passed the span:
+     * the state names the span's key, and the replay must overwrite exactly that object. */
+    struct fixture *f = *state;
+    static struct objects o;
+    append_range(f, 1, 6, T_NOV);
+    flip_first_segment_byte(f, R2_OFF + 24, NULL);
+    assert_int_equal(write_cursor_file(f, "{\"next_seq\":2,\"quarantine\":{\"location\":1,"
+                                          "\"offset\":27,\"bucket\":\"b\",\"key\":"
+                                          "\"corrupted-log/fixed\"}}\n"),
+                     0);
+    object_put(f, "corrupted-log/fixed", "old");
+    start(f, NULL, 1 << 20, 0);
+    wait_cursor(f, 6);
+    stop(f, 1);
+    objects_load(f, &o);
+    int nq = 0;
+    for (int i = 0; i < o.n; i++) {
+        if (!is_quarantine(&o.v[i]))
+            continue;
+        nq++;
+        assert_string_equal(o.v[i].key, "corrupted-log/fixed");
+        assert_memory_equal(o.v[i].data, "{\"deliveryStreamName\":\"s1\"", 26);
+    }
+    assert_int_equal(nq, 1);
+    assert_int_equal(o.n, 2);
+    objects_free(&o);
+}
+
+static void test_quarantine_sink_failure_is_retried_never_skipped(void **state)
+{
+    /* A directory where the quarantine object goes makes its commit fail: delivery must retry
+     * with backoff and hold the cursor before the span until the object is written. */
+    struct fixture *f = *state;
+    static struct objects o;
+    char path[512];
+    append_range(f, 1, 6, T_NOV);
+    flip_first_segment_byte(f, R2_OFF + 24, NULL);
+    assert_int_equal(write_cursor_file(f, "{\"next_seq\":1,\"quarantine\":{\"location\":1,"
+                                          "\"offset\":27,\"bucket\":\"b\",\"key\":"
+                                          "\"corrupted-log/fixed\"}}\n"),
+                     0);
+    snprintf(path, sizeof(path), "%s/b/corrupted-log/fixed", f->s3_root);
+    assert_int_equal(fsutil_mkdirs(path, 0755), 0);
+    start(f, NULL, 1 << 20, 0);
+    int64_t deadline = hytime_mono_ms() + POLL_MS;
+    while (f->stats.delivery_failures < 2 && hytime_mono_ms() < deadline)
+        sleep_ms(5);
+    assert_true(f->stats.delivery_failures >= 2);
+    assert_int_equal(delivery_cursor(f->d), 2); /* r1 delivered, the span not passed */
+    assert_int_equal(f->stats.quarantined_spans, 0);
+    assert_int_equal(atomic_load(&failures_reported), 0);
+    assert_int_equal(rmdir(path), 0);
+    wait_cursor(f, 6);
+    stop(f, 1);
+    objects_load(f, &o);
+    assert_int_equal(o.n, 3);
+    assert_string_equal(o.v[0].key, "corrupted-log/fixed");
+    objects_free(&o);
+    assert_int_equal(f->stats.quarantined_spans, 1);
+    assert_int_equal(count_temps(f->s3_root, NULL), 0);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -892,6 +1068,9 @@ int main(void)
         T(test_corrupt_cursor_file_fails_start),
         T(test_start_fails_cleanly_when_any_allocation_fails),
         T(test_prefix_with_a_segment_too_long_for_a_file_name_does_not_stall),
+        T(test_damaged_span_is_quarantined_and_every_intact_record_delivered),
+        T(test_replayed_span_is_rewritten_under_the_key_named_in_the_state),
+        T(test_quarantine_sink_failure_is_retried_never_skipped),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);

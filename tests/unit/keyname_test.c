@@ -273,6 +273,52 @@ static void test_error_key_without_error_prefix_nests_type_under_prefix(void **s
     buf_fini(&b);
 }
 
+static void test_damage_key_depends_only_on_the_span_place_and_is_never_a_data_key(void **state)
+{
+    /* A quarantined span is named from its place in the log, so a replay that meets it again
+     * writes the same object; and it must not land on a data object's key. */
+    struct keyname_batch a, b, data = batch_at(T_2018);
+    char ia[KEYNAME_ID_LEN + 1], ib[KEYNAME_ID_LEN + 1];
+    struct buf ka, kb;
+    buf_init(&ka, 4096);
+    buf_init(&kb, 4096);
+    keyname_damage_batch("s1", 1, data.stream_id, 1, 4096, T_2018, &a);
+    keyname_damage_batch("s1", 1, data.stream_id, 1, 4096, T_2018, &b);
+    assert_int_equal(keyname_error_key(NULL, NULL, "corrupted-log", &a, &ka), 0);
+    assert_int_equal(keyname_error_key(NULL, NULL, "corrupted-log", &b, &kb), 0);
+    assert_string_equal(ka.data, kb.data);
+    const char *want = "corrupted-log/2018/08/27/03/s1-1-2018-08-27-03-04-05-";
+    assert_memory_equal(ka.data, want, strlen(want));
+    buf_reset(&kb);
+    assert_int_equal(
+        keyname_error_key("p/", "e/!{firehose:error-output-type}/", "corrupted-log", &a, &kb), 0);
+    want = "e/corrupted-log/2018/08/27/03/s1-1-2018-08-27-03-04-05-";
+    assert_memory_equal(kb.data, want, strlen(want));
+
+    /* Another offset, another segment or another stream: another id. */
+    keyname_batch_id(&a, ia);
+    keyname_damage_batch("s1", 1, data.stream_id, 1, 4097, T_2018, &b);
+    keyname_batch_id(&b, ib);
+    assert_string_not_equal(ia, ib);
+    keyname_damage_batch("s1", 1, data.stream_id, 2, 4096, T_2018, &b);
+    keyname_batch_id(&b, ib);
+    assert_string_not_equal(ia, ib);
+    keyname_damage_batch("s1", 1, data.stream_id + 1, 1, 4096, T_2018, &b);
+    keyname_batch_id(&b, ib);
+    assert_string_not_equal(ia, ib);
+    /* Never the id of a data batch starting at a nearby seq (ErrorOutputPrefix may equal
+     * Prefix when it has no expression). */
+    for (uint64_t seq = 1; seq < 5000; seq++) {
+        data.first_seq = seq;
+        keyname_batch_id(&data, ib);
+        keyname_damage_batch("s1", 1, data.stream_id, 1, seq, T_2018, &b);
+        keyname_batch_id(&b, ia);
+        assert_string_not_equal(ia, ib);
+    }
+    buf_fini(&ka);
+    buf_fini(&kb);
+}
+
 static void test_key_longer_than_buffer_cap_fails_with_e2big(void **state)
 {
     struct keyname_batch r = batch_at(T_NOV);
@@ -390,6 +436,7 @@ int main(void)
         cmocka_unit_test(test_error_output_type_is_rejected_in_a_data_prefix),
         cmocka_unit_test(test_error_key_uses_error_prefix_with_its_type),
         cmocka_unit_test(test_error_key_without_error_prefix_nests_type_under_prefix),
+        cmocka_unit_test(test_damage_key_depends_only_on_the_span_place_and_is_never_a_data_key),
         cmocka_unit_test(test_key_longer_than_buffer_cap_fails_with_e2big),
         cmocka_unit_test(test_valid_prefixes_pass_validation),
         cmocka_unit_test(test_bang_brace_must_start_a_known_expression),

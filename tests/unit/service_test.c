@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/buf.h"
 #include "base/err.h"
 #include "base/fsutil.h"
 #include "base/hytime.h"
@@ -156,6 +157,8 @@ struct fixture {
     struct service *svc;
     size_t max_streams;
     uint64_t quota_bytes;
+    const struct consumer_ops *const *consumers; /* NULL: delivery and the counter */
+    size_t nconsumers;
 };
 
 static const struct consumer_ops *const consumers[] = {&delivery_consumer, &counting_consumer};
@@ -167,8 +170,8 @@ static int open_svc(struct fixture *f)
         .quota_bytes = f->quota_bytes,
         .max_streams = f->max_streams,
         .log_backend = &wal_backend,
-        .consumers = consumers,
-        .nconsumers = 2,
+        .consumers = f->consumers ? f->consumers : consumers,
+        .nconsumers = f->consumers ? f->nconsumers : 2,
         .sink = &fssink_ops,
         .sink_ctx = f->s3_root,
     };
@@ -475,6 +478,211 @@ static void test_update_checks_the_version_and_persists(void **state)
     service_stream_unref(st);
 }
 
+/* ---------------------------------------------------------------- damage sweep */
+
+#define SWEEP_RECS 5
+#define SWEEP_LEN 100
+#define SWEEP_FRAME (24 + SWEEP_LEN) /* WAL frame: 24-byte header, then the data */
+
+static const struct consumer_ops *const delivery_only[] = {&delivery_consumer};
+
+static void sweep_record(int i, char out[SWEEP_LEN])
+{
+    memset(out, 'a' + i, SWEEP_LEN);
+    snprintf(out, SWEEP_LEN, "record-%d:", i);
+    out[strlen(out)] = 'a' + i;
+}
+
+static size_t count_in(const char *hay, size_t len, const char *needle, size_t nlen)
+{
+    size_t n = 0;
+    for (const char *p = hay; (p = memmem(p, len - (size_t)(p - hay), needle, nlen)); p++)
+        n++;
+    return n;
+}
+
+struct sweep_objects {
+    struct buf data;       /* every data object, concatenated */
+    struct buf quarantine; /* every corrupted-log object, concatenated */
+    int nquarantine;
+};
+
+static void sweep_collect(const char *root, const char *rel, struct sweep_objects *o)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", root, rel);
+    DIR *dir = opendir(path);
+    if (!dir)
+        return;
+    struct dirent *e;
+    while ((e = readdir(dir))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char sub[512], full[1024];
+        snprintf(sub, sizeof sub, "%s%s%s", rel, *rel ? "/" : "", e->d_name);
+        snprintf(full, sizeof full, "%s/%s", root, sub);
+        struct stat sb;
+        if (stat(full, &sb) < 0)
+            continue;
+        if (S_ISDIR(sb.st_mode)) {
+            sweep_collect(root, sub, o);
+            continue;
+        }
+        char *text = NULL;
+        size_t len = 0;
+        assert_int_equal(fsutil_read_all(full, &text, &len, 1 << 20), 0);
+        int q = strncmp(sub, "corrupted-log/", 14) == 0;
+        assert_int_equal(buf_append(q ? &o->quarantine : &o->data, text, len), 0);
+        o->nquarantine += q;
+        hy_free(text);
+    }
+    closedir(dir);
+}
+
+static int delivered_or_quarantined(void *arg)
+{
+    struct service_stream *st = arg;
+    struct stream_stats *s = service_stream_stats(st);
+    return atomic_load(&s->delivery_records) >= want_seen &&
+           atomic_load(&s->quarantined_spans) >= 1;
+}
+
+/* One flip: a fresh data dir, 5 acknowledged records in the log (no consumer ran yet: what a
+ * kill -9 before delivery leaves), one byte flipped at off of the first segment, then the
+ * service with delivery. Every intact record is delivered exactly once, the damaged one is in
+ * a corrupted-log object (or, in the last frame, cut as a torn tail and kept aside). */
+static void sweep_one(struct fixture *f, size_t off)
+{
+    char rec[SWEEP_LEN], seg[512];
+    int victim = (int)(off / SWEEP_FRAME);
+    fsutil_remove_tree(f->root);
+    assert_int_equal(fsutil_mkdirs(f->root, 0755), 0);
+    f->consumers = delivery_only;
+    f->nconsumers = 0; /* first run: nothing reads the log */
+    assert_int_equal(open_svc(f), 0);
+    assert_int_equal(service_stream_create(f->svc, "s", dest_doc(), NULL), 0);
+    struct service_stream *st = get(f, "s");
+    struct streamlog_rec recs[SWEEP_RECS];
+    static char payload[SWEEP_RECS][SWEEP_LEN];
+    for (int i = 0; i < SWEEP_RECS; i++) {
+        sweep_record(i, payload[i]);
+        recs[i] = (struct streamlog_rec){payload[i], SWEEP_LEN};
+    }
+    struct done d = {0};
+    struct streamlog_append a = {
+        .recs = recs, .n = SWEEP_RECS, .arrival_ms = hytime_now_ms(), .done = on_done, .arg = &d};
+    assert_int_equal(service_append(st, &a), 0);
+    assert_true(poll_until(fired, &d));
+    assert_int_equal(atomic_load(&d.status), 0);
+    service_stream_unref(st);
+    close_svc(f);
+
+    snprintf(seg, sizeof seg, "%s/streams/s/log/%020d.seg", f->root, 1);
+    FILE *fp = fopen(seg, "r+b");
+    assert_non_null(fp);
+    assert_int_equal(fseeko(fp, (off_t)off, SEEK_SET), 0);
+    int c = fgetc(fp);
+    assert_int_equal(fseeko(fp, (off_t)off, SEEK_SET), 0);
+    assert_int_equal(fputc(c ^ 0xff, fp), c ^ 0xff);
+    assert_int_equal(fclose(fp), 0);
+
+    f->nconsumers = 1;
+    assert_int_equal(open_svc(f), 0);
+    st = get(f, "s");
+    want_seen = SWEEP_RECS - 1;
+    struct streamlog_damage_stats ds;
+    service_stream_damage(st, &ds);
+    int cut = ds.cuts > 0;
+    if (cut) {
+        /* Damage running to the end of the file is a torn tail: only the last frame. */
+        assert_int_equal(victim, SWEEP_RECS - 1);
+        assert_true(poll_until(delivered_all, st));
+    } else {
+        assert_true(poll_until(delivered_or_quarantined, st));
+    }
+    struct service_stream_info info;
+    assert_int_equal(service_stream_describe(f->svc, st, &info), 0);
+    if (cut) {
+        assert_null(info.failure);
+    } else {
+        assert_non_null(info.failure);
+        assert_non_null(strstr(info.failure, "corrupted-log/"));
+    }
+    service_stream_info_fini(&info);
+    service_stream_unref(st);
+    close_svc(f);
+
+    struct sweep_objects o = {.nquarantine = 0};
+    char bucket[256];
+    buf_init(&o.data, 1 << 20);
+    buf_init(&o.quarantine, 1 << 20);
+    snprintf(bucket, sizeof bucket, "%s/b", f->s3_root);
+    sweep_collect(bucket, "", &o);
+    for (int i = 0; i < SWEEP_RECS; i++) {
+        sweep_record(i, rec);
+        size_t n = count_in(o.data.data, o.data.len, rec, SWEEP_LEN);
+        if (n != (size_t)(i != victim))
+            fail_msg("flip at %zu: record %d delivered %zu times", off, i, n);
+    }
+    if (cut) {
+        assert_int_equal(o.nquarantine, 0);
+        char aside[512];
+        snprintf(aside, sizeof aside, "%s/streams/s/log/damaged", f->root);
+        DIR *dir = opendir(aside);
+        assert_non_null(dir);
+        int files = 0;
+        for (struct dirent *e; (e = readdir(dir));)
+            files += e->d_name[0] != '.';
+        closedir(dir);
+        assert_int_equal(files, 1);
+    } else {
+        char want[64];
+        if (o.nquarantine != 1)
+            fail_msg("flip at %zu: %d quarantine objects", off, o.nquarantine);
+        snprintf(want, sizeof want, "\"firstSequenceNumber\":%d,\"sequenceCount\":1,", victim + 1);
+        if (!memmem(o.quarantine.data, o.quarantine.len, want, strlen(want)))
+            fail_msg("flip at %zu: quarantine does not name seq %d: %.*s", off, victim + 1,
+                     (int)o.quarantine.len, o.quarantine.data);
+    }
+    buf_fini(&o.data);
+    buf_fini(&o.quarantine);
+}
+
+static void test_a_flipped_byte_anywhere_in_a_frame_loses_only_that_record(void **state)
+{
+    /* Every region of every frame in turn: length, CRC, seq, arrival time, first, middle and
+     * last data byte. */
+    static const size_t regions[] = {0, 4, 8, 16, 24, 24 + SWEEP_LEN / 2, 24 + SWEEP_LEN - 1};
+    struct fixture *f = *state;
+    for (int k = 0; k < SWEEP_RECS; k++)
+        for (size_t r = 0; r < sizeof regions / sizeof regions[0]; r++)
+            sweep_one(f, (size_t)k * SWEEP_FRAME + regions[r]);
+}
+
+static void test_failure_description_persists_until_acknowledged(void **state)
+{
+    struct fixture *f = *state;
+    sweep_one(f, SWEEP_FRAME + 30); /* leaves a reported failure behind */
+    f->nconsumers = 1;
+    assert_int_equal(open_svc(f), 0);
+    struct service_stream *st = get(f, "s");
+    struct service_stream_info info;
+    assert_int_equal(service_stream_describe(f->svc, st, &info), 0);
+    assert_non_null(info.failure); /* survived the restart */
+    assert_non_null(strstr(info.failure, "sequence numbers 2 to 2"));
+    service_stream_info_fini(&info);
+    assert_int_equal(service_stream_ack_failure(f->svc, st), 1);
+    assert_int_equal(service_stream_ack_failure(f->svc, st), 0);
+    service_stream_unref(st);
+    close_svc(f);
+    assert_int_equal(open_svc(f), 0);
+    st = get(f, "s");
+    assert_int_equal(service_stream_describe(f->svc, st, &info), 0);
+    assert_null(info.failure);
+    service_stream_info_fini(&info);
+    service_stream_unref(st);
+}
+
 int main(void)
 {
     catalog_json_init();
@@ -492,6 +700,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_delete_delivers_everything_then_frees_the_name, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_update_checks_the_version_and_persists, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            test_a_flipped_byte_anywhere_in_a_frame_loses_only_that_record, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failure_description_persists_until_acknowledged, setup,
                                         teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

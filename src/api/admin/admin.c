@@ -43,6 +43,34 @@ static void handle_metrics(struct admin *ad, struct http_exchange *ex)
     buf_fini(&b);
 }
 
+/* POST /_hydrant/streams/<name>/acknowledge-failure: an operator saw the stream's
+ * FailureDescription; clear it. 200 {"DeliveryStreamName":...,"Cleared":true|false} (false:
+ * none was set), 404 for an unknown stream, 500 if it cannot be persisted. */
+static void handle_ack_failure(struct admin *ad, struct http_exchange *ex, const char *name,
+                               size_t len)
+{
+    struct service_stream *st = NULL;
+    if (len == 0 || memchr(name, '/', len) || service_stream_get(ad->svc, name, len, &st) < 0) {
+        reply_text(ex, 404, "application/json", "{\"message\":\"no such stream\"}\n", 29);
+        return;
+    }
+    int rc = service_stream_ack_failure(ad->svc, st);
+    service_stream_unref(st);
+    if (rc < 0) {
+        reply_text(ex, 500, "application/json",
+                   "{\"message\":\"could not persist the acknowledgement\"}\n", 52);
+        return;
+    }
+    char body[160];
+    /* The name was found, so it matches [a-zA-Z0-9_.-]{1,64}: no escaping needed. */
+    int n = snprintf(body, sizeof body, "{\"DeliveryStreamName\":\"%.*s\",\"Cleared\":%s}\n",
+                     (int)len, name, rc == 1 ? "true" : "false");
+    reply_text(ex, 200, "application/json", body, (size_t)n);
+}
+
+#define STREAMS_PREFIX "/_hydrant/streams/"
+#define ACK_SUFFIX "/acknowledge-failure"
+
 /* GET (and HEAD) endpoints, by exact path (a query string is ignored). */
 static const struct {
     const char *path;
@@ -61,6 +89,17 @@ void admin_handle(struct http_exchange *ex, const struct http_request *req, void
         n = (size_t)(q - req->path);
     int get = (req->method_len == 3 && memcmp(req->method, "GET", 3) == 0) ||
               (req->method_len == 4 && memcmp(req->method, "HEAD", 4) == 0);
+    size_t pl = sizeof STREAMS_PREFIX - 1, sl = sizeof ACK_SUFFIX - 1;
+    if (n > pl + sl && memcmp(req->path, STREAMS_PREFIX, pl) == 0 &&
+        memcmp(req->path + n - sl, ACK_SUFFIX, sl) == 0) {
+        if (req->method_len != 4 || memcmp(req->method, "POST", 4) != 0) {
+            http_respond(ex, 405, "Allow: POST\r\nContent-Type: text/plain\r\n",
+                         "method not allowed\n", 19);
+            return;
+        }
+        handle_ack_failure(ad, ex, req->path + pl, n - pl - sl);
+        return;
+    }
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         if (strlen(routes[i].path) != n || memcmp(routes[i].path, req->path, n) != 0)
             continue;

@@ -1,7 +1,8 @@
 /*
  * admin: hydrant's own endpoints under /_hydrant/ (not an AWS protocol): GET /_hydrant/health
- * (200 "ok" while the service is ready, else 503) and GET /_hydrant/metrics (Prometheus text,
- * admin_metrics.c). Later issues add streams, analytics, console and the rest here, one handler
+ * (200 "ok" while the service is ready, else 503), GET /_hydrant/metrics (Prometheus text,
+ * admin_metrics.c) and POST /_hydrant/streams/<name>/acknowledge-failure (clears the stream's
+ * FailureDescription). Later issues add streams, analytics, console and the rest here, one handler
  * per path in admin.c's table. Served as an http_handler_fn on loop threads.
  */
 #ifndef HY_ADMIN_H

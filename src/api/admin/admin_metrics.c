@@ -15,12 +15,14 @@
 #include "base/mem.h"
 #include "core/service.h"
 #include "core/stats.h"
+#include "stream/streamlog.h"
 
 /* A stream being reported, with a reference held while the text is built. */
 struct row {
     const char *name;
     struct service_stream *st;
     struct stream_stats *stats;
+    struct streamlog_damage_stats damage;
 };
 
 struct counter_def {
@@ -57,6 +59,32 @@ static const struct counter_def counters[] = {
             "Successful object writes (Firehose DeliveryToS3.Success, as a count)."),
     COUNTER("hydrant_delivery_to_s3_failures_total", delivery_failures,
             "Failed object writes, retried (no CloudWatch equivalent)."),
+    COUNTER("hydrant_delivery_quarantined_spans_total", quarantined_spans,
+            "Damaged log spans delivery wrote to corrupted-log error objects."),
+    COUNTER("hydrant_delivery_quarantined_bytes_total", quarantined_bytes,
+            "Damaged log bytes delivery quarantined (true length; an object shows at most "
+            "1 MiB of a span)."),
+};
+
+/* Damage the log itself found (streamlog_damage_stats), counted since the log opened. */
+struct damage_def {
+    const char *name;
+    const char *help;
+    size_t offset; /* of the uint64_t in struct streamlog_damage_stats */
+};
+
+static const struct damage_def damage_counters[] = {
+    {"hydrant_log_damaged_spans_total",
+     "Damaged spans found in the stream log since start (bytes that are not the frames written, "
+     "with intact frames after them).",
+     offsetof(struct streamlog_damage_stats, spans)},
+    {"hydrant_log_damaged_bytes_total", "Bytes in those damaged spans.",
+     offsetof(struct streamlog_damage_stats, bytes)},
+    {"hydrant_log_torn_tail_cuts_total",
+     "Torn tails cut from the stream log at start (kept aside in log/damaged/).",
+     offsetof(struct streamlog_damage_stats, cuts)},
+    {"hydrant_log_torn_tail_cut_bytes_total", "Bytes in those torn tails.",
+     offsetof(struct streamlog_damage_stats, cut_bytes)},
 };
 
 static uint64_t load(const struct stream_stats *st, size_t off)
@@ -108,6 +136,7 @@ int admin_metrics_render(struct service *svc, struct buf *out)
         if (service_stream_get(svc, names[i], strlen(names[i]), &v[n].st) == 0) {
             v[n].name = names[i];
             v[n].stats = service_stream_stats(v[n].st);
+            service_stream_damage(v[n].st, &v[n].damage);
             n++;
         }
     /* Stream names match [a-zA-Z0-9_.-]+, so they need no escaping in label values. */
@@ -117,6 +146,14 @@ int admin_metrics_render(struct service *svc, struct buf *out)
         for (size_t i = 0; i < n && !rc; i++)
             rc = buf_printf(out, "%s{stream=\"%s\"} %" PRIu64 "\n", counters[c].name, v[i].name,
                             load(v[i].stats, counters[c].offset));
+    }
+    for (size_t c = 0; c < sizeof damage_counters / sizeof damage_counters[0] && !rc; c++) {
+        rc = buf_printf(out, "# HELP %s %s\n# TYPE %s counter\n", damage_counters[c].name,
+                        damage_counters[c].help, damage_counters[c].name);
+        for (size_t i = 0; i < n && !rc; i++)
+            rc = buf_printf(
+                out, "%s{stream=\"%s\"} %" PRIu64 "\n", damage_counters[c].name, v[i].name,
+                *(const uint64_t *)((const char *)&v[i].damage + damage_counters[c].offset));
     }
     if (!rc)
         rc = histogram(out, v, n, "hydrant_put_record_latency_seconds",

@@ -133,6 +133,19 @@ void firehose_op_delete(struct firehose *a, struct http_exchange *ex, const cJSO
 
 /* ---------------------------------------------------------------- DescribeDeliveryStream */
 
+/* Firehose: FailureDescription {Type, Details}, present only while a failure is reported (the
+ * service keeps it until an operator acknowledges it). 0 or HY_ENOMEM. */
+static int add_failure(cJSON *d, const char *details)
+{
+    if (!details)
+        return 0;
+    cJSON *fd = cJSON_AddObjectToObject(d, "FailureDescription");
+    if (!fd || !cJSON_AddStringToObject(fd, "Type", CATALOG_FAILURE_TYPE) ||
+        !cJSON_AddStringToObject(fd, "Details", details))
+        return HY_ENOMEM;
+    return 0;
+}
+
 void firehose_op_describe(struct firehose *a, struct http_exchange *ex, const cJSON *root)
 {
     struct service_stream_info info;
@@ -147,6 +160,7 @@ void firehose_op_describe(struct firehose *a, struct http_exchange *ex, const cJ
     int ok = d && !!cJSON_AddStringToObject(d, "DeliveryStreamName", info.name) &&
              !add_arn(a, d, info.name) &&
              cJSON_AddStringToObject(d, "DeliveryStreamStatus", catalog_status_name(info.status)) &&
+             !add_failure(d, info.failure) &&
              (enc = cJSON_AddObjectToObject(d, "DeliveryStreamEncryptionConfiguration")) &&
              cJSON_AddStringToObject(enc, "Status", "DISABLED") &&
              cJSON_AddStringToObject(d, "DeliveryStreamType", "DirectPut") &&
