@@ -410,12 +410,16 @@ static int reader_position(struct delivery *d)
 }
 
 /* The reader's next record (1), nothing yet (0), or a damaged span (STREAMLOG_DAMAGED). When
- * none follows, every seq below the durable position taken before the read was returned or
- * does not exist (skipped by the log), so read_seq moves up to it. */
+ * none follows, every seq below a durable position taken before a read that found nothing was
+ * returned or does not exist (skipped by the log), so read_seq moves up to it. The position is
+ * taken only then: it costs the log's lock, which the per-record path must not pay. */
 static int next_record(struct delivery *d, struct streamlog_record *rec)
 {
-    uint64_t durable = streamlog_durable_next(d->w);
     int rc = streamlog_reader_next(d->reader, rec);
+    if (rc != 0)
+        return rc;
+    uint64_t durable = streamlog_durable_next(d->w);
+    rc = streamlog_reader_next(d->reader, rec);
     if (rc == 0 && durable > d->read_seq)
         d->read_seq = durable;
     return rc;

@@ -125,6 +125,7 @@ int streamlog_append(struct streamlog *l, struct streamlog_append *a)
         return HY_ECLOSED;
     a->log = l;
     a->next = NULL;
+    a->parked = 0;
     if (atomic_load(&l->nparked) == 0) {
         int rc = submit(l, a);
         if (rc != HY_EBUSY)
@@ -143,6 +144,8 @@ int streamlog_append(struct streamlog *l, struct streamlog_append *a)
         l->head = a;
     l->tail = a;
     l->parked_bytes += a->bytes;
+    /* Set while a is still the caller's alone: once admit() runs, done may be called. */
+    a->parked = 1;
     atomic_fetch_add(&l->nparked, 1);
     pthread_mutex_unlock(&l->park_mu);
     admit(l);

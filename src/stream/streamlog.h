@@ -71,14 +71,16 @@ struct streamlog_damage_stats {
 typedef void (*streamlog_done_fn)(void *arg, int status, uint64_t first_seq);
 
 /* One append request, owned by the caller (no allocation per append). recs and their bytes must
- * stay valid until done is called: a parked append is copied into the log only when admitted.
- * The fields after arg are private to the log. */
+ * stay valid until done is called, or until streamlog_append returns 0 with parked == 0 (then
+ * they were already copied into the log). The fields after parked are private to the log. */
 struct streamlog_append {
     const struct streamlog_rec *recs;
     size_t n;
     int64_t arrival_ms;
     streamlog_done_fn done;
     void *arg;
+    int parked; /* out: 1 when the append waits for room (recs still needed); read it after
+                 * streamlog_append returns only if done cannot have freed a by then */
     /* private */
     struct streamlog *log;
     struct streamlog_append *next;

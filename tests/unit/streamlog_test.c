@@ -132,6 +132,8 @@ static void test_append_without_room_waits_then_lands(void **state)
     }
     /* The first batch is held by the committer, one more fits, the rest wait. */
     assert_true(streamlog_parked(f->log) >= 1);
+    assert_int_equal(a[0].parked, 0); /* copied at once: its records may be freed */
+    assert_int_equal(a[3].parked, 1); /* still needs them */
     for (int i = 0; i < 4; i++)
         assert_false(atomic_load(&d[i].fired));
     wal_test_pause(the_wal, 0);

@@ -157,7 +157,9 @@ void firehose_put_record_id(uint64_t stream_id, uint64_t seq, char out[56])
 struct put_ctx {
     struct http_exchange *ex;
     struct service_stream *st;     /* reference held until the answer */
-    struct firehose_put_recs recs; /* the decoded records, valid until the log is done */
+    struct firehose_put_recs recs; /* decoded records, kept while the append waits for room */
+    size_t n;                      /* records */
+    size_t total_len;              /* their bytes */
     struct streamlog_append app;
     uint64_t first_seq;
     int batch;
@@ -181,7 +183,7 @@ static void put_finish(void *arg)
 {
     struct put_ctx *c = arg;
     struct stream_stats *st = service_stream_stats(c->st);
-    size_t n = c->recs.n;
+    size_t n = c->n;
     struct buf out;
     buf_init(&out, 1u << 20);
     int rc = 0;
@@ -231,7 +233,7 @@ static void put_finish(void *arg)
                 rc = buf_append_str(&out, "]}");
         }
         atomic_fetch_add_explicit(&st->incoming_records, n, memory_order_relaxed);
-        atomic_fetch_add_explicit(&st->incoming_bytes, c->recs.total_len, memory_order_relaxed);
+        atomic_fetch_add_explicit(&st->incoming_bytes, c->total_len, memory_order_relaxed);
         atomic_fetch_add_explicit(&st->incoming_put_requests, 1, memory_order_relaxed);
         atomic_fetch_add_explicit(c->batch ? &st->put_record_batch_requests
                                            : &st->put_record_requests,
@@ -289,6 +291,8 @@ void firehose_op_put(struct firehose *a, struct http_exchange *ex, const char *n
     c->ex = ex;
     c->st = st;
     c->recs = recs;
+    c->n = recs.n;
+    c->total_len = recs.total_len;
     c->batch = batch;
     c->start_ns = start_ns;
     c->app.recs = c->recs.recs;
@@ -297,11 +301,16 @@ void firehose_op_put(struct firehose *a, struct http_exchange *ex, const char *n
     c->app.done = put_done;
     c->app.arg = c;
     int rc = service_append(st, &c->app);
-    if (rc == 0)
-        return; /* put_finish answers */
+    if (rc == 0) {
+        /* put_finish answers, on this thread, so c is still ours here. Records the log copied
+         * already need not wait for the fsync in memory. */
+        if (!c->app.parked)
+            firehose_put_recs_fini(&c->recs);
+        return;
+    }
     if (rc == HY_EQUOTA || rc == HY_EBUSY) {
         /* Firehose: over the limit, the caller is told to slow down and retry. */
-        atomic_fetch_add_explicit(&service_stream_stats(st)->throttled_records, c->recs.n,
+        atomic_fetch_add_explicit(&service_stream_stats(st)->throttled_records, c->n,
                                   memory_order_relaxed);
         reply_slow_down(ex);
     } else if (rc == HY_ECLOSED) {
