@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Paired A/B run of row a (closed-loop PutRecordBatch, 16 connections) for two hydrant binaries:
+# Paired A/B run of row a (closed-loop PutRecordBatch, 16 connections) or, with PAIRED_ROW=c,
+# row c (PutRecord, 64 connections) for two hydrant binaries:
 #   bench/paired.sh OLD_BINARY NEW_BINARY [PAIRS]
 # Each pair runs both binaries back to back (the order alternates between pairs) on fresh data
 # dirs, so slow drifts of the shared machine hit both sides alike. Prints one markdown row per
@@ -8,6 +9,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 OLD=$1 NEW=$2 PAIRS=${3:-4}
 SECS=${BENCH_SECONDS:-20}
+case ${PAIRED_ROW:-a} in
+a) ROW_ARGS=(--op batch --connections 16 --wait-delivered) ;;
+c) ROW_ARGS=(--op single --connections 64) ;;
+*) echo "PAIRED_ROW must be a or c" >&2; exit 2 ;;
+esac
 BUILD=${BUILD:-build}
 LOADGEN=$BUILD/loadgen
 PY=${PYTHON:-python3}
@@ -28,7 +34,7 @@ run_one() { # run_one BINARY LABEL -> prints the loadgen row
     done
     timeout $((SECS * 3 + 200)) "$LOADGEN" --url "http://127.0.0.1:$port" --quiet --gen-cpu \
         --stream bench --create --size-mb 64 --interval-s 0 --label "$label" \
-        --server-pid "$PID" --op batch --connections 16 --duration "$SECS" --wait-delivered
+        --server-pid "$PID" --duration "$SECS" "${ROW_ARGS[@]}"
     kill -TERM "$PID"
     wait "$PID" || true
     PID=""
