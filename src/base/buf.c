@@ -148,3 +148,12 @@ void buf_reset(struct buf *b)
     if (b->data)
         b->data[0] = '\0';
 }
+
+void buf_truncate(struct buf *b, size_t len)
+{
+    if (len >= b->len)
+        return;
+    b->len = len;
+    if (b->data)
+        b->data[len] = '\0';
+}

@@ -29,5 +29,7 @@ int buf_vprintf(struct buf *b, const char *fmt, va_list ap) __attribute__((forma
 /* Append s as a JSON string literal, quotes included, escaping as RFC 8259 requires. */
 int buf_append_json_str(struct buf *b, const char *s, size_t n);
 void buf_reset(struct buf *b);
+/* Drop everything after the first len bytes (no-op when len >= b->len); stays NUL-terminated. */
+void buf_truncate(struct buf *b, size_t len);
 
 #endif

@@ -124,11 +124,8 @@ int fssink_key_path(const char *key, size_t key_len, struct buf *out)
             break;
         p = slash + 1;
     }
-    if (rc) {
-        out->len = old;
-        if (out->data)
-            out->data[old] = '\0';
-    }
+    if (rc)
+        buf_truncate(out, old);
     return rc;
 }
 
@@ -172,11 +169,8 @@ int fssink_path_key(const char *path, size_t path_len, struct buf *out)
         chunked = chunk;
         p = slash + 1;
     }
-    if (rc) {
-        out->len = old;
-        if (out->data)
-            out->data[old] = '\0';
-    }
+    if (rc)
+        buf_truncate(out, old);
     return rc;
 }
 

@@ -52,10 +52,24 @@ static void test_buf_printf_and_json_escape(void **state)
     buf_fini(&b);
 }
 
+static void test_buf_truncate_drops_the_tail_and_keeps_the_nul(void **state)
+{
+    struct buf b;
+    buf_init(&b, 64);
+    assert_int_equal(buf_append_str(&b, "abc/def"), 0);
+    buf_truncate(&b, 3);
+    assert_int_equal(b.len, 3);
+    assert_string_equal(b.data, "abc");
+    buf_truncate(&b, 10); /* longer than the content: unchanged */
+    assert_string_equal(b.data, "abc");
+    buf_fini(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_buf_append_past_max_fails_and_leaves_buffer_unchanged),
+        cmocka_unit_test(test_buf_truncate_drops_the_tail_and_keeps_the_nul),
         cmocka_unit_test(test_buf_allocation_failure_gives_enomem_unchanged),
         cmocka_unit_test(test_buf_printf_and_json_escape),
     };
