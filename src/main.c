@@ -326,7 +326,6 @@ static int serve(int argc, char **argv)
         .svc = svc,
         .region = o.region,
         .account_id = o.account_id,
-        .max_streams = (size_t)o.max_streams,
     };
     int code = 1;
     ad = admin_new(svc);

@@ -53,6 +53,11 @@ int service_ready(struct service *svc)
     return atomic_load(&svc->ready);
 }
 
+size_t service_max_streams(struct service *svc)
+{
+    return svc->max_streams;
+}
+
 /* ---------------------------------------------------------------- create */
 
 int service_dest_check(struct service *svc, const cJSON *dest, const char **reason)
@@ -426,11 +431,8 @@ int service_open(const struct service_config *cfg, struct service **out)
     pthread_mutex_init(&svc->del_lock, NULL);
     pthread_cond_init(&svc->del_cond, NULL);
     svc->cfg = *cfg;
-    svc->data_dir = hy_strdup(cfg->data_dir);
     svc->quota_bytes = cfg->quota_bytes ? cfg->quota_bytes : SERVICE_DEFAULT_QUOTA_BYTES;
     svc->max_streams = cfg->max_streams ? cfg->max_streams : SERVICE_DEFAULT_MAX_STREAMS;
-    if (!svc->data_dir)
-        goto fail;
     /* Half-written objects of a previous process: no consumer runs yet, so none is in use. */
     if (cfg->sink && cfg->sink->recover && (rc = cfg->sink->recover(cfg->sink_ctx)) < 0)
         goto fail;
@@ -459,7 +461,6 @@ void service_close(struct service *svc)
     pthread_mutex_unlock(&svc->del_lock);
     stop_streams(svc);
     catalog_free(svc->cat);
-    hy_free(svc->data_dir);
     pthread_cond_destroy(&svc->del_cond);
     pthread_mutex_destroy(&svc->del_lock);
     hy_free(svc);

@@ -62,6 +62,8 @@ void service_close(struct service *svc);
 /* Readiness, for health checks: 1 between main's set_ready(1) and shutdown. */
 void service_set_ready(struct service *svc, int ready);
 int service_ready(struct service *svc);
+/* How many streams may exist (service_stream_create answers HY_E2BIG past it). */
+size_t service_max_streams(struct service *svc);
 
 /* A stream by name (len bytes, compared whole). 0 and a new reference in *out, or
  * HY_ENOTFOUND. Release with service_stream_unref. */

@@ -14,7 +14,6 @@
 
 struct service {
     struct service_config cfg; /* pointers borrowed from the caller of service_open */
-    char *data_dir;
     uint64_t quota_bytes;
     size_t max_streams;
     struct catalog *cat;
@@ -23,7 +22,6 @@ struct service {
     pthread_mutex_t del_lock;
     pthread_cond_t del_cond;
     int deleting;
-    int shut_down;
 };
 
 /* One running consumer of a stream. */

@@ -284,7 +284,6 @@ int firehose_new(const struct firehose_config *cfg, struct firehose **out)
     if (!a)
         return HY_ENOMEM;
     a->svc = cfg->svc;
-    a->max_streams = cfg->max_streams;
     a->region = hy_strdup(cfg->region ? cfg->region : "us-east-1");
     a->account_id = hy_strdup(cfg->account_id ? cfg->account_id : "000000000000");
     if (!a->region || !a->account_id) {

@@ -32,7 +32,6 @@ struct firehose_config {
     struct service *svc;    /* required; borrowed for the front's life */
     const char *region;     /* NULL = "us-east-1" */
     const char *account_id; /* NULL = "000000000000" */
-    size_t max_streams;     /* the service's limit, named in LimitExceededException */
 };
 
 /* 0 and *out, or HY_EINVAL / HY_ENOMEM. */

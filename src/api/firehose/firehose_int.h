@@ -32,7 +32,6 @@ struct firehose {
     struct service *svc; /* borrowed */
     char *region;
     char *account_id;
-    size_t max_streams; /* for LimitExceededException's message */
 };
 
 enum firehose_op {

@@ -92,7 +92,7 @@ void firehose_op_create(struct firehose *a, struct http_exchange *ex, const cJSO
         awsjson_err_set(&e, AWSJSON_BAD_REQUEST, "LimitExceededException",
                         "You have already reached the limit of %zu Firehose streams in account "
                         "%s.",
-                        a->max_streams, a->account_id);
+                        service_max_streams(a->svc), a->account_id);
     else if (rc)
         awsjson_err_set(&e, AWSJSON_SERVER, "InternalFailure", "could not create the stream: %s",
                         hy_strerror(rc));
