@@ -284,11 +284,6 @@ static const char *dir_stream_name(const char *dir)
     return dir;
 }
 
-const char *catalog_data_dir(const struct catalog *c)
-{
-    return c->data_dir;
-}
-
 int catalog_save(struct catalog *c, struct catalog_stream *s)
 {
     struct buf path, text;

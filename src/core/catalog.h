@@ -77,14 +77,12 @@ struct catalog_stream {
 int catalog_open(const char *data_dir, struct catalog **out);
 /* Drop the catalog's references to its streams and free it. Runtime fields must be closed. */
 void catalog_free(struct catalog *c);
-/* The data directory given to catalog_open (borrowed; valid until catalog_free). */
-const char *catalog_data_dir(const struct catalog *c);
-
 /* A new stream object: refs 1, status CREATING, version 1, empty tags, no dest.
  * NULL if the name is longer than CATALOG_NAME_MAX or on allocation failure. */
 struct catalog_stream *catalog_stream_new(const char *name);
 void catalog_stream_ref(struct catalog_stream *s);
-/* Release a reference; the last one frees the object (its wal/delivery must be closed). */
+/* Release a reference; the last one frees the object (and, through runtime_free, its runtime,
+ * which the service stops first). */
 void catalog_stream_unref(struct catalog_stream *s);
 
 void catalog_lock(struct catalog *c);

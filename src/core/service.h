@@ -131,6 +131,8 @@ uint64_t service_stream_id(struct service_stream *st);
 struct stream_stats *service_stream_stats(struct service_stream *st);
 /* Bytes the stream's log retains (0 when it is not open). */
 uint64_t service_stream_log_bytes(struct service_stream *st);
+/* Appends waiting for room in the stream's log (0 when it is not open). */
+size_t service_stream_parked(struct service_stream *st);
 /* Damage the stream's log found since it opened (streamlog_damage_stats; zeros when it is not
  * open). */
 void service_stream_damage(struct service_stream *st, struct streamlog_damage_stats *out);

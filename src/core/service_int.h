@@ -46,7 +46,6 @@ struct service_stream {
 
 /* service_stream.c */
 struct service_stream *service_stream_rt_new(struct service *svc, struct catalog_stream *cs);
-void service_stream_rt_free(void *st);
 /* Open the log and start the consumers. 0 or an error (then nothing runs). */
 int service_stream_rt_start(struct service_stream *st);
 /* Refuse appends, drain them, flush and stop the consumers, close the log. 0, or HY_EBUSY when

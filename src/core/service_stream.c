@@ -31,20 +31,7 @@
 /* How long a stop waits for appends already accepted to become durable. */
 #define DRAIN_TIMEOUT_MS 60000
 
-struct service_stream *service_stream_rt_new(struct service *svc, struct catalog_stream *cs)
-{
-    struct service_stream *st = hy_calloc(1, sizeof *st);
-    if (!st)
-        return NULL;
-    st->svc = svc;
-    st->cs = cs;
-    pthread_rwlock_init(&st->put_lock, NULL);
-    cs->runtime = st;
-    cs->runtime_free = service_stream_rt_free;
-    return st;
-}
-
-void service_stream_rt_free(void *p)
+static void rt_free(void *p)
 {
     struct service_stream *st = p;
     if (!st)
@@ -54,6 +41,19 @@ void service_stream_rt_free(void *p)
     pthread_rwlock_destroy(&st->put_lock);
     hy_free(st->cons);
     hy_free(st);
+}
+
+struct service_stream *service_stream_rt_new(struct service *svc, struct catalog_stream *cs)
+{
+    struct service_stream *st = hy_calloc(1, sizeof *st);
+    if (!st)
+        return NULL;
+    st->svc = svc;
+    st->cs = cs;
+    pthread_rwlock_init(&st->put_lock, NULL);
+    cs->runtime = st;
+    cs->runtime_free = rt_free;
+    return st;
 }
 
 /* A consumer moved: trim the log below the lowest cursor of every running consumer. */
@@ -297,6 +297,16 @@ uint64_t service_stream_log_bytes(struct service_stream *st)
     pthread_rwlock_rdlock(&st->put_lock);
     if (st->log)
         v = streamlog_retained_bytes(st->log);
+    pthread_rwlock_unlock(&st->put_lock);
+    return v;
+}
+
+size_t service_stream_parked(struct service_stream *st)
+{
+    size_t v = 0;
+    pthread_rwlock_rdlock(&st->put_lock);
+    if (st->log)
+        v = streamlog_parked(st->log);
     pthread_rwlock_unlock(&st->put_lock);
     return v;
 }

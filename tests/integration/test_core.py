@@ -79,6 +79,18 @@ class StreamsFileTest(HydrantTestCase):
         self.assertIn("ValidationException", err)
         self.assertIn("Value 'bad name!' at 'deliveryStreamName' failed to satisfy constraint: "
                       "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+", err)
+        # A NUL inside a name must not cut it short into another stream's name (and invalid
+        # UTF-8 is refused as the API refuses it).
+        for raw in (b'[{"DeliveryStreamName":"fine\\u0000x","DeliveryStreamType":"DirectPut"}]',
+                    b'[{"DeliveryStreamName":"k\xff\xfe","DeliveryStreamType":"DirectPut"}]'):
+            with open(path, "wb") as f:
+                f.write(raw)
+            p = subprocess.run([harness.HYDRANT_BIN, "serve", "--listen", "127.0.0.1:0",
+                                "--data-dir", os.path.join(tmp, "d2"), "--streams", path],
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, timeout=harness.scaled(20))
+            self.assertNotEqual(p.returncode, 0, raw)
+            self.assertFalse(os.path.exists(os.path.join(tmp, "d2", "streams", "fine")), raw)
         # Not a JSON array at all.
         with open(path, "w") as f:
             f.write('{"DeliveryStreamName":"x"}')
@@ -177,6 +189,8 @@ class BackpressureTest(HydrantTestCase):
         self.assertEqual(len(results), 40)
         self.assertEqual(results, [(200, 0)] * 40)
         self.assertEqual(srv.metric("hydrant_throttled_records_total", stream="bp"), 0)
+        # Nothing is left waiting for room once every put was answered.
+        self.assertEqual(srv.metric("hydrant_log_parked_appends", stream="bp"), 0)
         wait_until(lambda: srv.metric("hydrant_delivery_to_s3_records_total", stream="bp") == 160,
                    30, what="160 records delivered")
 

@@ -184,6 +184,13 @@ int admin_metrics_render(struct service *svc, struct buf *out)
         rc = buf_printf(out, "hydrant_log_retained_bytes{stream=\"%s\"} %" PRIu64 "\n", v[i].name,
                         service_stream_log_bytes(v[i].st));
     if (!rc)
+        rc = buf_printf(out, "# HELP hydrant_log_parked_appends Puts waiting for room in the "
+                             "stream's log (--append-wait-ms; no CloudWatch equivalent).\n"
+                             "# TYPE hydrant_log_parked_appends gauge\n");
+    for (size_t i = 0; i < n && !rc; i++)
+        rc = buf_printf(out, "hydrant_log_parked_appends{stream=\"%s\"} %zu\n", v[i].name,
+                        service_stream_parked(v[i].st));
+    if (!rc)
         rc = buf_printf(out,
                         "# HELP hydrant_streams Delivery streams in the catalog.\n"
                         "# TYPE hydrant_streams gauge\nhydrant_streams %zu\n",

@@ -78,7 +78,4 @@ int awsjson_text_check(const char *text, size_t len, struct buf *nuls, const cha
  * the length constraints of AWS models (checked by Coral in Java) count. */
 size_t awsjson_utf16_len(const char *s, size_t n);
 
-/* Write a fresh request id (36-char UUID v4 plus NUL). */
-void awsjson_request_id(char out[37]);
-
 #endif

@@ -252,6 +252,23 @@ int firehose_declare(struct firehose *a, const char *path, char *err, size_t err
         snprintf(err, err_len, "cannot read %s: %s", path, hy_strerror(rc));
         return rc;
     }
+    /* The file is parsed once here and each entry re-validated from its printed form, so text
+     * the API would refuse (invalid UTF-8, a NUL that would cut a string short) must be refused
+     * before cJSON sees it. */
+    struct buf nuls;
+    buf_init(&nuls, 1u << 20);
+    const char *reason = NULL;
+    rc = awsjson_text_check(text, len, &nuls, &reason);
+    if (rc == 0 && nuls.len > 0) {
+        rc = HY_EBADMSG;
+        reason = "a string holds U+0000, which no stream name or destination field can store";
+    }
+    buf_fini(&nuls);
+    if (rc) {
+        snprintf(err, err_len, "%s: %s", path, reason ? reason : hy_strerror(rc));
+        hy_free(text);
+        return rc;
+    }
     cJSON *list = cJSON_ParseWithLength(text, len);
     hy_free(text);
     if (!cJSON_IsArray(list)) {
