@@ -7,6 +7,7 @@
  */
 #include "api/admin/admin.h"
 #include "api/firehose/firehose.h"
+#include "auth/oidc.h"
 #include "base/err.h"
 #include "base/fsutil.h"
 #include "base/log.h"
@@ -111,6 +112,9 @@ struct options {
     unsigned long long io_threads;
     unsigned long long max_streams;
     unsigned long long append_wait_ms;
+    /* The OIDC gate (/_hydrant/auth); off unless signers or an issuer are given. */
+    const char *oidc_signers, *oidc_key_url, *oidc_issuer, *oidc_jwks_url, *oidc_audience;
+    const char *oidc_ca_file, *oidc_required, *oidc_domains, *oidc_leeway, *oidc_timeout;
 };
 
 static void usage(FILE *out)
@@ -134,7 +138,21 @@ static void usage(FILE *out)
         "  --streams FILE         JSON array of CreateDeliveryStream inputs applied at start\n"
         "                         (HYDRANT_STREAMS; default none)\n"
         "  --append-wait-ms N     how long a put may wait for room in a stream's log before\n"
-        "                         \"Slow down.\" (HYDRANT_APPEND_WAIT_MS; default 5000)\n");
+        "                         \"Slow down.\" (HYDRANT_APPEND_WAIT_MS; default 5000)\n"
+        "OIDC gate at /_hydrant/auth (README \"Access: the OIDC gate\"; env HYDRANT_OIDC_...):\n"
+        "  --oidc-signers ARN,..  load-balancer ARNs whose x-amzn-oidc-data tokens are accepted\n"
+        "  --oidc-key-url URL     key URL template, https only; {region} and {kid} are filled in\n"
+        "                         (default "
+        "https://public-keys.auth.elb.{region}.amazonaws.com/{kid})\n"
+        "  --oidc-issuer URL      accept Authorization: Bearer ID tokens from this issuer...\n"
+        "  --oidc-jwks-url URL    ...with keys from this JWKS (https)\n"
+        "  --oidc-audience ID     required aud of ID tokens (default: not checked)\n"
+        "  --oidc-ca-file FILE    CA bundle for key fetches (default: the system's)\n"
+        "  --oidc-auth-required B true: 401 without a valid identity; false: pass anonymously\n"
+        "                         (default true)\n"
+        "  --oidc-valid-domains D,..  email domains allowed (default any)\n"
+        "  --oidc-leeway-s N      exp tolerance in seconds (default 60)\n"
+        "  --oidc-fetch-timeout-ms N  bound of one key fetch (default 2000)\n");
 }
 
 static const char *env_or(const char *name, const char *def)
@@ -166,6 +184,16 @@ static int parse_flags(int argc, char **argv, struct options *o)
     const char *max_streams = env_or("HYDRANT_MAX_STREAMS", "5000");
     const char *append_wait = env_or("HYDRANT_APPEND_WAIT_MS", "5000");
     o->streams_file = env_or("HYDRANT_STREAMS", NULL);
+    o->oidc_signers = env_or("HYDRANT_OIDC_SIGNERS", NULL);
+    o->oidc_key_url = env_or("HYDRANT_OIDC_KEY_URL", NULL);
+    o->oidc_issuer = env_or("HYDRANT_OIDC_ISSUER", NULL);
+    o->oidc_jwks_url = env_or("HYDRANT_OIDC_JWKS_URL", NULL);
+    o->oidc_audience = env_or("HYDRANT_OIDC_AUDIENCE", NULL);
+    o->oidc_ca_file = env_or("HYDRANT_OIDC_CA_FILE", NULL);
+    o->oidc_required = env_or("HYDRANT_OIDC_AUTH_REQUIRED", "true");
+    o->oidc_domains = env_or("HYDRANT_OIDC_VALID_DOMAINS", NULL);
+    o->oidc_leeway = env_or("HYDRANT_OIDC_LEEWAY_S", "60");
+    o->oidc_timeout = env_or("HYDRANT_OIDC_FETCH_TIMEOUT_MS", "2000");
     static const struct option longopts[] = {
         {"listen", required_argument, NULL, 'l'},
         {"data-dir", required_argument, NULL, 'd'},
@@ -177,6 +205,16 @@ static int parse_flags(int argc, char **argv, struct options *o)
         {"max-streams", required_argument, NULL, 'm'},
         {"streams", required_argument, NULL, 's'},
         {"append-wait-ms", required_argument, NULL, 'w'},
+        {"oidc-signers", required_argument, NULL, 1000},
+        {"oidc-key-url", required_argument, NULL, 1001},
+        {"oidc-issuer", required_argument, NULL, 1002},
+        {"oidc-jwks-url", required_argument, NULL, 1003},
+        {"oidc-audience", required_argument, NULL, 1004},
+        {"oidc-ca-file", required_argument, NULL, 1005},
+        {"oidc-auth-required", required_argument, NULL, 1006},
+        {"oidc-valid-domains", required_argument, NULL, 1007},
+        {"oidc-leeway-s", required_argument, NULL, 1008},
+        {"oidc-fetch-timeout-ms", required_argument, NULL, 1009},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -212,6 +250,36 @@ static int parse_flags(int argc, char **argv, struct options *o)
             break;
         case 'w':
             append_wait = optarg;
+            break;
+        case 1000:
+            o->oidc_signers = optarg;
+            break;
+        case 1001:
+            o->oidc_key_url = optarg;
+            break;
+        case 1002:
+            o->oidc_issuer = optarg;
+            break;
+        case 1003:
+            o->oidc_jwks_url = optarg;
+            break;
+        case 1004:
+            o->oidc_audience = optarg;
+            break;
+        case 1005:
+            o->oidc_ca_file = optarg;
+            break;
+        case 1006:
+            o->oidc_required = optarg;
+            break;
+        case 1007:
+            o->oidc_domains = optarg;
+            break;
+        case 1008:
+            o->oidc_leeway = optarg;
+            break;
+        case 1009:
+            o->oidc_timeout = optarg;
             break;
         case 'h':
             usage(stdout);
@@ -276,6 +344,77 @@ static int prepare_data_dir(const char *dir)
     return 0;
 }
 
+static int oidc_metrics_hook(void *ud, struct buf *out)
+{
+    return oidc_metrics_render(ud, out);
+}
+
+/* Split a comma-separated list in place into v (at most max items); returns the count. */
+static size_t split_commas(char *s, const char **v, size_t max)
+{
+    size_t n = 0;
+    for (char *p = s; p && *p && n < max;) {
+        char *c = strchr(p, ',');
+        if (c)
+            *c = '\0';
+        if (*p)
+            v[n++] = p;
+        p = c ? c + 1 : NULL;
+    }
+    return n;
+}
+
+/* The OIDC gate from the flags: 0 with *out NULL when none is configured; HY_EINVAL (reported)
+ * for a bad setting. */
+static int oidc_from_options(const struct options *o, struct oidc **out)
+{
+    *out = NULL;
+    if (!o->oidc_signers && !o->oidc_issuer && !o->oidc_jwks_url)
+        return 0;
+    static char signers_buf[8192], domains_buf[8192];
+    const char *signers[64], *domains[64];
+    snprintf(signers_buf, sizeof signers_buf, "%s", o->oidc_signers ? o->oidc_signers : "");
+    snprintf(domains_buf, sizeof domains_buf, "%s", o->oidc_domains ? o->oidc_domains : "");
+    unsigned long long leeway = 0, timeout = 0;
+    int required = strcmp(o->oidc_required, "true") == 0;
+    if (!required && strcmp(o->oidc_required, "false") != 0) {
+        fprintf(stderr, "hydrant: --oidc-auth-required must be true or false\n");
+        return HY_EINVAL;
+    }
+    if (parse_u64(o->oidc_leeway, &leeway) || leeway > 600 ||
+        parse_u64(o->oidc_timeout, &timeout) || timeout == 0 || timeout > 60000) {
+        fprintf(stderr,
+                "hydrant: --oidc-leeway-s needs 0..600, --oidc-fetch-timeout-ms 1..60000\n");
+        return HY_EINVAL;
+    }
+    if (!o->oidc_issuer != !o->oidc_jwks_url) {
+        fprintf(stderr, "hydrant: --oidc-issuer and --oidc-jwks-url go together\n");
+        return HY_EINVAL;
+    }
+    struct oidc_config c = {
+        .signers = signers,
+        .nsigners = split_commas(signers_buf, signers, 64),
+        .key_url = o->oidc_key_url,
+        .region = o->region,
+        .issuer = o->oidc_issuer,
+        .jwks_url = o->oidc_jwks_url,
+        .audience = o->oidc_audience,
+        .ca_file = o->oidc_ca_file,
+        .auth_required = required,
+        .valid_domains = domains,
+        .ndomains = split_commas(domains_buf, domains, 64),
+        .leeway_s = leeway ? (int)leeway : -1,
+        .fetch_timeout_ms = (int)timeout,
+    };
+    *out = oidc_new(&c);
+    if (!*out) {
+        fprintf(stderr, "hydrant: the OIDC gate cannot start: key URLs must be https:// (a key "
+                        "URL template needs {kid} in its path)\n");
+        return HY_EINVAL;
+    }
+    return 0;
+}
+
 static int serve(int argc, char **argv)
 {
     struct options o;
@@ -315,6 +454,7 @@ static int serve(int argc, char **argv)
     struct service *svc = NULL;
     struct firehose *fh = NULL;
     struct admin *ad = NULL;
+    struct oidc *og = NULL;
     struct loops loops = {0};
     rc = service_open(&scfg, &svc);
     if (rc) {
@@ -328,6 +468,8 @@ static int serve(int argc, char **argv)
         .account_id = o.account_id,
     };
     int code = 1;
+    if (oidc_from_options(&o, &og))
+        goto out;
     ad = admin_new(svc);
     if (firehose_new(&fcfg, &fh) || !ad) {
         LOG_ERROR("main", "out of memory", "%s", "");
@@ -343,12 +485,18 @@ static int serve(int argc, char **argv)
     }
     /* The router's table: hydrant's own paths, then the JSON protocols by X-Amz-Target, then
      * the fallback (Firehose answers UnknownOperationException / 404 as AWS does). */
-    const struct router_route routes[] = {
-        {ROUTER_PATH_PREFIX, "/_hydrant/", admin_handle, ad},
-        {ROUTER_TARGET_PREFIX, "Firehose_20150804.", firehose_handle, fh},
-        {ROUTER_ANY, NULL, firehose_handle, fh},
-    };
-    struct router router = {routes, sizeof routes / sizeof routes[0]};
+    struct router_route routes[4];
+    size_t nroutes = 0;
+    if (og) {
+        routes[nroutes++] =
+            (struct router_route){ROUTER_PATH_PREFIX, "/_hydrant/auth", oidc_handle, og};
+        admin_add_metrics(ad, oidc_metrics_hook, og);
+    }
+    routes[nroutes++] = (struct router_route){ROUTER_PATH_PREFIX, "/_hydrant/", admin_handle, ad};
+    routes[nroutes++] =
+        (struct router_route){ROUTER_TARGET_PREFIX, "Firehose_20150804.", firehose_handle, fh};
+    routes[nroutes++] = (struct router_route){ROUTER_ANY, NULL, firehose_handle, fh};
+    struct router router = {routes, nroutes};
     rc = loops_new(&loops, &hcfg, &router, (size_t)o.io_threads);
     if (rc) {
         LOG_ERROR("main", "out of memory", "%s", "");
@@ -391,6 +539,7 @@ out:
     loops_free(&loops);
     firehose_free(fh);
     admin_free(ad);
+    oidc_free(og);
     service_close(svc);
     if (code == 0)
         LOG_INFO("main", "stopped", "%s", "");

@@ -35,7 +35,8 @@ static void handle_metrics(struct admin *ad, struct http_exchange *ex)
 {
     struct buf b;
     buf_init(&b, METRICS_MAX_BYTES);
-    if (admin_metrics_render(ad->svc, &b) == 0)
+    if (admin_metrics_render(ad->svc, &b) == 0 &&
+        (!ad->extra_metrics || ad->extra_metrics(ad->extra_ud, &b) == 0))
         reply_text(ex, 200, "text/plain; version=0.0.4; charset=utf-8", b.data ? b.data : "",
                    b.len);
     else
@@ -120,6 +121,12 @@ struct admin *admin_new(struct service *svc)
     if (ad)
         ad->svc = svc;
     return ad;
+}
+
+void admin_add_metrics(struct admin *ad, int (*fn)(void *ud, struct buf *out), void *ud)
+{
+    ad->extra_metrics = fn;
+    ad->extra_ud = ud;
 }
 
 void admin_free(struct admin *ad)
