@@ -5,6 +5,7 @@
 #include "auth/keycache.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -216,6 +217,7 @@ int keycache_put(struct keycache *kc, const char *kid, EVP_PKEY *key)
 struct fetch {
     struct keycache *kc;
     char *kid;
+    char request_id[65];
 };
 
 static size_t on_body(char *p, size_t size, size_t nmemb, void *ud)
@@ -227,11 +229,12 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *ud)
 
 /* GET url into body; returns the HTTP status, or 0 when no answer came (logged by the caller
  * through *err). */
-static long http_get(struct keycache *kc, const char *url, struct buf *body, const char **err)
+static long http_get(struct keycache *kc, const char *url, struct buf *body, char *err,
+                     size_t err_size)
 {
     CURL *c = curl_easy_init();
     if (!c) {
-        *err = "curl_init";
+        snprintf(err, err_size, "curl_init");
         return 0;
     }
     curl_easy_setopt(c, CURLOPT_URL, url);
@@ -249,7 +252,7 @@ static long http_get(struct keycache *kc, const char *url, struct buf *body, con
     if (cc == CURLE_OK)
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     else
-        *err = curl_easy_strerror(cc);
+        snprintf(err, err_size, "curl_%d", (int)cc); /* log values take no spaces */
     curl_easy_cleanup(c);
     return status;
 }
@@ -332,22 +335,22 @@ static void *fetch_main(void *arg)
     struct keycache *kc = f->kc;
     struct buf body;
     buf_init(&body, KEYLOAD_MAX_BYTES);
-    const char *err = "";
+    char err[32] = "";
     enum entry_state st = ENTRY_OUTAGE;
     EVP_PKEY *key = NULL;
     struct jwks_acc acc = {.n = 0};
     int64_t t0 = now_ms();
     char *url = kc->source == KEYCACHE_PEM_TEMPLATE ? template_url(kc->url, f->kid) : kc->url;
-    long status = url ? http_get(kc, url, &body, &err) : 0;
+    long status = url ? http_get(kc, url, &body, err, sizeof err) : 0;
     if (status == 200 && kc->source == KEYCACHE_PEM_TEMPLATE) {
         if (keyload_pem(body.data ? body.data : "", body.len, &key) == 0)
             st = ENTRY_OK;
         else
-            err = "not_a_p256_or_rsa_pem";
+            snprintf(err, sizeof err, "not_a_usable_pem");
     } else if (status == 200) {
         int k = keyload_jwks(body.data ? body.data : "", body.len, on_jwk, &acc);
         if (k < 0) {
-            err = "not_a_jwks";
+            snprintf(err, sizeof err, "not_a_jwks");
         } else {
             st = ENTRY_NOT_FOUND;
             for (size_t i = 0; i < acc.n; i++)
@@ -360,7 +363,7 @@ static void *fetch_main(void *arg)
     } else if (status >= 400 && status < 500) {
         st = ENTRY_NOT_FOUND; /* the server answered: it has no such key */
     } else if (status) {
-        err = "server_error";
+        snprintf(err, sizeof err, "server_error");
     }
     int64_t took_ms = now_ms() - t0;
 
@@ -390,10 +393,11 @@ static void *fetch_main(void *arg)
     pthread_mutex_unlock(&kc->mu);
 
     if (st == ENTRY_OK)
-        LOG_INFO("keycache", "key fetched", "kid=%s status=%ld ms=%lld", f->kid, status,
-                 (long long)took_ms);
+        LOG_INFO("keycache", "key fetched", "request_id=%s kid=%s status=%ld ms=%lld",
+                 f->request_id, f->kid, status, (long long)took_ms);
     else
-        LOG_WARN("keycache", "key fetch failed", "kid=%s status=%ld ms=%lld outcome=%s error=%s",
+        LOG_WARN("keycache", "key fetch failed",
+                 "request_id=%s kid=%s status=%ld ms=%lld outcome=%s error=%s", f->request_id,
                  f->kid, status, (long long)took_ms, st == ENTRY_NOT_FOUND ? "not_found" : "outage",
                  err);
     while (calls) {
@@ -420,8 +424,8 @@ static void *fetch_main(void *arg)
     return NULL;
 }
 
-enum keycache_result keycache_get(struct keycache *kc, const char *kid, EVP_PKEY **key,
-                                  keycache_fn fn, void *arg)
+enum keycache_result keycache_get(struct keycache *kc, const char *kid, const char *request_id,
+                                  EVP_PKEY **key, keycache_fn fn, void *arg)
 {
     if (!(kc->source == KEYCACHE_PEM_TEMPLATE ? keycache_kid_ok(kid) : jwks_kid_ok(kid)))
         return KEYCACHE_NOT_FOUND;
@@ -459,6 +463,7 @@ enum keycache_result keycache_get(struct keycache *kc, const char *kid, EVP_PKEY
     if (!f)
         goto fail;
     f->kc = kc;
+    snprintf(f->request_id, sizeof f->request_id, "%s", request_id ? request_id : "-");
     f->kid = hy_strdup(kid);
     if (!f->kid)
         goto fail;

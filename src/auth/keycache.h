@@ -53,11 +53,12 @@ struct keycache_stats {
 struct keycache *keycache_new(const struct keycache_config *cfg);
 /* Waits for running fetches (bounded by their timeout), then frees. NULL is a no-op. */
 void keycache_free(struct keycache *kc);
-/* Look kid up. KEYCACHE_OK sets *key (caller frees with EVP_PKEY_free); NOT_FOUND / OUTAGE come
+/* Look kid up (request_id, may be NULL, names the request that starts a fetch in its log line).
+ * KEYCACHE_OK sets *key (caller frees with EVP_PKEY_free); NOT_FOUND / OUTAGE come
  * from the negative cache or a bad kid; PENDING means fn(arg, ...) will be called exactly once
  * from a fetch thread. Never blocks on the network. */
-enum keycache_result keycache_get(struct keycache *kc, const char *kid, EVP_PKEY **key,
-                                  keycache_fn fn, void *arg);
+enum keycache_result keycache_get(struct keycache *kc, const char *kid, const char *request_id,
+                                  EVP_PKEY **key, keycache_fn fn, void *arg);
 /* Insert a key (tests and preloading); takes its own reference. 0 or HY_ENOMEM. */
 int keycache_put(struct keycache *kc, const char *kid, EVP_PKEY *key);
 void keycache_stats(struct keycache *kc, struct keycache_stats *out);

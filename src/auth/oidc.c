@@ -401,7 +401,7 @@ int oidc_check(struct oidc *og, const struct oidc_input *in, int64_t now, struct
         goto done;
     }
     EVP_PKEY *key = NULL;
-    enum keycache_result kr = keycache_get(kc, t.kid, &key, on_key, p);
+    enum keycache_result kr = keycache_get(kc, t.kid, in->request_id, &key, on_key, p);
     if (kr == KEYCACHE_PENDING) {
         jwt_fini(&t);
         return 1;
@@ -541,7 +541,7 @@ void oidc_handle(struct http_exchange *ex, const struct http_request *req, void 
     a->ex = ex;
     clock_gettime(CLOCK_MONOTONIC, &a->t0);
     request_id(req, a->reqid);
-    struct oidc_input in = {0};
+    struct oidc_input in = {.request_id = a->reqid};
     const struct http_header *h = http_request_header(req, "x-amzn-oidc-data");
     if (h) {
         in.alb_token = h->value;

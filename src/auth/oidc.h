@@ -87,6 +87,7 @@ struct oidc_input {
     size_t identity_len;
     const char *bearer; /* the token after "Bearer " */
     size_t bearer_len;
+    const char *request_id; /* for the key-fetch log line; may be NULL */
 };
 
 typedef void (*oidc_done_fn)(void *arg, const struct oidc_verdict *v);
