@@ -6,7 +6,9 @@
  * pointer the signal handler stops.
  */
 #include "api/admin/admin.h"
+#include "api/awsjson/awsauth.h"
 #include "api/firehose/firehose.h"
+#include "auth/creds.h"
 #include "auth/oidc.h"
 #include "base/err.h"
 #include "base/fsutil.h"
@@ -112,6 +114,7 @@ struct options {
     unsigned long long io_threads;
     unsigned long long max_streams;
     unsigned long long append_wait_ms;
+    const char *credentials_file; /* SigV4 keys; NULL: requests are not authenticated */
     /* The OIDC gate (/_hydrant/auth); off unless signers or an issuer are given. */
     const char *oidc_signers, *oidc_key_url, *oidc_issuer, *oidc_jwks_url, *oidc_audience;
     const char *oidc_ca_file, *oidc_required, *oidc_domains, *oidc_leeway, *oidc_timeout;
@@ -139,6 +142,8 @@ static void usage(FILE *out)
         "                         (HYDRANT_STREAMS; default none)\n"
         "  --append-wait-ms N     how long a put may wait for room in a stream's log before\n"
         "                         \"Slow down.\" (HYDRANT_APPEND_WAIT_MS; default 5000)\n"
+        "  --credentials FILE     JSON access keys: AWS requests must be SigV4-signed by one of\n"
+        "                         them (HYDRANT_CREDENTIALS; default none: no authentication)\n"
         "OIDC gate at /_hydrant/auth (README \"Access: the OIDC gate\"; env HYDRANT_OIDC_...):\n"
         "  --oidc-signers ARN,..  load-balancer ARNs whose x-amzn-oidc-data tokens are accepted\n"
         "  --oidc-key-url URL     key URL template, https only; {region} and {kid} are filled in\n"
@@ -184,6 +189,7 @@ static int parse_flags(int argc, char **argv, struct options *o)
     const char *max_streams = env_or("HYDRANT_MAX_STREAMS", "5000");
     const char *append_wait = env_or("HYDRANT_APPEND_WAIT_MS", "5000");
     o->streams_file = env_or("HYDRANT_STREAMS", NULL);
+    o->credentials_file = env_or("HYDRANT_CREDENTIALS", NULL);
     o->oidc_signers = env_or("HYDRANT_OIDC_SIGNERS", NULL);
     o->oidc_key_url = env_or("HYDRANT_OIDC_KEY_URL", NULL);
     o->oidc_issuer = env_or("HYDRANT_OIDC_ISSUER", NULL);
@@ -205,6 +211,7 @@ static int parse_flags(int argc, char **argv, struct options *o)
         {"max-streams", required_argument, NULL, 'm'},
         {"streams", required_argument, NULL, 's'},
         {"append-wait-ms", required_argument, NULL, 'w'},
+        {"credentials", required_argument, NULL, 'c'},
         {"oidc-signers", required_argument, NULL, 1000},
         {"oidc-key-url", required_argument, NULL, 1001},
         {"oidc-issuer", required_argument, NULL, 1002},
@@ -250,6 +257,9 @@ static int parse_flags(int argc, char **argv, struct options *o)
             break;
         case 'w':
             append_wait = optarg;
+            break;
+        case 'c':
+            o->credentials_file = optarg;
             break;
         case 1000:
             o->oidc_signers = optarg;
@@ -455,6 +465,8 @@ static int serve(int argc, char **argv)
     struct firehose *fh = NULL;
     struct admin *ad = NULL;
     struct oidc *og = NULL;
+    struct creds *creds = NULL;
+    struct awsauth *fh_auth = NULL;
     struct loops loops = {0};
     rc = service_open(&scfg, &svc);
     if (rc) {
@@ -470,6 +482,23 @@ static int serve(int argc, char **argv)
     int code = 1;
     if (oidc_from_options(&o, &og))
         goto out;
+    if (o.credentials_file) {
+        char err[512];
+        if (creds_load(o.credentials_file, &creds, err, sizeof err)) {
+            LOG_ERROR("main", err, "file=%s", o.credentials_file);
+            goto out;
+        }
+        struct awsauth_config acfg = {.creds = creds,
+                                      .region = o.region,
+                                      .service = "firehose",
+                                      .account_id = o.account_id,
+                                      .inner = firehose_handle};
+        fh_auth = awsauth_new(&acfg);
+        if (!fh_auth) {
+            LOG_ERROR("main", "out of memory", "%s", "");
+            goto out;
+        }
+    }
     ad = admin_new(svc);
     if (firehose_new(&fcfg, &fh) || !ad) {
         LOG_ERROR("main", "out of memory", "%s", "");
@@ -493,9 +522,17 @@ static int serve(int argc, char **argv)
         admin_add_metrics(ad, oidc_metrics_hook, og);
     }
     routes[nroutes++] = (struct router_route){ROUTER_PATH_PREFIX, "/_hydrant/", admin_handle, ad};
+    /* With --credentials the Firehose front sits behind SigV4 (awsauth wraps it). */
+    http_handler_fn fh_handler = firehose_handle;
+    void *fh_ud = fh;
+    if (fh_auth) {
+        awsauth_set_inner_ud(fh_auth, fh);
+        fh_handler = awsauth_handle;
+        fh_ud = fh_auth;
+    }
     routes[nroutes++] =
-        (struct router_route){ROUTER_TARGET_PREFIX, "Firehose_20150804.", firehose_handle, fh};
-    routes[nroutes++] = (struct router_route){ROUTER_ANY, NULL, firehose_handle, fh};
+        (struct router_route){ROUTER_TARGET_PREFIX, "Firehose_20150804.", fh_handler, fh_ud};
+    routes[nroutes++] = (struct router_route){ROUTER_ANY, NULL, fh_handler, fh_ud};
     struct router router = {routes, nroutes};
     rc = loops_new(&loops, &hcfg, &router, (size_t)o.io_threads);
     if (rc) {
@@ -526,6 +563,12 @@ static int serve(int argc, char **argv)
         hl = sizeof host - 1;
     memcpy(host, o.listen, hl);
     host[hl] = '\0';
+    if (!creds && strcmp(host, "127.0.0.1") != 0 && strcmp(host, "localhost") != 0 &&
+        strcmp(host, "[::1]") != 0 && strcmp(host, "::1") != 0)
+        LOG_WARN("main",
+                 "listening beyond loopback without --credentials: anyone who can connect may "
+                 "call the API",
+                 "addr=%s", host);
     service_set_ready(svc, 1);
     LOG_INFO("main", "listening", "addr=%s port=%d data_dir=%s version=%s", host,
              http_server_port(srv), o.data_dir, HYDRANT_VERSION);
@@ -540,6 +583,8 @@ out:
     firehose_free(fh);
     admin_free(ad);
     oidc_free(og);
+    awsauth_free(fh_auth);
+    creds_free(creds);
     service_close(svc);
     if (code == 0)
         LOG_INFO("main", "stopped", "%s", "");
