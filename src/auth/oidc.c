@@ -3,12 +3,15 @@
  */
 #include "auth/oidc.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/random.h>
 #include <time.h>
+
+#include <openssl/evp.h>
 
 #include "auth/jwt.h"
 #include "auth/keycache.h"
@@ -37,6 +40,22 @@ struct oidc {
     atomic_uint_least64_t by_reason[OIDC_NREASONS];
     atomic_uint_least64_t check_us_total;
     atomic_uint_least64_t checks;
+    atomic_uint_least64_t result_hits;
+    /* Tokens already verified, by SHA-256 of (mode, token, identity): a repeat skips the ECDSA
+     * verify until the token's exp (at most RESULT_TTL_S). Keys never change per kid and the
+     * policy is fixed at start, so a cached "ok" stays right until then. */
+    pthread_mutex_t results_mu;
+    struct ok_entry *results; /* RESULT_SLOTS, direct-mapped */
+};
+
+#define RESULT_SLOTS 512
+#define RESULT_TTL_S 300
+
+struct ok_entry {
+    uint8_t digest[32];
+    int64_t until; /* 0: empty */
+    char headers[sizeof((struct oidc_verdict *)0)->headers];
+    char user[sizeof((struct oidc_verdict *)0)->user];
 };
 
 static const char *const reason_labels[] = {
@@ -97,6 +116,9 @@ void oidc_free(struct oidc *og)
     list_free(og->domains, og->ndomains);
     hy_free(og->issuer);
     hy_free(og->audience);
+    if (og->results)
+        pthread_mutex_destroy(&og->results_mu);
+    hy_free(og->results);
     hy_free(og);
 }
 
@@ -115,7 +137,10 @@ struct oidc *oidc_new(const struct oidc_config *cfg)
     og->ndomains = cfg->ndomains;
     og->signers = list_dup(cfg->signers, cfg->nsigners);
     og->domains = list_dup(cfg->valid_domains, cfg->ndomains);
-    if (!og->signers || !og->domains)
+    og->results = hy_calloc(RESULT_SLOTS, sizeof *og->results);
+    if (og->results)
+        pthread_mutex_init(&og->results_mu, NULL);
+    if (!og->signers || !og->domains || !og->results)
         goto fail;
     if (alb) {
         char *url =
@@ -314,6 +339,61 @@ static void finish(struct oidc *og, enum oidc_reason r, struct oidc_verdict *v)
     atomic_fetch_add(&og->by_reason[r], 1);
 }
 
+/* ---------------------------------------------------------------- verified-token cache */
+
+static void result_digest(enum mode m, const char *tok, size_t len, const char *identity,
+                          size_t identity_len, uint8_t out[32])
+{
+    unsigned char mb = (unsigned char)m, zero = 0;
+    unsigned int ol = 32;
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    if (!c || EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1 || EVP_DigestUpdate(c, &mb, 1) != 1 ||
+        EVP_DigestUpdate(c, tok, len) != 1 || EVP_DigestUpdate(c, &zero, 1) != 1 ||
+        EVP_DigestUpdate(c, identity ? identity : "", identity_len) != 1 ||
+        EVP_DigestFinal_ex(c, out, &ol) != 1)
+        memset(out, 0, 32); /* an all-zero digest never matches a stored entry's tokens */
+    EVP_MD_CTX_free(c);
+}
+
+static struct ok_entry *slot_of(struct oidc *og, const uint8_t d[32])
+{
+    return &og->results[((size_t)d[0] << 8 | d[1]) % RESULT_SLOTS];
+}
+
+static int result_get(struct oidc *og, const uint8_t d[32], int64_t now, struct oidc_verdict *v)
+{
+    int hit = 0;
+    pthread_mutex_lock(&og->results_mu);
+    struct ok_entry *e = slot_of(og, d);
+    if (e->until > now && memcmp(e->digest, d, 32) == 0) {
+        memcpy(v->headers, e->headers, sizeof v->headers);
+        memcpy(v->user, e->user, sizeof v->user);
+        hit = 1;
+    }
+    pthread_mutex_unlock(&og->results_mu);
+    if (hit)
+        atomic_fetch_add(&og->result_hits, 1);
+    return hit;
+}
+
+/* Remember a verified token until its earliest exp (plus leeway), at most RESULT_TTL_S. */
+static void result_put(struct oidc *og, const uint8_t d[32], const struct jwt *t, int64_t now,
+                       const struct oidc_verdict *v)
+{
+    int64_t until = now + RESULT_TTL_S, exp;
+    if (jwt_claim_time(t->header, "exp", &exp) == 0 && exp + og->leeway_s < until)
+        until = exp + og->leeway_s;
+    if (jwt_claim_time(t->payload, "exp", &exp) == 0 && exp + og->leeway_s < until)
+        until = exp + og->leeway_s;
+    pthread_mutex_lock(&og->results_mu);
+    struct ok_entry *e = slot_of(og, d);
+    memcpy(e->digest, d, 32);
+    e->until = until;
+    memcpy(e->headers, v->headers, sizeof e->headers);
+    memcpy(e->user, v->user, sizeof e->user);
+    pthread_mutex_unlock(&og->results_mu);
+}
+
 struct pending {
     struct oidc *og;
     enum mode mode;
@@ -347,6 +427,11 @@ static void on_key(void *arg, enum keycache_result res, EVP_PKEY *key)
         r = OIDC_KEY_OUTAGE;
     else if (jwt_parse(p->token, p->token_len, &t, &why) == 0) {
         r = check_with_key(p->og, &t, key, p->identity, p->identity_len, &v);
+        if (r == OIDC_OK) {
+            uint8_t d[32];
+            result_digest(p->mode, p->token, p->token_len, p->identity, p->identity_len, d);
+            result_put(p->og, d, &t, (int64_t)time(NULL), &v);
+        }
         jwt_fini(&t);
     }
     finish(p->og, r, &v);
@@ -371,6 +456,12 @@ int oidc_check(struct oidc *og, const struct oidc_input *in, int64_t now, struct
         len = in->bearer_len;
     } else {
         finish(og, OIDC_MISSING, v);
+        return 0;
+    }
+    uint8_t digest[32];
+    result_digest(m, tok, len, in->identity, in->identity_len, digest);
+    if (result_get(og, digest, now, v)) {
+        finish(og, OIDC_OK, v);
         return 0;
     }
     struct jwt t;
@@ -410,6 +501,8 @@ int oidc_check(struct oidc *og, const struct oidc_input *in, int64_t now, struct
     if (kr == KEYCACHE_OK) {
         r = check_with_key(og, &t, key, in->identity, in->identity_len, v);
         EVP_PKEY_free(key);
+        if (r == OIDC_OK)
+            result_put(og, digest, &t, now, v);
     } else {
         r = kr == KEYCACHE_NOT_FOUND ? OIDC_UNKNOWN_KID : OIDC_KEY_OUTAGE;
     }
@@ -598,6 +691,9 @@ int oidc_metrics_render(struct oidc *og, struct buf *out)
         rc = buf_printf(
             out, "hydrant_auth_check_seconds_sum %.6f\nhydrant_auth_check_seconds_count %llu\n",
             atomic_load(&og->check_us_total) / 1e6, (unsigned long long)atomic_load(&og->checks));
+    if (!rc)
+        rc = buf_printf(out, "hydrant_auth_verified_token_cache_hits_total %llu\n",
+                        (unsigned long long)atomic_load(&og->result_hits));
     if (!rc)
         rc = render_cache(out, "alb", og->alb_keys);
     if (!rc)

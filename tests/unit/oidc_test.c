@@ -170,6 +170,35 @@ static void test_oidc_refuses_each_bad_token_with_its_reason(void **state)
     oidc_free(og);
 }
 
+static void test_oidc_verified_tokens_are_remembered_until_their_exp(void **state)
+{
+    struct oidc *og = gate(1, NULL, NULL);
+    const char *tok =
+        mint_token(alb_header("ES256", SIGNER, KID, NOW + 60), CLAIMS, ec_key, "ES256", 1, NULL);
+    struct oidc_verdict v;
+    struct oidc_input in = {.alb_token = tok, .alb_token_len = strlen(tok)};
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(oidc_check(og, &in, NOW, &v, NULL, NULL), 0);
+        assert_int_equal(v.status, 200);
+        assert_non_null(strstr(v.headers, "X-Auth-Sub: 1234567890\r\n"));
+    }
+    /* Past exp + leeway the cached answer is not used: the token is expired. */
+    assert_int_equal(oidc_check(og, &in, NOW + 121, &v, NULL, NULL), 0);
+    assert_int_equal(v.reason, OIDC_EXPIRED);
+    /* Another identity header is another cache key (and here a mismatch). */
+    in.identity = "other";
+    in.identity_len = 5;
+    assert_int_equal(oidc_check(og, &in, NOW, &v, NULL, NULL), 0);
+    assert_int_equal(v.reason, OIDC_IDENTITY_MISMATCH);
+    struct buf b;
+    buf_init(&b, 1 << 20);
+    assert_int_equal(oidc_metrics_render(og, &b), 0);
+    assert_int_equal(buf_append(&b, "", 1), 0);
+    assert_non_null(strstr(b.data, "hydrant_auth_verified_token_cache_hits_total 2\n"));
+    buf_fini(&b);
+    oidc_free(og);
+}
+
 static void test_oidc_valid_domains_and_auth_not_required(void **state)
 {
     struct oidc *og = gate(1, "example.org", NULL);
@@ -319,6 +348,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_oidc_valid_alb_token_gives_identity_headers),
         cmocka_unit_test(test_oidc_refuses_each_bad_token_with_its_reason),
+        cmocka_unit_test(test_oidc_verified_tokens_are_remembered_until_their_exp),
         cmocka_unit_test(test_oidc_valid_domains_and_auth_not_required),
         cmocka_unit_test(test_oidc_bearer_id_tokens_rs256_and_es256),
         cmocka_unit_test(test_oidc_key_outage_is_503_fetched_once_and_cached_briefly),
