@@ -49,6 +49,12 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/libhydrant.a
 $(BUILD)/loadgen: bench/loadgen.c $(BUILD)/libhydrant.a
 	$(CC) $(CFLAGS_BASE) $(CFLAGS) -o $@ $^ $(LIBS)
 
+$(BUILD)/authbench: bench/authbench.c $(BUILD)/libhydrant.a
+	$(CC) $(CFLAGS_BASE) $(CFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/authload: bench/authload.c
+	$(CC) $(CFLAGS_BASE) $(CFLAGS) -o $@ $^
+
 $(BUILD)/parse: bench/parse.c $(BUILD)/libhydrant.a
 	$(CC) $(CFLAGS_BASE) $(CFLAGS) -o $@ $^ $(LIBS)
 

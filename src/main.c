@@ -19,6 +19,7 @@
 #include "deliver/delivery.h"
 #include "net/http.h"
 #include "net/router.h"
+#include "net/statsd.h"
 #include "sink/fssink.h"
 #include "stream/wal.h"
 
@@ -115,6 +116,7 @@ struct options {
     unsigned long long max_streams;
     unsigned long long append_wait_ms;
     const char *credentials_file; /* SigV4 keys; NULL: requests are not authenticated */
+    const char *statsd, *statsd_prefix, *statsd_interval;
     /* The OIDC gate (/_hydrant/auth); off unless signers or an issuer are given. */
     const char *oidc_signers, *oidc_key_url, *oidc_issuer, *oidc_jwks_url, *oidc_audience;
     const char *oidc_ca_file, *oidc_required, *oidc_domains, *oidc_leeway, *oidc_timeout;
@@ -144,6 +146,9 @@ static void usage(FILE *out)
         "                         \"Slow down.\" (HYDRANT_APPEND_WAIT_MS; default 5000)\n"
         "  --credentials FILE     JSON access keys: AWS requests must be SigV4-signed by one of\n"
         "                         them (HYDRANT_CREDENTIALS; default none: no authentication)\n"
+        "  --statsd HOST:PORT     push the auth counters to statsd (HYDRANT_STATSD)\n"
+        "  --statsd-interval-ms N how often (HYDRANT_STATSD_INTERVAL_MS; default 10000)\n"
+        "  --statsd-prefix P      statsd metric prefix (HYDRANT_STATSD_PREFIX; default hydrant.)\n"
         "OIDC gate at /_hydrant/auth (README \"Access: the OIDC gate\"; env HYDRANT_OIDC_...):\n"
         "  --oidc-signers ARN,..  load-balancer ARNs whose x-amzn-oidc-data tokens are accepted\n"
         "  --oidc-key-url URL     key URL template, https only; {region} and {kid} are filled in\n"
@@ -190,6 +195,9 @@ static int parse_flags(int argc, char **argv, struct options *o)
     const char *append_wait = env_or("HYDRANT_APPEND_WAIT_MS", "5000");
     o->streams_file = env_or("HYDRANT_STREAMS", NULL);
     o->credentials_file = env_or("HYDRANT_CREDENTIALS", NULL);
+    o->statsd = env_or("HYDRANT_STATSD", NULL);
+    o->statsd_prefix = env_or("HYDRANT_STATSD_PREFIX", "hydrant.");
+    o->statsd_interval = env_or("HYDRANT_STATSD_INTERVAL_MS", "10000");
     o->oidc_signers = env_or("HYDRANT_OIDC_SIGNERS", NULL);
     o->oidc_key_url = env_or("HYDRANT_OIDC_KEY_URL", NULL);
     o->oidc_issuer = env_or("HYDRANT_OIDC_ISSUER", NULL);
@@ -212,6 +220,9 @@ static int parse_flags(int argc, char **argv, struct options *o)
         {"streams", required_argument, NULL, 's'},
         {"append-wait-ms", required_argument, NULL, 'w'},
         {"credentials", required_argument, NULL, 'c'},
+        {"statsd", required_argument, NULL, 1010},
+        {"statsd-prefix", required_argument, NULL, 1011},
+        {"statsd-interval-ms", required_argument, NULL, 1012},
         {"oidc-signers", required_argument, NULL, 1000},
         {"oidc-key-url", required_argument, NULL, 1001},
         {"oidc-issuer", required_argument, NULL, 1002},
@@ -260,6 +271,15 @@ static int parse_flags(int argc, char **argv, struct options *o)
             break;
         case 'c':
             o->credentials_file = optarg;
+            break;
+        case 1010:
+            o->statsd = optarg;
+            break;
+        case 1011:
+            o->statsd_prefix = optarg;
+            break;
+        case 1012:
+            o->statsd_interval = optarg;
             break;
         case 1000:
             o->oidc_signers = optarg;
@@ -357,6 +377,11 @@ static int prepare_data_dir(const char *dir)
 static int oidc_metrics_hook(void *ud, struct buf *out)
 {
     return oidc_metrics_render(ud, out);
+}
+
+static int awsauth_metrics_hook(void *ud, struct buf *out)
+{
+    return awsauth_metrics_render(ud, out);
 }
 
 /* Split a comma-separated list in place into v (at most max items); returns the count. */
@@ -467,6 +492,7 @@ static int serve(int argc, char **argv)
     struct oidc *og = NULL;
     struct creds *creds = NULL;
     struct awsauth *fh_auth = NULL;
+    struct statsd *sd = NULL;
     struct loops loops = {0};
     rc = service_open(&scfg, &svc);
     if (rc) {
@@ -526,6 +552,7 @@ static int serve(int argc, char **argv)
     http_handler_fn fh_handler = firehose_handle;
     void *fh_ud = fh;
     if (fh_auth) {
+        admin_add_metrics(ad, awsauth_metrics_hook, fh_auth);
         awsauth_set_inner_ud(fh_auth, fh);
         fh_handler = awsauth_handle;
         fh_ud = fh_auth;
@@ -534,6 +561,25 @@ static int serve(int argc, char **argv)
         (struct router_route){ROUTER_TARGET_PREFIX, "Firehose_20150804.", fh_handler, fh_ud};
     routes[nroutes++] = (struct router_route){ROUTER_ANY, NULL, fh_handler, fh_ud};
     struct router router = {routes, nroutes};
+    if (o.statsd) {
+        unsigned long long every = 0;
+        if (parse_u64(o.statsd_interval, &every) == 0 && every >= 10 && every <= 3600000)
+            sd = statsd_new(o.statsd, o.statsd_prefix, (int)every);
+        if (!sd) {
+            LOG_ERROR("main",
+                      "--statsd needs HOST:PORT that resolves and --statsd-interval-ms 10..3600000",
+                      "statsd=%s", o.statsd);
+            goto out;
+        }
+        if (og)
+            statsd_add_source(sd, oidc_metrics_hook, og);
+        if (fh_auth)
+            statsd_add_source(sd, awsauth_metrics_hook, fh_auth);
+        if (statsd_start(sd)) {
+            LOG_ERROR("main", "cannot start the statsd thread", "%s", "");
+            goto out;
+        }
+    }
     rc = loops_new(&loops, &hcfg, &router, (size_t)o.io_threads);
     if (rc) {
         LOG_ERROR("main", "out of memory", "%s", "");
@@ -580,6 +626,7 @@ static int serve(int argc, char **argv)
 out:
     /* Fronts go first (the loops are stopped, nothing calls in), then the service flushes. */
     loops_free(&loops);
+    statsd_free(sd);
     firehose_free(fh);
     admin_free(ad);
     oidc_free(og);

@@ -431,6 +431,25 @@ http {
         self.assertRegex(text, r'hydrant_auth_key_fetches_total\{cache="alb"\} [1-9]')
         self.assertRegex(text, r'hydrant_auth_key_cache_hits_total\{cache="alb"\} [1-9]')
 
+    def test_statsd_receives_the_counters(self):
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        udp.bind(("127.0.0.1", 0))
+        udp.settimeout(scaled(5))
+        self.addCleanup(udp.close)
+        srv = self.start_server(extra_args=[
+            "--oidc-signers", SIGNER, "--oidc-key-url", "https://127.0.0.1:1/{kid}",
+            "--statsd", "127.0.0.1:%d" % udp.getsockname()[1], "--statsd-interval-ms", "100",
+            "--statsd-prefix", "gate."])
+        st, hdrs, _ = srv.http("GET", "/_hydrant/auth",
+                               headers={"x-amzn-oidc-data": self.alb_token(exp_in=-3600)})
+        self.assertEqual((st, hdrs.get("x-auth-reason")), (401, "expired"))
+        got = b""
+        deadline = time.monotonic() + scaled(5)
+        while b"gate.auth_validations_total.denied.expired:1|c" not in got:
+            self.assertLess(time.monotonic(), deadline, got[-500:])
+            got += udp.recvfrom(65536)[0] + b"\n"
+        self.assertIn(b"gate.auth_key_fetch_seconds_max.alb:0|g", got)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -194,6 +194,13 @@ class SigV4Test(HydrantTestCase):
             log = f.read()
         self.assertRegex(log, r'"mod":"awsauth","msg":"denied","request_id":"[0-9a-f-]{36}",'
                               r'"reason":"unknown_key","akid":"AKIDLOGGED"')
+        m = self.class_server.metrics()
+        denied = m.get(("hydrant_sigv4_requests_total",
+                        (("reason", "unknown_key"), ("result", "denied"), ("service", "firehose"))))
+        ok = m.get(("hydrant_sigv4_requests_total",
+                    (("reason", "ok"), ("result", "ok"), ("service", "firehose"))))
+        self.assertGreaterEqual(denied or 0, 1)
+        self.assertGreaterEqual(ok or 0, 1)
 
 
 if __name__ == "__main__":

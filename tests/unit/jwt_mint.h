@@ -12,7 +12,8 @@
 #include <openssl/rsa.h>
 
 /* base64url of in; padded keeps '=' like the load balancer. Returns chars written (NUL added). */
-static size_t mint_b64(const unsigned char *in, size_t len, char *out, int padded)
+__attribute__((unused)) static size_t mint_b64(const unsigned char *in, size_t len, char *out,
+                                               int padded)
 {
     static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     size_t n = 0;
@@ -37,20 +38,21 @@ static size_t mint_b64(const unsigned char *in, size_t len, char *out, int padde
     return n;
 }
 
-static EVP_PKEY *mint_ec_key(void)
+__attribute__((unused)) static EVP_PKEY *mint_ec_key(void)
 {
     return EVP_EC_gen("P-256");
 }
 
-static EVP_PKEY *mint_rsa_key(void)
+__attribute__((unused)) static EVP_PKEY *mint_rsa_key(void)
 {
     return EVP_RSA_gen(2048);
 }
 
 /* Sign "header.payload" (JSON texts) with key; alg decides the signature form: "ES256" (R||S),
  * "RS256", "HS256" (hmac_secret as the key), "none" (empty signature). Returns a static token. */
-static const char *mint_token(const char *header, const char *payload, EVP_PKEY *key,
-                              const char *alg, int padded, const char *hmac_secret)
+__attribute__((unused)) static const char *mint_token(const char *header, const char *payload,
+                                                      EVP_PKEY *key, const char *alg, int padded,
+                                                      const char *hmac_secret)
 {
     static char tok[16384];
     size_t n = mint_b64((const unsigned char *)header, strlen(header), tok, padded);

@@ -3,6 +3,7 @@
  */
 #include "api/awsjson/awsauth.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -20,6 +21,7 @@ struct awsauth {
     char *region, *service, *account_id;
     http_handler_fn inner;
     void *inner_ud;
+    atomic_uint_least64_t by_reason[16]; /* index: reason_index() */
 };
 
 struct awsauth *awsauth_new(const struct awsauth_config *cfg)
@@ -58,16 +60,48 @@ void awsauth_free(struct awsauth *a)
     hy_free(a);
 }
 
-static const char *const status_labels[] = {
-    "ok",        "missing", "incomplete",      "unknown_key",        "bad_token", "bad_signature",
-    "bad_scope", "expired", "presign_expired", "bad_content_sha256", "nomem",
+/* Counter slots: the sigv4 statuses, then the two authorisation refusals. */
+#define NSTATUS 11
+static const char *const reason_labels[NSTATUS + 2] = {
+    "ok",
+    "missing",
+    "incomplete",
+    "unknown_key",
+    "bad_token",
+    "bad_signature",
+    "bad_scope",
+    "expired",
+    "presign_expired",
+    "bad_content_sha256",
+    "nomem",
+    "operation_not_allowed",
+    "stream_not_allowed",
 };
 
-static void deny(struct http_exchange *ex, int status, const char *type, const char *reason,
-                 const char *akid, const char *msg)
+static void count(struct awsauth *a, const char *reason)
+{
+    for (int i = 0; i < NSTATUS + 2; i++)
+        if (strcmp(reason_labels[i], reason) == 0)
+            atomic_fetch_add(&a->by_reason[i], 1);
+}
+
+int awsauth_metrics_render(struct awsauth *a, struct buf *out)
+{
+    int rc = buf_append_str(out, "# TYPE hydrant_sigv4_requests_total counter\n");
+    for (int i = 0; i < NSTATUS + 2 && !rc; i++)
+        rc = buf_printf(
+            out, "hydrant_sigv4_requests_total{service=\"%s\",result=\"%s\",reason=\"%s\"} %llu\n",
+            a->service, i ? "denied" : "ok", reason_labels[i],
+            (unsigned long long)atomic_load(&a->by_reason[i]));
+    return rc;
+}
+
+static void deny(struct awsauth *a, struct http_exchange *ex, int status, const char *type,
+                 const char *reason, const char *akid, const char *msg)
 {
     char id[37];
     awsjson_request_id(id);
+    count(a, reason);
     LOG_INFO("awsauth", "denied", "request_id=%s reason=%s akid=%s type=%s", id, reason,
              akid && *akid ? akid : "-", type);
     struct buf b;
@@ -105,21 +139,21 @@ void awsauth_handle(struct http_exchange *ex, const struct http_request *req, vo
         akid_of(req, akid, sizeof akid);
         switch (st) {
         case SIGV4_MISSING:
-            deny(ex, 403, "MissingAuthenticationTokenException", status_labels[st], akid,
+            deny(a, ex, 403, "MissingAuthenticationTokenException", reason_labels[st], akid,
                  res.message);
             break;
         case SIGV4_INCOMPLETE:
-            deny(ex, 400, "IncompleteSignatureException", status_labels[st], akid, res.message);
+            deny(a, ex, 400, "IncompleteSignatureException", reason_labels[st], akid, res.message);
             break;
         case SIGV4_UNKNOWN_KEY:
         case SIGV4_BAD_TOKEN:
-            deny(ex, 400, "UnrecognizedClientException", status_labels[st], akid, res.message);
+            deny(a, ex, 400, "UnrecognizedClientException", reason_labels[st], akid, res.message);
             break;
         case SIGV4_NOMEM:
-            deny(ex, 500, "InternalFailure", status_labels[st], akid, "out of memory");
+            deny(a, ex, 500, "InternalFailure", reason_labels[st], akid, "out of memory");
             break;
         default:
-            deny(ex, 400, "InvalidSignatureException", status_labels[st], akid, res.message);
+            deny(a, ex, 400, "InvalidSignatureException", reason_labels[st], akid, res.message);
             break;
         }
         return;
@@ -134,7 +168,7 @@ void awsauth_handle(struct http_exchange *ex, const struct http_request *req, vo
         snprintf(what, sizeof what,
                  "User: arn:aws:iam::%s:user/%s is not authorized to perform: %s:%.*s",
                  a->account_id, e->access_key_id, a->service, (int)op_len, op + 1);
-        deny(ex, 400, "AccessDeniedException", "operation_not_allowed", e->access_key_id, what);
+        deny(a, ex, 400, "AccessDeniedException", "operation_not_allowed", e->access_key_id, what);
         return;
     }
     if (e->streams && req->body_len) {
@@ -151,10 +185,11 @@ void awsauth_handle(struct http_exchange *ex, const struct http_request *req, vo
                      a->account_id, e->access_key_id, a->service, (int)op_len, op ? op + 1 : "",
                      a->region ? a->region : "us-east-1", a->account_id, n->valuestring);
             cJSON_Delete(doc);
-            deny(ex, 400, "AccessDeniedException", "stream_not_allowed", e->access_key_id, msg);
+            deny(a, ex, 400, "AccessDeniedException", "stream_not_allowed", e->access_key_id, msg);
             return;
         }
         cJSON_Delete(doc);
     }
+    atomic_fetch_add(&a->by_reason[0], 1);
     a->inner(ex, req, a->inner_ud);
 }

@@ -20,6 +20,8 @@
 #include "auth/creds.h"
 #include "net/http.h"
 
+struct buf;
+
 struct awsauth_config {
     const struct creds *creds; /* borrowed for the awsauth's life */
     const char *region;        /* scope region required (NULL: any) */
@@ -35,6 +37,8 @@ struct awsauth *awsauth_new(const struct awsauth_config *cfg);
 void awsauth_free(struct awsauth *a);
 /* Set the wrapped handler's ud (when the front is created after its guard). Before serving. */
 void awsauth_set_inner_ud(struct awsauth *a, void *ud);
+/* Prometheus text: hydrant_sigv4_requests_total{service,result,reason}. 0 or HY_E2BIG/ENOMEM. */
+int awsauth_metrics_render(struct awsauth *a, struct buf *out);
 /* The http_handler_fn; ud is the struct awsauth *. */
 void awsauth_handle(struct http_exchange *ex, const struct http_request *req, void *ud);
 
