@@ -91,8 +91,8 @@ int main(int argc, char **argv)
     if (f)
         fclose(f);
     hdrs[hl] = '\0';
-    req_len = (size_t)snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: %s:%d\r\n%s\r\n",
-                               argv[3], host, port, hdrs);
+    req_len = (size_t)snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: %s:%d\r\n%s\r\n", argv[3],
+                               host, port, hdrs);
     int n = atoi(argv[5]);
     double secs = atof(argv[6]);
     struct conn *cs = calloc((size_t)n, sizeof *cs);
@@ -163,7 +163,7 @@ int main(int argc, char **argv)
     qsort(lat, ns, sizeof *lat, cmp_u32);
     unsigned p50 = ns ? lat[ns / 2] : 0, p99 = ns ? lat[(size_t)(ns * 0.99)] : 0;
     unsigned mx = ns ? lat[ns - 1] : 0;
-    printf("| %s | %.0f | %u | %u | %u | %ld/%ld/%ld/%ld | %ld |\n", argv[7], ns / el, p50, p99,
-           mx, st2, st4, st5, other, reconnects);
+    printf("| %s | %.0f | %u | %u | %u | %ld/%ld/%ld/%ld | %ld |\n", argv[7], ns / el, p50, p99, mx,
+           st2, st4, st5, other, reconnects);
     return 0;
 }
