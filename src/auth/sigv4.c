@@ -584,6 +584,7 @@ enum sigv4_status sigv4_verify(const struct sigv4_config *cfg, const struct http
         int rc = sigv4_parse_query(query, query_len, &a, &why);
         if (rc == HY_ENOTFOUND)
             return fail(res, SIGV4_MISSING, "Missing Authentication Token");
+        res->presigned = 1;
         if (rc)
             return fail(res, SIGV4_INCOMPLETE, "%s", why);
         presigned = 1;

@@ -44,6 +44,20 @@ enum sigv4_status {
     SIGV4_BAD_CONTENT_SHA256, /* x-amz-content-sha256 differs from the body's hash */
     SIGV4_NOMEM,
 };
+/* How fronts answer a status (only src/api/ builds the error shapes):
+ *   status                 JSON protocols (awsauth.h)                 S3 REST (XML <Code>)
+ *   MISSING                403 MissingAuthenticationTokenException    403 AccessDenied
+ *   INCOMPLETE             400 IncompleteSignatureException           400
+ * AuthorizationHeaderMalformed (presigned: 400 AuthorizationQueryParametersError) UNKNOWN_KEY 400
+ * UnrecognizedClientException            403 InvalidAccessKeyId BAD_TOKEN              400
+ * UnrecognizedClientException            400 InvalidToken BAD_SIGNATURE          400
+ * InvalidSignatureException              403 SignatureDoesNotMatch BAD_SCOPE              400
+ * InvalidSignatureException              400 AuthorizationHeaderMalformed EXPIRED 400
+ * InvalidSignatureException              403 RequestTimeTooSkewed PRESIGN_EXPIRED        (not used)
+ * 403 AccessDenied "Request has expired" BAD_CONTENT_SHA256     400 InvalidSignatureException 400
+ * XAmzContentSHA256Mismatch NOMEM                  500 InternalFailure                        500
+ * InternalError res.message holds AWS's wording for the JSON column; S3 has its own fixed messages.
+ */
 
 struct sigv4_config {
     const struct creds *creds;
@@ -75,6 +89,7 @@ struct sigv4_result {
     /* For aws-chunked bodies and checks after the head (valid when status is OK). */
     int streaming;        /* x-amz-content-sha256 was STREAMING-AWS4-HMAC-SHA256-PAYLOAD */
     int unsigned_payload; /* x-amz-content-sha256 was UNSIGNED-PAYLOAD (S3) */
+    int presigned;        /* the signature came in the query string */
     uint8_t signing_key[32];
     char seed_signature[65];
     char amz_date[17];

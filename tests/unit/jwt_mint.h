@@ -78,7 +78,7 @@ __attribute__((unused)) static const char *mint_token(const char *header, const 
             ECDSA_SIG_free(es);
             sl = 64;
         }
-    } else if (strcmp(alg, "HS256") == 0) {
+    } else if (strcmp(alg, "HS256") == 0 && hmac_secret) {
         unsigned int hl = 0;
         HMAC(EVP_sha256(), hmac_secret, (int)strlen(hmac_secret), (const unsigned char *)tok, n,
              sig, &hl);

@@ -281,6 +281,7 @@ static void test_sigv4_s3_presigned_url_vector_and_expiry(void **state)
     struct sigv4_result res;
     assert_int_equal(sigv4_verify(&cfg, &r, T_2013 + 3600, &res), SIGV4_OK);
     assert_true(res.unsigned_payload);
+    assert_true(res.presigned);
     assert_int_equal(sigv4_verify(&cfg, &r, T_2013 + 86401, &res), SIGV4_PRESIGN_EXPIRED);
     assert_string_equal(res.message, "Request has expired");
     /* A changed key, an added parameter, another host: the signature no longer matches. */
