@@ -2,7 +2,7 @@
 
   python3 bench/auth_bench.py            (after `make all build/authbench build/authload build/loadgen`)
 
-Environment: BENCH_SECONDS (5) per row, BENCH_CONNS (16) connections.
+Environment: BENCH_SECONDS (5) per row, BENCH_CONNS (16) connections, BENCH_NGINX_WORKERS (1).
 Rows:
   in-process   build/authbench: OpenSSL's raw P-256 verify vs the gate cold (new token, key cached)
                and warm (the same token again)
@@ -90,6 +90,7 @@ def main():
         keys = KeyServer(paths, {KID: pem}, {})
         url = "https://127.0.0.1:%d/{kid}" % keys.port
         hp, sp, np_h, np_s, app = free_port(), free_port(), free_port(), free_port(), free_port()
+        np_p = free_port()
         log = open(os.path.join(tmp, "servers.log"), "wb")
         start([os.path.join(BUILD, "hydrant"), "serve", "--listen", "127.0.0.1:%d" % hp,
                "--data-dir", os.path.join(tmp, "data"), "--log-level", "warn",
@@ -109,13 +110,16 @@ def main():
                   .replace("127.0.0.1:8080", "127.0.0.1:%d" % np_s))
         conf = os.path.join(tmp, "nginx.conf")
         with open(conf, "w") as f:
-            f.write("%s\nworker_processes 1;\npid %s/nginx.pid;\nerror_log %s/nginx.log;\n"
+            f.write("%s\nworker_processes %s;\npid %s/nginx.pid;\nerror_log %s/nginx.log;\n"
                     "events { worker_connections 1024; }\nhttp {\naccess_log off;\n"
                     "client_body_temp_path %s/b; proxy_temp_path %s/p; fastcgi_temp_path %s/f;\n"
                     "uwsgi_temp_path %s/u; scgi_temp_path %s/s;\n"
                     "server { listen 127.0.0.1:%d; location / { return 200 \"app\\n\"; } }\n"
-                    "%s\n%s\n}\n" % ("user root;" if os.geteuid() == 0 else "", tmp, tmp, tmp,
-                                     tmp, tmp, tmp, tmp, app, site_h, site_s))
+                    "server { listen 127.0.0.1:%d; location / { proxy_pass http://app_backend;\n"
+                    "  proxy_http_version 1.1; proxy_set_header Connection \"\"; } }\n"
+                    "%s\n%s\n}\n" % ("user root;" if os.geteuid() == 0 else "",
+                                     os.environ.get("BENCH_NGINX_WORKERS", "1"), tmp, tmp, tmp,
+                                     tmp, tmp, tmp, tmp, app, np_p, site_h, site_s))
         start([shutil.which("nginx") or "/usr/sbin/nginx", "-p", tmp, "-c", conf, "-g",
                "daemon off;"], np_s, "nginx", log=log)
 
@@ -147,6 +151,7 @@ def main():
                 ("PyJWT+gunicorn sidecar (2 workers), direct", sp, "/"),
                 ("nginx auth_request -> hydrant -> app", np_h, "/"),
                 ("nginx auth_request -> PyJWT sidecar -> app", np_s, "/"),
+                ("nginx proxy -> app, no auth_request (proxy floor)", np_p, "/"),
                 ("nginx -> app, no auth_request (floor)", app, "/")):
             print(authload(port, path, hfile, label))
             sys.stdout.flush()
