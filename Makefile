@@ -63,6 +63,9 @@ deps:
 
 test-deps:
 	@scripts/deps.sh test
+	@[ -d tests/integration/js/node_modules ] || ! command -v npm >/dev/null || \
+	    (cd tests/integration/js && npm ci --no-audit --no-fund --loglevel=error) || \
+	    echo "npm ci failed: the AWS SDK for JavaScript test will skip"
 
 run: deps all
 	$(BUILD)/hydrant serve

@@ -6,6 +6,7 @@ import datetime
 import http.client
 import json
 import os
+import shutil
 import subprocess
 import sys
 import unittest
@@ -144,6 +145,22 @@ class SigV4Test(HydrantTestCase):
             self.assertIn(b"InvalidSignatureException", r.stderr)
         if not ran:
             self.skipTest("no aws-cli found")
+
+    def test_aws_sdk_for_javascript_v3_signs(self):
+        js = os.path.join(os.path.dirname(os.path.abspath(__file__)), "js")
+        node = shutil.which("node")
+        if not node or not os.path.isdir(os.path.join(js, "node_modules", "@aws-sdk")):
+            self.skipTest("node or tests/integration/js/node_modules missing (npm ci there)")
+        def run(secret):
+            r = subprocess.run([node, os.path.join(js, "sign.mjs"), self.class_server.url, KEY,
+                                secret, "logs-a"], capture_output=True, timeout=scaled(60), cwd=js)
+            self.assertEqual(r.returncode, 0, r.stderr.decode()[-500:])
+            return json.loads(r.stdout.decode().strip().splitlines()[-1])
+        out = run(SECRET)
+        self.assertTrue(out["ok"], out)
+        self.assertIn("logs-a", out["names"])
+        out = run("wrong")
+        self.assertEqual((out["ok"], out["name"]), (False, "InvalidSignatureException"), out)
 
     # --- tampering with a botocore-signed request --------------------------------------------
 
