@@ -7,11 +7,15 @@
 #include <string.h>
 #include <time.h>
 
+#include <cjson/cJSON.h>
+
 #include "analytics/detector.h"
+#include "analytics/lstmae.h"
 #include "analytics/nabrun.h"
 #include "analytics/nabscore.h"
 #include "analytics/series.h"
 #include "base/err.h"
+#include "base/fsutil.h"
 #include "base/mem.h"
 
 static void list_detectors(FILE *out)
@@ -27,7 +31,11 @@ static void detect_usage(FILE *out)
     fputs("usage: hydrant detect [--detector NAME] --input FILE.csv [--train FILE.csv] "
           "--output OUT.csv\n"
           "Reads a NAB-format series (timestamp,value) and writes timestamp,value,anomaly_score\n"
-          "row for row (score in [0,1]). --output - writes to stdout.\n",
+          "row for row (score in [0,1]). --output - writes to stdout.\n"
+          "  --detector lstm --train T.csv [--labels combined_labels.json] [--seed N]\n"
+          "      the LSTM autoencoder, trained on T.csv (its labelled anomalies masked when\n"
+          "      --labels names them under T's last two path components); score >= 0.5 exactly\n"
+          "      when the reconstruction error exceeds mean + 3 sd of the training errors\n",
           out);
     list_detectors(out);
 }
@@ -42,15 +50,102 @@ static void put_double(FILE *out, double v)
     fputs(b, out);
 }
 
+/* Rows of t named in the labels file under t_path's last two components. */
+static int mask_from_labels(const char *labels, const char *t_path, const struct series *t,
+                            unsigned char *mask)
+{
+    char *text = NULL;
+    size_t len = 0;
+    int rc = fsutil_read_all(labels, &text, &len, 64u << 20);
+    if (rc != 0) {
+        fprintf(stderr, "hydrant detect: cannot read %s\n", labels);
+        return rc;
+    }
+    cJSON *root = cJSON_ParseWithLength(text, len);
+    hy_free(text);
+    /* key: "<category>/<file>.csv", the last two components of the path */
+    const char *key = t_path + strlen(t_path);
+    int slashes = 0;
+    while (key > t_path && slashes < 2) {
+        key--;
+        if (*key == '/' && ++slashes == 2)
+            key++;
+    }
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive(root, key);
+    if (!cJSON_IsArray(list)) {
+        fprintf(stderr, "hydrant detect: %s has no labels for %s; nothing masked\n", labels, key);
+    } else {
+        const cJSON *it;
+        cJSON_ArrayForEach(it, list)
+        {
+            long i = cJSON_IsString(it) ? series_find(t, it->valuestring) : -1;
+            if (i < 0) {
+                fprintf(stderr, "hydrant detect: a label of %s matches no row\n", key);
+                rc = HY_EBADMSG;
+                break;
+            }
+            mask[i] = 1;
+        }
+    }
+    cJSON_Delete(root);
+    return rc;
+}
+
+/* Train the LSTM autoencoder on train_path and score v[n] (raw values, scaled here). */
+static int run_lstm(const char *train_path, const char *labels, unsigned long long seed, double *v,
+                    size_t n, double *score)
+{
+    struct series t;
+    const char *why = NULL;
+    size_t line = 0;
+    int rc = series_read(train_path, &t, &why, &line);
+    if (rc != 0) {
+        if (why)
+            fprintf(stderr, "hydrant detect: %s line %zu: %s\n", train_path, line, why);
+        else
+            fprintf(stderr, "hydrant detect: %s: %s\n", train_path, hy_strerror(rc));
+        return rc;
+    }
+    unsigned char *mask = hy_calloc(t.n ? t.n : 1, 1);
+    struct lstmae *m = hy_malloc(sizeof *m);
+    double *err = hy_malloc((n ? n : 1) * sizeof *err);
+    rc = HY_ENOMEM;
+    if (!mask || !m || !err)
+        goto out;
+    if (labels && (rc = mask_from_labels(labels, train_path, &t, mask)) != 0)
+        goto out;
+    lstmae_scale(t.value, t.n);
+    lstmae_mask(t.value, mask, t.n);
+    rc = lstmae_train(m, t.value, t.n, seed);
+    if (rc == HY_EINVAL)
+        fprintf(stderr, "hydrant detect: %s is shorter than one window (%d rows)\n", train_path,
+                LSTMAE_WINDOW);
+    if (rc != 0)
+        goto out;
+    lstmae_scale(v, n);
+    lstmae_errors(m, v, n, err);
+    for (size_t i = 0; i < n; i++)
+        score[i] = lstmae_score(m, err[i]);
+out:
+    hy_free(mask);
+    hy_free(m);
+    hy_free(err);
+    series_fini(&t);
+    return rc;
+}
+
 int ancli_detect(int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"detector", required_argument, NULL, 'd'}, {"input", required_argument, NULL, 'i'},
         {"train", required_argument, NULL, 't'},    {"output", required_argument, NULL, 'o'},
+        {"labels", required_argument, NULL, 'l'},   {"seed", required_argument, NULL, 's'},
         {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
     };
-    const char *name = NULL, *in = NULL, *train = NULL, *outp = NULL;
+    const char *name = NULL, *in = NULL, *train = NULL, *outp = NULL, *labels = NULL;
+    unsigned long long seed = 42;
     int c;
+    char *end = NULL;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
@@ -66,6 +161,16 @@ int ancli_detect(int argc, char **argv)
         case 'o':
             outp = optarg;
             break;
+        case 'l':
+            labels = optarg;
+            break;
+        case 's':
+            seed = strtoull(optarg, &end, 10);
+            if (end == optarg || *end) {
+                fprintf(stderr, "hydrant detect: bad --seed '%s'\n", optarg);
+                return 2;
+            }
+            break;
         case 'h':
             detect_usage(stdout);
             return 0;
@@ -78,13 +183,18 @@ int ancli_detect(int argc, char **argv)
         detect_usage(stderr);
         return 2;
     }
-    const struct detector_ops *ops = detector_find(name);
-    if (!ops) {
+    int lstm = name && strcmp(name, "lstm") == 0;
+    const struct detector_ops *ops = lstm ? NULL : detector_find(name);
+    if (lstm && !train) {
+        fputs("hydrant detect: --detector lstm needs --train FILE.csv\n", stderr);
+        return 2;
+    }
+    if (!lstm && !ops) {
         fprintf(stderr, "hydrant detect: unknown detector '%s'\n", name);
         list_detectors(stderr);
         return 2;
     }
-    if (train) {
+    if (!lstm && train) {
         fprintf(stderr, "hydrant detect: detector '%s' is streaming and takes no --train\n",
                 ops->name);
         return 2;
@@ -101,8 +211,16 @@ int ancli_detect(int argc, char **argv)
         return 1;
     }
     double *score = hy_calloc(s.n ? s.n : 1, sizeof *score);
-    if (!score || detector_run(ops, s.value, s.n, score) != 0) {
-        fputs("hydrant detect: out of memory\n", stderr);
+    double *value = hy_malloc((s.n ? s.n : 1) * sizeof *value);
+    if (value)
+        memcpy(value, s.value, s.n * sizeof *value);
+    rc = !score || !value ? HY_ENOMEM
+         : lstm           ? run_lstm(train, labels, seed, value, s.n, score)
+                          : detector_run(ops, s.value, s.n, score);
+    hy_free(value);
+    if (rc != 0) {
+        if (rc == HY_ENOMEM)
+            fputs("hydrant detect: out of memory\n", stderr);
         hy_free(score);
         series_fini(&s);
         return 1;
