@@ -178,9 +178,16 @@ static double dens_step(void *p, double x)
     double d = x - s->mean;
     s->mean += a * d;
     s->var = (1 - a) * (s->var + a * d * d);
+    if (!isfinite(s->mean) || !isfinite(s->var)) {
+        /* Values near DBL_MAX overflow the moments: start them again from this value. */
+        s->mean = x;
+        s->var = 0;
+    }
 
+    if (isnan(z)) /* inf - inf from values near DBL_MAX */
+        z = 0;
     double q = (z + DENS_ZCLIP) / (2 * DENS_ZCLIP);
-    int sym = q <= 0 ? 0 : (q >= 1 ? DENS_LEVELS - 1 : (int)(q * DENS_LEVELS));
+    int sym = !(q > 0) ? 0 : (q >= 1 ? DENS_LEVELS - 1 : (int)(q * DENS_LEVELS));
     double raw_seq = seq_step(s, sym);
     double raw_lvl = 1.0 - 2 * qtail(fabs(z));
     s->n++;

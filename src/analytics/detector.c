@@ -19,6 +19,14 @@ const struct detector_ops *detector_find(const char *name)
     return NULL;
 }
 
+double detector_step(const struct detector_ops *ops, void *state, double value)
+{
+    double s = ops->step(state, value);
+    if (!(s > 0)) /* also NaN */
+        return 0;
+    return s < 1 ? s : 1;
+}
+
 int detector_run(const struct detector_ops *ops, const double *value, size_t n, double *out)
 {
     void *st = hy_malloc(ops->state_size);
@@ -26,7 +34,7 @@ int detector_run(const struct detector_ops *ops, const double *value, size_t n, 
         return HY_ENOMEM;
     ops->init(st);
     for (size_t i = 0; i < n; i++)
-        out[i] = ops->step(st, value[i]);
+        out[i] = detector_step(ops, st, value[i]);
     hy_free(st);
     return 0;
 }

@@ -25,6 +25,9 @@ extern const size_t detector_count;
 
 /* Look a detector up by name (NULL: the default). NULL when unknown. */
 const struct detector_ops *detector_find(const char *name);
+/* One step with the contract enforced: a NaN score (overflowing input) reads 0, the rest is
+ * clamped to [0, 1]. */
+double detector_step(const struct detector_ops *ops, void *state, double value);
 /* Score n values with a fresh instance into out[n]. 0 or HY_ENOMEM. */
 int detector_run(const struct detector_ops *ops, const double *value, size_t n, double *out);
 

@@ -153,13 +153,19 @@ static void init_weights(struct lstmae *m, uint64_t *rs)
             m->wd[w][j] = rnd_uniform(rs, ld);
 }
 
+static void step_down(double *w, const double *g, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        w[i] -= LSTMAE_RATE * g[i];
+}
+
 static void apply(struct lstmae *m, const struct lstmae *g)
 {
-    double *p = m->wx, *q = (double *)g->wx;
-    /* wx, wh, b, wd, bd are contiguous doubles at the start of the struct. */
-    size_t nparams = (size_t)(offsetof(struct lstmae, threshold) / sizeof(double));
-    for (size_t i = 0; i < nparams; i++)
-        p[i] -= LSTMAE_RATE * q[i];
+    step_down(m->wx, g->wx, G);
+    step_down(&m->wh[0][0], &g->wh[0][0], (size_t)G * H);
+    step_down(m->b, g->b, G);
+    step_down(&m->wd[0][0], &g->wd[0][0], (size_t)W * H);
+    step_down(m->bd, g->bd, W);
 }
 
 int lstmae_train(struct lstmae *m, const double *v, size_t n, uint64_t seed)
