@@ -5,6 +5,7 @@
  * the fronts; the HTTP loops over the router. Owns the only process-global state: the server
  * pointer the signal handler stops.
  */
+#include "analytics/ancli.h"
 #include "api/admin/admin.h"
 #include "api/awsjson/awsauth.h"
 #include "api/firehose/firehose.h"
@@ -127,6 +128,8 @@ static void usage(FILE *out)
     fprintf(
         out,
         "usage: hydrant serve [flags]\n"
+        "       hydrant detect [--detector NAME] --input F.csv --output OUT.csv\n"
+        "       hydrant nab --data DIR [--detector NAME|all]\n"
         "       hydrant version\n\n"
         "flags (each may also come from the environment variable shown):\n"
         "  --listen HOST:PORT     address to serve on (HYDRANT_LISTEN; default 127.0.0.1:4566)\n"
@@ -642,6 +645,10 @@ int main(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "serve") == 0)
         return serve(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "detect") == 0)
+        return ancli_detect(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "nab") == 0)
+        return ancli_nab(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "version") == 0) {
         printf("hydrant %s\n", HYDRANT_VERSION);
         return 0;
