@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -21,6 +22,7 @@
 #include "base/mem.h"
 #include "base/slotfile.h"
 #include "deliver/keyname.h"
+#include "pipeline/codec.h"
 #include "core/consumer.h"
 #include "core/stats.h"
 #include "sink/sink.h"
@@ -115,10 +117,13 @@ struct target {
     char *bucket;
     char *prefix;
     char *error_prefix;
+    char *extension; /* FileExtension, or the codec's default */
     uint64_t version;
     uint64_t size_bytes;
     int interval_s;
     uint64_t stream_id;
+    enum codec_kind codec;
+    int append_delimiter;
 };
 
 struct delivery {
@@ -152,12 +157,13 @@ struct delivery {
     uint64_t intent_first;
     struct buf intent_bucket;
     struct buf intent_key;
-    int64_t intent_opened_ms; /* monotonic time its batch first opened; 0 = not yet. The
-                               * interval counts from here, across failed attempts. */
-    uint64_t refill_last;     /* last seq a failed attempt reached: interval cuts of the retry
-                               * wait until it gets as far again, so a retry is not cut short */
-    int backoff_ms;           /* next sink-failure backoff; reset by a commit */
-    uint64_t stored_next;     /* next_seq the state file holds */
+    enum codec_kind intent_codec; /* the codec the intent's object is written with */
+    int64_t intent_opened_ms;     /* monotonic time its batch first opened; 0 = not yet. The
+                                   * interval counts from here, across failed attempts. */
+    uint64_t refill_last;         /* last seq a failed attempt reached: interval cuts of the retry
+                                   * wait until it gets as far again, so a retry is not cut short */
+    int backoff_ms;               /* next sink-failure backoff; reset by a commit */
+    uint64_t stored_next;         /* next_seq the state file holds */
 
     /* The last quarantined span's place and object, durable in the state file before the
      * object is written, so the span met again on a replay goes to the same key. */
@@ -168,7 +174,9 @@ struct delivery {
     struct buf quar_key;
 
     /* The open batch: records batch_first..batch_last streamed into writer. */
-    void *writer; /* NULL when no batch is open */
+    void *writer;        /* NULL when no batch is open */
+    struct codec *codec; /* compresses the open batch (kind intent_codec); kept across batches */
+    int delimit;         /* the open batch appends a newline to each record */
     struct buf staging;
     uint64_t batch_first;
     uint64_t batch_last;
@@ -189,6 +197,7 @@ static void target_free(struct target *t)
     hy_free(t->bucket);
     hy_free(t->prefix);
     hy_free(t->error_prefix);
+    hy_free(t->extension);
     hy_free(t);
 }
 
@@ -201,7 +210,14 @@ static struct target *target_copy(const struct delivery_target *src)
     t->bucket = hy_strdup(src->bucket ? src->bucket : "");
     t->prefix = hy_strdup(src->prefix ? src->prefix : "");
     t->error_prefix = hy_strdup(src->error_prefix ? src->error_prefix : "");
-    if (!t->stream_name || !t->bucket || !t->prefix || !t->error_prefix) {
+    /* The consumer's check refused unknown names; an old catalog entry falls back to none. */
+    if (!src->compression || codec_from_name(src->compression, &t->codec) < 0)
+        t->codec = CODEC_NONE;
+    t->extension =
+        hy_strdup(src->file_extension && src->file_extension[0] ? src->file_extension
+                                                                : codec_extension(t->codec));
+    t->append_delimiter = src->append_delimiter;
+    if (!t->stream_name || !t->bucket || !t->prefix || !t->error_prefix || !t->extension) {
         target_free(t);
         return NULL;
     }
@@ -245,6 +261,8 @@ static int cursor_store(struct delivery *d, uint64_t next_seq, int with_intent)
             rc = buf_append_str(&b, ",\"key\":");
         if (rc == 0)
             rc = buf_append_json_str(&b, d->intent_key.data, d->intent_key.len);
+        if (rc == 0 && d->intent_codec != CODEC_NONE)
+            rc = buf_printf(&b, ",\"codec\":\"%s\"", codec_name(d->intent_codec));
         if (rc == 0)
             rc = buf_append_str(&b, "}");
     }
@@ -308,8 +326,14 @@ static int cursor_load(struct delivery *d)
     if (it) {
         const cJSON *b = cJSON_GetObjectItemCaseSensitive(it, "bucket");
         const cJSON *k = cJSON_GetObjectItemCaseSensitive(it, "key");
+        const cJSON *cn = cJSON_GetObjectItemCaseSensitive(it, "codec");
         uint64_t first, last = 0;
         if (json_seq(it, "first_seq", &first) < 0 || !cJSON_IsString(b) || !cJSON_IsString(k))
+            goto out;
+        /* The object under the intent's key is written with the codec its name promises, even
+         * if the destination's compression changed since (files without it: uncompressed). */
+        d->intent_codec = CODEC_NONE;
+        if (cn && (!cJSON_IsString(cn) || codec_from_name(cn->valuestring, &d->intent_codec) < 0))
             goto out;
         /* Written before streaming: the old attempt's last record, a hint for the replay's cut. */
         if (cJSON_GetObjectItemCaseSensitive(it, "last_seq") &&
@@ -488,11 +512,20 @@ static int batch_key(struct delivery *d, const struct keyname_batch *r)
     }
     /* The default prefix and a bounded stream name always fit KEY_MAX_LEN: only memory can
      * fail here. */
-    HY_ASSERT(rc == 0 || rc == HY_ENOMEM);
+    HY_ASSERT(rc == 0 || rc == HY_ENOMEM || rc == HY_E2BIG);
+    /* Firehose: the file extension follows the suffix (FileExtension or the codec's). */
+    if (rc == 0)
+        rc = buf_append_str(key, d->cur->extension);
+    if (rc == HY_E2BIG) {
+        buf_reset(key);
+        rc = keyname_object_key(NULL, r, key);
+    }
     if (rc == 0) {
         buf_reset(&d->intent_bucket);
         rc = buf_append_str(&d->intent_bucket, d->cur->bucket);
     }
+    if (rc == 0)
+        d->intent_codec = d->cur->codec;
     return rc;
 }
 
@@ -527,6 +560,14 @@ static int intent_create(struct delivery *d, const struct streamlog_record *rec)
     return 0;
 }
 
+/* The codec's output callback: compressed bytes go to the open writer. */
+static int sink_out(void *arg, const void *data, size_t len)
+{
+    struct delivery *d = arg;
+    struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
+    return d->sink->write(d->writer, &iov, 1);
+}
+
 /* Open a batch at rec: adopt a pending update, make sure an intent covers it, open the sink
  * writer. 0; HY_ECLOSED when stopped; another negative error is a sink failure. */
 static int batch_open(struct delivery *d, const struct streamlog_record *rec)
@@ -543,11 +584,29 @@ static int batch_open(struct delivery *d, const struct streamlog_record *rec)
         d->intent_opened_ms = hytime_mono_ms();
     /* Set before the sink is asked: while it fails, these records are the oldest waiting. */
     atomic_store_explicit(&d->stats->oldest_undelivered_ms, rec->arrival_ms, memory_order_relaxed);
+    if (d->codec && codec_kind_of(d->codec) != d->intent_codec) {
+        codec_free(d->codec);
+        d->codec = NULL;
+    }
+    if (!d->codec && !(d->codec = codec_new(d->intent_codec)))
+        return HY_ENOMEM;
     if ((rc = d->sink->open(d->sink_ctx, d->intent_bucket.data, d->intent_key.data, &d->writer)) <
         0) {
         d->writer = NULL;
         return rc;
     }
+    /* A ZIP entry is named after the object's file name without ".zip" and dated by the batch's
+     * first arrival, so a replay writes the same bytes. */
+    const char *base = strrchr(d->intent_key.data, '/');
+    base = base ? base + 1 : d->intent_key.data;
+    size_t base_len = strlen(base);
+    if (base_len > 4 && strcmp(base + base_len - 4, ".zip") == 0)
+        base_len -= 4;
+    char entry[1024];
+    snprintf(entry, sizeof entry, "%.*s", (int)base_len, base);
+    if ((rc = codec_begin(d->codec, entry, rec->arrival_ms, sink_out, d)) < 0)
+        return rc; /* the caller aborts the writer */
+    d->delimit = d->cur->append_delimiter;
     d->batch_first = d->batch_last = rec->seq;
     d->batch_records = 0;
     d->batch_len = 0;
@@ -556,20 +615,38 @@ static int batch_open(struct delivery *d, const struct streamlog_record *rec)
     return 0;
 }
 
-/* Stream one record into the open batch. 0 or a sink error. */
+/* Object bytes to the writer: straight to the sink when uncompressed (one writev), else
+ * through the codec. 0 or a sink/codec error. */
+static int emit(struct delivery *d, const struct iovec *iov, size_t n)
+{
+    if (codec_kind_of(d->codec) == CODEC_NONE)
+        return d->sink->write(d->writer, iov, n);
+    for (size_t i = 0; i < n; i++) {
+        int rc = codec_write(d->codec, iov[i].iov_base, iov[i].iov_len);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* Stream one record (and its delimiter) into the open batch. 0 or a sink error. */
 static int batch_append(struct delivery *d, const struct streamlog_record *rec)
 {
     int rc;
-    if (d->staging.len + rec->len > STAGING_LEN) {
-        struct iovec iov[2] = {
+    size_t delim = d->delimit ? 1 : 0;
+    if (d->staging.len + rec->len + delim > STAGING_LEN) {
+        struct iovec iov[3] = {
             {.iov_base = d->staging.data, .iov_len = d->staging.len},
             {.iov_base = (void *)rec->data, .iov_len = rec->len},
+            {.iov_base = "\n", .iov_len = delim},
         };
-        if ((rc = d->sink->write(d->writer, iov, 2)) < 0)
+        if ((rc = emit(d, iov, delim ? 3 : 2)) < 0)
             return rc;
         buf_reset(&d->staging);
     } else {
         rc = buf_append(&d->staging, rec->data, rec->len);
+        if (rc == 0 && delim)
+            rc = buf_append(&d->staging, "\n", 1);
         /* Cannot fail: staging was allocated at STAGING_LEN at start and stays within it. */
         HY_ASSERT(rc == 0);
     }
@@ -580,7 +657,7 @@ static int batch_append(struct delivery *d, const struct streamlog_record *rec)
     }
     d->batch_last = rec->seq;
     d->batch_records++;
-    d->batch_len += rec->len;
+    d->batch_len += rec->len + delim;
     return 0;
 }
 
@@ -603,9 +680,11 @@ static int batch_commit(struct delivery *d)
     int rc = 0;
     if (d->staging.len > 0) {
         struct iovec iov = {.iov_base = d->staging.data, .iov_len = d->staging.len};
-        rc = d->sink->write(d->writer, &iov, 1);
+        rc = emit(d, &iov, 1);
         buf_reset(&d->staging);
     }
+    if (rc == 0)
+        rc = codec_finish(d->codec);
     if (rc < 0)
         return rc; /* the caller aborts the writer */
     void *writer = d->writer;
@@ -953,6 +1032,7 @@ static void delivery_free(struct delivery *d)
         streamlog_reader_close(d->reader);
     target_free(d->cur);
     target_free(d->next_target);
+    codec_free(d->codec);
     buf_fini(&d->staging);
     buf_fini(&d->intent_bucket);
     buf_fini(&d->intent_key);

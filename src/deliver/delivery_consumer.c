@@ -1,14 +1,19 @@
 /*
  * delivery_consumer: delivery as a consumer of the stream log (core/consumer.h). Reads the
  * stream's destination document (core/catalog.h: the normalised S3 destination, "Kind",
- * "BucketARN", "Prefix", "ErrorOutputPrefix", "BufferingHints") into a delivery_target.
+ * "BucketARN", "Prefix", "ErrorOutputPrefix", "BufferingHints", "CompressionFormat",
+ * "FileExtension", "ProcessingConfiguration", and hydrant's own options under "Hydrant", which
+ * the Firehose front never shows) into a delivery_target, and checks the destination documents
+ * the fronts accept against what delivery can run.
  */
 #include <cjson/cJSON.h>
 #include <string.h>
 
+#include "base/err.h"
 #include "core/consumer.h"
 #include "deliver/delivery.h"
 #include "deliver/keyname.h"
+#include "pipeline/codec.h"
 
 /* Firehose: BufferingHints defaults for S3 (a stored document always has both). */
 #define DEFAULT_SIZE_MB 5
@@ -35,6 +40,31 @@ static const char *bucket_of(const char *arn)
     return last ? last + 6 : NULL;
 }
 
+/* Whether the enabled ProcessingConfiguration holds processor type. */
+static int has_processor(const cJSON *dest, const char *type)
+{
+    const cJSON *pc = cJSON_GetObjectItemCaseSensitive(dest, "ProcessingConfiguration");
+    const cJSON *en = cJSON_GetObjectItemCaseSensitive(pc, "Enabled");
+    if (!pc || (en && !cJSON_IsTrue(en)))
+        return 0;
+    const cJSON *p;
+    cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(pc, "Processors"))
+    {
+        const char *t = str_of(p, "Type");
+        if (t && strcmp(t, type) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* The codec: hydrant's own option (ZSTD) wins over the AWS CompressionFormat. */
+static const char *compression_of(const cJSON *dest)
+{
+    const char *own =
+        str_of(cJSON_GetObjectItemCaseSensitive(dest, "Hydrant"), "CompressionFormat");
+    return own ? own : str_of(dest, "CompressionFormat");
+}
+
 static void target_of(const struct consumer_env *env, struct delivery_target *t)
 {
     const cJSON *bh = cJSON_GetObjectItemCaseSensitive(env->dest, "BufferingHints");
@@ -47,13 +77,57 @@ static void target_of(const struct consumer_env *env, struct delivery_target *t)
     t->error_prefix = str_of(env->dest, "ErrorOutputPrefix");
     t->size_bytes = (uint64_t)int_of(bh, "SizeInMBs", DEFAULT_SIZE_MB) << 20;
     t->interval_s = int_of(bh, "IntervalInSeconds", DEFAULT_INTERVAL_S);
+    t->compression = compression_of(env->dest);
+    t->file_extension = str_of(env->dest, "FileExtension");
+    t->append_delimiter = has_processor(env->dest, "AppendDelimiterToRecord");
 }
 
-/* Firehose's Prefix / ErrorOutputPrefix rules (keyname.h): delivery is what evaluates them. */
+/* Processors delivery runs; the rest are refused by name rather than accepted and ignored. */
+static int check_processors(const cJSON *dest, const char **reason)
+{
+    const cJSON *pc = cJSON_GetObjectItemCaseSensitive(dest, "ProcessingConfiguration");
+    const cJSON *en = cJSON_GetObjectItemCaseSensitive(pc, "Enabled");
+    if (!pc || (en && !cJSON_IsTrue(en)))
+        return 0;
+    const cJSON *p;
+    cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(pc, "Processors"))
+    {
+        const char *t = str_of(p, "Type");
+        if (!t) {
+            *reason = "Processor Type is required";
+            return HY_EINVAL;
+        }
+        if (strcmp(t, "AppendDelimiterToRecord") == 0) {
+            /* Firehose: AppendDelimiterToRecord takes no parameters. */
+            const cJSON *params = cJSON_GetObjectItemCaseSensitive(p, "Parameters");
+            if (cJSON_GetArraySize(params) > 0) {
+                *reason = "AppendDelimiterToRecord processor does not take any parameters";
+                return HY_EINVAL;
+            }
+            continue;
+        }
+        *reason = "hydrant does not support this processor type yet; only "
+                  "AppendDelimiterToRecord";
+        return HY_EINVAL;
+    }
+    return 0;
+}
+
+/* Firehose's Prefix / ErrorOutputPrefix rules (keyname.h): delivery is what evaluates them;
+ * then the codec and the processors delivery must be able to run. */
 static int check(const cJSON *dest, const char **reason)
 {
-    return keyname_prefixes_validate(str_of(dest, "Prefix"), str_of(dest, "ErrorOutputPrefix"),
-                                     reason);
+    enum codec_kind k;
+    const char *comp = compression_of(dest);
+    if (comp && codec_from_name(comp, &k) < 0) {
+        *reason = "Unknown CompressionFormat";
+        return HY_EINVAL;
+    }
+    int rc = keyname_prefixes_validate(str_of(dest, "Prefix"), str_of(dest, "ErrorOutputPrefix"),
+                                       reason);
+    if (rc == 0)
+        rc = check_processors(dest, reason);
+    return rc;
 }
 
 static int start(const struct consumer_env *env, void **state)
