@@ -40,7 +40,13 @@ struct delivery_target {
     const char *compression;    /* codec name (pipeline/codec.h); NULL = UNCOMPRESSED */
     const char *file_extension; /* FileExtension; NULL or "" = the codec's default */
     int append_delimiter;       /* AppendDelimiterToRecord: a newline after each record */
+    int partitioned;            /* DynamicPartitioningConfiguration.Enabled */
+    const char *jq_query;       /* MetadataExtractionQuery (NULL = none: every record fails) */
+    uint32_t max_partitions;    /* active partitions per batch; 0 = the default */
 };
+
+/* Firehose's default cap on active partitions (past it records go to the error output). */
+#define DELIVERY_DEFAULT_PARTITIONS 500
 
 /* Start the consumer: cursor file env->state_path (created if missing), records from env->log,
  * objects through env->sink, progress to env->advanced. env's pointers are borrowed until

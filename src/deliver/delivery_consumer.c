@@ -14,6 +14,7 @@
 #include "deliver/delivery.h"
 #include "deliver/keyname.h"
 #include "pipeline/codec.h"
+#include "pipeline/jqextract.h"
 
 /* Firehose: BufferingHints defaults for S3 (a stored document always has both). */
 #define DEFAULT_SIZE_MB 5
@@ -57,6 +58,42 @@ static int has_processor(const cJSON *dest, const char *type)
     return 0;
 }
 
+/* The enabled ProcessingConfiguration's first processor of type, or NULL. */
+static const cJSON *processor_of(const cJSON *dest, const char *type)
+{
+    const cJSON *pc = cJSON_GetObjectItemCaseSensitive(dest, "ProcessingConfiguration");
+    const cJSON *en = cJSON_GetObjectItemCaseSensitive(pc, "Enabled");
+    const cJSON *p;
+    if (!pc || (en && !cJSON_IsTrue(en)))
+        return NULL;
+    cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(pc, "Processors"))
+    {
+        const char *t = str_of(p, "Type");
+        if (t && strcmp(t, type) == 0)
+            return p;
+    }
+    return NULL;
+}
+
+/* The value of a processor's parameter, or NULL. */
+static const char *param_of(const cJSON *proc, const char *name)
+{
+    const cJSON *p;
+    cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(proc, "Parameters"))
+    {
+        const char *n = str_of(p, "ParameterName");
+        if (n && strcmp(n, name) == 0)
+            return str_of(p, "ParameterValue");
+    }
+    return NULL;
+}
+
+static int partitioning_on(const cJSON *dest)
+{
+    const cJSON *dp = cJSON_GetObjectItemCaseSensitive(dest, "DynamicPartitioningConfiguration");
+    return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(dp, "Enabled"));
+}
+
 /* The codec: hydrant's own option (ZSTD) wins over the AWS CompressionFormat. */
 static const char *compression_of(const cJSON *dest)
 {
@@ -80,6 +117,11 @@ static void target_of(const struct consumer_env *env, struct delivery_target *t)
     t->compression = compression_of(env->dest);
     t->file_extension = str_of(env->dest, "FileExtension");
     t->append_delimiter = has_processor(env->dest, "AppendDelimiterToRecord");
+    t->partitioned = partitioning_on(env->dest);
+    t->jq_query =
+        param_of(processor_of(env->dest, "MetadataExtraction"), "MetadataExtractionQuery");
+    t->max_partitions = (uint32_t)int_of(cJSON_GetObjectItemCaseSensitive(env->dest, "Hydrant"),
+                                         "MaxActivePartitions", DELIVERY_DEFAULT_PARTITIONS);
 }
 
 /* Processors delivery runs; the rest are refused by name rather than accepted and ignored. */
@@ -97,6 +139,33 @@ static int check_processors(const cJSON *dest, const char **reason)
             *reason = "Processor Type is required";
             return HY_EINVAL;
         }
+        if (strcmp(t, "MetadataExtraction") == 0) {
+            if (!partitioning_on(dest)) {
+                *reason =
+                    "MetadataExtraction processor requires Dynamic Partitioning to be enabled";
+                return HY_EINVAL;
+            }
+            const char *q = param_of(p, "MetadataExtractionQuery");
+            const char *engine = param_of(p, "JsonParsingEngine");
+            struct jqextract *jx = NULL;
+            if (!q || !engine) {
+                *reason = "MetadataExtraction processor requires the MetadataExtractionQuery and "
+                          "JsonParsingEngine parameters";
+                return HY_EINVAL;
+            }
+            if (strcmp(engine, "JQ-1.6") != 0) {
+                *reason = "JsonParsingEngine must be JQ-1.6";
+                return HY_EINVAL;
+            }
+            int rc = jqextract_new(q, &jx, reason);
+            jqextract_free(jx);
+            if (rc < 0) {
+                if (rc == HY_ENOMEM)
+                    *reason = "out of memory";
+                return HY_EINVAL;
+            }
+            continue;
+        }
         if (strcmp(t, "AppendDelimiterToRecord") == 0) {
             /* Firehose: AppendDelimiterToRecord takes no parameters. */
             const cJSON *params = cJSON_GetObjectItemCaseSensitive(p, "Parameters");
@@ -107,7 +176,7 @@ static int check_processors(const cJSON *dest, const char **reason)
             continue;
         }
         *reason = "hydrant does not support this processor type yet; only "
-                  "AppendDelimiterToRecord";
+                  "AppendDelimiterToRecord and MetadataExtraction";
         return HY_EINVAL;
     }
     return 0;
@@ -123,10 +192,24 @@ static int check(const cJSON *dest, const char **reason)
         *reason = "Unknown CompressionFormat";
         return HY_EINVAL;
     }
-    int rc = keyname_prefixes_validate(str_of(dest, "Prefix"), str_of(dest, "ErrorOutputPrefix"),
-                                       reason);
+    int dynamic = partitioning_on(dest);
+    int rc = keyname_prefixes_validate_dp(str_of(dest, "Prefix"), str_of(dest, "ErrorOutputPrefix"),
+                                          dynamic, reason);
     if (rc == 0)
         rc = check_processors(dest, reason);
+    if (rc == 0 && dynamic && !processor_of(dest, "MetadataExtraction")) {
+        /* hydrant has no Lambda processor: the keys can only come from a JQ query. */
+        *reason = "Dynamic Partitioning requires a MetadataExtraction processor in hydrant";
+        return HY_EINVAL;
+    }
+    const cJSON *own = cJSON_GetObjectItemCaseSensitive(dest, "Hydrant");
+    const cJSON *cap = cJSON_GetObjectItemCaseSensitive(own, "MaxActivePartitions");
+    if (rc == 0 && cap &&
+        (!cJSON_IsNumber(cap) || cap->valuedouble < 1 || cap->valuedouble > 100000 ||
+         cap->valuedouble != (double)(int)cap->valuedouble)) {
+        *reason = "MaxActivePartitions must be a whole number from 1 to 100000";
+        return HY_EINVAL;
+    }
     return rc;
 }
 

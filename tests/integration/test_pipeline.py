@@ -2,15 +2,18 @@
 hydrant's own ZSTD option, AppendDelimiterToRecord, what the front echoes and refuses, and
 exactly-once of compressed objects across kill -9."""
 
+import base64
 import collections
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -243,3 +246,109 @@ class PipelineTest(HydrantTestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+def part_decl(name, bucket, cap=3, size=1, interval=900, compression=None):
+    dest = harness.s3_dest(bucket=bucket, size=size, interval=interval, compression=compression)
+    dest["Prefix"] = "data/customer=!{partitionKeyFromQuery:customer}/dt=!{timestamp:yyyy-MM-dd}/hour=!{timestamp:HH}/"
+    dest["ErrorOutputPrefix"] = "errors/!{firehose:error-output-type}/dt=!{timestamp:yyyy-MM-dd}/"
+    dest["DynamicPartitioningConfiguration"] = {"Enabled": True}
+    dest["ProcessingConfiguration"] = {"Enabled": True, "Processors": [
+        {"Type": "MetadataExtraction", "Parameters": [
+            {"ParameterName": "MetadataExtractionQuery", "ParameterValue": "{customer: .customer}"},
+            {"ParameterName": "JsonParsingEngine", "ParameterValue": "JQ-1.6"}]},
+        {"Type": "AppendDelimiterToRecord"}]}
+    return {"DeliveryStreamName": name, "HydrantOptions": {"MaxActivePartitions": cap},
+            "ExtendedS3DestinationConfiguration": dest}
+
+
+def split_partitioned(srv, bucket):
+    """{partition prefix dir: [records]} for data objects, and [(errorCode, raw)] for errors."""
+    data = collections.defaultdict(list)
+    errors = []
+    for k in srv.objects(bucket):
+        body = srv.read_object(bucket, k)
+        if k.startswith("errors/"):
+            for line in body.splitlines():
+                e = json.loads(line)
+                errors.append((k.split("/")[1], e["errorCode"], base64.b64decode(e["rawData"])))
+        else:
+            parts = k.split("/")
+            data["/".join(parts[:4])].extend(body.split(b"\n")[:-1])
+    return data, errors
+
+
+class PartitionTest(HydrantTestCase):
+    def setUp(self):
+        if harness.boto3 is None:
+            raise unittest.SkipTest("boto3 not installed")
+
+    def server_with(self, decls):
+        tmp = tempfile.mkdtemp(prefix="hydrant-decl-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        path = os.path.join(tmp, "streams.json")
+        with open(path, "w") as f:
+            json.dump(decls, f)
+        return self.start_server(extra_args=["--streams", path])
+
+    def test_mixed_records_land_in_exactly_the_expected_keys(self):
+        srv = self.server_with([part_decl("dp", "dp", cap=3)])
+        fh = srv.client()
+        harness.wait_active(fh, "dp")
+        recs = []
+        for i in range(40):
+            recs.append(json.dumps({"customer": "abc"[i % 3], "i": i}).encode())
+        recs += [b'{"other": 1}', b"not json", b'{"customer": 7}', b'{"customer": "d", "i": 99}',
+                 b'{"customer": "a"} {"customer": "b"}']
+        put_all(fh, "dp", recs)
+        t = time.time()
+        self.assertEqual(srv.stop(signal.SIGTERM), 0)
+        day, hour = time.strftime("%Y-%m-%d", time.gmtime(t)), time.strftime("%H", time.gmtime(t))
+        keys = srv.objects("dp")
+        key_re = re.compile(r"^data/customer=[abc]/dt=%s/hour=%s/dp-1-\d{4}(-\d\d){5}-[0-9a-f-]{36}$" % (day, hour))
+        err_re = re.compile(r"^errors/partitioning-failed/dt=%s/dp-1-\d{4}(-\d\d){5}-[0-9a-f-]{36}$" % day)
+        self.assertEqual(len(keys), 4, keys)
+        self.assertEqual(sum(1 for k in keys if key_re.match(k)), 3, keys)
+        self.assertEqual(sum(1 for k in keys if err_re.match(k)), 1, keys)
+        data, errors = split_partitioned(srv, "dp")
+        for c in "abc":
+            want = [r for r in recs[:40] if json.loads(r)["customer"] == c]
+            got = data["data/customer=%s/dt=%s/hour=%s" % (c, day, hour)]
+            self.assertEqual(got, want, "partition %s" % c)
+        self.assertEqual(sorted(r for _t, _c, r in errors), sorted(recs[40:]))
+        codes = {r: c for _t, c, r in errors}
+        self.assertEqual(codes[b'{"customer": "d", "i": 99}'],
+                         "DynamicPartitioning.ActivePartitionsLimitExceeded")
+        self.assertEqual(codes[b"not json"], "DynamicPartitioning.MetadataExtractionFailed")
+
+    def test_partitioned_delivery_is_exactly_once_across_kill9(self):
+        seed = int(os.environ.get("HYDRANT_IT_SEED") or random.randrange(1 << 30))
+        sys.stderr.write("[partition] seed %d\n" % seed)
+        rnd = random.Random(seed)
+        srv = self.server_with([part_decl("dpk", "dpk", cap=3, size=1, compression="GZIP")])
+        fh = srv.client()
+        harness.wait_active(fh, "dpk")
+        recs = []
+        for i in range(12000):
+            c = rnd.choice("abcd")
+            if rnd.random() < 0.02:
+                recs.append(b"bad %d" % i)
+            else:
+                recs.append(json.dumps({"customer": c, "i": i, "pad": "p" * rnd.randrange(300)}).encode())
+        sent = 0
+        for _ in range(3):
+            n = rnd.randrange(2000, 4000)
+            put_all(fh, "dpk", recs[sent:sent + n])
+            sent += n
+            srv.restart(kill=True)
+            fh = srv.client()
+        self.assertEqual(srv.stop(signal.SIGTERM), 0)
+        got = collections.Counter()
+        for k in srv.objects("dpk"):
+            body = srv.read_object("dpk", k)
+            if k.startswith("errors/"):
+                got.update(base64.b64decode(json.loads(l)["rawData"]) for l in body.splitlines())
+            else:
+                self.assertTrue(k.endswith(".gz"), k)
+                got.update(DECODERS["GZIP"](body).split(b"\n")[:-1])
+        self.assertEqual(got, collections.Counter(recs[:sent]), "records lost or duplicated")

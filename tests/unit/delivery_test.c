@@ -1046,11 +1046,105 @@ static void test_quarantine_sink_failure_is_retried_never_skipped(void **state)
     assert_int_equal(count_temps(f->s3_root, NULL), 0);
 }
 
+/* Append JSON records {"k":"<a|b>","i":<i>} for i in [from, to), k alternating. */
+static void append_json(struct fixture *f, int from, int to, int64_t arrival_ms)
+{
+    char text[64][40];
+    struct streamlog_rec recs[64];
+    struct done dn = {.fired = 0};
+    assert_true(to - from <= 64);
+    for (int i = from; i < to; i++) {
+        int n = snprintf(text[i - from], sizeof(text[0]), "{\"k\":\"%c\",\"i\":%d}",
+                         i % 2 ? 'a' : 'b', i);
+        recs[i - from].data = text[i - from];
+        recs[i - from].len = (size_t)n;
+    }
+    pthread_mutex_init(&dn.mu, NULL);
+    pthread_cond_init(&dn.cv, NULL);
+    struct streamlog_append a = {.recs = recs,
+                                 .n = (size_t)(to - from),
+                                 .arrival_ms = arrival_ms,
+                                 .done = on_done,
+                                 .arg = &dn};
+    assert_int_equal(streamlog_append(f->w, &a), 0);
+    pthread_mutex_lock(&dn.mu);
+    while (!dn.fired)
+        pthread_cond_wait(&dn.cv, &dn.mu);
+    pthread_mutex_unlock(&dn.mu);
+    pthread_mutex_destroy(&dn.mu);
+    pthread_cond_destroy(&dn.cv);
+}
+
+static void test_partition_commit_failure_replays_exactly_the_sealed_range(void **state)
+{
+    /* Partition a commits, partition b cannot (a file stands where its folder goes). The
+     * batch's cut must be durable before a commits, so every retry, and the restart after a
+     * stop, reads exactly the same range again: a's object is replaced, never joined by a
+     * second object holding some of its records, and records appended meanwhile go to the
+     * next batch. */
+    struct fixture *f = *state;
+    static struct objects o;
+    /* Partition b's key, named as delivery names it: a directory there makes its commit fail
+     * (rename: EISDIR) while its writes succeed. */
+    struct buf key;
+    char path[1024];
+    buf_init(&key, 1024);
+    struct keyname_batch r = {
+        .stream_name = "s1",
+        .version = 1,
+        .stream_id = keyname_derive_id(keyname_stream_id("s1", CREATE_MS), "k\0b\0", 4),
+        .first_seq = 1,
+        .first_arrival_ms = T_NOV,
+    };
+    assert_int_equal(keyname_object_key("p=b/", &r, &key), 0);
+    snprintf(path, sizeof(path), "%s/b/%s", f->s3_root, key.data);
+    buf_fini(&key);
+    assert_int_equal(fsutil_mkdirs(path, 0755), 0);
+    append_json(f, 1, 7, T_NOV);
+    struct delivery_target t = target("p=!{partitionKeyFromQuery:k}/", 1 << 20, 0);
+    t.error_prefix = "err/!{firehose:error-output-type}/";
+    t.partitioned = 1;
+    t.jq_query = "{k: .k}";
+    t.append_delimiter = 1;
+    assert_int_equal(start_with(f, &t), 0);
+    int64_t deadline = hytime_mono_ms() + POLL_MS;
+    while (f->stats.delivery_failures < 2 && hytime_mono_ms() < deadline)
+        sleep_ms(5);
+    assert_true(f->stats.delivery_failures >= 2);
+    append_json(f, 7, 11, T_NOV + 1);
+    sleep_ms(50);
+    char *cursor = read_cursor_file(f);
+    assert_non_null(cursor);
+    assert_non_null(strstr(cursor, "\"sealed_last\":6"));
+    hy_free(cursor);
+    assert_int_equal(delivery_stop(f->d, 1), 1);
+    f->d = NULL;
+
+    assert_int_equal(rmdir(path), 0);
+    assert_int_equal(start_with(f, &t), 0);
+    wait_cursor(f, 11);
+    assert_int_equal(delivery_stop(f->d, 1), 11);
+    f->d = NULL;
+    objects_load(f, &o);
+    /* Batch [1, 6]: one object per partition; batch [7, 10]: one more per partition. */
+    assert_int_equal(o.n, 4);
+    int a_lines = 0, b_lines = 0;
+    for (int i = 0; i < o.n; i++) {
+        for (size_t j = 0; j < o.v[i].len; j++)
+            if (o.v[i].data[j] == '\n')
+                *(strncmp(o.v[i].key, "p=a/", 4) == 0 ? &a_lines : &b_lines) += 1;
+    }
+    assert_int_equal(a_lines, 5);
+    assert_int_equal(b_lines, 5);
+    objects_free(&o);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(test_interval_zero_delivers_durable_records_into_one_exact_object),
+        T(test_partition_commit_failure_replays_exactly_the_sealed_range),
         T(test_records_appended_while_running_reach_an_object_promptly),
         T(test_size_hint_cuts_objects_covering_every_record_once_in_order),
         T(test_intent_replay_uses_exactly_the_stored_bucket_and_key_after_target_change),

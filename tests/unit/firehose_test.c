@@ -404,10 +404,9 @@ static void test_create_refuses_unsupported_features_by_name(void **state)
                  "InvalidArgumentException", NULL);
     expect_ok(FIREHOSE_OP_CREATE, "{\"DeliveryStreamName\":\"s\"," EXT_OK
                                   ",\"DataFormatConversionConfiguration\":{\"Enabled\":false}}}");
-    expect_error(FIREHOSE_OP_CREATE,
-                 "{\"DeliveryStreamName\":\"s\"," EXT_OK
-                 ",\"DynamicPartitioningConfiguration\":{\"Enabled\":true}}}",
-                 "InvalidArgumentException", NULL);
+    /* Dynamic partitioning is stored; the delivery consumer's check judges it. */
+    expect_ok(FIREHOSE_OP_CREATE, "{\"DeliveryStreamName\":\"s\"," EXT_OK
+                                  ",\"DynamicPartitioningConfiguration\":{\"Enabled\":true}}}");
     expect_error(FIREHOSE_OP_CREATE,
                  "{\"DeliveryStreamName\":\"s\"," EXT_OK ",\"S3BackupMode\":\"Enabled\"}}",
                  "InvalidArgumentException", NULL);

@@ -192,7 +192,8 @@ static int declare_options(const cJSON *own, cJSON *dest, struct awsjson_err *e)
         goto bad;
     cJSON_ArrayForEach(m, own)
     {
-        if (strcmp(m->string, "CompressionFormat") != 0 || !cJSON_IsString(m))
+        if (!(strcmp(m->string, "CompressionFormat") == 0 && cJSON_IsString(m)) &&
+            !(strcmp(m->string, "MaxActivePartitions") == 0 && cJSON_IsNumber(m)))
             goto bad;
     }
     cJSON *c = cJSON_Duplicate(own, 1);
@@ -204,7 +205,8 @@ static int declare_options(const cJSON *own, cJSON *dest, struct awsjson_err *e)
     return 0;
 bad:
     awsjson_err_set(e, AWSJSON_BAD_REQUEST, "InvalidArgumentException",
-                    "HydrantOptions takes only \"CompressionFormat\" (a string)");
+                    "HydrantOptions takes only \"CompressionFormat\" (a string) and "
+                    "\"MaxActivePartitions\" (a number)");
     return -1;
 }
 

@@ -59,10 +59,6 @@ static int check_features(const cJSON *cfg, struct awsjson_err *e)
         firehose_dest_unsupported(e, "DataFormatConversionConfiguration (Parquet/ORC conversion)");
         return -1;
     }
-    if (feature_on(cfg, "DynamicPartitioningConfiguration", 0)) {
-        firehose_dest_unsupported(e, "DynamicPartitioningConfiguration");
-        return -1;
-    }
     const char *mode = str_of(cfg, "S3BackupMode");
     if (mode && strcmp(mode, "Enabled") == 0) {
         firehose_dest_unsupported(e, "S3BackupMode Enabled");
@@ -163,7 +159,7 @@ static int apply(cJSON *d, const cJSON *src, int extended)
             return -1;
     if (put_copy(d, src, "ProcessingConfiguration") ||
         put_disabled(d, src, "DataFormatConversionConfiguration") ||
-        put_disabled(d, src, "DynamicPartitioningConfiguration"))
+        put_copy(d, src, "DynamicPartitioningConfiguration"))
         return -1;
     return 0;
 }
@@ -286,6 +282,15 @@ int firehose_dest_update(const cJSON *cur, const cJSON *root, cJSON **dest, stru
     }
     if (ext && check_features(ext, e))
         return -1;
+    /* Firehose: dynamic partitioning is chosen at creation and never changes. */
+    const cJSON *dp = get(ext, "DynamicPartitioningConfiguration");
+    if (dp && cJSON_IsTrue(get(dp, "Enabled")) !=
+                  cJSON_IsTrue(get(get(cur, "DynamicPartitioningConfiguration"), "Enabled"))) {
+        awsjson_err_set(e, AWSJSON_BAD_REQUEST, "InvalidArgumentException",
+                        "Dynamic partitioning can only be enabled when the delivery stream is "
+                        "created, and cannot be disabled");
+        return -1;
+    }
     cJSON *d = cJSON_Duplicate(cur, 1);
     int oom = !d;
     if (!oom && ext) {
