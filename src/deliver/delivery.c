@@ -24,6 +24,7 @@
 #include "deliver/keyname.h"
 #include "pipeline/codec.h"
 #include "pipeline/jqextract.h"
+#include "pipeline/process.h"
 #include "core/consumer.h"
 #include "core/stats.h"
 #include "sink/sink.h"
@@ -139,8 +140,10 @@ struct target {
     uint64_t stream_id;
     enum codec_kind codec;
     int append_delimiter;
-    int partitioned; /* DynamicPartitioningConfiguration.Enabled */
-    char *jq_query;  /* MetadataExtractionQuery ("" when none) */
+    int partitioned; /* several objects per batch: dynamic partitioning or processors */
+    int dynamic;     /* DynamicPartitioningConfiguration.Enabled */
+    struct process_opts process;
+    char *jq_query; /* MetadataExtractionQuery ("" when none) */
     uint32_t max_partitions;
 };
 
@@ -217,9 +220,11 @@ struct delivery {
     size_t index_cap;    /* power of two */
     uint64_t max_part_len;
     struct jqextract *jx;
-    char *jx_query;     /* the query jx was compiled from */
-    struct buf keys;    /* one record's partition keys */
-    struct buf errline; /* one error record */
+    char *jx_query;                   /* the query jx was compiled from */
+    struct process *proc;             /* the current target's processors */
+    const struct target *proc_target; /* the target proc was built for */
+    struct buf keys;                  /* one record's partition keys */
+    struct buf errline;               /* one error record */
     struct buf staging;
     uint64_t batch_first;
     uint64_t batch_last;
@@ -242,6 +247,7 @@ static void target_free(struct target *t)
     hy_free(t->error_prefix);
     hy_free(t->extension);
     hy_free(t->jq_query);
+    hy_free((void *)t->process.delimiter);
     hy_free(t);
 }
 
@@ -261,11 +267,21 @@ static struct target *target_copy(const struct delivery_target *src)
         hy_strdup(src->file_extension && src->file_extension[0] ? src->file_extension
                                                                 : codec_extension(t->codec));
     t->append_delimiter = src->append_delimiter;
-    t->partitioned = src->partitioned;
+    t->dynamic = src->partitioned;
+    t->process = src->process;
+    t->process.delimiter = NULL;
+    if (src->process.delimiter_len) {
+        char *dl = hy_malloc(src->process.delimiter_len);
+        if (dl)
+            memcpy(dl, src->process.delimiter, src->process.delimiter_len);
+        t->process.delimiter = dl;
+    }
+    t->partitioned = t->dynamic || t->process.decompress || t->process.cwl_extract ||
+                     t->process.deagg != PROCESS_DEAGG_NONE;
     t->jq_query = hy_strdup(src->jq_query ? src->jq_query : "");
     t->max_partitions = src->max_partitions ? src->max_partitions : DELIVERY_DEFAULT_PARTITIONS;
     if (!t->stream_name || !t->bucket || !t->prefix || !t->error_prefix || !t->extension ||
-        !t->jq_query) {
+        !t->jq_query || (t->process.delimiter_len && !t->process.delimiter)) {
         target_free(t);
         return NULL;
     }
@@ -283,7 +299,14 @@ static struct target *target_copy(const struct delivery_target *src)
 static void jx_refresh(struct delivery *d)
 {
     const char *reason = NULL;
-    if (!d->cur->partitioned || (d->jx_query && strcmp(d->jx_query, d->cur->jq_query) == 0))
+    if (d->proc_target != d->cur) {
+        /* The processors of a new target (NULL on allocation failure: part_append then fails
+         * the batch, which is read again after a backoff, and this retries). */
+        process_free(d->proc);
+        d->proc = process_new(&d->cur->process);
+        d->proc_target = d->proc ? d->cur : NULL;
+    }
+    if (!d->cur->dynamic || (d->jx_query && strcmp(d->jx_query, d->cur->jq_query) == 0))
         return;
     jqextract_free(d->jx);
     d->jx = NULL;
@@ -1005,9 +1028,10 @@ fail:
     return rc;
 }
 
-/* Write rec as one of Firehose's JSON error records into the error object of type. */
-static int part_error(struct delivery *d, const struct streamlog_record *rec, const char *type,
-                      const char *code, const char *message)
+/* Write data (rec or a record derived from it) as one of Firehose's JSON error records into
+ * the error object of type. */
+static int part_error(struct delivery *d, const struct streamlog_record *rec, const void *data,
+                      size_t len, const char *type, const char *code, const char *message)
 {
     size_t type_len = strlen(type), slot;
     uint64_t h = part_hash(type, type_len, 1);
@@ -1030,66 +1054,99 @@ static int part_error(struct delivery *d, const struct streamlog_record *rec, co
         rc = buf_printf(l, ",\"attemptEndingTimestamp\":%" PRId64 ",\"rawData\":\"",
                         rec->arrival_ms);
     if (rc == 0)
-        rc = buf_reserve(l, BASE64_ENCODED_LEN(rec->len) + 3);
+        rc = buf_reserve(l, BASE64_ENCODED_LEN(len) + 3);
     if (rc == 0) {
-        l->len += base64_encode((const uint8_t *)rec->data, rec->len, l->data + l->len);
+        l->len += base64_encode((const uint8_t *)data, len, l->data + l->len);
         rc = buf_append_str(l, "\"}\n");
     }
     if (rc == 0)
         rc = part_write(p, l->data, l->len);
     if (rc == 0) {
-        p->len += rec->len;
+        p->len += len;
         p->records++;
     }
     return rc;
 }
 
-/* Route one record of a partitioned batch to its partition or to the error output. */
-static int part_append(struct delivery *d, const struct streamlog_record *rec)
+/* Route one output record (data, derived from rec) to its partition or to the error output.
+ * Without dynamic partitioning every record goes to the one data object (partition ""). */
+static int part_route(struct delivery *d, const struct streamlog_record *rec, const void *data,
+                      size_t len)
 {
     size_t n_keys = 0, slot;
     const char *reason = NULL;
-    int rc;
+    int rc = 0;
     buf_reset(&d->keys);
-    if (!d->jx) {
+    if (!d->cur->dynamic) {
+        rc = 0;
+    } else if (!d->jx) {
         reason = "MetadataExtractionQuery is missing or not valid";
         rc = HY_EBADMSG;
     } else {
-        rc = jqextract_run(d->jx, rec->data, rec->len, &d->keys, &n_keys, &reason);
-    }
-    if (rc == HY_EBADMSG || (rc == 0 && n_keys == 0)) {
-        if (rc == 0)
+        rc = jqextract_run(d->jx, data, len, &d->keys, &n_keys, &reason);
+        if (rc == 0 && n_keys == 0) {
             reason = "MetadataExtractionQuery produced no partition keys";
-        return part_error(d, rec, ERROR_TYPE_PARTITIONING, ERR_CODE_EXTRACTION, reason);
+            rc = HY_EBADMSG;
+        }
     }
+    if (rc == HY_EBADMSG)
+        return part_error(d, rec, data, len, ERROR_TYPE_PARTITIONING, ERR_CODE_EXTRACTION, reason);
     if (rc < 0)
-        return part_error(d, rec, ERROR_TYPE_PARTITIONING, ERR_CODE_EXTRACTION,
+        return part_error(d, rec, data, len, ERROR_TYPE_PARTITIONING, ERR_CODE_EXTRACTION,
                           "Partition keys are too long");
     uint64_t h = part_hash(d->keys.data, d->keys.len, 0);
     struct part *p = part_find(d, d->keys.data, d->keys.len, 0, h, &slot);
     if (!p) {
         if (d->n_data_parts >= d->cur->max_partitions)
-            return part_error(d, rec, ERROR_TYPE_PARTITIONING, ERR_CODE_PARTITION_LIMIT,
+            return part_error(d, rec, data, len, ERROR_TYPE_PARTITIONING, ERR_CODE_PARTITION_LIMIT,
                               "The number of active partitions exceeded the limit");
-        rc = part_open(d, d->keys.data, d->keys.len, 0, h, slot, rec, d->keys.data, n_keys, &p);
+        rc = part_open(d, d->keys.data, d->keys.len, 0, h, slot, rec,
+                       d->cur->dynamic ? d->keys.data : NULL, n_keys, &p);
         if (rc == HY_ENOTFOUND)
-            return part_error(d, rec, ERROR_TYPE_PARTITIONING, ERR_CODE_PREFIX,
+            return part_error(d, rec, data, len, ERROR_TYPE_PARTITIONING, ERR_CODE_PREFIX,
                               "The prefix references a partition key the record does not have");
         if (rc == HY_E2BIG)
-            return part_error(d, rec, ERROR_TYPE_PARTITIONING, ERR_CODE_PREFIX,
+            return part_error(d, rec, data, len, ERROR_TYPE_PARTITIONING, ERR_CODE_PREFIX,
                               "The evaluated prefix is longer than 512 characters");
         if (rc < 0)
             return rc;
     }
-    if ((rc = part_write(p, rec->data, rec->len)) < 0)
+    if ((rc = part_write(p, data, len)) < 0)
         return rc;
     if (d->delimit && (rc = part_write(p, "\n", 1)) < 0)
         return rc;
-    p->len += rec->len + (d->delimit ? 1 : 0);
+    p->len += len + (d->delimit ? 1 : 0);
     p->records++;
     if (p->len > d->max_part_len)
         d->max_part_len = p->len;
     return 0;
+}
+
+struct route_ctx {
+    struct delivery *d;
+    const struct streamlog_record *rec;
+};
+
+static int route_emit(void *arg, const void *data, size_t len)
+{
+    struct route_ctx *c = arg;
+    return part_route(c->d, c->rec, data, len);
+}
+
+/* One stored record through the processors (section 1.7 order), then routed. A record a
+ * processor cannot handle goes to the error output as it was stored. */
+static int part_append(struct delivery *d, const struct streamlog_record *rec)
+{
+    if (!d->proc)
+        return HY_ENOMEM; /* the batch fails and is read again; jx_refresh retries */
+    if (!process_active(d->proc))
+        return part_route(d, rec, rec->data, rec->len);
+    struct route_ctx c = {.d = d, .rec = rec};
+    struct process_error err = {0};
+    int rc = process_run(d->proc, rec->data, rec->len, route_emit, &c, &err);
+    if (rc == HY_EBADMSG)
+        return part_error(d, rec, rec->data, rec->len, err.type, err.code, err.message);
+    return rc;
 }
 
 /* Finish and commit every partition's object. Sealed first (see above). */
@@ -1572,6 +1629,7 @@ static void delivery_free(struct delivery *d)
     hy_free(d->part_index);
     jqextract_free(d->jx);
     hy_free(d->jx_query);
+    process_free(d->proc);
     buf_fini(&d->keys);
     buf_fini(&d->errline);
     buf_fini(&d->intent_prefix);

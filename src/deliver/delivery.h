@@ -22,6 +22,8 @@
 
 #include <stdint.h>
 
+#include "pipeline/process.h"
+
 struct consumer_env;
 struct consumer_ops;
 struct delivery;
@@ -29,20 +31,21 @@ struct delivery;
 /* What delivery needs of a stream's destination; all strings are copied. */
 struct delivery_target {
     const char *stream_name;
-    uint64_t version;           /* stream VersionId; appears in object names */
-    const char *bucket;         /* from BucketARN arn:aws:s3:::NAME */
-    const char *prefix;         /* NULL or "" = default YYYY/MM/dd/HH/ */
-    const char *error_prefix;   /* may be NULL */
-    uint64_t size_bytes;        /* BufferingHints.SizeInMBs * 1 MiB */
-    int interval_s;             /* BufferingHints.IntervalInSeconds */
-    int64_t create_ms;          /* stream creation time; with the name, the stream's identity in
-                                 * object ids (0 if unknown) */
-    const char *compression;    /* codec name (pipeline/codec.h); NULL = UNCOMPRESSED */
-    const char *file_extension; /* FileExtension; NULL or "" = the codec's default */
-    int append_delimiter;       /* AppendDelimiterToRecord: a newline after each record */
-    int partitioned;            /* DynamicPartitioningConfiguration.Enabled */
-    const char *jq_query;       /* MetadataExtractionQuery (NULL = none: every record fails) */
-    uint32_t max_partitions;    /* active partitions per batch; 0 = the default */
+    uint64_t version;            /* stream VersionId; appears in object names */
+    const char *bucket;          /* from BucketARN arn:aws:s3:::NAME */
+    const char *prefix;          /* NULL or "" = default YYYY/MM/dd/HH/ */
+    const char *error_prefix;    /* may be NULL */
+    uint64_t size_bytes;         /* BufferingHints.SizeInMBs * 1 MiB */
+    int interval_s;              /* BufferingHints.IntervalInSeconds */
+    int64_t create_ms;           /* stream creation time; with the name, the stream's identity in
+                                  * object ids (0 if unknown) */
+    const char *compression;     /* codec name (pipeline/codec.h); NULL = UNCOMPRESSED */
+    const char *file_extension;  /* FileExtension; NULL or "" = the codec's default */
+    int append_delimiter;        /* AppendDelimiterToRecord: a newline after each record */
+    int partitioned;             /* DynamicPartitioningConfiguration.Enabled */
+    const char *jq_query;        /* MetadataExtractionQuery (NULL = none: every record fails) */
+    uint32_t max_partitions;     /* active partitions per batch; 0 = the default */
+    struct process_opts process; /* the record processors (delimiter copied) */
 };
 
 /* Firehose's default cap on active partitions (past it records go to the error output). */

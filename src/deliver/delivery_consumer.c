@@ -9,6 +9,7 @@
 #include <cjson/cJSON.h>
 #include <string.h>
 
+#include "base/base64.h"
 #include "base/err.h"
 #include "core/consumer.h"
 #include "deliver/delivery.h"
@@ -102,7 +103,36 @@ static const char *compression_of(const cJSON *dest)
     return own ? own : str_of(dest, "CompressionFormat");
 }
 
-static void target_of(const struct consumer_env *env, struct delivery_target *t)
+#define DELIMITER_MAX 1024 /* decoded RecordDeAggregation Delimiter, bytes */
+
+/* The processors that turn one record into others (process.h), from the stored document;
+ * delim receives the decoded Delimiter. Invalid parameters were refused by check. */
+static void process_of(const cJSON *dest, struct process_opts *o, char delim[DELIMITER_MAX + 3])
+{
+    const cJSON *p;
+    memset(o, 0, sizeof *o);
+    o->decompress = processor_of(dest, "Decompression") != NULL;
+    p = processor_of(dest, "CloudWatchLogProcessing");
+    const char *dme = param_of(p, "DataMessageExtraction");
+    o->cwl_extract = p && dme && strcmp(dme, "true") == 0;
+    p = processor_of(dest, "RecordDeAggregation");
+    const char *type = param_of(p, "SubRecordType");
+    if (type && strcmp(type, "JSON") == 0) {
+        o->deagg = PROCESS_DEAGG_JSON;
+    } else if (type && strcmp(type, "DELIMITED") == 0) {
+        const char *b64 = param_of(p, "Delimiter");
+        size_t n = 0;
+        if (b64 && strlen(b64) <= (DELIMITER_MAX / 3) * 4 &&
+            base64_decode(b64, strlen(b64), (uint8_t *)delim, &n) == 0 && n > 0) {
+            o->deagg = PROCESS_DEAGG_DELIMITED;
+            o->delimiter = delim;
+            o->delimiter_len = n;
+        }
+    }
+}
+
+static void target_of(const struct consumer_env *env, struct delivery_target *t,
+                      char delim[DELIMITER_MAX + 3])
 {
     const cJSON *bh = cJSON_GetObjectItemCaseSensitive(env->dest, "BufferingHints");
     memset(t, 0, sizeof *t);
@@ -120,6 +150,7 @@ static void target_of(const struct consumer_env *env, struct delivery_target *t)
     t->partitioned = partitioning_on(env->dest);
     t->jq_query =
         param_of(processor_of(env->dest, "MetadataExtraction"), "MetadataExtractionQuery");
+    process_of(env->dest, &t->process, delim);
     t->max_partitions = (uint32_t)int_of(cJSON_GetObjectItemCaseSensitive(env->dest, "Hydrant"),
                                          "MaxActivePartitions", DELIVERY_DEFAULT_PARTITIONS);
 }
@@ -166,6 +197,45 @@ static int check_processors(const cJSON *dest, const char **reason)
             }
             continue;
         }
+        if (strcmp(t, "RecordDeAggregation") == 0) {
+            const char *type = param_of(p, "SubRecordType");
+            const char *b64 = param_of(p, "Delimiter");
+            if (!type || (strcmp(type, "JSON") != 0 && strcmp(type, "DELIMITED") != 0)) {
+                *reason = "RecordDeAggregation processor requires SubRecordType JSON or DELIMITED";
+                return HY_EINVAL;
+            }
+            if (strcmp(type, "DELIMITED") == 0) {
+                uint8_t tmp[DELIMITER_MAX + 3];
+                size_t n = 0;
+                if (!b64 || strlen(b64) > (DELIMITER_MAX / 3) * 4 ||
+                    base64_decode(b64, strlen(b64), tmp, &n) < 0 || n == 0) {
+                    *reason = "RecordDeAggregation with SubRecordType DELIMITED requires a "
+                              "base64-encoded Delimiter";
+                    return HY_EINVAL;
+                }
+            }
+            continue;
+        }
+        if (strcmp(t, "Decompression") == 0) {
+            const char *f = param_of(p, "CompressionFormat");
+            if (f && strcmp(f, "GZIP") != 0) {
+                *reason = "Decompression processor supports CompressionFormat GZIP only";
+                return HY_EINVAL;
+            }
+            continue;
+        }
+        if (strcmp(t, "CloudWatchLogProcessing") == 0) {
+            const char *dme = param_of(p, "DataMessageExtraction");
+            if (dme && strcmp(dme, "true") != 0 && strcmp(dme, "false") != 0) {
+                *reason = "DataMessageExtraction must be true or false";
+                return HY_EINVAL;
+            }
+            if (!processor_of(dest, "Decompression")) {
+                *reason = "CloudWatchLogProcessing processor requires a Decompression processor";
+                return HY_EINVAL;
+            }
+            continue;
+        }
         if (strcmp(t, "AppendDelimiterToRecord") == 0) {
             /* Firehose: AppendDelimiterToRecord takes no parameters. */
             const cJSON *params = cJSON_GetObjectItemCaseSensitive(p, "Parameters");
@@ -175,8 +245,7 @@ static int check_processors(const cJSON *dest, const char **reason)
             }
             continue;
         }
-        *reason = "hydrant does not support this processor type yet; only "
-                  "AppendDelimiterToRecord and MetadataExtraction";
+        *reason = "hydrant does not support this processor type yet (Lambda)";
         return HY_EINVAL;
     }
     return 0;
@@ -217,7 +286,8 @@ static int start(const struct consumer_env *env, void **state)
 {
     struct delivery_target t;
     struct delivery *d = NULL;
-    target_of(env, &t);
+    char delim[DELIMITER_MAX + 3];
+    target_of(env, &t, delim);
     int rc = delivery_start(env, &t, &d);
     if (rc == 0)
         *state = d;
@@ -227,7 +297,8 @@ static int start(const struct consumer_env *env, void **state)
 static int update(void *state, const struct consumer_env *env)
 {
     struct delivery_target t;
-    target_of(env, &t);
+    char delim[DELIMITER_MAX + 3];
+    target_of(env, &t, delim);
     return delivery_update(state, &t);
 }
 

@@ -4,6 +4,7 @@ exactly-once of compressed objects across kill -9."""
 
 import base64
 import collections
+import gzip
 import json
 import os
 import random
@@ -212,7 +213,7 @@ class PipelineTest(HydrantTestCase):
         with self.assertRaises(harness.ClientError) as cm:
             fh.create_delivery_stream(DeliveryStreamName="p", ExtendedS3DestinationConfiguration=dest)
         self.assertEqual(cm.exception.response["Error"]["Code"], "InvalidArgumentException")
-        self.assertIn("AppendDelimiterToRecord", cm.exception.response["Error"]["Message"])
+        self.assertIn("Lambda", cm.exception.response["Error"]["Message"])
 
     def test_compressed_objects_are_exactly_once_across_kill9(self):
         seed = int(os.environ.get("HYDRANT_IT_SEED") or random.randrange(1 << 30))
@@ -244,8 +245,89 @@ class PipelineTest(HydrantTestCase):
             self.assertEqual(got, want, "%s: records lost or duplicated after kill -9" % c)
 
 
-if __name__ == "__main__":
-    unittest.main()
+
+
+    def make(self, fh, name, processors, prefix="out/", error_prefix="err/!{firehose:error-output-type}/"):
+        dest = harness.s3_dest(bucket=name, size=1, interval=900, prefix=prefix)
+        dest["ErrorOutputPrefix"] = error_prefix
+        dest["ProcessingConfiguration"] = {"Enabled": True, "Processors": processors}
+        harness.call_lenient(fh, "create_delivery_stream", DeliveryStreamName=name,
+                             ExtendedS3DestinationConfiguration=dest)
+        harness.wait_active(fh, name)
+
+    def bodies(self, srv, bucket):
+        """{first path segment after the prefix: concatenated bytes} over a bucket's objects."""
+        out = collections.defaultdict(bytes)
+        for k in srv.objects(bucket):
+            out[k.split("/")[0] + ("/" + k.split("/")[1] if k.startswith("err/") else "")] += \
+                srv.read_object(bucket, k)
+        return out
+
+    def test_cloudwatch_logs_subscription_payloads_become_their_log_events(self):
+        srv = self.start_server()
+        fh = srv.client()
+        self.make(fh, "cwl", [
+            {"Type": "Decompression", "Parameters": [{"ParameterName": "CompressionFormat", "ParameterValue": "GZIP"}]},
+            {"Type": "CloudWatchLogProcessing", "Parameters": [{"ParameterName": "DataMessageExtraction", "ParameterValue": "true"}]},
+            {"Type": "AppendDelimiterToRecord"}])
+        def payload(kind, msgs):
+            doc = {"messageType": kind, "owner": "123456789012", "logGroup": "g", "logStream": "s",
+                   "subscriptionFilters": ["f"],
+                   "logEvents": [{"id": str(i), "timestamp": 1764475200000 + i, "message": m}
+                                 for i, m in enumerate(msgs)]}
+            return gzip.compress(json.dumps(doc).encode())
+        recs = [payload("CONTROL_MESSAGE", ["CWL CONTROL MESSAGE: Checking health of destination Firehose."]),
+                payload("DATA_MESSAGE", ["first line", "second \"quoted\" line"]),
+                b"not gzip at all",
+                payload("DATA_MESSAGE", ["third line"])]
+        put_all(fh, "cwl", recs)
+        self.assertEqual(srv.stop(signal.SIGTERM), 0)
+        b = self.bodies(srv, "cwl")
+        self.assertEqual(b["out"], b'first line\nsecond "quoted" line\nthird line\n')
+        errs = [json.loads(l) for l in b["err/decompression-failed"].splitlines()]
+        self.assertEqual([base64.b64decode(e["rawData"]) for e in errs], [b"not gzip at all"])
+        self.assertEqual(set(b), {"out", "err/decompression-failed"})
+
+    def test_record_deaggregation_json_and_delimited(self):
+        srv = self.start_server()
+        fh = srv.client()
+        self.make(fh, "dj", [{"Type": "RecordDeAggregation", "Parameters": [
+            {"ParameterName": "SubRecordType", "ParameterValue": "JSON"}]}, {"Type": "AppendDelimiterToRecord"}])
+        self.make(fh, "dd", [{"Type": "RecordDeAggregation", "Parameters": [
+            {"ParameterName": "SubRecordType", "ParameterValue": "DELIMITED"},
+            {"ParameterName": "Delimiter", "ParameterValue": "IyMjIw=="}]}, {"Type": "AppendDelimiterToRecord"}])
+        put_all(fh, "dj", [b'{"a":1}{"a":2}\n {"a":"}{"}\n', b'{"a":', b'[1,2]'])
+        put_all(fh, "dd", [b"x####y########z", b"####", b"plain"])
+        self.assertEqual(srv.stop(signal.SIGTERM), 0)
+        j = self.bodies(srv, "dj")
+        self.assertEqual(j["out"], b'{"a":1}\n{"a":2}\n{"a":"}{"}\n[1,2]\n')
+        errs = [json.loads(l) for l in j["err/processing-failed"].splitlines()]
+        self.assertEqual([base64.b64decode(e["rawData"]) for e in errs], [b'{"a":'])
+        self.assertEqual(self.bodies(srv, "dd")["out"], b"x\ny\nz\nplain\n")
+
+    def test_processor_parameters_are_validated(self):
+        srv = self.start_server()
+        fh = srv.client()
+        cases = [
+            ([{"Type": "RecordDeAggregation", "Parameters": [{"ParameterName": "SubRecordType", "ParameterValue": "XML"}]}],
+             "SubRecordType"),
+            ([{"Type": "RecordDeAggregation", "Parameters": [{"ParameterName": "SubRecordType", "ParameterValue": "DELIMITED"}]}],
+             "Delimiter"),
+            ([{"Type": "CloudWatchLogProcessing", "Parameters": [{"ParameterName": "DataMessageExtraction", "ParameterValue": "true"}]}],
+             "Decompression"),
+            ([{"Type": "AppendDelimiterToRecord", "Parameters": [{"ParameterName": "Delimiter", "ParameterValue": "Cg=="}]}],
+             "parameters"),
+            ([{"Type": "MetadataExtraction", "Parameters": [{"ParameterName": "MetadataExtractionQuery", "ParameterValue": "{a:.a}"},
+                                                            {"ParameterName": "JsonParsingEngine", "ParameterValue": "JQ-1.6"}]}],
+             "Dynamic Partitioning"),
+        ]
+        for procs, needle in cases:
+            dest = harness.s3_dest(bucket="v")
+            dest["ProcessingConfiguration"] = {"Enabled": True, "Processors": procs}
+            with self.assertRaises(harness.ClientError) as cm:
+                harness.lenient(fh).create_delivery_stream(DeliveryStreamName="v", ExtendedS3DestinationConfiguration=dest)
+            self.assertEqual(cm.exception.response["Error"]["Code"], "InvalidArgumentException", procs)
+            self.assertIn(needle, cm.exception.response["Error"]["Message"], procs)
 
 
 def part_decl(name, bucket, cap=3, size=1, interval=900, compression=None):
@@ -352,3 +434,7 @@ class PartitionTest(HydrantTestCase):
                 self.assertTrue(k.endswith(".gz"), k)
                 got.update(DECODERS["GZIP"](body).split(b"\n")[:-1])
         self.assertEqual(got, collections.Counter(recs[:sent]), "records lost or duplicated")
+
+
+if __name__ == "__main__":
+    unittest.main()
