@@ -24,6 +24,8 @@ struct cc_out {
 
 static int cc_put(struct cc_out *o, const void *p, size_t n)
 {
+    if (n == 0)
+        return 0;
     if (o->len + n > o->cap) {
         size_t cap = o->cap ? o->cap : 4096;
         while (cap < o->len + n)
