@@ -25,6 +25,7 @@
 #include "pipeline/codec.h"
 #include "pipeline/jqextract.h"
 #include "pipeline/process.h"
+#include "pipeline/tzone.h"
 #include "core/consumer.h"
 #include "core/stats.h"
 #include "sink/sink.h"
@@ -143,7 +144,8 @@ struct target {
     int partitioned; /* several objects per batch: dynamic partitioning or processors */
     int dynamic;     /* DynamicPartitioningConfiguration.Enabled */
     struct process_opts process;
-    char *jq_query; /* MetadataExtractionQuery ("" when none) */
+    struct tzone *tz; /* CustomTimeZone; NULL = UTC */
+    char *jq_query;   /* MetadataExtractionQuery ("" when none) */
     uint32_t max_partitions;
 };
 
@@ -248,6 +250,7 @@ static void target_free(struct target *t)
     hy_free(t->extension);
     hy_free(t->jq_query);
     hy_free((void *)t->process.delimiter);
+    tzone_free(t->tz);
     hy_free(t);
 }
 
@@ -275,6 +278,16 @@ static struct target *target_copy(const struct delivery_target *src)
         if (dl)
             memcpy(dl, src->process.delimiter, src->process.delimiter_len);
         t->process.delimiter = dl;
+    }
+    /* The consumer's check refused unknown zones; an old catalog entry falls back to UTC. */
+    int tz_rc = 0;
+    if (src->time_zone && src->time_zone[0] && strcmp(src->time_zone, "UTC") != 0 &&
+        (tz_rc = tzone_open(src->time_zone, &t->tz)) < 0 && tz_rc != HY_ENOMEM)
+        LOG_ERROR("delivery", "CustomTimeZone not usable, using UTC", "stream=%s err=%s",
+                  t->stream_name ? t->stream_name : "", hy_errname(tz_rc));
+    if (tz_rc == HY_ENOMEM) {
+        target_free(t);
+        return NULL;
     }
     t->partitioned = t->dynamic || t->process.decompress || t->process.cwl_extract ||
                      t->process.deagg != PROCESS_DEAGG_NONE;
@@ -685,6 +698,7 @@ static int intent_create(struct delivery *d, const struct streamlog_record *rec)
         .stream_id = d->cur->stream_id,
         .first_seq = rec->seq,
         .first_arrival_ms = rec->arrival_ms,
+        .utc_offset_s = tzone_offset(d->cur->tz, rec->arrival_ms / 1000),
     };
     int rc;
 
@@ -947,6 +961,7 @@ static int part_key(struct delivery *d, struct part *p, const struct streamlog_r
         .stream_id = keyname_derive_id(d->cur->stream_id, p->id, p->id_len),
         .first_seq = d->intent_first,
         .first_arrival_ms = rec->arrival_ms,
+        .utc_offset_s = tzone_offset(d->cur->tz, rec->arrival_ms / 1000),
     };
     int rc;
     buf_reset(&p->key);

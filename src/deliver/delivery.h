@@ -46,6 +46,7 @@ struct delivery_target {
     const char *jq_query;        /* MetadataExtractionQuery (NULL = none: every record fails) */
     uint32_t max_partitions;     /* active partitions per batch; 0 = the default */
     struct process_opts process; /* the record processors (delimiter copied) */
+    const char *time_zone;       /* CustomTimeZone; NULL or "" = UTC */
 };
 
 /* Firehose's default cap on active partitions (past it records go to the error output). */

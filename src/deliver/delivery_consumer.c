@@ -16,6 +16,7 @@
 #include "deliver/keyname.h"
 #include "pipeline/codec.h"
 #include "pipeline/jqextract.h"
+#include "pipeline/tzone.h"
 
 /* Firehose: BufferingHints defaults for S3 (a stored document always has both). */
 #define DEFAULT_SIZE_MB 5
@@ -151,6 +152,7 @@ static void target_of(const struct consumer_env *env, struct delivery_target *t,
     t->jq_query =
         param_of(processor_of(env->dest, "MetadataExtraction"), "MetadataExtractionQuery");
     process_of(env->dest, &t->process, delim);
+    t->time_zone = str_of(env->dest, "CustomTimeZone");
     t->max_partitions = (uint32_t)int_of(cJSON_GetObjectItemCaseSensitive(env->dest, "Hydrant"),
                                          "MaxActivePartitions", DELIVERY_DEFAULT_PARTITIONS);
 }
@@ -270,6 +272,17 @@ static int check(const cJSON *dest, const char **reason)
         /* hydrant has no Lambda processor: the keys can only come from a JQ query. */
         *reason = "Dynamic Partitioning requires a MetadataExtraction processor in hydrant";
         return HY_EINVAL;
+    }
+    const char *tz = str_of(dest, "CustomTimeZone");
+    if (rc == 0 && tz && tz[0] && strcmp(tz, "UTC") != 0) {
+        struct tzone *z = NULL;
+        int zrc = tzone_open(tz, &z);
+        tzone_free(z);
+        if (zrc < 0) {
+            *reason = zrc == HY_ENOMEM ? "out of memory"
+                                       : "CustomTimeZone is not a valid IANA time zone name";
+            return HY_EINVAL;
+        }
     }
     const cJSON *own = cJSON_GetObjectItemCaseSensitive(dest, "Hydrant");
     const cJSON *cap = cJSON_GetObjectItemCaseSensitive(own, "MaxActivePartitions");

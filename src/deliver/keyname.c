@@ -446,7 +446,7 @@ int keyname_prefix_eval(const char *prefix, const struct keyname_batch *r,
 {
     struct when w;
     struct walk wk;
-    when_init(&w, r->first_arrival_ms);
+    when_init(&w, r->first_arrival_ms + (int64_t)r->utc_offset_s * 1000);
     walk_init(&wk, r, &w, out);
     wk.is_error_prefix = error_output_type != NULL;
     wk.error_output_type = error_output_type;
@@ -458,7 +458,7 @@ static int append_suffix(const struct keyname_batch *r, struct buf *out)
 {
     struct when w;
     char id[KEYNAME_ID_LEN + 1];
-    when_init(&w, r->first_arrival_ms);
+    when_init(&w, r->first_arrival_ms + (int64_t)r->utc_offset_s * 1000);
     keyname_batch_id(r, id);
     return buf_printf(out, "%s-%llu-%04d-%02d-%02d-%02d-%02d-%02d-%s",
                       r->stream_name ? r->stream_name : "", (unsigned long long)r->version,
@@ -486,7 +486,7 @@ int keyname_error_key(const char *prefix, const char *error_prefix, const char *
         /* Firehose: ErrorOutputPrefix null -> <prefix><error-output-type>/YYYY/MM/dd/HH/. */
         struct when w;
         struct walk wk;
-        when_init(&w, r->first_arrival_ms);
+        when_init(&w, r->first_arrival_ms + (int64_t)r->utc_offset_s * 1000);
         walk_init(&wk, r, &w, out);
         rc = walk_prefix(&wk, prefix, 0);
         if (rc == 0)
@@ -512,6 +512,7 @@ void keyname_damage_batch(const char *stream_name, uint64_t version, uint64_t st
     out->first_arrival_ms = when_ms;
     out->part_keys = NULL;
     out->n_part_keys = 0;
+    out->utc_offset_s = 0;
 }
 
 uint64_t keyname_derive_id(uint64_t stream_id, const void *p, size_t len)

@@ -6,7 +6,8 @@
  * The prefix may hold expressions !{timestamp:<pattern>}, !{firehose:random-string} and (error
  * prefixes only) !{firehose:error-output-type}. NULL or "" means the default "yyyy/MM/dd/HH/";
  * a prefix without a timestamp expression gets "yyyy/MM/dd/HH/" appended, as Firehose does.
- * Every timestamp (prefix and suffix) is the UTC arrival time of the batch's first (oldest) record.
+ * Every timestamp (prefix and suffix) is the arrival time of the batch's first (oldest) record, in
+ * UTC or the stream's CustomTimeZone (utc_offset_s).
  *
  * Unlike Firehose, nothing here is random: <id> (UUID-shaped) and each "random-string" are hashed
  * from (stream identity, first seq) only, so a batch's key is known when the batch opens (before
@@ -39,6 +40,9 @@ struct keyname_batch {
      * dynamic partitioning is off (then those expressions are HY_EINVAL). */
     const char *part_keys;
     size_t n_part_keys;
+    /* CustomTimeZone: seconds east of UTC at first_arrival_ms (0 = UTC); every timestamp of
+     * the key (prefix and suffix) is local time in that zone. */
+    int32_t utc_offset_s;
 };
 
 /* Identity of a stream incarnation from its name and creation time (epoch ms; 0 if unknown), so

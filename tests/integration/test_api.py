@@ -113,8 +113,8 @@ class ApiTest(HydrantTestCase):
         dest = s3_dest()
         dest["ProcessingConfiguration"] = {"Enabled": True, "Processors": [{"Type": "Lambda"}]}
         with self.assertRaises(self.fh.exceptions.InvalidArgumentException):
-            self.fh.create_delivery_stream(DeliveryStreamName=name,
-                                           ExtendedS3DestinationConfiguration=dest)
+            harness.call_lenient(self.fh, "create_delivery_stream", DeliveryStreamName=name,
+                                 ExtendedS3DestinationConfiguration=dest)
         self.assertClientError(self.fh.describe_delivery_stream, "ResourceNotFoundException",
                                DeliveryStreamName=name)
 

@@ -329,6 +329,31 @@ class PipelineTest(HydrantTestCase):
             self.assertEqual(cm.exception.response["Error"]["Code"], "InvalidArgumentException", procs)
             self.assertIn(needle, cm.exception.response["Error"]["Message"], procs)
 
+    def test_custom_time_zone_sets_prefix_and_suffix_times(self):
+        srv = self.start_server()
+        fh = srv.client()
+        dest = harness.s3_dest(bucket="tz", size=1, interval=0, prefix="h=!{timestamp:yyyy-MM-dd'T'HH}/")
+        dest["ErrorOutputPrefix"] = "e/!{firehose:error-output-type}/"
+        dest["CustomTimeZone"] = "Asia/Tokyo"
+        harness.call_lenient(fh, "create_delivery_stream", DeliveryStreamName="tz",
+                             ExtendedS3DestinationConfiguration=dest)
+        d = harness.wait_active(fh, "tz")
+        self.assertEqual(d["Destinations"][0]["ExtendedS3DestinationDescription"].get("CustomTimeZone"), "Asia/Tokyo")
+        t0 = time.time()
+        put_all(fh, "tz", [b"x"])
+        keys = wait_until(lambda: srv.objects("tz"), 10, what="object")
+        t1 = time.time()
+        jst = {time.strftime("%Y-%m-%dT%H", time.gmtime(t + 9 * 3600)) for t in (t0 - 1, t1 + 1)}
+        m = re.match(r"^h=([0-9T-]+)/tz-1-(\d{4}-\d\d-\d\d-\d\d)-", keys[0])
+        self.assertIsNotNone(m, keys)
+        self.assertIn(m.group(1), jst)
+        self.assertEqual(m.group(2), m.group(1).replace("T", "-"), "suffix in the same zone")
+        dest["CustomTimeZone"] = "Mars/Olympus"
+        with self.assertRaises(harness.ClientError) as cm:
+            harness.lenient(fh).create_delivery_stream(DeliveryStreamName="tz2", ExtendedS3DestinationConfiguration=dest)
+        self.assertEqual(cm.exception.response["Error"]["Code"], "InvalidArgumentException")
+        self.assertIn("CustomTimeZone", cm.exception.response["Error"]["Message"])
+
 
 def part_decl(name, bucket, cap=3, size=1, interval=900, compression=None):
     dest = harness.s3_dest(bucket=bucket, size=size, interval=interval, compression=compression)

@@ -74,11 +74,6 @@ static int check_dest(const cJSON *d, struct awsjson_err *e)
         firehose_dest_unsupported(e, "KMSEncryptionConfig (objects are stored unencrypted)");
         return -1;
     }
-    const char *tz = str_of(d, "CustomTimeZone");
-    if (tz && tz[0] && strcmp(tz, "UTC") != 0) {
-        firehose_dest_unsupported(e, "CustomTimeZone other than UTC");
-        return -1;
-    }
     const char *arn = str_of(d, "BucketARN");
     const char *bucket = arn ? firehose_valid_bucket(arn) : NULL;
     /* The bucket becomes a directory under <data-dir>/s3; the model's pattern already keeps
