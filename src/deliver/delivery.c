@@ -883,7 +883,7 @@ static struct part *part_find(struct delivery *d, const char *id, size_t id_len,
         }
         struct part *p = d->parts[at];
         if (p->hash == h && p->is_error == is_error && p->id_len == id_len &&
-            memcmp(p->id, id, id_len) == 0)
+            (id_len == 0 || memcmp(p->id, id, id_len) == 0))
             return p;
     }
 }
@@ -1010,7 +1010,8 @@ static int part_open(struct delivery *d, const char *id, size_t id_len, int is_e
     buf_init(&p->key, KEY_MAX_LEN);
     if (!(p->id = hy_malloc(id_len + 1)))
         goto fail;
-    memcpy(p->id, id, id_len);
+    if (id_len) /* id may be NULL when empty (no partition keys) */
+        memcpy(p->id, id, id_len);
     p->id[id_len] = '\0';
     if ((rc = buf_reserve(&p->staging, PART_STAGING_LEN)) < 0)
         goto fail;

@@ -354,6 +354,59 @@ class PipelineTest(HydrantTestCase):
         self.assertEqual(cm.exception.response["Error"]["Code"], "InvalidArgumentException")
         self.assertIn("CustomTimeZone", cm.exception.response["Error"]["Message"])
 
+    def test_prefix_rules_answer_invalid_argument_with_the_rule(self):
+        srv = self.start_server()
+        fh = srv.client()
+        dp = {"Enabled": True}
+        mx = {"Enabled": True, "Processors": [{"Type": "MetadataExtraction", "Parameters": [
+            {"ParameterName": "MetadataExtractionQuery", "ParameterValue": "{k: .k}"},
+            {"ParameterName": "JsonParsingEngine", "ParameterValue": "JQ-1.6"}]}]}
+        cases = [
+            ({"Prefix": "!{timestamp:yyyy}/"},
+             "ErrorOutputPrefix is required when Prefix contains expressions"),
+            ({"Prefix": "!{timestamp:yyyy}/", "ErrorOutputPrefix": "err/"},
+             "ErrorOutputPrefix must contain !{firehose:error-output-type} when Prefix contains expressions"),
+            ({"Prefix": "k=!{partitionKeyFromQuery:k}/", "ErrorOutputPrefix": "e/!{firehose:error-output-type}/"},
+             "Dynamic Partitioning Namespaces can only be part of a prefix expression when Dynamic "
+             "Partitioning is enabled"),
+            ({"Prefix": "!{firehose:error-output-type}/", "ErrorOutputPrefix": "e/!{firehose:error-output-type}/"},
+             "!{firehose:error-output-type} may only be used in ErrorOutputPrefix"),
+            ({"Prefix": "a!{b"}, "'!{' may only start an expression of the form !{namespace:value}"),
+            ({"Prefix": "!{timestamp:yyyy", "ErrorOutputPrefix": "e/"}, "Prefix expression is missing its closing '}'"),
+            ({"Prefix": "!{timestamp:qq}/", "ErrorOutputPrefix": "e/!{firehose:error-output-type}/"},
+             "Unsupported timestamp pattern"),
+            ({"Prefix": "!{other:x}/", "ErrorOutputPrefix": "e/!{firehose:error-output-type}/"},
+             "Unknown prefix expression namespace"),
+            ({"Prefix": "k=!{partitionKeyFromQuery:k}/", "DynamicPartitioningConfiguration": dp,
+              "ProcessingConfiguration": mx}, "ErrorOutputPrefix is required when Dynamic Partitioning is enabled"),
+            ({"Prefix": "k=!{partitionKeyFromQuery:k}/", "ErrorOutputPrefix": "e/!{partitionKeyFromQuery:k}/",
+              "DynamicPartitioningConfiguration": dp, "ProcessingConfiguration": mx},
+             "Dynamic Partitioning Namespaces cannot be part of ErrorOutputPrefix"),
+            ({"Prefix": "k=!{partitionKeyFromLambda:k}/", "ErrorOutputPrefix": "e/!{firehose:error-output-type}/",
+              "DynamicPartitioningConfiguration": dp, "ProcessingConfiguration": mx}, "partitionKeyFromLambda"),
+            ({"Prefix": "k=!{partitionKeyFromQuery:k}/", "ErrorOutputPrefix": "e/!{firehose:error-output-type}/",
+              "DynamicPartitioningConfiguration": dp}, "requires a MetadataExtraction processor"),
+        ]
+        for extra, message in cases:
+            dest = harness.s3_dest(bucket="rules")
+            dest.update(extra)
+            with self.assertRaises(harness.ClientError) as cm:
+                harness.lenient(fh).create_delivery_stream(DeliveryStreamName="rules",
+                                                           ExtendedS3DestinationConfiguration=dest)
+            err = cm.exception.response["Error"]
+            self.assertEqual(err["Code"], "InvalidArgumentException", extra)
+            self.assertIn(message, err["Message"], extra)
+        # Dynamic partitioning is chosen at creation only.
+        harness.create_stream(fh, "rules-ok", bucket="rules")
+        d = harness.wait_active(fh, "rules-ok")
+        with self.assertRaises(harness.ClientError) as cm:
+            harness.lenient(fh).update_destination(
+                DeliveryStreamName="rules-ok", CurrentDeliveryStreamVersionId=d["VersionId"],
+                DestinationId=d["Destinations"][0]["DestinationId"],
+                ExtendedS3DestinationUpdate={"DynamicPartitioningConfiguration": dp})
+        self.assertEqual(cm.exception.response["Error"]["Code"], "InvalidArgumentException")
+        self.assertIn("Dynamic partitioning can only be enabled", cm.exception.response["Error"]["Message"])
+
 
 def part_decl(name, bucket, cap=3, size=1, interval=900, compression=None):
     dest = harness.s3_dest(bucket=bucket, size=size, interval=interval, compression=compression)
