@@ -820,6 +820,55 @@ static void test_large_size_hint_streams_to_disk_without_a_batch_sized_buffer(vo
     assert_int_equal(f->stats.delivery_bytes, (uint64_t)RECS * REC_LEN);
 }
 
+static void test_compressed_batch_streams_with_bounded_memory(void **state)
+{
+    /* The same with GZIP: the codec's state is fixed, so 24 incompressible ~1 MB records under
+     * a 64 MiB hint reach the temp file while the batch is open, without heap growth. */
+    enum { RECS = 24, REC_LEN = 1000000 };
+    struct fixture *f = *state;
+    static char rec[REC_LEN];
+    uint32_t x = 2463534242u;
+    for (int i = 0; i < RECS; i++) {
+        struct streamlog_rec wr = {.data = rec, .len = REC_LEN};
+        struct done dn = {.fired = 0};
+        struct streamlog_append a = {
+            .recs = &wr, .n = 1, .arrival_ms = T_NOV, .done = on_done, .arg = &dn};
+        for (int j = 0; j < REC_LEN; j++) {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            rec[j] = (char)x;
+        }
+        pthread_mutex_init(&dn.mu, NULL);
+        pthread_cond_init(&dn.cv, NULL);
+        assert_int_equal(streamlog_append(f->w, &a), 0);
+        pthread_mutex_lock(&dn.mu);
+        while (!dn.fired)
+            pthread_cond_wait(&dn.cv, &dn.mu);
+        pthread_mutex_unlock(&dn.mu);
+        pthread_mutex_destroy(&dn.mu);
+        pthread_cond_destroy(&dn.cv);
+    }
+    size_t before = heap_in_use();
+    struct delivery_target t = target(NULL, 64u << 20, 900);
+    t.compression = "GZIP";
+    assert_int_equal(start_with(f, &t), 0);
+    off_t largest = 0;
+    int64_t deadline = hytime_mono_ms() + 8 * POLL_MS;
+    while (largest < (off_t)(RECS - 2) * REC_LEN && hytime_mono_ms() < deadline) {
+        sleep_ms(5);
+        count_temps(f->s3_root, &largest);
+    }
+    if (largest < (off_t)(RECS - 2) * REC_LEN)
+        fail_msg("open batch's temp file has %lld bytes", (long long)largest);
+    size_t after = heap_in_use();
+    if (after > before && after - before > (8u << 20))
+        fail_msg("heap grew by %zu bytes while compressing a batch", after - before);
+    stop(f, 1);
+    assert_int_equal(f->stats.delivery_bytes, (uint64_t)RECS * REC_LEN);
+    assert_int_equal(f->stats.delivery_objects, 1);
+}
+
 static void test_delivered_log_segments_are_trimmed(void **state)
 {
     struct fixture *f = *state;
@@ -1145,6 +1194,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_interval_zero_delivers_durable_records_into_one_exact_object),
         T(test_partition_commit_failure_replays_exactly_the_sealed_range),
+        T(test_compressed_batch_streams_with_bounded_memory),
         T(test_records_appended_while_running_reach_an_object_promptly),
         T(test_size_hint_cuts_objects_covering_every_record_once_in_order),
         T(test_intent_replay_uses_exactly_the_stored_bucket_and_key_after_target_change),
