@@ -52,6 +52,9 @@ $(BUILD)/loadgen: bench/loadgen.c $(BUILD)/libhydrant.a
 $(BUILD)/pipeline_bench: bench/pipeline_bench.c $(BUILD)/libhydrant.a
 	$(CC) $(CFLAGS_BASE) $(CFLAGS) -o $@ $^ $(LIBS)
 
+$(BUILD)/deflate_bench: bench/deflate_bench.c
+	$(CC) $(CFLAGS_BASE) $(CFLAGS) -o $@ $^ -ldeflate -lz
+
 $(BUILD)/parse: bench/parse.c $(BUILD)/libhydrant.a
 	$(CC) $(CFLAGS_BASE) $(CFLAGS) -o $@ $^ $(LIBS)
 

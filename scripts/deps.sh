@@ -4,7 +4,7 @@
 #   scripts/deps.sh test   also everything the tests, sanitizers and fuzzers need
 set -eu
 run_pkgs="gcc make pkg-config libcjson-dev libh2o-evloop-dev zlib1g-dev libzstd-dev libsnappy-dev libjq-dev"
-test_pkgs="$run_pkgs libcmocka-dev clang libclang-rt-14-dev libfuzzer-14-dev awscli python3-boto3 cppcheck clang-format python3-snappy zstd unzip"
+test_pkgs="$run_pkgs libcmocka-dev clang libclang-rt-14-dev libfuzzer-14-dev awscli python3-boto3 cppcheck clang-format python3-snappy zstd unzip libdeflate-dev"
 case "${1:-run}" in
     run) want=$run_pkgs ;;
     test) want=$test_pkgs ;;

@@ -2,7 +2,9 @@
  * codec_gzip: GZIP objects (RFC 1952) with zlib's streaming deflate, one gzip member per object.
  * zlib rather than libdeflate: libdeflate compresses whole buffers only, so streaming an object
  * with bounded memory would need one gzip member per buffer (valid, but some readers stop at the
- * first member). Not measured against libdeflate yet: bench/pipeline.sh times zlib alone.
+ * first member). Measured (bench/deflate_bench.c, level 6, varied JSON): libdeflate with a
+ * member per 1 MiB was about 30 % faster (40 vs 30 MB/s) and 7 % smaller; zlib is kept for the
+ * single-member object Firehose readers expect, at that cost.
  */
 #include <zlib.h>
 
