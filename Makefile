@@ -11,12 +11,12 @@
 CC ?= cc
 BUILD ?= build
 WERROR ?=
-PKGS := libcjson libcrypto libcurl
+PKGS := libcjson libcrypto libcurl zlib libzstd
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wstrict-prototypes -Wvla \
 	-Wformat=2 -Wno-unused-parameter -Isrc $(WERROR) -MMD -MP -pthread \
 	$(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 CFLAGS ?= -O2 -g -D_FORTIFY_SOURCE=2
-LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lh2o-evloop -pthread -lm
+PKGS := libcjson libcrypto libcurl zlib libzstd
 
 SRC := $(filter-out src/main.c,$(wildcard src/*/*.c src/*/*/*.c))
 OBJ := $(SRC:%.c=$(BUILD)/obj/%.o)
@@ -49,11 +49,7 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/libhydrant.a
 $(BUILD)/loadgen: bench/loadgen.c $(BUILD)/libhydrant.a
 	$(CC) $(CFLAGS_BASE) $(CFLAGS) -o $@ $^ $(LIBS)
 
-$(BUILD)/authbench: bench/authbench.c $(BUILD)/libhydrant.a
-	$(CC) $(CFLAGS_BASE) $(CFLAGS) -o $@ $^ $(LIBS)
-
-$(BUILD)/authload: bench/authload.c
-	$(CC) $(CFLAGS_BASE) $(CFLAGS) -o $@ $^
+LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lsnappy -ljq -lh2o-evloop -pthread -lm
 
 $(BUILD)/parse: bench/parse.c $(BUILD)/libhydrant.a
 	$(CC) $(CFLAGS_BASE) $(CFLAGS) -o $@ $^ $(LIBS)
