@@ -7,6 +7,7 @@
  */
 #include "api/admin/admin.h"
 #include "api/firehose/firehose.h"
+#include "api/s3/s3.h"
 #include "base/err.h"
 #include "base/fsutil.h"
 #include "base/log.h"
@@ -107,6 +108,7 @@ struct options {
     const char *region;
     const char *account_id;
     const char *streams_file;
+    const char *s3_domain;
     unsigned long long quota_mib;
     unsigned long long io_threads;
     unsigned long long max_streams;
@@ -166,6 +168,7 @@ static int parse_flags(int argc, char **argv, struct options *o)
     const char *max_streams = env_or("HYDRANT_MAX_STREAMS", "5000");
     const char *append_wait = env_or("HYDRANT_APPEND_WAIT_MS", "5000");
     o->streams_file = env_or("HYDRANT_STREAMS", NULL);
+    o->s3_domain = env_or("HYDRANT_S3_DOMAIN", "localhost");
     static const struct option longopts[] = {
         {"listen", required_argument, NULL, 'l'},
         {"data-dir", required_argument, NULL, 'd'},
@@ -177,6 +180,7 @@ static int parse_flags(int argc, char **argv, struct options *o)
         {"max-streams", required_argument, NULL, 'm'},
         {"streams", required_argument, NULL, 's'},
         {"append-wait-ms", required_argument, NULL, 'w'},
+        {"s3-domain", required_argument, NULL, 'D'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -212,6 +216,9 @@ static int parse_flags(int argc, char **argv, struct options *o)
             break;
         case 'w':
             append_wait = optarg;
+            break;
+        case 'D':
+            o->s3_domain = optarg;
             break;
         case 'h':
             usage(stdout);
@@ -315,6 +322,7 @@ static int serve(int argc, char **argv)
     struct service *svc = NULL;
     struct firehose *fh = NULL;
     struct admin *ad = NULL;
+    struct s3 *s3 = NULL;
     struct loops loops = {0};
     rc = service_open(&scfg, &svc);
     if (rc) {
@@ -329,7 +337,8 @@ static int serve(int argc, char **argv)
     };
     int code = 1;
     ad = admin_new(svc);
-    if (firehose_new(&fcfg, &fh) || !ad) {
+    struct s3_config s3cfg = {.root = s3_root, .region = o.region, .domain = o.s3_domain};
+    if (firehose_new(&fcfg, &fh) || !ad || s3_new(&s3cfg, &s3)) {
         LOG_ERROR("main", "out of memory", "%s", "");
         goto out;
     }
@@ -341,12 +350,16 @@ static int serve(int argc, char **argv)
             goto out;
         }
     }
-    /* The router's table: hydrant's own paths, then the JSON protocols by X-Amz-Target, then
-     * the fallback (Firehose answers UnknownOperationException / 404 as AWS does). */
+    /* The router's table: hydrant's own paths, then the JSON protocols by X-Amz-Target (an
+     * unknown target, or a JSON-protocol body without one, is Firehose's
+     * UnknownOperationException as AWS answers), then S3 REST as the fallback: S3 clients never
+     * send X-Amz-Target. */
     const struct router_route routes[] = {
         {ROUTER_PATH_PREFIX, "/_hydrant/", admin_handle, ad},
         {ROUTER_TARGET_PREFIX, "Firehose_20150804.", firehose_handle, fh},
-        {ROUTER_ANY, NULL, firehose_handle, fh},
+        {ROUTER_TARGET_PREFIX, "", firehose_handle, fh},
+        {ROUTER_CTYPE_PREFIX, "application/x-amz-json", firehose_handle, fh},
+        {ROUTER_ANY, NULL, s3_handle, s3},
     };
     struct router router = {routes, sizeof routes / sizeof routes[0]};
     rc = loops_new(&loops, &hcfg, &router, (size_t)o.io_threads);
@@ -391,6 +404,7 @@ out:
     loops_free(&loops);
     firehose_free(fh);
     admin_free(ad);
+    s3_free(s3);
     service_close(svc);
     if (code == 0)
         LOG_INFO("main", "stopped", "%s", "");
