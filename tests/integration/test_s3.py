@@ -502,25 +502,7 @@ class CliS3Base(HydrantTestCase):
     def path(self, *parts):
         return os.path.join(self.tmp, *parts)
 
-    def run_cycle(self, bucket, big_mib):
-        self.cli("s3", "mb", "s3://" + bucket)
-        _rc, out, _e = self.cli("s3", "ls")
-        self.assertIn(bucket, out)
-        src = self.path(bucket + "-src")
-        os.makedirs(os.path.join(src, "sub"))
-        files = {"a.txt": b"alpha\n", "sub/b+c.txt": b"bee\n", "sub/sp ace.bin": os.urandom(3000)}
-        for name, data in files.items():
-            with open(os.path.join(src, name), "wb") as f:
-                f.write(data)
-        self.cli("s3", "sync", "--only-show-errors", src, "s3://%s/tree/" % bucket)
-        _rc, out, _e = self.cli("s3", "ls", "--recursive", "s3://%s/tree/" % bucket)
-        for name in files:
-            self.assertIn("tree/" + name, out)
-        dst = self.path(bucket + "-dst")
-        self.cli("s3", "sync", "--only-show-errors", "s3://%s/tree/" % bucket, dst)
-        for name, data in files.items():
-            with open(os.path.join(dst, name), "rb") as f:
-                self.assertEqual(f.read(), data, name)
+    def cli_errors(self, bucket):
         # presigned GET through plain urllib
         _rc, url, _e = self.cli("s3", "presign", "s3://%s/tree/a.txt" % bucket)
         with urllib.request.urlopen(url.strip(), timeout=30) as resp:
@@ -539,6 +521,27 @@ class CliS3Base(HydrantTestCase):
         self.assertIn("NoSuchKey", err)
         rc, _o, err = self.cli("s3", "rb", "s3://" + bucket, check=False)
         self.assertIn("BucketNotEmpty", err)
+
+    def run_cycle(self, bucket, big_mib, full=True):
+        """Each CLI start costs 1-2 s here: v1 runs the core of the cycle only."""
+        self.cli("s3", "mb", "s3://" + bucket)
+        src = self.path(bucket + "-src")
+        os.makedirs(os.path.join(src, "sub"))
+        files = {"a.txt": b"alpha\n", "sub/b+c.txt": b"bee\n", "sub/sp ace.bin": os.urandom(3000)}
+        for name, data in files.items():
+            with open(os.path.join(src, name), "wb") as f:
+                f.write(data)
+        self.cli("s3", "sync", "--only-show-errors", src, "s3://%s/tree/" % bucket)
+        _rc, out, _e = self.cli("s3", "ls", "--recursive", "s3://%s/tree/" % bucket)
+        for name in files:
+            self.assertIn("tree/" + name, out)
+        dst = self.path(bucket + "-dst")
+        self.cli("s3", "sync", "--only-show-errors", "s3://%s/tree/" % bucket, dst)
+        for name, data in files.items():
+            with open(os.path.join(dst, name), "rb") as f:
+                self.assertEqual(f.read(), data, name)
+        if full:
+            self.cli_errors(bucket)
         if big_mib:
             big = self.path("big")
             with open(big, "wb") as f:
@@ -550,8 +553,9 @@ class CliS3Base(HydrantTestCase):
             self.cli("s3", "cp", "--only-show-errors", "s3://%s/big" % bucket, back)
             self.assertEqual(os.path.getsize(back), big_mib * MiB)
             self.assertEqual(subprocess.run(["cmp", big, back]).returncode, 0, "download differs")
-            _rc, out, _e = self.cli("s3api", "head-object", "--bucket", bucket, "--key", "big")
-            self.assertRegex(json.loads(out)["ETag"], r'^"[0-9a-f]{32}-\d+"$')
+            if full:
+                _rc, out, _e = self.cli("s3api", "head-object", "--bucket", bucket, "--key", "big")
+                self.assertRegex(json.loads(out)["ETag"], r'^"[0-9a-f]{32}-\d+"$')
             os.unlink(big)
             os.unlink(back)
         self.cli("s3", "rm", "--recursive", "--only-show-errors", "s3://%s/" % bucket)
@@ -571,7 +575,7 @@ class CliV1S3Test(CliS3Base):
     MAJOR = 1
 
     def test_cli_v1_s3_cycle(self):
-        self.run_cycle("cliv1", 20)
+        self.run_cycle("cliv1", 20, full=False)
 
 
 if __name__ == "__main__":
