@@ -367,6 +367,9 @@ static int serve(int argc, char **argv)
         LOG_ERROR("main", "out of memory", "%s", "");
         goto out;
     }
+    /* S3 PutObject/UploadPart bodies over the body limit stream to disk (S3's 5 GiB bound). */
+    for (size_t i = 0; i < loops.n; i++)
+        http_server_set_streamer(loops.v[i], s3_stream_open, s3, (uint64_t)5 << 30);
     struct http_server *srv = loops.v[0];
     rc = http_server_listen(srv, o.listen);
     if (rc == 0 && loops.n > 1)

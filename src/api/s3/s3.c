@@ -792,13 +792,25 @@ static void put_object(struct s3 *s, struct s3_reply *r, const char *bucket, con
     struct s3_body body;
     struct s3_meta m;
     s3_meta_init(&m);
-    if (s3_body_get(r, &body) || s3_meta_from_request(r, &m) ||
-        s3_write_conditions(s, r, bucket, key, klen))
-        goto out;
-    unsigned char d[16];
-    s3_store_md5(body.data, body.len, d);
-    s3_store_hex(d, 16, m.etag);
-    int rc = s3_object_write(s, bucket, key, body.data, body.len, -1, 0, &m);
+    memset(&body, 0, sizeof body);
+    int rc;
+    if (r->stream) {
+        /* Streamed (over the body limit): the bytes are in the temp file already. */
+        if (s3_stream_finish(r, r->stream, m.etag) || s3_meta_from_request(r, &m) ||
+            s3_write_conditions(s, r, bucket, key, klen))
+            goto out;
+        struct http_body_stream *st = r->stream;
+        r->stream = NULL;
+        rc = s3_stream_commit_object(st, &m);
+    } else {
+        if (s3_body_get(r, &body) || s3_meta_from_request(r, &m) ||
+            s3_write_conditions(s, r, bucket, key, klen))
+            goto out;
+        unsigned char d[16];
+        s3_store_md5(body.data, body.len, d);
+        s3_store_hex(d, 16, m.etag);
+        rc = s3_object_write(s, bucket, key, body.data, body.len, -1, 0, &m);
+    }
     if (rc) {
         s3_error_errno(r, rc);
         goto out;
@@ -1351,6 +1363,7 @@ void s3_handle(struct http_exchange *ex, const struct http_request *req, void *u
     snprintf(r.request_id, sizeof r.request_id, "%016llX",
              (unsigned long long)atomic_fetch_add(&request_counter, 1) ^ 0x5EED000000000000ULL);
     r.head = req->method_len == 4 && memcmp(req->method, "HEAD", 4) == 0;
+    r.stream = req->stream;
     const char *qm = memchr(req->path, '?', req->path_len);
     size_t plen = qm ? (size_t)(qm - req->path) : req->path_len;
     char resource[512];
@@ -1390,6 +1403,8 @@ void s3_handle(struct http_exchange *ex, const struct http_request *req, void *u
     }
     dispatch(s, &r, op, &q, bucket, key, t.key.len);
 out:
+    if (r.stream)
+        s3_stream_drop(r.stream); /* answered without using the streamed body */
     s3_query_fini(&q);
     s3_target_fini(&t);
 }

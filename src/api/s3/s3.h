@@ -13,15 +13,18 @@
  * computed on first read and cached in the attribute (a replacing rename brings a new inode, so
  * a cached ETag never outlives its bytes). Multipart uploads live in <root>/.mpu/<upload id>/.
  *
- * Limits (honest): bodies arrive whole (the HTTP server's body limit, 8 MiB by default, bounds a
- * single PutObject and an UploadPart: the aws-cli and boto3 default part size is 8 MiB); GET
- * answers are built in memory (ranged GETs, which aws-cli uses above 8 MiB, keep that small).
+ * Bodies up to the HTTP server's body limit (8 MiB by default) arrive whole; larger PutObject and
+ * UploadPart bodies with a Content-Length stream to disk as they arrive (s3_stream.c). GET
+ * answers are built in memory, at most 240 MiB (ranged GETs, which aws-cli uses above 8 MiB,
+ * keep that small).
  * Signatures are not verified here. File I/O runs on the loop thread.
  *
  * Threads: s3_handle runs on any HTTP loop thread; the struct is read-only after s3_new.
  */
 #ifndef HY_S3_H
 #define HY_S3_H
+
+#include <stdint.h>
 
 struct http_exchange;
 struct http_request;
@@ -41,5 +44,11 @@ int s3_new(const struct s3_config *cfg, struct s3 **out);
 void s3_handle(struct http_exchange *ex, const struct http_request *req, void *ud);
 /* NULL is a no-op. */
 void s3_free(struct s3 *s);
+
+struct http_body_stream;
+/* The http_stream_fn (net/http.h) for bodies over the HTTP body limit: a stream to the object's
+ * or part's temp file for an S3 PutObject / UploadPart into an existing bucket (or upload),
+ * NULL for anything else (the server answers 413). ud is the struct s3 *. Loop thread. */
+struct http_body_stream *s3_stream_open(const struct http_request *req, uint64_t len, void *ud);
 
 #endif

@@ -217,7 +217,8 @@ struct s3_reply {
     const struct http_request *req;
     const char *resource; /* for <Resource> */
     char request_id[17];
-    int head; /* HEAD: errors carry no body */
+    int head;                        /* HEAD: errors carry no body */
+    struct http_body_stream *stream; /* a streamed body not yet consumed (dropped at the end) */
 };
 /* An S3 XML error answer (bodiless for HEAD). */
 void s3_error(struct s3_reply *r, int status, const char *code, const char *message);
@@ -251,6 +252,16 @@ int s3_object_write(struct s3 *s, const char *bucket, const char *key, const cha
                     int src_fd, uint64_t src_off, const struct s3_meta *m);
 /* Answer an empty-bodied reply with extra header lines (may be NULL). */
 void s3_reply_empty(struct s3_reply *r, int status, const char *extra);
+
+/* ---- s3_stream.c: streamed bodies (the struct is the stream's) ---- */
+/* Check the digests of a streamed body (Content-MD5, x-amz-checksum-*) and give its MD5 hex.
+ * 0, or it answered the error and returns nonzero. */
+int s3_stream_finish(struct s3_reply *r, struct http_body_stream *s, char etag[33]);
+/* Commit the object with metadata m; ends s. 0 or a negative error. */
+int s3_stream_commit_object(struct http_body_stream *s, const struct s3_meta *m);
+/* Make the part file durable under dst with its etag; ends s. */
+int s3_stream_commit_part(struct http_body_stream *s, const char *dst, const char *etag);
+void s3_stream_drop(struct http_body_stream *s);
 
 /* ---- s3_multipart.c ---- */
 void s3_multipart_create(struct s3 *s, struct s3_reply *r, const char *bucket, const char *key,

@@ -327,15 +327,25 @@ void s3_multipart_upload_part(struct s3 *s, struct s3_reply *r, const struct s3_
         buf_fini(&b);
         goto out;
     }
-    if (s3_body_get(r, &body)) {
+    if (r->stream) {
+        if (s3_stream_finish(r, r->stream, etag))
+            goto out;
+        char dst[PATH_CAP];
+        snprintf(dst, sizeof dst, "%s/%ld", u.dir.data, n);
+        struct http_body_stream *st = r->stream;
+        r->stream = NULL;
+        rc = s3_stream_commit_part(st, dst, etag);
+    } else {
+        if (s3_body_get(r, &body)) {
+            have_body = 1;
+            goto out;
+        }
         have_body = 1;
-        goto out;
+        unsigned char d[16];
+        s3_store_md5(body.data, body.len, d);
+        s3_store_hex(d, 16, etag);
+        rc = write_part(&u, n, body.data, body.len, -1, 0, etag);
     }
-    have_body = 1;
-    unsigned char d[16];
-    s3_store_md5(body.data, body.len, d);
-    s3_store_hex(d, 16, etag);
-    rc = write_part(&u, n, body.data, body.len, -1, 0, etag);
     if (rc) {
         s3_error_errno(r, rc);
         goto out;
