@@ -18,6 +18,7 @@
 #include "net/http.h"
 #include "net/router.h"
 #include "sink/fssink.h"
+#include "sink/s3sink.h"
 #include "stream/wal.h"
 
 #include <errno.h>
@@ -109,6 +110,9 @@ struct options {
     const char *account_id;
     const char *streams_file;
     const char *s3_domain;
+    struct s3sink_endpoint endpoints[64]; /* --s3-endpoint (bucket NULL), --bucket-endpoint */
+    size_t nendpoints;
+    int s3_path_style;
     unsigned long long quota_mib;
     unsigned long long io_threads;
     unsigned long long max_streams;
@@ -158,6 +162,7 @@ static int parse_u64(const char *s, unsigned long long *out)
 
 static int parse_flags(int argc, char **argv, struct options *o)
 {
+    memset(o, 0, sizeof *o);
     o->listen = env_or("HYDRANT_LISTEN", "127.0.0.1:4566");
     o->data_dir = env_or("HYDRANT_DATA_DIR", "./hydrant-data");
     o->log_level = env_or("HYDRANT_LOG_LEVEL", "info");
@@ -169,6 +174,10 @@ static int parse_flags(int argc, char **argv, struct options *o)
     const char *append_wait = env_or("HYDRANT_APPEND_WAIT_MS", "5000");
     o->streams_file = env_or("HYDRANT_STREAMS", NULL);
     o->s3_domain = env_or("HYDRANT_S3_DOMAIN", "localhost");
+    const char *endpoint = env_or("HYDRANT_S3_ENDPOINT", NULL);
+    if (endpoint)
+        o->endpoints[o->nendpoints++] = (struct s3sink_endpoint){NULL, endpoint};
+    o->s3_path_style = strcmp(env_or("HYDRANT_S3_PATH_STYLE", "0"), "1") == 0;
     static const struct option longopts[] = {
         {"listen", required_argument, NULL, 'l'},
         {"data-dir", required_argument, NULL, 'd'},
@@ -181,6 +190,9 @@ static int parse_flags(int argc, char **argv, struct options *o)
         {"streams", required_argument, NULL, 's'},
         {"append-wait-ms", required_argument, NULL, 'w'},
         {"s3-domain", required_argument, NULL, 'D'},
+        {"s3-endpoint", required_argument, NULL, 'E'},
+        {"bucket-endpoint", required_argument, NULL, 'B'},
+        {"s3-path-style", no_argument, NULL, 'P'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -219,6 +231,28 @@ static int parse_flags(int argc, char **argv, struct options *o)
             break;
         case 'D':
             o->s3_domain = optarg;
+            break;
+        case 'E':
+            /* The flag replaces the variable's default endpoint. */
+            for (size_t i = 0; i < o->nendpoints; i++)
+                if (!o->endpoints[i].bucket)
+                    o->endpoints[i].url = optarg;
+            if (!o->nendpoints || o->endpoints[0].bucket) {
+                if (o->nendpoints == 64)
+                    return HY_EINVAL;
+                o->endpoints[o->nendpoints++] = (struct s3sink_endpoint){NULL, optarg};
+            }
+            break;
+        case 'B':
+            if (o->nendpoints == 64 ||
+                s3sink_parse_bucket_endpoint(optarg, &o->endpoints[o->nendpoints])) {
+                fprintf(stderr, "hydrant: --bucket-endpoint needs NAME=URL\n");
+                return HY_EINVAL;
+            }
+            o->nendpoints++;
+            break;
+        case 'P':
+            o->s3_path_style = 1;
             break;
         case 'h':
             usage(stdout);
@@ -319,6 +353,26 @@ static int serve(int argc, char **argv)
         .sink = &fssink_ops,
         .sink_ctx = s3_root,
     };
+    struct s3sink *remote = NULL;
+    if (o.nendpoints) {
+        struct s3sink_config rcfg = {
+            .endpoints = o.endpoints,
+            .nendpoints = o.nendpoints,
+            .path_style = o.s3_path_style,
+            .region = o.region,
+            .local_root = s3_root,
+        };
+        rc = s3sink_new(&rcfg, &remote);
+        if (rc) {
+            LOG_ERROR("main", "an S3 endpoint must be an http:// or https:// URL", "%s", "");
+            return 2;
+        }
+        scfg.sink = &s3sink_ops;
+        scfg.sink_ctx = remote;
+        for (size_t i = 0; i < o.nendpoints; i++)
+            LOG_INFO("main", "delivering to a remote S3 endpoint", "bucket=%s endpoint=%s",
+                     o.endpoints[i].bucket ? o.endpoints[i].bucket : "*", o.endpoints[i].url);
+    }
     struct service *svc = NULL;
     struct firehose *fh = NULL;
     struct admin *ad = NULL;
@@ -328,6 +382,7 @@ static int serve(int argc, char **argv)
     if (rc) {
         LOG_ERROR("main", "cannot open the data directory", "dir=%s error=%s", o.data_dir,
                   hy_strerror(rc));
+        s3sink_free(remote);
         return 1;
     }
     struct firehose_config fcfg = {
@@ -409,6 +464,7 @@ out:
     admin_free(ad);
     s3_free(s3);
     service_close(svc);
+    s3sink_free(remote);
     if (code == 0)
         LOG_INFO("main", "stopped", "%s", "");
     return code;

@@ -56,6 +56,15 @@ class S3Base(HydrantTestCase):
     @classmethod
     def setUpClass(cls):
         cls.start_class_server()
+        try:
+            cls.prepare(s3_client(cls.class_server))
+        except BaseException:
+            cls.tearDownClass()  # unittest skips tearDownClass when setUpClass fails
+            raise
+
+    @classmethod
+    def prepare(cls, s3):
+        pass
 
     def setUp(self):
         self.srv = self.class_server
@@ -117,9 +126,8 @@ class BucketTest(S3Base):
 
 class ObjectTest(S3Base):
     @classmethod
-    def setUpClass(cls):
-        super(ObjectTest, cls).setUpClass()
-        s3_client(cls.class_server).create_bucket(Bucket="objs")
+    def prepare(cls, s3):
+        s3.create_bucket(Bucket="objs")
 
     def test_put_get_metadata_and_etag(self):
         body = b"hello world"
@@ -302,9 +310,7 @@ class ObjectTest(S3Base):
 
 class ListTest(S3Base):
     @classmethod
-    def setUpClass(cls):
-        super(ListTest, cls).setUpClass()
-        c = s3_client(cls.class_server)
+    def prepare(cls, c):
         c.create_bucket(Bucket="lst")
         # (a key and a key below it, "a" and "a/b", cannot coexist here: README, S3 front)
         cls.keys = ["foo/bar", "foo/baz/xyzzy", "quux/thud", "asdf", "a-b", "a/b", "obj+", "obj/",
@@ -361,9 +367,8 @@ class ListTest(S3Base):
 
 class MultipartTest(S3Base):
     @classmethod
-    def setUpClass(cls):
-        super(MultipartTest, cls).setUpClass()
-        s3_client(cls.class_server).create_bucket(Bucket="mpu")
+    def prepare(cls, s3):
+        s3.create_bucket(Bucket="mpu")
 
     def test_etag_vector_list_complete(self):
         up = self.s3.create_multipart_upload(Bucket="mpu", Key="vec", ContentType="text/v",
