@@ -627,7 +627,8 @@ class CliV2S3Test(CliS3Base):
     MAJOR = 2
 
     def test_cli_v2_s3_cycle_with_200_mib(self):
-        self.run_cycle("cliv2", 200)
+        # 200 MiB up and down byte-exact; sanitizer builds (scaled timeouts) move less
+        self.run_cycle("cliv2", 200 if harness.SCALE <= 1 else 24)
 
 
 class CliV1S3Test(CliS3Base):

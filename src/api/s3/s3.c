@@ -362,7 +362,8 @@ static void list_buckets(struct s3 *s, struct s3_reply *r)
     }
     if (d)
         closedir(d);
-    qsort(names, n, sizeof *names, name_cmp);
+    if (n > 1)
+        qsort(names, n, sizeof *names, name_cmp);
     struct buf b, p;
     buf_init(&b, XML_MAX);
     buf_init(&p, PATH_CAP);
