@@ -619,6 +619,10 @@ class CliS3Base(HydrantTestCase):
             if full:
                 _rc, out, _e = self.cli("s3api", "head-object", "--bucket", bucket, "--key", "big")
                 self.assertRegex(json.loads(out)["ETag"], r'^"[0-9a-f]{32}-\d+"$')
+                # bucket to bucket: a multipart copy (UploadPartCopy with ranges, tagging calls)
+                self.cli("s3", "cp", "--only-show-errors", "s3://%s/big" % bucket, "s3://%s/big-copy" % bucket)
+                self.cli("s3", "cp", "--only-show-errors", "s3://%s/big-copy" % bucket, back)
+                self.assertEqual(subprocess.run(["cmp", big, back]).returncode, 0, "copy differs")
             os.unlink(big)
             os.unlink(back)
         self.cli("s3", "rm", "--recursive", "--only-show-errors", "s3://%s/" % bucket)
