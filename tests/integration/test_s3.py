@@ -530,6 +530,26 @@ class DeliveryAndRestartTest(S3Base):
         self.assertEqual(s3.get_object(Bucket="lake", Key="later")["Body"].read(), b"part")
 
 
+class JsSdkTest(S3Base):
+    """@aws-sdk/client-s3 (JS v3, from tests/js/package-lock.json) runs tests/js/s3_sdk.mjs."""
+
+    def test_js_sdk_v3(self):
+        node = shutil.which("node")
+        if not node:
+            self.skipTest("node not found")
+        js = os.path.join(harness.REPO_ROOT, "tests", "js")
+        if not os.path.isdir(os.path.join(js, "node_modules", "@aws-sdk", "client-s3")):
+            p = subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=js,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=300)
+            if p.returncode != 0:
+                self.skipTest("npm ci failed (offline?): %s" % p.stdout.decode("utf-8", "replace")[-300:])
+        p = subprocess.run([node, "s3_sdk.mjs", self.srv.url], cwd=js, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=harness.scaled(120))
+        out, err = p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")
+        self.assertEqual(p.returncode, 0, "stdout: %s\nstderr: %s" % (out, err[-2000:]))
+        self.assertTrue(out.startswith("ok"), out)
+
+
 class CliS3Base(HydrantTestCase):
     MAJOR = None
 
