@@ -11,12 +11,12 @@
 CC ?= cc
 BUILD ?= build
 WERROR ?=
-PKGS := libcjson libcrypto libcurl zlib libzstd
+PKGS := libcjson libcrypto libcurl zlib libzstd expat
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wstrict-prototypes -Wvla \
 	-Wformat=2 -Wno-unused-parameter -Isrc $(WERROR) -MMD -MP -pthread \
 	$(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 CFLAGS ?= -O2 -g -D_FORTIFY_SOURCE=2
-PKGS := libcjson libcrypto libcurl zlib libzstd
+LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lsnappy -ljq -lh2o-evloop -pthread -lm
 
 SRC := $(filter-out src/main.c,$(wildcard src/*/*.c src/*/*/*.c))
 OBJ := $(SRC:%.c=$(BUILD)/obj/%.o)

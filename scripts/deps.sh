@@ -5,7 +5,7 @@
 set -eu
 # One package group a line, so parallel work merges cleanly.
 run_pkgs="gcc make pkg-config libcjson-dev libh2o-evloop-dev"
-run_pkgs="$run_pkgs libssl-dev libcurl4-openssl-dev"               # auth, remote calls
+run_pkgs="$run_pkgs libssl-dev libcurl4-openssl-dev libexpat1-dev" # auth, S3, remote calls
 run_pkgs="$run_pkgs zlib1g-dev libzstd-dev libsnappy-dev libjq-dev" # pipeline
 test_pkgs="$run_pkgs libcmocka-dev clang libclang-rt-14-dev libfuzzer-14-dev cppcheck clang-format"
 test_pkgs="$test_pkgs awscli python3-boto3"

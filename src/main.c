@@ -11,6 +11,7 @@
 #include "api/firehose/firehose.h"
 #include "auth/creds.h"
 #include "auth/oidc.h"
+#include "api/s3/s3.h"
 #include "base/err.h"
 #include "base/fsutil.h"
 #include "base/log.h"
@@ -22,6 +23,7 @@
 #include "net/router.h"
 #include "net/statsd.h"
 #include "sink/fssink.h"
+#include "sink/s3sink.h"
 #include "stream/wal.h"
 
 #include <errno.h>
@@ -112,6 +114,10 @@ struct options {
     const char *region;
     const char *account_id;
     const char *streams_file;
+    const char *s3_domain;
+    struct s3sink_endpoint endpoints[64]; /* --s3-endpoint (bucket NULL), --bucket-endpoint */
+    size_t nendpoints;
+    int s3_path_style;
     unsigned long long quota_mib;
     unsigned long long io_threads;
     unsigned long long max_streams;
@@ -187,6 +193,7 @@ static int parse_u64(const char *s, unsigned long long *out)
 
 static int parse_flags(int argc, char **argv, struct options *o)
 {
+    memset(o, 0, sizeof *o);
     o->listen = env_or("HYDRANT_LISTEN", "127.0.0.1:4566");
     o->data_dir = env_or("HYDRANT_DATA_DIR", "./hydrant-data");
     o->log_level = env_or("HYDRANT_LOG_LEVEL", "info");
@@ -211,6 +218,11 @@ static int parse_flags(int argc, char **argv, struct options *o)
     o->oidc_domains = env_or("HYDRANT_OIDC_VALID_DOMAINS", NULL);
     o->oidc_leeway = env_or("HYDRANT_OIDC_LEEWAY_S", "60");
     o->oidc_timeout = env_or("HYDRANT_OIDC_FETCH_TIMEOUT_MS", "2000");
+    o->s3_domain = env_or("HYDRANT_S3_DOMAIN", "localhost");
+    const char *endpoint = env_or("HYDRANT_S3_ENDPOINT", NULL);
+    if (endpoint)
+        o->endpoints[o->nendpoints++] = (struct s3sink_endpoint){NULL, endpoint};
+    o->s3_path_style = strcmp(env_or("HYDRANT_S3_PATH_STYLE", "0"), "1") == 0;
     static const struct option longopts[] = {
         {"listen", required_argument, NULL, 'l'},
         {"data-dir", required_argument, NULL, 'd'},
@@ -236,6 +248,10 @@ static int parse_flags(int argc, char **argv, struct options *o)
         {"oidc-valid-domains", required_argument, NULL, 1007},
         {"oidc-leeway-s", required_argument, NULL, 1008},
         {"oidc-fetch-timeout-ms", required_argument, NULL, 1009},
+        {"s3-domain", required_argument, NULL, 'D'},
+        {"s3-endpoint", required_argument, NULL, 'E'},
+        {"bucket-endpoint", required_argument, NULL, 'B'},
+        {"s3-path-style", no_argument, NULL, 'P'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -313,6 +329,31 @@ static int parse_flags(int argc, char **argv, struct options *o)
             break;
         case 1009:
             o->oidc_timeout = optarg;
+            break;
+        case 'D':
+            o->s3_domain = optarg;
+            break;
+        case 'E':
+            /* The flag replaces the variable's default endpoint. */
+            for (size_t i = 0; i < o->nendpoints; i++)
+                if (!o->endpoints[i].bucket)
+                    o->endpoints[i].url = optarg;
+            if (!o->nendpoints || o->endpoints[0].bucket) {
+                if (o->nendpoints == 64)
+                    return HY_EINVAL;
+                o->endpoints[o->nendpoints++] = (struct s3sink_endpoint){NULL, optarg};
+            }
+            break;
+        case 'B':
+            if (o->nendpoints == 64 ||
+                s3sink_parse_bucket_endpoint(optarg, &o->endpoints[o->nendpoints])) {
+                fprintf(stderr, "hydrant: --bucket-endpoint needs NAME=URL\n");
+                return HY_EINVAL;
+            }
+            o->nendpoints++;
+            break;
+        case 'P':
+            o->s3_path_style = 1;
             break;
         case 'h':
             usage(stdout);
@@ -489,6 +530,26 @@ static int serve(int argc, char **argv)
         .sink = &fssink_ops,
         .sink_ctx = s3_root,
     };
+    struct s3sink *remote = NULL;
+    if (o.nendpoints) {
+        struct s3sink_config rcfg = {
+            .endpoints = o.endpoints,
+            .nendpoints = o.nendpoints,
+            .path_style = o.s3_path_style,
+            .region = o.region,
+            .local_root = s3_root,
+        };
+        rc = s3sink_new(&rcfg, &remote);
+        if (rc) {
+            LOG_ERROR("main", "an S3 endpoint must be an http:// or https:// URL", "%s", "");
+            return 2;
+        }
+        scfg.sink = &s3sink_ops;
+        scfg.sink_ctx = remote;
+        for (size_t i = 0; i < o.nendpoints; i++)
+            LOG_INFO("main", "delivering to a remote S3 endpoint", "bucket=%s endpoint=%s",
+                     o.endpoints[i].bucket ? o.endpoints[i].bucket : "*", o.endpoints[i].url);
+    }
     struct service *svc = NULL;
     struct firehose *fh = NULL;
     struct admin *ad = NULL;
@@ -496,11 +557,13 @@ static int serve(int argc, char **argv)
     struct creds *creds = NULL;
     struct awsauth *fh_auth = NULL;
     struct statsd *sd = NULL;
+    struct s3 *s3 = NULL;
     struct loops loops = {0};
     rc = service_open(&scfg, &svc);
     if (rc) {
         LOG_ERROR("main", "cannot open the data directory", "dir=%s error=%s", o.data_dir,
                   hy_strerror(rc));
+        s3sink_free(remote);
         return 1;
     }
     struct firehose_config fcfg = {
@@ -529,7 +592,8 @@ static int serve(int argc, char **argv)
         }
     }
     ad = admin_new(svc);
-    if (firehose_new(&fcfg, &fh) || !ad) {
+    struct s3_config s3cfg = {.root = s3_root, .region = o.region, .domain = o.s3_domain};
+    if (firehose_new(&fcfg, &fh) || !ad || s3_new(&s3cfg, &s3)) {
         LOG_ERROR("main", "out of memory", "%s", "");
         goto out;
     }
@@ -541,9 +605,12 @@ static int serve(int argc, char **argv)
             goto out;
         }
     }
-    /* The router's table: hydrant's own paths, then the JSON protocols by X-Amz-Target, then
-     * the fallback (Firehose answers UnknownOperationException / 404 as AWS does). */
-    struct router_route routes[4];
+    /* The router's table: hydrant's own paths, then the JSON protocols by X-Amz-Target (an
+     * unknown target, or a JSON-protocol body without one, is Firehose's
+     * UnknownOperationException as AWS answers), then S3 REST as the fallback: S3 clients never
+     * send X-Amz-Target. With --credentials the Firehose front sits behind SigV4 (awsauth wraps
+     * it). */
+    struct router_route routes[6];
     size_t nroutes = 0;
     if (og) {
         routes[nroutes++] =
@@ -551,7 +618,6 @@ static int serve(int argc, char **argv)
         admin_add_metrics(ad, oidc_metrics_hook, og);
     }
     routes[nroutes++] = (struct router_route){ROUTER_PATH_PREFIX, "/_hydrant/", admin_handle, ad};
-    /* With --credentials the Firehose front sits behind SigV4 (awsauth wraps it). */
     http_handler_fn fh_handler = firehose_handle;
     void *fh_ud = fh;
     if (fh_auth) {
@@ -562,7 +628,10 @@ static int serve(int argc, char **argv)
     }
     routes[nroutes++] =
         (struct router_route){ROUTER_TARGET_PREFIX, "Firehose_20150804.", fh_handler, fh_ud};
-    routes[nroutes++] = (struct router_route){ROUTER_ANY, NULL, fh_handler, fh_ud};
+    routes[nroutes++] = (struct router_route){ROUTER_TARGET_PREFIX, "", fh_handler, fh_ud};
+    routes[nroutes++] =
+        (struct router_route){ROUTER_CTYPE_PREFIX, "application/x-amz-json", fh_handler, fh_ud};
+    routes[nroutes++] = (struct router_route){ROUTER_ANY, NULL, s3_handle, s3};
     struct router router = {routes, nroutes};
     if (o.statsd) {
         unsigned long long every = 0;
@@ -588,6 +657,9 @@ static int serve(int argc, char **argv)
         LOG_ERROR("main", "out of memory", "%s", "");
         goto out;
     }
+    /* S3 PutObject/UploadPart bodies over the body limit stream to disk (S3's 5 GiB bound). */
+    for (size_t i = 0; i < loops.n; i++)
+        http_server_set_streamer(loops.v[i], s3_stream_open, s3, (uint64_t)5 << 30);
     struct http_server *srv = loops.v[0];
     rc = http_server_listen(srv, o.listen);
     if (rc == 0 && loops.n > 1)
@@ -635,7 +707,9 @@ out:
     oidc_free(og);
     awsauth_free(fh_auth);
     creds_free(creds);
+    s3_free(s3);
     service_close(svc);
+    s3sink_free(remote);
     if (code == 0)
         LOG_INFO("main", "stopped", "%s", "");
     return code;

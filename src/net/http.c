@@ -74,26 +74,28 @@ struct http_exchange {
 
 struct http_conn {
     struct http_server *srv;
-    int fd;                         /* -1 once the socket is closed */
-    struct http_conn *prev, *next;  /* srv->conns: live and orphaned connections */
-    struct http_conn *pending_next; /* srv pending list */
-    struct http_conn *grave_next;   /* srv graveyard */
-    bool pending;                   /* on the pending list */
-    bool closed;                    /* in the graveyard; never touched again */
-    bool can_read, can_write;       /* edge-triggered readiness not yet used up */
-    bool rdhup;                     /* peer shut down its side: read until EOF */
-    bool hup;                       /* socket error or full hangup */
-    bool peer_eof;                  /* read returned 0 */
-    bool ex_active;                 /* a request is with the handler */
-    bool in_handler;                /* inside the handler call (answers must not recurse) */
-    bool keep_alive;                /* the current exchange may reuse the connection */
-    bool head_req;                  /* current request is HEAD: no body in the answer */
-    bool close_after;               /* close once the output is flushed */
-    bool lingering;                 /* output shut down; discarding input until EOF */
-    bool continue_sent;             /* 100 Continue already written for this request */
-    bool sized;                     /* the current request's admission is decided */
-    bool admitted;                  /* the current request holds a body-pool reservation */
-    char *rdata;                    /* read buffer; the current request starts at rstart */
+    int fd;                          /* -1 once the socket is closed */
+    struct http_conn *prev, *next;   /* srv->conns: live and orphaned connections */
+    struct http_conn *pending_next;  /* srv pending list */
+    struct http_conn *grave_next;    /* srv graveyard */
+    bool pending;                    /* on the pending list */
+    bool closed;                     /* in the graveyard; never touched again */
+    bool can_read, can_write;        /* edge-triggered readiness not yet used up */
+    bool rdhup;                      /* peer shut down its side: read until EOF */
+    bool hup;                        /* socket error or full hangup */
+    bool peer_eof;                   /* read returned 0 */
+    bool ex_active;                  /* a request is with the handler */
+    bool in_handler;                 /* inside the handler call (answers must not recurse) */
+    bool keep_alive;                 /* the current exchange may reuse the connection */
+    bool head_req;                   /* current request is HEAD: no body in the answer */
+    bool close_after;                /* close once the output is flushed */
+    bool lingering;                  /* output shut down; discarding input until EOF */
+    bool continue_sent;              /* 100 Continue already written for this request */
+    bool sized;                      /* the current request's admission is decided */
+    bool admitted;                   /* the current request holds a body-pool reservation */
+    struct http_body_stream *stream; /* the current request's body goes here (not buffered) */
+    uint64_t stream_left;            /* body bytes still to pass to stream */
+    char *rdata;                     /* read buffer; the current request starts at rstart */
     size_t rlen, rcap, rstart;
     size_t req_len;          /* bytes of the current request (after chunked decoding) */
     size_t resv;             /* admitted: capacity the reservation covers (rcap <= resv) */
@@ -124,6 +126,9 @@ struct http_server {
     struct http_config cfg;
     http_handler_fn handler;
     void *ud;
+    http_stream_fn streamer;
+    void *stream_ud;
+    uint64_t max_stream_bytes;
     int epfd;
     int listen_fd;
     int event_fd;
@@ -478,6 +483,16 @@ static void rbuf_shrink(struct http_conn *c)
 }
 
 /* Close the socket and retire the connection; memory is freed at the end of the loop turn. */
+/* A stream whose request never reached the handler is aborted. */
+static void stream_end(struct http_conn *c)
+{
+    if (c->stream) {
+        c->stream->abort(c->stream);
+        c->stream = NULL;
+    }
+    c->stream_left = 0;
+}
+
 static void conn_close(struct http_conn *c)
 {
     struct http_server *srv = c->srv;
@@ -491,6 +506,7 @@ static void conn_close(struct http_conn *c)
     }
     wait_leave(c);
     admit_end(c);
+    stream_end(c);
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -548,6 +564,7 @@ static void conn_new(struct http_server *srv, int fd)
     c->active_ms = srv->now_ms;
     buf_init(&c->wbuf, WBUF_MAX);
     http_parse_init(&c->parser, srv->cfg.max_header_bytes, srv->cfg.max_body_bytes);
+    c->parser.max_stream_bytes = srv->streamer ? (size_t)srv->max_stream_bytes : 0;
 
     struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = c};
     if (epoll_ctl(srv->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
@@ -581,7 +598,7 @@ static ssize_t conn_read(struct http_conn *c)
         return HY_E2BIG; /* the parser rejects before this; kept as a defence */
 
     size_t want = READ_MIN;
-    if (c->parser.stage == HTTP_PARSE_BODY_LENGTH) {
+    if (c->parser.stage == HTTP_PARSE_BODY_LENGTH && !c->stream) {
         size_t total = c->parser.head_len + c->parser.content_length;
         if (total > used && total - used > want)
             want = total - used; /* one allocation for a declared body */
@@ -749,6 +766,7 @@ static void conn_error(struct http_conn *c, int status, const char *reason)
     c->rlen = c->rstart = 0;
     wait_leave(c);
     admit_end(c);
+    stream_end(c);
     http_parse_reset(&c->parser);
 }
 
@@ -807,6 +825,54 @@ static void conn_dispatch(struct http_conn *c)
     c->in_handler = false;
 }
 
+/* A big body (parser.big): open the stream once the head is parsed, then pass the body bytes
+ * buffered after the head to it and drop them, keeping bytes past the body (pipelining). *avail
+ * is the bytes buffered from rstart. Returns 1 when the whole body went through (the request is
+ * then ready for the handler, c->req_len set), 0 for more input, -1 when refused. */
+static int stream_step(struct http_conn *c, size_t *avail)
+{
+    struct http_server *srv = c->srv;
+    struct http_parser *p = &c->parser;
+    if (!c->sized) {
+        p->req.body = NULL;
+        p->req.body_len = 0;
+        c->stream =
+            srv->streamer ? srv->streamer(&p->req, p->content_length, srv->stream_ud) : NULL;
+        if (!c->stream)
+            return -1;
+        c->stream_left = p->content_length;
+        c->sized = true; /* no reservation: only a head-sized buffer is held */
+    }
+    char *body = c->rdata + c->rstart + p->head_len;
+    size_t have = *avail - p->head_len;
+    size_t n = have < c->stream_left ? have : (size_t)c->stream_left;
+    if (n) {
+        if (!c->continue_sent)
+            c->continue_sent = true; /* the body is already coming */
+        (void)c->stream->write(c->stream, body, n);
+        c->stream_left -= n;
+        memmove(body, body + n, have - n);
+        c->rlen -= n;
+        *avail -= n;
+    }
+    if (c->stream_left)
+        return 0;
+    /* Rebuild the head's views (the buffer may have moved since it was parsed). */
+    p->last_len = 0;
+    p->stage = HTTP_PARSE_HEAD;
+    struct http_body_stream *s = c->stream;
+    size_t hl = p->head_len;
+    ssize_t r = http_parse_feed(p, c->rdata + c->rstart, &hl);
+    HY_ASSERT(r == HY_EAGAIN && p->big); /* the same valid head parses again */
+    p->stage = HTTP_PARSE_DONE;
+    p->req.body = NULL;
+    p->req.body_len = 0;
+    p->req.stream = s;
+    c->stream = NULL; /* the handler owns it now */
+    c->req_len = p->head_len;
+    return 1;
+}
+
 static void conn_process(struct http_conn *c)
 {
     struct http_server *srv = c->srv;
@@ -851,8 +917,19 @@ static void conn_process(struct http_conn *c)
                 conn_error(c, c->parser.status, c->parser.reason);
                 continue;
             }
+            if (c->parser.big) {
+                int sr = stream_step(c, &avail);
+                if (sr > 0) {
+                    conn_dispatch(c);
+                    continue;
+                }
+                if (sr < 0) {
+                    conn_error(c, 413, "request body too large");
+                    continue;
+                }
+            }
             /* Head complete, body to come: reserve before reading it (or wait in line). */
-            if (!c->sized && c->parser.stage != HTTP_PARSE_HEAD && !conn_admit(c))
+            else if (!c->sized && c->parser.stage != HTTP_PARSE_HEAD && !conn_admit(c))
                 return;
             if (!c->continue_sent && http_parse_wants_continue(&c->parser, avail)) {
                 c->continue_sent = true;
@@ -1416,6 +1493,14 @@ int http_server_run(struct http_server *srv)
             break;
     }
     return 0;
+}
+
+void http_server_set_streamer(struct http_server *srv, http_stream_fn fn, void *ud,
+                              uint64_t max_stream_bytes)
+{
+    srv->streamer = fn;
+    srv->stream_ud = ud;
+    srv->max_stream_bytes = max_stream_bytes;
 }
 
 void http_server_free(struct http_server *srv)

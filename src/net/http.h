@@ -36,6 +36,7 @@
 
 struct http_server;
 struct http_exchange;
+struct http_body_stream;
 
 struct http_header {
     const char *name; /* view into the request; not NUL-terminated */
@@ -55,7 +56,27 @@ struct http_request {
     size_t num_headers;
     const char *body; /* contiguous, chunked encoding removed; may be NULL when body_len is 0 */
     size_t body_len;
+    /* Set when the body was streamed (see http_server_set_streamer): body is then NULL and
+     * body_len 0; the handler owns the stream and must end it (its own finish, or ->abort). */
+    struct http_body_stream *stream;
 };
+
+/*
+ * Streamed request bodies. A request whose Content-Length is over max_body_bytes (and at most
+ * the streamer's max_stream_bytes) is not buffered: once its head is parsed the loop asks the
+ * streamer, which returns a stream (the body's bytes go to ->write as they arrive, on the loop
+ * thread, while only a head-sized buffer is held; TCP backpressure does the rest) or NULL (413
+ * as before). When the last byte was written the handler is called with req->stream set. If the
+ * connection ends first, ->abort is called instead. A failing ->write does not stop the read:
+ * the stream remembers its error and the handler answers it. Chunked bodies are never streamed.
+ */
+struct http_body_stream {
+    int (*write)(struct http_body_stream *s, const char *p, size_t n);
+    void (*abort)(struct http_body_stream *s);
+};
+/* head: the parsed request (views valid during the call; body NULL); NULL to refuse. */
+typedef struct http_body_stream *(*http_stream_fn)(const struct http_request *head,
+                                                   uint64_t content_length, void *ud);
 
 struct http_config {
     size_t max_header_bytes;   /* default 64 KiB */
@@ -100,6 +121,11 @@ int http_server_post(struct http_server *srv, void (*fn)(void *arg), void *arg);
  * memory) or that reaches a stopping or full sibling is closed. Returns 0, HY_EINVAL (called
  * twice, a NULL, listening or dealing sibling, or primary in loops) or HY_ENOMEM. */
 int http_server_add_loops(struct http_server *primary, struct http_server *const *loops, size_t n);
+/* Let large Content-Length bodies (over max_body_bytes, up to max_stream_bytes) be streamed
+ * through fn (see struct http_body_stream). Call before http_server_run; each loop of a
+ * multi-loop server needs its own call. */
+void http_server_set_streamer(struct http_server *srv, http_stream_fn fn, void *ud,
+                              uint64_t max_stream_bytes);
 /* Release the server after http_server_run() returned (or if it never ran). Posted functions
  * still queued are run here, on the calling thread, and sockets handed over to it are closed.
  * NULL is a no-op. */

@@ -40,6 +40,7 @@ struct http_chunk_decoder {
 struct http_parser {
     size_t max_header_bytes;
     size_t max_body_bytes;
+    size_t max_stream_bytes; /* Content-Length bodies up to this may be streamed (0: none) */
     enum http_parse_stage stage;
     size_t last_len;       /* bytes seen by the previous incomplete head parse */
     size_t head_len;       /* head bytes including the blank line, once parsed */
@@ -48,6 +49,8 @@ struct http_parser {
     bool keep_alive;       /* from version and Connection header */
     bool expect_continue;  /* "Expect: 100-continue" was sent */
     bool body_seen;        /* some raw chunked body bytes have been fed */
+    bool big;              /* Content-Length over max_body_bytes but within max_stream_bytes:
+                              feed stops after the head; the server streams or refuses it */
     int status;            /* on error: the HTTP status to answer with */
     const char *reason;    /* on error: static text saying why */
     struct http_chunk_decoder dec;
@@ -97,7 +100,8 @@ void http_budget_body_put(struct http_budget *b, size_t charge);
 
 /* Prepare a parser with limits; no allocation. */
 void http_parse_init(struct http_parser *p, size_t max_header_bytes, size_t max_body_bytes);
-/* Forget the current request and get ready for the next one (limits kept). */
+/* Forget the current request and get ready for the next one (limits kept, max_stream_bytes
+ * included: set it directly after init). */
 void http_parse_reset(struct http_parser *p);
 /* Advance over buf[0..*len). Returns the request's size in bytes (the next request starts there)
  * when complete, with p->req filled (views into buf); HY_EAGAIN when more input is needed;

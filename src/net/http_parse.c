@@ -29,6 +29,7 @@ void http_parse_reset(struct http_parser *p)
     p->keep_alive = false;
     p->expect_continue = false;
     p->body_seen = false;
+    p->big = false;
     p->status = 0;
     p->reason = NULL;
     memset(&p->dec, 0, sizeof p->dec);
@@ -163,12 +164,14 @@ static ssize_t check_head(struct http_parser *p)
                         too_big = true;
                     else
                         v = v * 10 + digit;
-                    if (v > p->max_body_bytes)
+                    if (v > p->max_body_bytes && v > p->max_stream_bytes)
                         too_big = true;
                 }
             }
             if (too_big)
                 return fail(p, 413, "request body too large");
+            if (v > p->max_body_bytes)
+                p->big = true; /* only a streamed body may be this large */
             /* RFC 9112 6.3: differing repeated lengths are unrecoverable framing errors. */
             if (have_length && v != length)
                 return fail(p, 400, "conflicting Content-Length");
@@ -223,7 +226,8 @@ ssize_t http_parse_feed(struct http_parser *p, char *buf, size_t *len)
     }
 
     if (p->stage == HTTP_PARSE_BODY_LENGTH) {
-        if (*len - p->head_len < p->content_length)
+        /* A big body is never buffered: the server streams it (http.c) or refuses it. */
+        if (p->big || *len - p->head_len < p->content_length)
             return HY_EAGAIN;
         p->body_len = p->content_length;
         consumed = p->head_len + p->content_length;

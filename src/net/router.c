@@ -30,6 +30,11 @@ void router_handle(struct http_exchange *ex, const struct http_request *req, voi
             }
             hit = target && starts_with(target->value, target->value_len, rt->prefix);
             break;
+        case ROUTER_CTYPE_PREFIX: {
+            const struct http_header *ct = http_request_header(req, "Content-Type");
+            hit = ct && starts_with(ct->value, ct->value_len, rt->prefix);
+            break;
+        }
         case ROUTER_ANY:
             hit = 1;
             break;

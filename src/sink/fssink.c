@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "base/buf.h"
@@ -286,6 +287,45 @@ int fssink_write(struct fssink_writer *w, const struct iovec *iov, size_t n)
         (void)sync_file_range(w->fd, (off_t)w->kicked, (off_t)(w->off - w->kicked),
                               SYNC_FILE_RANGE_WRITE);
         w->kicked = w->off;
+    }
+    return 0;
+}
+
+int fssink_set_xattr(struct fssink_writer *w, const char *name, const void *value, size_t len)
+{
+    return fsetxattr(w->fd, name, value, len, 0) < 0 ? -errno : 0;
+}
+
+int fssink_write_from(struct fssink_writer *w, int fd, uint64_t off, uint64_t len)
+{
+    while (len) {
+        loff_t in_off = (loff_t)off;
+        size_t step = len > (1u << 30) ? (1u << 30) : (size_t)len;
+        ssize_t n = copy_file_range(fd, &in_off, w->fd, NULL, step, 0);
+        if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL)) {
+            /* Another filesystem or no kernel support: copy through a buffer. */
+            char tmp[65536];
+            n = pread(fd, tmp, step < sizeof tmp ? step : sizeof tmp, (off_t)off);
+            if (n > 0) {
+                struct iovec v = {tmp, (size_t)n};
+                int rc = fssink_write(w, &v, 1);
+                if (rc)
+                    return rc;
+                off += (uint64_t)n;
+                len -= (uint64_t)n;
+                continue;
+            }
+        }
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        if (n == 0)
+            return HY_EBADMSG; /* the source is shorter than it said */
+        off += (uint64_t)n;
+        len -= (uint64_t)n;
+        w->off += (uint64_t)n;
     }
     return 0;
 }

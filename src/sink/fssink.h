@@ -34,6 +34,7 @@
 #define HY_FSSINK_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/uio.h>
 
 #include "sink/sink.h"
@@ -65,6 +66,13 @@ int fssink_write(struct fssink_writer *w, const struct iovec *iov, size_t n);
 int fssink_commit(struct fssink_writer *w);
 /* Close and remove the temp file; frees w. NULL is a no-op. */
 void fssink_abort(struct fssink_writer *w);
+
+/* Set the extended attribute name on the temp file (it travels with the object through the
+ * rename: the S3 front keeps an object's metadata there). 0 or -errno. */
+int fssink_set_xattr(struct fssink_writer *w, const char *name, const void *value, size_t len);
+/* Append len bytes of the file fd from offset off (copy_file_range, falling back to
+ * read/write). 0, or -errno / HY_EBADMSG if fd ends early (then abort). */
+int fssink_write_from(struct fssink_writer *w, int fd, uint64_t off, uint64_t len);
 
 /* Remove the temp files a previous process left in <s3_root>/.tmp. Call before any writer is
  * open (at start); 0 or -errno. */

@@ -74,7 +74,9 @@ else
         test_auth \
         test_sigv4 \
         test_analytics \
-        test_pipeline
+        test_pipeline \
+        test_s3 \
+        test_s3sink
     run "$debian_py" "debian python" test_api test_delivery
 fi
 

@@ -461,10 +461,58 @@ static void *async_main(void *arg)
     return NULL;
 }
 
+/* A body stream for the streaming tests: checks the byte pattern i % 251 as it arrives. */
+struct tstream {
+    struct http_body_stream base;
+    uint64_t got;
+    bool bad;
+};
+static atomic_int streams_open, streams_aborted;
+
+static int tstream_write(struct http_body_stream *b, const char *p, size_t n)
+{
+    struct tstream *t = (struct tstream *)b;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)p[i] != (unsigned char)((t->got + i) % 251))
+            t->bad = true;
+    t->got += n;
+    return 0;
+}
+
+static void tstream_abort(struct http_body_stream *b)
+{
+    atomic_fetch_add(&streams_aborted, 1);
+    atomic_fetch_sub(&streams_open, 1);
+    hy_free(b);
+}
+
+static struct http_body_stream *tstreamer(const struct http_request *head, uint64_t len, void *ud)
+{
+    (void)len;
+    (void)ud;
+    if (path_is(head, "/refuse"))
+        return NULL;
+    struct tstream *t = hy_calloc(1, sizeof *t);
+    t->base.write = tstream_write;
+    t->base.abort = tstream_abort;
+    atomic_fetch_add(&streams_open, 1);
+    return &t->base;
+}
+
 static void test_handler(struct http_exchange *ex, const struct http_request *req, void *ud)
 {
     struct fixture *f = ud;
     atomic_fetch_add(&f->handled, 1);
+    if (req->stream) {
+        struct tstream *t = (struct tstream *)req->stream;
+        char out[64];
+        int n = snprintf(out, sizeof out, "streamed %llu %s", (unsigned long long)t->got,
+                         t->bad ? "bad" : "ok");
+        atomic_fetch_sub(&streams_open, 1);
+        hy_free(t);
+        http_respond(ex, 200, NULL, out, (size_t)n);
+        return;
+    }
     if (path_is(req, "/hold") || path_is(req, "/async")) {
         pthread_mutex_lock(&f->mu);
         f->held = ex;
@@ -505,6 +553,8 @@ static void *server_main(void *arg)
     return NULL;
 }
 
+static bool fixture_streams;
+
 static struct fixture *fixture_start(const struct http_config *cfg)
 {
     struct fixture *f = hy_calloc(1, sizeof *f);
@@ -523,6 +573,8 @@ static struct fixture *fixture_start(const struct http_config *cfg)
     assert_int_equal(http_server_listen(f->srv, "127.0.0.1:0"), 0);
     f->port = http_server_port(f->srv);
     assert_true(f->port > 0);
+    if (fixture_streams)
+        http_server_set_streamer(f->srv, tstreamer, f, 64u << 20);
     assert_int_equal(pthread_create(&f->thread, NULL, server_main, f), 0);
     return f;
 }
@@ -1349,6 +1401,79 @@ static void test_budget_need_reserves_known_bodies_and_the_largest_for_chunked(v
     assert_int_equal(http_budget_need(&p, 12288, 999999), 999999);
 }
 
+static void send_pattern(struct client *c, size_t n)
+{
+    char chunk[65536];
+    size_t off = 0;
+    while (off < n) {
+        size_t k = n - off < sizeof chunk ? n - off : sizeof chunk;
+        for (size_t i = 0; i < k; i++)
+            chunk[i] = (char)((off + i) % 251);
+        client_send(c, chunk, k);
+        off += k;
+    }
+}
+
+static void test_server_streams_bodies_over_the_limit_to_the_streamer(void **state)
+{
+    (void)state;
+    fixture_streams = true;
+    struct fixture *f = budget_fixture(); /* 1 MiB bodies, 256 KiB of buffers per loop */
+    fixture_streams = false;
+    struct client *c = client_open(f->port);
+    size_t n = 5u << 20; /* five times the body limit, twenty times the loop's buffers */
+    char head[128];
+    snprintf(head, sizeof head, "PUT /obj HTTP/1.1\r\nHost: t\r\nContent-Length: %zu\r\n\r\n", n);
+    client_sends(c, head);
+    send_pattern(c, n);
+    /* A pipelined request right behind the body is served after it, on the same connection. */
+    client_sends(c, "GET /after HTTP/1.1\r\nHost: t\r\n\r\n");
+    char want[64];
+    snprintf(want, sizeof want, "streamed %zu ok", n);
+    expect_simple(c, 200, want);
+    expect_simple(c, 200, "GET /after 0 ");
+    struct http_stats st = get_stats(f);
+    assert_true(st.body_reserved_bytes == 0);
+    /* Expect: 100-continue is answered for a streamed body too. */
+    snprintf(head, sizeof head,
+             "PUT /obj HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: %zu\r\n\r\n",
+             (size_t)(2u << 20));
+    client_sends(c, head);
+    struct resp r;
+    assert_int_equal(client_response(c, &r, false), 0);
+    assert_int_equal(r.status, 100);
+    resp_fini(&r);
+    send_pattern(c, 2u << 20);
+    snprintf(want, sizeof want, "streamed %zu ok", (size_t)(2u << 20));
+    expect_simple(c, 200, want);
+    client_close(c);
+    /* Refused by the streamer: 413 as without one. */
+    c = client_open(f->port);
+    client_sends(c, "PUT /refuse HTTP/1.1\r\nHost: t\r\nContent-Length: 3000000\r\n\r\n");
+    assert_int_equal(client_response(c, &r, false), 0);
+    assert_int_equal(r.status, 413);
+    resp_fini(&r);
+    client_close(c);
+    /* Over the stream limit, or chunked: 413. */
+    c = client_open(f->port);
+    client_sends(c, "PUT /obj HTTP/1.1\r\nHost: t\r\nContent-Length: 99999999999\r\n\r\n");
+    assert_int_equal(client_response(c, &r, false), 0);
+    assert_int_equal(r.status, 413);
+    resp_fini(&r);
+    client_close(c);
+    /* A client leaving mid-body: the stream is aborted, nothing reaches the handler. */
+    int aborted = atomic_load(&streams_aborted);
+    c = client_open(f->port);
+    client_sends(c, "PUT /obj HTTP/1.1\r\nHost: t\r\nContent-Length: 3000000\r\n\r\n");
+    send_pattern(c, 1u << 20);
+    client_close(c);
+    for (int i = 0; i < 5000 && atomic_load(&streams_aborted) == aborted; i++)
+        usleep(1000);
+    assert_int_equal(atomic_load(&streams_aborted), aborted + 1);
+    assert_int_equal(atomic_load(&streams_open), 0);
+    fixture_stop(f);
+}
+
 static void test_server_listen_reports_bad_address_and_port_in_use(void **state)
 {
     struct http_server *a = http_server_new(NULL, test_handler, NULL);
@@ -1744,6 +1869,7 @@ int main(void)
         cmocka_unit_test(test_server_completes_concurrent_chunked_bodies_over_the_budget),
         cmocka_unit_test(test_server_evicts_a_stalled_body_while_another_waits),
         cmocka_unit_test(test_server_evicts_slow_heads_so_new_connections_get_memory),
+        cmocka_unit_test(test_server_streams_bodies_over_the_limit_to_the_streamer),
         cmocka_unit_test(test_server_listen_reports_bad_address_and_port_in_use),
         cmocka_unit_test(test_server_serves_ipv6_loopback),
         cmocka_unit_test(test_server_spreads_connections_over_sibling_loops),
