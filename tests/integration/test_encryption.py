@@ -205,6 +205,11 @@ class EncryptionTest(HydrantTestCase):
                                                                              "KeyARN": ARN2},
                                  ExtendedS3DestinationConfiguration=harness.s3_dest("x"))
         self.assertNotIn("nokey", fh.list_delivery_streams()["DeliveryStreamNames"])
+        for bad in ({"KeyType": "CUSTOMER_MANAGED_CMK"}, {"KeyType": "AWS_OWNED_CMK", "KeyARN": ARN1}):
+            with self.assertRaises(fh.exceptions.InvalidArgumentException):
+                fh.start_delivery_stream_encryption(DeliveryStreamName="locked",
+                                                    DeliveryStreamEncryptionConfigurationInput=bad)
+        self.assertEqual(self.describe_enc(fh, "locked")[1].get("KeyARN"), ARN1)
         sent = {i: b"secret:%s:" % MARK + os.urandom(i % 30) for i in range(1, 301)}
         harness.put_all(fh, "locked", [harness.frame(k, v) for k, v in sent.items()], batch=100)
         self.assertNotIn(MARK, log_bytes(srv, "locked"))
