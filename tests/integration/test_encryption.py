@@ -244,6 +244,25 @@ class EncryptionTest(HydrantTestCase):
         self.assertEqual(sorted(got.values()), [1] * len(sent))
         self.assertEqual(dict(got), {(k, v): 1 for k, v in sent.items()})
 
+    def test_streams_file_declares_encryption_and_refuses_unknown_keys(self):
+        keys = self.keys_file({ARN1: self.k1})
+        decl = os.path.join(self.keydir, "streams.json")
+        entry = {"DeliveryStreamName": "declared", "DeliveryStreamType": "DirectPut",
+                 "DeliveryStreamEncryptionConfigurationInput": {"KeyType": "CUSTOMER_MANAGED_CMK", "KeyARN": ARN1},
+                 "ExtendedS3DestinationConfiguration": harness.s3_dest("decl")}
+        with open(decl, "w") as f:
+            json.dump([entry], f)
+        srv = self.start_server(extra_args=["--kms-keys", keys, "--streams", decl])
+        enc = self.describe_enc(srv.client(), "declared")[1]
+        self.assertEqual((enc["Status"], enc["KeyARN"]), ("ENABLED", ARN1))
+        self.assertEqual(srv.stop(signal.SIGTERM), 0)
+        entry["DeliveryStreamEncryptionConfigurationInput"]["KeyARN"] = ARN2
+        with open(decl, "w") as f:
+            json.dump([entry], f)
+        with self.assertRaises(AssertionError):
+            srv.start()
+        self.assertIn("encryption key not available", srv.log_tail(20))
+
 
 if __name__ == "__main__":
     unittest.main()

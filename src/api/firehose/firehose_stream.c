@@ -69,7 +69,7 @@ static int describe_named(struct firehose *a, struct http_exchange *ex, const cJ
 
 /* DeliveryStreamEncryptionConfigurationInput (shape already validated) into *out; out->key_arn
  * borrows from in. 0, or -1 with e set. */
-static int enc_from_input(const cJSON *in, struct service_enc *out, struct awsjson_err *e)
+int firehose_enc_from_input(const cJSON *in, struct service_enc *out, struct awsjson_err *e)
 {
     const cJSON *kt = cJSON_GetObjectItemCaseSensitive(in, "KeyType");
     const cJSON *arn = cJSON_GetObjectItemCaseSensitive(in, "KeyARN");
@@ -146,7 +146,7 @@ void firehose_op_create(struct firehose *a, struct http_exchange *ex, const cJSO
     const cJSON *enc_in =
         cJSON_GetObjectItemCaseSensitive(root, "DeliveryStreamEncryptionConfigurationInput");
     struct service_enc enc;
-    if (enc_in && enc_from_input(enc_in, &enc, &e))
+    if (enc_in && firehose_enc_from_input(enc_in, &enc, &e))
         goto reply;
     int rc = service_stream_create_enc(a->svc, name, dest, tags, enc_in ? &enc : NULL);
     dest = tags = NULL; /* the service took them */
@@ -461,7 +461,7 @@ static void set_encryption(struct firehose *a, struct http_exchange *ex, const c
     awsjson_err_init(&e);
     struct service_enc enc = {0};
     /* Firehose: AWS_OWNED_CMK is the default when the input is left out. */
-    if (enc_in && enc_from_input(enc_in, &enc, &e)) {
+    if (enc_in && firehose_enc_from_input(enc_in, &enc, &e)) {
         awsjson_reply_err(ex, &e);
         awsjson_err_fini(&e);
         return;
