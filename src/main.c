@@ -24,6 +24,7 @@
 #include "net/statsd.h"
 #include "sink/fssink.h"
 #include "sink/s3sink.h"
+#include "stream/seal.h"
 #include "stream/wal.h"
 
 #include <errno.h>
@@ -123,6 +124,7 @@ struct options {
     unsigned long long max_streams;
     unsigned long long append_wait_ms;
     const char *credentials_file; /* SigV4 keys; NULL: requests are not authenticated */
+    const char *kms_keys_file;    /* customer keys for encryption at rest; NULL: none */
     const char *statsd, *statsd_prefix, *statsd_interval;
     /* The OIDC gate (/_hydrant/auth); off unless signers or an issuer are given. */
     const char *oidc_signers, *oidc_key_url, *oidc_issuer, *oidc_jwks_url, *oidc_audience;
@@ -155,6 +157,9 @@ static void usage(FILE *out)
         "                         \"Slow down.\" (HYDRANT_APPEND_WAIT_MS; default 5000)\n"
         "  --credentials FILE     JSON access keys: AWS requests must be SigV4-signed by one of\n"
         "                         them (HYDRANT_CREDENTIALS; default none: no authentication)\n"
+        "  --kms-keys FILE        JSON KeyARN -> 64 hex digits or {\"command\": [...]}: keys for\n"
+        "                         CUSTOMER_MANAGED_CMK encryption (HYDRANT_KMS_KEYS; default "
+        "none)\n"
         "  --statsd HOST:PORT     push the auth counters to statsd (HYDRANT_STATSD)\n"
         "  --statsd-interval-ms N how often (HYDRANT_STATSD_INTERVAL_MS; default 10000)\n"
         "  --statsd-prefix P      statsd metric prefix (HYDRANT_STATSD_PREFIX; default hydrant.)\n"
@@ -205,6 +210,7 @@ static int parse_flags(int argc, char **argv, struct options *o)
     const char *append_wait = env_or("HYDRANT_APPEND_WAIT_MS", "5000");
     o->streams_file = env_or("HYDRANT_STREAMS", NULL);
     o->credentials_file = env_or("HYDRANT_CREDENTIALS", NULL);
+    o->kms_keys_file = env_or("HYDRANT_KMS_KEYS", NULL);
     o->statsd = env_or("HYDRANT_STATSD", NULL);
     o->statsd_prefix = env_or("HYDRANT_STATSD_PREFIX", "hydrant.");
     o->statsd_interval = env_or("HYDRANT_STATSD_INTERVAL_MS", "10000");
@@ -235,6 +241,7 @@ static int parse_flags(int argc, char **argv, struct options *o)
         {"streams", required_argument, NULL, 's'},
         {"append-wait-ms", required_argument, NULL, 'w'},
         {"credentials", required_argument, NULL, 'c'},
+        {"kms-keys", required_argument, NULL, 1020},
         {"statsd", required_argument, NULL, 1010},
         {"statsd-prefix", required_argument, NULL, 1011},
         {"statsd-interval-ms", required_argument, NULL, 1012},
@@ -290,6 +297,9 @@ static int parse_flags(int argc, char **argv, struct options *o)
             break;
         case 'c':
             o->credentials_file = optarg;
+            break;
+        case 1020:
+            o->kms_keys_file = optarg;
             break;
         case 1010:
             o->statsd = optarg;
@@ -519,6 +529,9 @@ static int serve(int argc, char **argv)
         return 1;
     }
     static const struct consumer_ops *const consumers[] = {&delivery_consumer};
+    struct seal_ring *ring = NULL;
+    if (seal_ring_new(o.data_dir, o.kms_keys_file, &ring))
+        return 1;
     struct service_config scfg = {
         .data_dir = o.data_dir,
         .quota_bytes = (uint64_t)o.quota_mib << 20,
@@ -529,6 +542,7 @@ static int serve(int argc, char **argv)
         .nconsumers = sizeof consumers / sizeof consumers[0],
         .sink = &fssink_ops,
         .sink_ctx = s3_root,
+        .ring = ring,
     };
     struct s3sink *remote = NULL;
     if (o.nendpoints) {
@@ -564,6 +578,7 @@ static int serve(int argc, char **argv)
         LOG_ERROR("main", "cannot open the data directory", "dir=%s error=%s", o.data_dir,
                   hy_strerror(rc));
         s3sink_free(remote);
+        seal_ring_free(ring);
         return 1;
     }
     struct firehose_config fcfg = {
@@ -710,6 +725,7 @@ out:
     s3_free(s3);
     service_close(svc);
     s3sink_free(remote);
+    seal_ring_free(ring);
     if (code == 0)
         LOG_INFO("main", "stopped", "%s", "");
     return code;

@@ -24,7 +24,8 @@
     X(HY_EINVAL, 9, "invalid argument")                                                            \
     X(HY_ECORRUPT, 10, "corrupt data")                                                             \
     X(HY_EVERSION, 11, "version mismatch")                                                         \
-    X(HY_EBUSY, 12, "busy")
+    X(HY_EBUSY, 12, "busy")                                                                        \
+    X(HY_ENOKEY, 13, "encryption key not available")
 
 enum hy_err {
 #define HY_ERR_ENUM(name, off, msg) name = -(HY_ERR_BASE + (off)),

@@ -134,7 +134,11 @@ int catalog_stream_to_json(const struct catalog_stream *s, struct buf *out)
     if (add_str(o, "StreamId", tmp) || add_str(o, "DestinationId", CATALOG_DESTINATION_ID))
         goto fail;
     cJSON *enc = cJSON_AddObjectToObject(o, "DeliveryStreamEncryptionConfiguration");
-    if (!enc || add_str(enc, "Status", "DISABLED"))
+    if (!enc || add_str(enc, "Status", s->enc_on ? "ENABLED" : "DISABLED"))
+        goto fail;
+    if (s->enc_on &&
+        (add_str(enc, "KeyType", s->enc_customer ? "CUSTOMER_MANAGED_CMK" : "AWS_OWNED_CMK") ||
+         (s->enc_customer && add_str(enc, "KeyARN", s->enc_key_arn))))
         goto fail;
     cJSON *t = cJSON_Duplicate(s->tags, 1);
     if (!t)
@@ -235,6 +239,21 @@ int catalog_stream_from_json(const char *text, size_t len, struct catalog_stream
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(t, "Value");
         if (!cJSON_IsString(k) || (v && !cJSON_IsString(v)))
             goto fail;
+    }
+    const cJSON *enc = cJSON_GetObjectItemCaseSensitive(o, "DeliveryStreamEncryptionConfiguration");
+    const cJSON *enc_st = cJSON_GetObjectItemCaseSensitive(enc, "Status");
+    if (cJSON_IsString(enc_st) && strcmp(enc_st->valuestring, "ENABLED") == 0) {
+        const cJSON *kt = cJSON_GetObjectItemCaseSensitive(enc, "KeyType");
+        const cJSON *arn = cJSON_GetObjectItemCaseSensitive(enc, "KeyARN");
+        if (!cJSON_IsString(kt))
+            goto fail;
+        s->enc_on = 1;
+        s->enc_customer = strcmp(kt->valuestring, "CUSTOMER_MANAGED_CMK") == 0;
+        if (s->enc_customer &&
+            (!cJSON_IsString(arn) || strlen(arn->valuestring) > CATALOG_KEY_ARN_MAX))
+            goto fail;
+        if (s->enc_customer)
+            memcpy(s->enc_key_arn, arn->valuestring, strlen(arn->valuestring) + 1);
     }
     if (details && !(s->failure = hy_strdup(details->valuestring))) {
         rc = HY_ENOMEM;

@@ -9,7 +9,9 @@
  *      "VersionId":"1", "CreateTimestampMs":1700000000000, "LastUpdateTimestampMs":...,
  *      "DeliveryStreamStatus":"ACTIVE", "StreamId":"<16 hex>",
  *      "DestinationId":"destinationId-000000000001",
- *      "DeliveryStreamEncryptionConfiguration":{"Status":"DISABLED"},
+ *      "DeliveryStreamEncryptionConfiguration":{"Status":"DISABLED"},   or, while encryption
+ *          is on, {"Status":"ENABLED","KeyType":"AWS_OWNED_CMK"|"CUSTOMER_MANAGED_CMK",
+ *          "KeyARN":"..." (customer keys only)}
  *      "Tags":[{"Key":"k","Value":"v"}, ...],          sorted by key
  *      "Destination":{"Kind":"ExtendedS3", "RoleARN":..., "BucketARN":..., ...},
  *      "FailureDescription":{"Type":"UNKNOWN_ERROR","Details":"..."}}   only while one is set
@@ -47,6 +49,8 @@ enum catalog_status {
 #define CATALOG_NAME_MAX 64
 /* Firehose DeliveryStreamFailureType for failures hydrant reports (log damage). */
 #define CATALOG_FAILURE_TYPE "UNKNOWN_ERROR"
+/* Firehose: AWSKMSKeyARN is at most 512 characters. */
+#define CATALOG_KEY_ARN_MAX 512
 /* Bound of a FailureDescription's Details (bytes, excluding the NUL). */
 #define CATALOG_FAILURE_MAX 2048
 
@@ -63,6 +67,11 @@ struct catalog_stream {
     /* FailureDescription.Details (Type CATALOG_FAILURE_TYPE) reported by a consumer and kept
      * until an operator acknowledges it; owned, NULL when none. */
     char *failure;
+    /* Encryption at rest (DeliveryStreamEncryptionConfiguration): on or off, and with which
+     * key: hydrant's master key (AWS_OWNED_CMK) or the customer key named by enc_key_arn. */
+    int enc_on;
+    int enc_customer;
+    char enc_key_arn[CATALOG_KEY_ARN_MAX + 1];
 
     /* Runtime, owned by the service (core/service.c): its log and consumers. Set before the
      * stream can be looked up; runtime_free (if set) runs when the last reference goes. */

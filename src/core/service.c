@@ -7,6 +7,7 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "base/err.h"
@@ -75,10 +76,27 @@ int service_dest_check(struct service *svc, const cJSON *dest, const char **reas
 
 int service_stream_create(struct service *svc, const char *name, cJSON *dest, cJSON *tags)
 {
+    return service_stream_create_enc(svc, name, dest, tags, NULL);
+}
+
+int service_stream_create_enc(struct service *svc, const char *name, cJSON *dest, cJSON *tags,
+                              const struct service_enc *enc)
+{
     int rc = HY_ENOMEM;
     struct catalog_stream *cs = catalog_stream_new(name);
     if (!cs || !dest)
         goto out;
+    if (enc) {
+        /* The key must exist before the stream does: no record is ever stored in clear. */
+        const struct seal_key *key = NULL;
+        if ((rc = service_enc_key(svc, enc, &key)) != 0)
+            goto out;
+        rc = HY_ENOMEM;
+        cs->enc_on = 1;
+        cs->enc_customer = enc->customer;
+        if (enc->customer)
+            snprintf(cs->enc_key_arn, sizeof cs->enc_key_arn, "%s", enc->key_arn);
+    }
     cs->dest = dest;
     dest = NULL;
     if (tags) {
@@ -294,7 +312,13 @@ int service_stream_describe(struct service *svc, struct service_stream *st,
     out->dest = cJSON_Duplicate(cs->dest, 1);
     out->tags = cJSON_Duplicate(cs->tags, 1);
     int nomem = cs->failure && !(out->failure = hy_strdup(cs->failure));
+    out->enc_on = cs->enc_on;
+    out->enc_customer = cs->enc_customer;
+    memcpy(out->enc_key_arn, cs->enc_key_arn, sizeof out->enc_key_arn);
     catalog_unlock(svc->cat);
+    pthread_rwlock_rdlock(&st->put_lock);
+    nomem |= st->enc_failure && !(out->enc_failure = hy_strdup(st->enc_failure));
+    pthread_rwlock_unlock(&st->put_lock);
     if (!out->dest || !out->tags || nomem) {
         service_stream_info_fini(out);
         return HY_ENOMEM;
@@ -307,8 +331,9 @@ void service_stream_info_fini(struct service_stream_info *info)
     cJSON_Delete(info->dest);
     cJSON_Delete(info->tags);
     hy_free(info->failure);
+    hy_free(info->enc_failure);
     info->dest = info->tags = NULL;
-    info->failure = NULL;
+    info->failure = info->enc_failure = NULL;
 }
 
 int service_stream_ack_failure(struct service *svc, struct service_stream *st)

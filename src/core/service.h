@@ -35,6 +35,7 @@ struct stream_stats;
 struct streamlog_append;
 struct streamlog_backend;
 struct streamlog_damage_stats;
+struct seal_ring;
 
 /* Defaults: a stream's log quota, and the streams allowed (Firehose: 5,000 per Region). */
 #define SERVICE_DEFAULT_QUOTA_BYTES (1ull << 30)
@@ -50,6 +51,7 @@ struct service_config {
     size_t nconsumers;
     const struct sink_ops *sink; /* what consumers write objects through */
     void *sink_ctx;
+    struct seal_ring *ring; /* encryption keys (stream/seal.h); NULL: encryption refused */
 };
 
 /* Recover the sink (sink_ops.recover), load the catalog from <data_dir>/streams, open every
@@ -110,6 +112,12 @@ struct service_stream_info {
     struct cJSON *dest; /* owned copy */
     struct cJSON *tags; /* owned copy */
     char *failure;      /* owned copy of FailureDescription.Details; NULL when none */
+    /* DeliveryStreamEncryptionConfiguration: persisted choice, and a runtime failure (the
+     * key is not available: status ENABLING_FAILED, appends refused) as an owned copy. */
+    int enc_on;
+    int enc_customer;
+    char enc_key_arn[CATALOG_KEY_ARN_MAX + 1];
+    char *enc_failure;
 };
 int service_stream_describe(struct service *svc, struct service_stream *st,
                             struct service_stream_info *out);
@@ -121,8 +129,27 @@ int service_stream_ack_failure(struct service *svc, struct service_stream *st);
 int service_stream_names(struct service *svc, char ***names, size_t *n);
 void service_names_free(char **names, size_t n);
 
+/* Encryption at rest for a stream's log (stream/seal.h). A choice of key: hydrant's master key
+ * (customer 0, AWS_OWNED_CMK) or the --kms-keys key named key_arn (CUSTOMER_MANAGED_CMK). */
+struct service_enc {
+    int customer;
+    const char *key_arn; /* customer keys only; at most CATALOG_KEY_ARN_MAX bytes */
+};
+/* service_stream_create, with the stream's log sealed from its first record when enc is not
+ * NULL. HY_ENOKEY (nothing created) when the key is not available. */
+int service_stream_create_enc(struct service *svc, const char *name, struct cJSON *dest,
+                              struct cJSON *tags, const struct service_enc *enc);
+/* Start sealing st's new records with enc's key (also to switch keys), durably. 0, HY_ENOKEY
+ * (no such key), HY_ECLOSED (not ACTIVE), or a disk error (nothing changed). Blocks on fsync. */
+int service_enc_start(struct service *svc, struct service_stream *st,
+                      const struct service_enc *enc);
+/* Store st's new records plain again, durably; records sealed before stay readable with their
+ * keys. 0, HY_ECLOSED or a disk error. */
+int service_enc_stop(struct service *svc, struct service_stream *st);
+
 /* Append records to st's log (stream/streamlog.h: a->done is called once they are durable, or
- * refused). 0, or an error and done is never called: HY_ECLOSED (not ACTIVE), HY_EQUOTA,
+ * refused). 0, or an error and done is never called: HY_ECLOSED (not ACTIVE), HY_ENOKEY (its
+ * encryption key is not available: nothing is stored in clear instead), HY_EQUOTA,
  * HY_EBUSY ("Slow down."), HY_E2BIG, HY_ENOMEM. */
 int service_append(struct service_stream *st, struct streamlog_append *a);
 /* The stream's identity (stable for the reference's life). */

@@ -38,8 +38,9 @@ struct service_stream {
     struct catalog_stream *cs; /* not a reference: cs owns this */
     struct stream_stats stats;
     pthread_rwlock_t put_lock;
-    struct streamlog *log;         /* [put_lock] NULL while not open */
-    int closing;                   /* [put_lock] stopping: appends are refused */
+    struct streamlog *log; /* [put_lock] NULL while not open */
+    int closing;           /* [put_lock] stopping: appends are refused */
+    char *enc_failure;     /* [put_lock] the encryption key is missing: appends are refused */
     struct service_consumer *cons; /* control threads only */
     _Atomic size_t ncons;          /* read by consumer threads (trim) while later ones start */
 };
@@ -53,6 +54,14 @@ int service_stream_rt_start(struct service_stream *st);
 int service_stream_rt_stop(struct service_stream *st);
 /* Tell the consumers that the destination or version changed. Caller holds the catalog lock. */
 void service_stream_rt_update(struct service_stream *st);
+struct seal_key;
+/* service_enc.c: the key enc names (borrowed for the ring's life): 0, HY_ENOKEY, or a disk error
+ * creating the master key. */
+int service_enc_key(struct service *svc, const struct service_enc *enc,
+                    const struct seal_key **out);
+/* service_enc.c: seal st's freshly opened log as cs says (caller holds the put lock, or owns st
+ * alone). A missing key is not an error here: it sets st->enc_failure and is logged. */
+void service_enc_apply(struct service_stream *st);
 /* Set the status under the put lock (callers hold the catalog lock too). */
 void service_stream_set_status(struct service_stream *st, enum catalog_status status);
 

@@ -39,6 +39,7 @@ static void rt_free(void *p)
     /* The runtime is stopped before the catalog lets go of the stream. */
     HY_ASSERT(!st->log);
     pthread_rwlock_destroy(&st->put_lock);
+    hy_free(st->enc_failure);
     hy_free(st->cons);
     hy_free(st);
 }
@@ -186,10 +187,14 @@ int service_stream_rt_start(struct service_stream *st)
     uint64_t eighth = svc->quota_bytes / 8;
     if (eighth < (64u << 20))
         lc.segment_bytes = eighth > (1u << 20) ? (size_t)eighth : (1u << 20);
+    lc.ring = svc->cfg.ring;
     rc = streamlog_open(svc->cfg.log_backend, logdir.data, &lc, &log);
     if (rc)
         goto fail;
+    pthread_rwlock_wrlock(&st->put_lock);
     st->log = log;
+    service_enc_apply(st);
+    pthread_rwlock_unlock(&st->put_lock);
     st->cons = hy_calloc(svc->cfg.nconsumers ? svc->cfg.nconsumers : 1, sizeof *st->cons);
     if (!st->cons) {
         rc = HY_ENOMEM;
@@ -286,7 +291,7 @@ int service_append(struct service_stream *st, struct streamlog_append *a)
     int rc = HY_ECLOSED;
     pthread_rwlock_rdlock(&st->put_lock);
     if (st->cs->status == CATALOG_STATUS_ACTIVE && st->log && !st->closing)
-        rc = streamlog_append(st->log, a);
+        rc = st->enc_failure ? HY_ENOKEY : streamlog_append(st->log, a);
     pthread_rwlock_unlock(&st->put_lock);
     return rc;
 }

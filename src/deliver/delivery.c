@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -196,6 +197,7 @@ struct delivery {
     uint64_t refill_last;     /* last seq a failed attempt reached: interval cuts of the retry
                                * wait until it gets as far again, so a retry is not cut short */
     int backoff_ms;           /* next sink-failure backoff; reset by a commit */
+    int seal_reported;        /* a record that cannot be opened was reported (once per run) */
     uint64_t stored_next;     /* next_seq the state file holds */
 
     /* The last quarantined span's place and object, durable in the state file before the
@@ -600,6 +602,17 @@ static int read_next(struct delivery *d, struct streamlog_record *rec, int wait_
     if (rc < 0) {
         LOG_ERROR("delivery", "log read failed", "stream=%s seq=%" PRIu64 " err=%s",
                   d->cur->stream_name, d->read_seq, hy_errname(rc));
+        if ((rc == HY_ENOKEY || rc == HY_ECORRUPT) && !d->seal_reported && d->report_failure) {
+            /* Encryption at rest: delivery waits at this record rather than skip it or write
+             * anything in its place; the operator must see why. */
+            char msg[256];
+            snprintf(msg, sizeof msg,
+                     "delivery is stopped at record %" PRIu64 ": it is sealed with a key hydrant "
+                     "does not have or does not verify (%s); restart hydrant with that key",
+                     d->read_seq, hy_strerror(rc));
+            d->report_failure(d->rt, msg);
+            d->seal_reported = 1;
+        }
         sleep_interruptible(d, BACKOFF_MAX_MS / 10);
         if ((rc = reader_position(d)) < 0)
             return rc;

@@ -251,6 +251,11 @@ uint64_t streamlog_retained_bytes(struct streamlog *l)
     return l->be->retained_bytes(l->impl);
 }
 
+int streamlog_seal(struct streamlog *l, const struct seal_key *key)
+{
+    return l->be->seal ? l->be->seal(l->impl, key) : HY_EINVAL;
+}
+
 size_t streamlog_parked(struct streamlog *l)
 {
     return atomic_load(&l->nparked);

@@ -27,6 +27,8 @@
 #include <stdint.h>
 
 struct streamlog_reader;
+struct seal_key;
+struct seal_ring;
 
 /* A record to append: a borrowed view. */
 struct streamlog_rec {
@@ -96,6 +98,7 @@ struct streamlog_config {
     size_t max_pending_bytes; /* bytes waiting for the disk; 0 = backend default (32 MiB) */
     size_t max_parked_bytes;  /* bytes of parked appends; 0 = max_pending_bytes */
     int max_wait_ms;          /* how long an append may stay parked; 0 = 5000 */
+    struct seal_ring *ring;   /* keys for sealed records (stream/seal.h); NULL = none */
 };
 
 /* A backend. The calls mirror the public ones below; append must set *first_seq before done
@@ -119,6 +122,8 @@ struct streamlog_backend {
     void (*reader_close)(void *reader);
     /* The span of the last STREAMLOG_DAMAGED result. */
     void (*reader_damage)(void *reader, struct streamlog_damage *out);
+    /* Seal appends from now on with key (NULL: stop); NULL op: the backend cannot seal. */
+    int (*seal)(void *impl, const struct seal_key *key);
 };
 
 struct streamlog;
@@ -153,6 +158,11 @@ int streamlog_trim(struct streamlog *l, uint64_t min_seq);
 uint64_t streamlog_retained_bytes(struct streamlog *l);
 /* Damage found in the log since it opened. */
 void streamlog_damage_stats(struct streamlog *l, struct streamlog_damage_stats *out);
+/* Encryption at rest: records appended after this returns are sealed with key (borrowed; it
+ * must outlive l), or stored plain again (NULL). Records already in the log stay as they were
+ * and stay readable while the ring has their keys. 0, HY_EINVAL (the backend cannot seal), or
+ * -EIO. */
+int streamlog_seal(struct streamlog *l, const struct seal_key *key);
 /* Appends currently parked (waiting for room). */
 size_t streamlog_parked(struct streamlog *l);
 

@@ -59,7 +59,8 @@ int wal_frame_decode(const uint8_t *p, size_t avail, struct wal_record *rec, siz
         *frame_len = WAL_FRAME_HDR_LEN;
         return 0;
     }
-    uint32_t len = wal_get_u32(p);
+    uint32_t raw_len = wal_get_u32(p);
+    uint32_t len = raw_len & ~WAL_FRAME_SEALED;
     if (len > WAL_FRAME_DATA_MAX_LEN)
         return HY_ECORRUPT;
     *frame_len = WAL_FRAME_HDR_LEN + (size_t)len;
@@ -67,13 +68,14 @@ int wal_frame_decode(const uint8_t *p, size_t avail, struct wal_record *rec, siz
         return 0;
     uint64_t seq = wal_get_u64(p + 8);
     int64_t arrival_ms = (int64_t)wal_get_u64(p + 16);
-    uint32_t crc = wal_frame_crc(crc32c(0, p + WAL_FRAME_HDR_LEN, len), seq, arrival_ms, len);
+    uint32_t crc = wal_frame_crc(crc32c(0, p + WAL_FRAME_HDR_LEN, len), seq, arrival_ms, raw_len);
     if (crc != wal_get_u32(p + 4))
         return HY_ECORRUPT;
     rec->seq = seq;
     rec->arrival_ms = arrival_ms;
     rec->data = p + WAL_FRAME_HDR_LEN;
     rec->len = len;
+    rec->sealed = (raw_len & WAL_FRAME_SEALED) != 0;
     return 1;
 }
 
@@ -423,6 +425,44 @@ void wal_close(struct wal *w)
 
 /* ---- append ------------------------------------------------------------------------------ */
 
+/* Encode n sealed frames at the end of b (room reserved) and hand out their seqs. Caller holds
+ * w->mu. The CRC covers the stored (sealed) bytes, so it is computed here, after sealing. On
+ * failure nothing is appended and no seq is used. */
+static int append_sealed(struct wal *w, struct wal_batch *b, const struct wal_rec *recs, size_t n,
+                         int64_t arrival_ms)
+{
+    size_t start_len = b->len;
+    uint64_t start_seq = w->next_seq;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t *p = b->data + b->len;
+        size_t dlen = recs[i].len + SEAL_OVERHEAD;
+        int rc = seal_frame(&w->sealer, w->next_seq, arrival_ms, recs[i].data, recs[i].len,
+                            p + WAL_FRAME_HDR_LEN);
+        if (rc < 0) {
+            b->len = start_len;
+            w->next_seq = start_seq;
+            return rc;
+        }
+        uint32_t raw_len = (uint32_t)dlen | WAL_FRAME_SEALED;
+        uint32_t crc = crc32c(0, p + WAL_FRAME_HDR_LEN, dlen);
+        wal_put_u32(p, raw_len);
+        wal_put_u32(p + 4, wal_frame_crc(crc, w->next_seq, arrival_ms, raw_len));
+        wal_put_u64(p + 8, w->next_seq);
+        wal_put_u64(p + 16, (uint64_t)arrival_ms);
+        b->len += WAL_FRAME_HDR_LEN + dlen;
+        w->next_seq++;
+    }
+    return 0;
+}
+
+int wal_seal(struct wal *w, const struct seal_key *key)
+{
+    pthread_mutex_lock(&w->mu);
+    int rc = seal_sealer_set(&w->sealer, key);
+    pthread_mutex_unlock(&w->mu);
+    return rc;
+}
+
 int wal_append(struct wal *w, const struct wal_rec *recs, size_t n, int64_t arrival_ms,
                uint64_t *first_seq, wal_done_fn done, void *arg)
 {
@@ -452,6 +492,10 @@ int wal_append(struct wal *w, const struct wal_rec *recs, size_t n, int64_t arri
         rc = HY_ECLOSED;
         goto out;
     }
+    /* Sealing is decided under the lock, so wal_seal() splits appends cleanly. */
+    int sealed = w->sealer.key != NULL;
+    if (sealed)
+        total += n * SEAL_OVERHEAD;
     if (w->cfg.quota_bytes && w->retained_bytes + w->pending_bytes + total > w->cfg.quota_bytes) {
         rc = HY_EQUOTA;
         goto out;
@@ -468,11 +512,17 @@ int wal_append(struct wal *w, const struct wal_rec *recs, size_t n, int64_t arri
     if (was_empty)
         b->first_seq = w->next_seq;
     *first_seq = w->next_seq;
-    for (size_t i = 0; i < n; i++) {
-        wal_frame_encode(b->data + b->len, w->next_seq, arrival_ms, recs[i].data,
-                         (uint32_t)recs[i].len, crcs[i]);
-        b->len += WAL_FRAME_HDR_LEN + recs[i].len;
-        w->next_seq++;
+    if (sealed) {
+        rc = append_sealed(w, b, recs, n, arrival_ms);
+        if (rc < 0)
+            goto out;
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            wal_frame_encode(b->data + b->len, w->next_seq, arrival_ms, recs[i].data,
+                             (uint32_t)recs[i].len, crcs[i]);
+            b->len += WAL_FRAME_HDR_LEN + recs[i].len;
+            w->next_seq++;
+        }
     }
     b->end_seq = w->next_seq;
     b->waiters[b->nwaiters].done = done;

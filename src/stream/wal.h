@@ -9,6 +9,12 @@
  * crc is CRC-32C over the data followed by the 20 bytes seq | arrival_ms | len (little endian);
  * data comes first so appenders can checksum it before taking the lock. Sequence numbers start
  * at 1 and are dense within a segment; frames claiming more than 16 MiB count as corrupt.
+ * Encryption at rest (stream/seal.h): while wal_seal() has set a key, frames are sealed: the top
+ * bit of len is set and the data is the sealed form of the record (key id | nonce | AES-256-GCM
+ * ciphertext | tag); crc covers those stored bytes as always, so recovery and resync work on
+ * sealed and plain frames alike. Readers open sealed frames with the keys of wal_config.ring;
+ * a frame whose key is missing (HY_ENOKEY) or does not verify (HY_ECORRUPT) is an error, never
+ * a record.
  * A segment rolls when a batch starts while the active one holds >= segment_bytes, so a segment
  * may exceed segment_bytes by up to one batch (<= max_pending_bytes).
  *
@@ -44,6 +50,8 @@
 
 struct wal;
 struct wal_reader;
+struct seal_key;
+struct seal_ring;
 
 /* Firehose: a record is at most 1,000 KiB. */
 #define WAL_RECORD_MAX_LEN 1024000u
@@ -52,6 +60,7 @@ struct wal_config {
     size_t segment_bytes;     /* roll to a new segment past this size; default 64 MiB */
     size_t max_pending_bytes; /* appended but not yet written; past it appends get HY_EBUSY */
     uint64_t quota_bytes;     /* retained log bytes; past it appends get HY_EQUOTA; 0 = none */
+    struct seal_ring *ring;   /* keys to open sealed frames with; NULL = none (borrowed) */
 };
 
 /* A record to append: a borrowed view, copied during wal_append(). */
@@ -71,6 +80,7 @@ struct wal_record {
     int64_t arrival_ms;
     const uint8_t *data;
     size_t len;
+    int sealed; /* internal to the wal: the frame's data is sealed (wal_reader_next opens it) */
 };
 
 /* wal_reader_next() result: a damaged span was passed; wal_reader_damage() describes it. */
@@ -116,6 +126,10 @@ void wal_close(struct wal *w);
 int wal_append(struct wal *w, const struct wal_rec *recs, size_t n, int64_t arrival_ms,
                uint64_t *first_seq, wal_done_fn done, void *arg);
 
+/* Seal every record appended from now on with key (borrowed; it must outlive w), or stop
+ * sealing (NULL). 0, or -EIO when no random salt can be drawn (sealing then stays off). */
+int wal_seal(struct wal *w, const struct seal_key *key);
+
 /* Next sequence number after the last durable record (1 when empty). */
 uint64_t wal_durable_next(struct wal *w);
 /* Block until wal_durable_next(w) > seq, the wal closes, or timeout_ms passes.
@@ -136,8 +150,9 @@ int wal_reader_open(struct wal *w, uint64_t from_seq, struct wal_reader **out);
  * WAL_READ_DAMAGED when it passed a damaged span (*rec untouched; wal_reader_damage() says
  * which seqs and bytes; the next call continues after it), or a negative error (HY_ENOTFOUND:
  * the segment holding the next seq was trimmed; HY_ENOMEM; I/O errors). Each span is reported
- * once per pass. rec->seq is increasing but may jump: past a damaged span (first_seq +
- * seq_count) and past a recovery gap (silently). Never blocks on other threads' I/O. */
+ * once per pass. Sealed frames come back opened; HY_ENOKEY / HY_ECORRUPT when one cannot be
+ * (the reader stays before it). rec->seq is increasing but may jump: past a damaged span (first_seq
+ * + seq_count) and past a recovery gap (silently). Never blocks on other threads' I/O. */
 int wal_reader_next(struct wal_reader *r, struct wal_record *rec);
 /* The span of the last WAL_READ_DAMAGED; borrowed, valid until the next call on r. */
 const struct wal_damage *wal_reader_damage(const struct wal_reader *r);

@@ -20,6 +20,7 @@ static int be_open(const char *dir, const struct streamlog_config *cfg, void **i
     struct wal_config wc;
     wal_config_default(&wc);
     wc.quota_bytes = cfg->quota_bytes;
+    wc.ring = cfg->ring;
     if (cfg->segment_bytes)
         wc.segment_bytes = cfg->segment_bytes;
     if (cfg->max_pending_bytes)
@@ -117,6 +118,11 @@ static int be_reader_seek(void *reader, uint64_t from_seq)
     return wal_reader_seek(reader, from_seq);
 }
 
+static int be_seal(void *impl, const struct seal_key *key)
+{
+    return wal_seal(impl, key);
+}
+
 static void be_reader_close(void *reader)
 {
     wal_reader_close(reader);
@@ -138,4 +144,5 @@ const struct streamlog_backend wal_backend = {
     .reader_close = be_reader_close,
     .reader_damage = be_reader_damage,
     .damage_stats = be_damage_stats,
+    .seal = be_seal,
 };

@@ -18,9 +18,12 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "stream/seal.h"
 #include "stream/wal.h"
 
 #define WAL_FRAME_HDR_LEN 24
+/* Top bit of a frame's len field: the data is sealed (stream/seal.h). */
+#define WAL_FRAME_SEALED 0x80000000u
 /* Frames claiming more than this are corrupt on read, whatever the append limit was. */
 #define WAL_FRAME_DATA_MAX_LEN (16u * 1024 * 1024)
 /* "<20 digits>.seg" plus NUL. */
@@ -88,6 +91,8 @@ struct wal {
     size_t nsegs;
     size_t segs_cap;
 
+    struct seal_sealer sealer; /* [mu] key and nonces for sealing appends; key NULL = off */
+
     struct wal_damage_stats dmg_stats; /* [mu] */
     struct wal_damage_seen *dmg_seen;  /* [mu] spans counted so far (bounded) */
     size_t dmg_seen_n;
@@ -128,6 +133,9 @@ struct wal_reader {
     /* Slow path only: resync window, which also holds the damage view last returned. */
     struct wal_win aux;
     struct wal_damage dmg;
+    /* Opened (decrypted) sealed records: what rec->data points to for them. */
+    uint8_t *plain;
+    size_t plain_cap;
 };
 
 /* The reader drops the pages it has passed in steps of this many bytes. */
@@ -161,7 +169,8 @@ uint32_t wal_frame_crc(uint32_t data_crc, uint64_t seq, int64_t arrival_ms, uint
 /* Encode one frame at p (WAL_FRAME_HDR_LEN + len bytes). */
 void wal_frame_encode(uint8_t *p, uint64_t seq, int64_t arrival_ms, const void *data, uint32_t len,
                       uint32_t data_crc);
-/* Decode the frame at p[0..avail). Returns 1 and fills *rec (data points into p) and
+/* Decode the frame at p[0..avail). Returns 1 and fills *rec (data points into p; rec->sealed
+ * says whether it is sealed data, rec->len its stored length) and
  * *frame_len; 0 if more bytes are needed (*frame_len = bytes needed in total, at least the
  * header); HY_ECORRUPT for a bad length or CRC. Never reads past avail. */
 int wal_frame_decode(const uint8_t *p, size_t avail, struct wal_record *rec, size_t *frame_len);

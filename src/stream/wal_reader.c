@@ -20,11 +20,13 @@
  * damage, and is skipped silently.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/err.h"
+#include "base/log.h"
 #include "base/mem.h"
 #include "stream/wal_int.h"
 
@@ -253,6 +255,38 @@ static int reader_damaged(struct wal_reader *r, uint64_t bad_off)
                          first_retained > r->scan_seq ? first_retained : r->scan_seq, 0);
 }
 
+/* Open a sealed frame into r->plain and point rec at it. 0, or HY_ENOKEY / HY_ECORRUPT (logged:
+ * the caller retries, and each retry logs again, so it is loud while it lasts) / HY_ENOMEM. */
+static int reader_open_sealed(struct wal_reader *r, struct wal_record *rec)
+{
+    if (rec->len < SEAL_OVERHEAD)
+        return HY_ECORRUPT;
+    size_t need = rec->len - SEAL_OVERHEAD;
+    if (need > r->plain_cap || !r->plain) {
+        size_t cap = need > 4096 ? need : 4096;
+        uint8_t *p = hy_realloc(r->plain, cap);
+        if (!p)
+            return HY_ENOMEM;
+        r->plain = p;
+        r->plain_cap = cap;
+    }
+    char id[2 * SEAL_ID_LEN + 1];
+    int rc =
+        seal_open(r->w->cfg.ring, rec->seq, rec->arrival_ms, rec->data, rec->len, r->plain, id);
+    if (rc == HY_ENOKEY)
+        LOG_ERROR("wal", "a sealed record's key is not available",
+                  "dir=%s seq=%" PRIu64 " key_id=%s", r->w->dir, rec->seq, id);
+    else if (rc < 0)
+        LOG_ERROR("wal", "a sealed record does not verify with its key", "dir=%s seq=%" PRIu64,
+                  r->w->dir, rec->seq);
+    if (rc < 0)
+        return rc;
+    rec->data = r->plain;
+    rec->len = need;
+    rec->sealed = 0;
+    return 0;
+}
+
 int wal_reader_next(struct wal_reader *r, struct wal_record *rec)
 {
     int rc;
@@ -277,6 +311,8 @@ int wal_reader_next(struct wal_reader *r, struct wal_record *rec)
         size_t flen;
         rc = wal_frame_decode(r->buf + r->pos, r->len - r->pos, rec, &flen);
         if (rc == 1 && rec->seq == r->scan_seq) {
+            if (rec->seq >= r->next_seq && rec->sealed && (rc = reader_open_sealed(r, rec)) < 0)
+                return rc; /* stays before the frame: a retry meets it again */
             r->pos += flen;
             r->scan_seq++;
             if (rec->seq < r->next_seq)
@@ -328,6 +364,7 @@ void wal_reader_close(struct wal_reader *r)
         return;
     reader_unposition(r);
     wal_win_fini(&r->aux);
+    hy_free(r->plain);
     hy_free(r->buf);
     hy_free(r);
 }

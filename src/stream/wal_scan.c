@@ -71,7 +71,7 @@ int wal_win_frame(struct wal_win *win, int fd, uint64_t at, uint64_t end, struct
     int rc = win_load(win, fd, at, WAL_FRAME_HDR_LEN, end);
     if (rc != 0)
         return rc < 0 ? rc : 0;
-    uint32_t len = wal_get_u32(win->buf + (at - win->off));
+    uint32_t len = wal_get_u32(win->buf + (at - win->off)) & ~WAL_FRAME_SEALED;
     if (len > WAL_FRAME_DATA_MAX_LEN)
         return HY_ECORRUPT;
     if (end - at < WAL_FRAME_HDR_LEN + (uint64_t)len)
@@ -111,7 +111,7 @@ int wal_resync(struct wal_win *win, int fd, uint64_t seg_first, uint64_t from, u
         if (rc == 1)
             return 0; /* the file is shorter than end: nothing further to find */
         const uint8_t *p = win->buf + (off - win->off);
-        uint32_t len = wal_get_u32(p);
+        uint32_t len = wal_get_u32(p) & ~WAL_FRAME_SEALED;
         uint64_t seq = wal_get_u64(p + 8);
         if (len > WAL_FRAME_DATA_MAX_LEN || seq < min_seq || seq >= max_seq ||
             !wal_seq_plausible(seg_first, off, seq) || end - off - WAL_FRAME_HDR_LEN < len)

@@ -234,6 +234,11 @@ static int declare_one(struct firehose *a, const cJSON *item, size_t idx, char *
                         reason ? reason : "Invalid destination");
         goto out;
     }
+    const cJSON *enc_in =
+        cJSON_GetObjectItemCaseSensitive(root, "DeliveryStreamEncryptionConfigurationInput");
+    struct service_enc enc;
+    if (enc_in && firehose_enc_from_input(enc_in, &enc, &e))
+        goto out;
     /* Validated: a required 1-64 character string. */
     name = cJSON_GetObjectItemCaseSensitive(root, "DeliveryStreamName")->valuestring;
     if (service_stream_get(a->svc, name, strlen(name), &st) == HY_ENOTFOUND) {
@@ -245,7 +250,7 @@ static int declare_one(struct firehose *a, const cJSON *item, size_t idx, char *
         rc = HY_EINVAL;
         if (cJSON_IsArray(list) && firehose_tags_add(tags, list, &e))
             goto out;
-        rc = service_stream_create(a->svc, name, dest, tags);
+        rc = service_stream_create_enc(a->svc, name, dest, tags, enc_in ? &enc : NULL);
         dest = tags = NULL;
         if (rc == 0)
             LOG_INFO("firehose", "declared stream created", "stream=%s", name);
@@ -259,6 +264,15 @@ static int declare_one(struct firehose *a, const cJSON *item, size_t idx, char *
         rc = service_stream_update_dest(a->svc, st, info.version, declare_edit, dest);
         if (rc == 0)
             LOG_INFO("firehose", "declared stream updated", "stream=%s", name);
+    }
+    /* A declared key the stream does not use yet is started; without a declaration the
+     * stream's encryption is left as the API set it. */
+    if (rc == 0 && enc_in &&
+        !(info.enc_on && info.enc_customer == enc.customer &&
+          (!enc.customer || strcmp(info.enc_key_arn, enc.key_arn) == 0))) {
+        rc = service_enc_start(a->svc, st, &enc);
+        if (rc == 0)
+            LOG_INFO("firehose", "declared stream encryption started", "stream=%s", name);
     }
     service_stream_info_fini(&info);
 out:

@@ -225,10 +225,6 @@ int firehose_dest_from_create(const cJSON *root, cJSON **dest, struct awsjson_er
             firehose_dest_unsupported(e, sources[i]);
             return -1;
         }
-    if (get(root, "DeliveryStreamEncryptionConfigurationInput")) {
-        firehose_dest_unsupported(e, "server-side encryption");
-        return -1;
-    }
     for (size_t i = 0; i < sizeof other_dests / sizeof other_dests[0]; i++)
         if (get(root, other_dests[i])) {
             firehose_dest_unsupported(e, other_dests[i]);

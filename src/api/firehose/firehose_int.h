@@ -73,6 +73,10 @@ const char *firehose_valid_bucket(const char *bucket_arn);
  * business rules (one S3 destination, supported features only, prefixes) and fills defaults.
  * Returns 0 with *dest (cJSON_Delete), or -1 with e set. Pure. */
 int firehose_dest_from_create(const struct cJSON *root, struct cJSON **dest, struct awsjson_err *e);
+struct service_enc;
+/* DeliveryStreamEncryptionConfigurationInput (already validated) into *out (key_arn borrows from
+ * in): 0, or -1 with e set (KeyARN missing for, or given with, the key type). */
+int firehose_enc_from_input(const struct cJSON *in, struct service_enc *out, struct awsjson_err *e);
 /* Apply a validated UpdateDestination input to cur: fields given replace, BufferingHints
  * merge. Returns 0 with *dest (a new tree), or -1 with e set. Pure. */
 int firehose_dest_update(const struct cJSON *cur, const struct cJSON *root, struct cJSON **dest,

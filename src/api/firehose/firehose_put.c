@@ -313,6 +313,11 @@ void firehose_op_put(struct firehose *a, struct http_exchange *ex, const char *n
         atomic_fetch_add_explicit(&service_stream_stats(st)->throttled_records, c->n,
                                   memory_order_relaxed);
         reply_slow_down(ex);
+    } else if (rc == HY_ENOKEY) {
+        /* Firehose: puts fail this way while the stream's KMS key is unusable. */
+        awsjson_reply_errorf(ex, AWSJSON_BAD_REQUEST, "InvalidKMSResourceException",
+                             "The stream's encryption key is not available; see "
+                             "DeliveryStreamEncryptionConfiguration in DescribeDeliveryStream.");
     } else if (rc == HY_ECLOSED) {
         /* Being deleted: for producers the stream is gone. Names are at most 64 bytes. */
         char z[65];

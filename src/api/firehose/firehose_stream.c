@@ -65,6 +65,66 @@ static int describe_named(struct firehose *a, struct http_exchange *ex, const cJ
     return 0;
 }
 
+/* ---------------------------------------------------------------- encryption input */
+
+/* DeliveryStreamEncryptionConfigurationInput (shape already validated) into *out; out->key_arn
+ * borrows from in. 0, or -1 with e set. */
+int firehose_enc_from_input(const cJSON *in, struct service_enc *out, struct awsjson_err *e)
+{
+    const cJSON *kt = cJSON_GetObjectItemCaseSensitive(in, "KeyType");
+    const cJSON *arn = cJSON_GetObjectItemCaseSensitive(in, "KeyARN");
+    memset(out, 0, sizeof *out);
+    out->customer = cJSON_IsString(kt) && strcmp(kt->valuestring, "CUSTOMER_MANAGED_CMK") == 0;
+    if (out->customer && !cJSON_IsString(arn)) {
+        awsjson_err_set(e, AWSJSON_BAD_REQUEST, "InvalidArgumentException",
+                        "KeyARN is required when KeyType is CUSTOMER_MANAGED_CMK.");
+        return -1;
+    }
+    if (!out->customer && arn) {
+        awsjson_err_set(e, AWSJSON_BAD_REQUEST, "InvalidArgumentException",
+                        "KeyARN must not be specified when KeyType is AWS_OWNED_CMK.");
+        return -1;
+    }
+    out->key_arn = out->customer ? arn->valuestring : NULL;
+    return 0;
+}
+
+static void enc_key_error(struct awsjson_err *e, const struct service_enc *enc, int rc)
+{
+    if (rc == HY_ENOKEY)
+        awsjson_err_set(e, AWSJSON_BAD_REQUEST, "InvalidKMSResourceException",
+                        "Key %s was not found: hydrant knows customer keys from its --kms-keys "
+                        "file only.",
+                        enc->key_arn ? enc->key_arn : "(master)");
+    else
+        awsjson_err_set(e, AWSJSON_SERVER, "InternalFailure", "could not set up the key: %s",
+                        hy_strerror(rc));
+}
+
+/* DeliveryStreamEncryptionConfiguration of a description. A key that went missing shows as
+ * ENABLING_FAILED with the reason (Firehose: KMS_KEY_NOT_FOUND). 0 or HY_ENOMEM. */
+static int add_enc(cJSON *enc, const struct service_stream_info *info)
+{
+    const char *status = !info->enc_on       ? "DISABLED"
+                         : info->enc_failure ? "ENABLING_FAILED"
+                                             : "ENABLED";
+    if (!cJSON_AddStringToObject(enc, "Status", status))
+        return HY_ENOMEM;
+    if (!info->enc_on)
+        return 0;
+    if (!cJSON_AddStringToObject(enc, "KeyType",
+                                 info->enc_customer ? "CUSTOMER_MANAGED_CMK" : "AWS_OWNED_CMK") ||
+        (info->enc_customer && !cJSON_AddStringToObject(enc, "KeyARN", info->enc_key_arn)))
+        return HY_ENOMEM;
+    if (info->enc_failure) {
+        cJSON *fd = cJSON_AddObjectToObject(enc, "FailureDescription");
+        if (!fd || !cJSON_AddStringToObject(fd, "Type", "KMS_KEY_NOT_FOUND") ||
+            !cJSON_AddStringToObject(fd, "Details", info->enc_failure))
+            return HY_ENOMEM;
+    }
+    return 0;
+}
+
 /* ---------------------------------------------------------------- CreateDeliveryStream */
 
 void firehose_op_create(struct firehose *a, struct http_exchange *ex, const cJSON *root)
@@ -83,9 +143,16 @@ void firehose_op_create(struct firehose *a, struct http_exchange *ex, const cJSO
     }
     if (cJSON_IsArray(list) && firehose_tags_add(tags, list, &e))
         goto reply;
-    int rc = service_stream_create(a->svc, name, dest, tags);
+    const cJSON *enc_in =
+        cJSON_GetObjectItemCaseSensitive(root, "DeliveryStreamEncryptionConfigurationInput");
+    struct service_enc enc;
+    if (enc_in && firehose_enc_from_input(enc_in, &enc, &e))
+        goto reply;
+    int rc = service_stream_create_enc(a->svc, name, dest, tags, enc_in ? &enc : NULL);
     dest = tags = NULL; /* the service took them */
-    if (rc == HY_EEXIST)
+    if (rc == HY_ENOKEY)
+        enc_key_error(&e, &enc, rc);
+    else if (rc == HY_EEXIST)
         awsjson_err_set(&e, AWSJSON_BAD_REQUEST, "ResourceInUseException",
                         "Firehose %s under accountId %s already exists", name, a->account_id);
     else if (rc == HY_E2BIG)
@@ -162,7 +229,7 @@ void firehose_op_describe(struct firehose *a, struct http_exchange *ex, const cJ
              cJSON_AddStringToObject(d, "DeliveryStreamStatus", catalog_status_name(info.status)) &&
              !add_failure(d, info.failure) &&
              (enc = cJSON_AddObjectToObject(d, "DeliveryStreamEncryptionConfiguration")) &&
-             cJSON_AddStringToObject(enc, "Status", "DISABLED") &&
+             !add_enc(enc, &info) &&
              cJSON_AddStringToObject(d, "DeliveryStreamType", "DirectPut") &&
              cJSON_AddStringToObject(d, "VersionId", ver) &&
              cJSON_AddNumberToObject(d, "CreateTimestamp", (double)info.create_ms / 1000.0) &&
@@ -385,15 +452,44 @@ void firehose_op_list_tags(struct firehose *a, struct http_exchange *ex, const c
 
 /* ---------------------------------------------------------------- encryption */
 
+/* Start, or switch keys. The switch is immediate, so the reply comes
+ * once Describe shows ENABLED/DISABLED: no caller ever sees ENABLING/DISABLING. */
+static void set_encryption(struct firehose *a, struct http_exchange *ex, const cJSON *root,
+                           const cJSON *enc_in)
+{
+    struct awsjson_err e;
+    awsjson_err_init(&e);
+    struct service_enc enc = {0};
+    /* Firehose: AWS_OWNED_CMK is the default when the input is left out. */
+    if (enc_in && firehose_enc_from_input(enc_in, &enc, &e)) {
+        awsjson_reply_err(ex, &e);
+        awsjson_err_fini(&e);
+        return;
+    }
+    struct service_stream *st = firehose_stream_lookup(a, ex, root);
+    if (!st) {
+        awsjson_err_fini(&e);
+        return;
+    }
+    int rc = service_enc_start(a->svc, st, &enc);
+    service_stream_unref(st);
+    if (rc == HY_ECLOSED)
+        awsjson_err_set(&e, AWSJSON_BAD_REQUEST, "ResourceInUseException",
+                        "Firehose %s is not ACTIVE.", name_of(root));
+    else if (rc)
+        enc_key_error(&e, &enc, rc);
+    if (e.type)
+        awsjson_reply_err(ex, &e);
+    else
+        awsjson_reply_json(ex, "{}", 2);
+    awsjson_err_fini(&e);
+}
+
 void firehose_op_start_encryption(struct firehose *a, struct http_exchange *ex, const cJSON *root)
 {
-    struct service_stream *st = firehose_stream_lookup(a, ex, root);
-    if (!st)
-        return;
-    service_stream_unref(st);
-    /* Honest answer: accepting would make Describe claim ENABLED for data kept in clear. */
-    awsjson_reply_errorf(ex, AWSJSON_BAD_REQUEST, "InvalidArgumentException",
-                         "hydrant does not support server-side encryption yet");
+    set_encryption(
+        a, ex, root,
+        cJSON_GetObjectItemCaseSensitive(root, "DeliveryStreamEncryptionConfigurationInput"));
 }
 
 void firehose_op_stop_encryption(struct firehose *a, struct http_exchange *ex, const cJSON *root)
@@ -401,7 +497,13 @@ void firehose_op_stop_encryption(struct firehose *a, struct http_exchange *ex, c
     struct service_stream *st = firehose_stream_lookup(a, ex, root);
     if (!st)
         return;
+    int rc = service_enc_stop(a->svc, st);
     service_stream_unref(st);
-    /* Encryption is never on, so it is already stopped: DISABLED is the true status. */
-    awsjson_reply_json(ex, "{}", 2);
+    if (rc == HY_ECLOSED)
+        awsjson_reply_errorf(ex, AWSJSON_BAD_REQUEST, "ResourceInUseException",
+                             "Firehose %s is not ACTIVE.", name_of(root));
+    else if (rc)
+        reply_internal(ex, "could not stop encryption", rc);
+    else
+        awsjson_reply_json(ex, "{}", 2);
 }
