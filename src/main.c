@@ -7,11 +7,13 @@
  */
 #include "api/admin/admin.h"
 #include "api/firehose/firehose.h"
+#include "api/kinesis/kinesis.h"
 #include "base/err.h"
 #include "base/fsutil.h"
 #include "base/log.h"
 #include "base/mem.h"
 #include "core/consumer.h"
+#include "core/datastream.h"
 #include "core/service.h"
 #include "deliver/delivery.h"
 #include "net/http.h"
@@ -111,6 +113,8 @@ struct options {
     unsigned long long io_threads;
     unsigned long long max_streams;
     unsigned long long append_wait_ms;
+    unsigned long long kinesis_max_shards;
+    unsigned long long kinesis_hour_ms;
 };
 
 static void usage(FILE *out)
@@ -134,7 +138,11 @@ static void usage(FILE *out)
         "  --streams FILE         JSON array of CreateDeliveryStream inputs applied at start\n"
         "                         (HYDRANT_STREAMS; default none)\n"
         "  --append-wait-ms N     how long a put may wait for room in a stream's log before\n"
-        "                         \"Slow down.\" (HYDRANT_APPEND_WAIT_MS; default 5000)\n");
+        "                         \"Slow down.\" (HYDRANT_APPEND_WAIT_MS; default 5000)\n"
+        "  --kinesis-max-shards N open Kinesis data stream shards allowed\n"
+        "                         (HYDRANT_KINESIS_MAX_SHARDS; default 256)\n"
+        "  --kinesis-hour-ms N    length of a retention hour of data streams, for tests\n"
+        "                         (HYDRANT_KINESIS_HOUR_MS; default 3600000)\n");
 }
 
 static const char *env_or(const char *name, const char *def)
@@ -166,6 +174,8 @@ static int parse_flags(int argc, char **argv, struct options *o)
     const char *max_streams = env_or("HYDRANT_MAX_STREAMS", "5000");
     const char *append_wait = env_or("HYDRANT_APPEND_WAIT_MS", "5000");
     o->streams_file = env_or("HYDRANT_STREAMS", NULL);
+    const char *kmax = env_or("HYDRANT_KINESIS_MAX_SHARDS", "256");
+    const char *khour = env_or("HYDRANT_KINESIS_HOUR_MS", "3600000");
     static const struct option longopts[] = {
         {"listen", required_argument, NULL, 'l'},
         {"data-dir", required_argument, NULL, 'd'},
@@ -177,6 +187,8 @@ static int parse_flags(int argc, char **argv, struct options *o)
         {"max-streams", required_argument, NULL, 'm'},
         {"streams", required_argument, NULL, 's'},
         {"append-wait-ms", required_argument, NULL, 'w'},
+        {"kinesis-max-shards", required_argument, NULL, 'K'},
+        {"kinesis-hour-ms", required_argument, NULL, 'H'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -213,6 +225,12 @@ static int parse_flags(int argc, char **argv, struct options *o)
         case 'w':
             append_wait = optarg;
             break;
+        case 'K':
+            kmax = optarg;
+            break;
+        case 'H':
+            khour = optarg;
+            break;
         case 'h':
             usage(stdout);
             exit(0);
@@ -241,6 +259,16 @@ static int parse_flags(int argc, char **argv, struct options *o)
     if (parse_u64(append_wait, &o->append_wait_ms) || o->append_wait_ms == 0 ||
         o->append_wait_ms > 600000) {
         fprintf(stderr, "hydrant: --append-wait-ms needs a whole number from 1 to 600000\n");
+        return HY_EINVAL;
+    }
+    if (parse_u64(kmax, &o->kinesis_max_shards) || o->kinesis_max_shards == 0 ||
+        o->kinesis_max_shards > 100000) {
+        fprintf(stderr, "hydrant: --kinesis-max-shards needs a whole number from 1 to 100000\n");
+        return HY_EINVAL;
+    }
+    if (parse_u64(khour, &o->kinesis_hour_ms) || o->kinesis_hour_ms == 0 ||
+        o->kinesis_hour_ms > 3600000) {
+        fprintf(stderr, "hydrant: --kinesis-hour-ms needs a whole number from 1 to 3600000\n");
         return HY_EINVAL;
     }
     return 0;
@@ -314,6 +342,8 @@ static int serve(int argc, char **argv)
     };
     struct service *svc = NULL;
     struct firehose *fh = NULL;
+    struct datastream_reg *dreg = NULL;
+    struct kinesis *kin = NULL;
     struct admin *ad = NULL;
     struct loops loops = {0};
     rc = service_open(&scfg, &svc);
@@ -328,6 +358,25 @@ static int serve(int argc, char **argv)
         .account_id = o.account_id,
     };
     int code = 1;
+    struct datastream_config dcfg = {
+        .data_dir = o.data_dir,
+        .log_backend = &wal_backend,
+        .shard_quota_bytes = (uint64_t)o.quota_mib << 20,
+        .append_wait_ms = (int)o.append_wait_ms,
+        .max_shards = (size_t)o.kinesis_max_shards,
+        .hour_ms = (int64_t)o.kinesis_hour_ms,
+    };
+    rc = datastream_open(&dcfg, &dreg);
+    if (rc) {
+        LOG_ERROR("main", "cannot open the data streams", "dir=%s error=%s", o.data_dir,
+                  hy_strerror(rc));
+        goto out;
+    }
+    struct kinesis_config kcfg = {.reg = dreg, .region = o.region, .account_id = o.account_id};
+    if (kinesis_new(&kcfg, &kin)) {
+        LOG_ERROR("main", "out of memory", "%s", "");
+        goto out;
+    }
     ad = admin_new(svc);
     if (firehose_new(&fcfg, &fh) || !ad) {
         LOG_ERROR("main", "out of memory", "%s", "");
@@ -346,6 +395,7 @@ static int serve(int argc, char **argv)
     const struct router_route routes[] = {
         {ROUTER_PATH_PREFIX, "/_hydrant/", admin_handle, ad},
         {ROUTER_TARGET_PREFIX, "Firehose_20150804.", firehose_handle, fh},
+        {ROUTER_TARGET_PREFIX, "Kinesis_20131202.", kinesis_handle, kin},
         {ROUTER_ANY, NULL, firehose_handle, fh},
     };
     struct router router = {routes, sizeof routes / sizeof routes[0]};
@@ -390,7 +440,9 @@ out:
     /* Fronts go first (the loops are stopped, nothing calls in), then the service flushes. */
     loops_free(&loops);
     firehose_free(fh);
+    kinesis_free(kin);
     admin_free(ad);
+    datastream_close(dreg);
     service_close(svc);
     if (code == 0)
         LOG_INFO("main", "stopped", "%s", "");
