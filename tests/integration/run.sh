@@ -60,7 +60,7 @@ if [ "${HYDRANT_SMOKE:-0}" = 1 ]; then
     run "$pyenv_py" "smoke (pyenv)" --smoke
 else
     run "$pyenv_py" "pyenv python" test_api test_delivery test_crash test_cli test_process \
-        test_core test_damage test_input_hardening test_readme test_http_hardening
+        test_core test_damage test_input_hardening test_readme test_http_hardening test_kinesis
     run "$debian_py" "debian python" test_api test_delivery
 fi
 

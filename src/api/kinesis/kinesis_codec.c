@@ -105,6 +105,11 @@ int kinesis_codec_iter_decode(const char *s, size_t n, const uint8_t *key, struc
     size_t nl = raw[29];
     if (nl < 1 || nl > DATASTREAM_NAME_MAX || len != KINESIS_ITER_HEAD + nl + KINESIS_ITER_MAC)
         return HY_EBADMSG;
+    /* Only the canonical text: base64 leaves spare bits in its last character, and a string
+     * that differs from the one handed out is refused even if it decodes to the same bytes. */
+    char canon[KINESIS_ITER_MAX + 4];
+    if (base64_encode(raw, len, canon) != n || memcmp(canon, s, n) != 0)
+        return HY_EBADMSG;
     uint8_t mac[KINESIS_ITER_MAC];
     iter_mac(raw, KINESIS_ITER_HEAD + nl, key, mac);
     /* Constant time: the comparison must not tell a forger how many bytes were right. */

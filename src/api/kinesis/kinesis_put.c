@@ -203,7 +203,7 @@ static int take_record(struct put_ctx *c, const cJSON *r, const char *p, size_t 
     if (!c->batch)
         kinesis_codec_str(r, "SequenceNumberForOrdering", "sequenceNumberForOrdering", 0, 4096,
                           "0|([1-9]\\d{0,128})", 0, e);
-    if (e->type || !cJSON_IsString(d) || !pk)
+    if (e->type || e->nvalid || !cJSON_IsString(d) || !pk)
         return -1;
     size_t pkl = strlen(pk->valuestring);
     size_t dl = strlen(d->valuestring);
