@@ -115,6 +115,8 @@ struct options {
     unsigned long long append_wait_ms;
     unsigned long long kinesis_max_shards;
     unsigned long long kinesis_hour_ms;
+    unsigned long long kinesis_shard_kib_s;
+    unsigned long long kinesis_shard_records_s;
 };
 
 static void usage(FILE *out)
@@ -142,7 +144,11 @@ static void usage(FILE *out)
         "  --kinesis-max-shards N open Kinesis data stream shards allowed\n"
         "                         (HYDRANT_KINESIS_MAX_SHARDS; default 256)\n"
         "  --kinesis-hour-ms N    length of a retention hour of data streams, for tests\n"
-        "                         (HYDRANT_KINESIS_HOUR_MS; default 3600000)\n");
+        "                         (HYDRANT_KINESIS_HOUR_MS; default 3600000)\n"
+        "  --kinesis-shard-kib-per-s N  write rate of a PROVISIONED shard, 0 = unlimited\n"
+        "                         (HYDRANT_KINESIS_SHARD_KIB_PER_S; default 1024)\n"
+        "  --kinesis-shard-records-per-s N  records/s of a PROVISIONED shard, 0 = unlimited\n"
+        "                         (HYDRANT_KINESIS_SHARD_RECORDS_PER_S; default 1000)\n");
 }
 
 static const char *env_or(const char *name, const char *def)
@@ -176,6 +182,8 @@ static int parse_flags(int argc, char **argv, struct options *o)
     o->streams_file = env_or("HYDRANT_STREAMS", NULL);
     const char *kmax = env_or("HYDRANT_KINESIS_MAX_SHARDS", "256");
     const char *khour = env_or("HYDRANT_KINESIS_HOUR_MS", "3600000");
+    const char *kkib = env_or("HYDRANT_KINESIS_SHARD_KIB_PER_S", "1024");
+    const char *krec = env_or("HYDRANT_KINESIS_SHARD_RECORDS_PER_S", "1000");
     static const struct option longopts[] = {
         {"listen", required_argument, NULL, 'l'},
         {"data-dir", required_argument, NULL, 'd'},
@@ -189,6 +197,8 @@ static int parse_flags(int argc, char **argv, struct options *o)
         {"append-wait-ms", required_argument, NULL, 'w'},
         {"kinesis-max-shards", required_argument, NULL, 'K'},
         {"kinesis-hour-ms", required_argument, NULL, 'H'},
+        {"kinesis-shard-kib-per-s", required_argument, NULL, 'B'},
+        {"kinesis-shard-records-per-s", required_argument, NULL, 'R'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -231,6 +241,12 @@ static int parse_flags(int argc, char **argv, struct options *o)
         case 'H':
             khour = optarg;
             break;
+        case 'B':
+            kkib = optarg;
+            break;
+        case 'R':
+            krec = optarg;
+            break;
         case 'h':
             usage(stdout);
             exit(0);
@@ -269,6 +285,12 @@ static int parse_flags(int argc, char **argv, struct options *o)
     if (parse_u64(khour, &o->kinesis_hour_ms) || o->kinesis_hour_ms == 0 ||
         o->kinesis_hour_ms > 3600000) {
         fprintf(stderr, "hydrant: --kinesis-hour-ms needs a whole number from 1 to 3600000\n");
+        return HY_EINVAL;
+    }
+    if (parse_u64(kkib, &o->kinesis_shard_kib_s) || o->kinesis_shard_kib_s > (1ull << 30) ||
+        parse_u64(krec, &o->kinesis_shard_records_s) || o->kinesis_shard_records_s > (1ull << 30)) {
+        fprintf(stderr, "hydrant: --kinesis-shard-kib-per-s and --kinesis-shard-records-per-s "
+                        "need a whole number (0 = unlimited)\n");
         return HY_EINVAL;
     }
     return 0;
@@ -361,7 +383,9 @@ static int serve(int argc, char **argv)
     struct datastream_config dcfg = {
         .data_dir = o.data_dir,
         .log_backend = &wal_backend,
-        .shard_quota_bytes = (uint64_t)o.quota_mib << 20,
+        .stream_cap_bytes = (uint64_t)o.quota_mib << 20,
+        .shard_bytes_per_s = (uint64_t)o.kinesis_shard_kib_s << 10,
+        .shard_records_per_s = (uint64_t)o.kinesis_shard_records_s,
         .append_wait_ms = (int)o.append_wait_ms,
         .max_shards = (size_t)o.kinesis_max_shards,
         .hour_ms = (int64_t)o.kinesis_hour_ms,

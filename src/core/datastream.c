@@ -52,6 +52,10 @@ struct ds_shard {
     uint64_t pend_seq; /* 0 = none */
     int64_t pend_arrival;
     struct ds_cached cache[DS_READER_CACHE]; /* under ds->mu */
+    /* Write-rate buckets (PROVISIONED streams), under rate_mu. */
+    pthread_mutex_t rate_mu;
+    double tok_bytes, tok_recs;
+    int64_t tok_ns; /* last refill, monotonic; 0 = never (full) */
 };
 
 struct datastream {
@@ -234,6 +238,7 @@ static void ds_free(struct datastream *ds)
             streamlog_reader_close(s->ret_reader);
         if (s->log)
             streamlog_close(s->log);
+        pthread_mutex_destroy(&s->rate_mu);
     }
     if (ds->removed && ds->dir) {
         int rc = fsutil_remove_tree(ds->dir);
@@ -259,6 +264,8 @@ static struct datastream *ds_new(struct datastream_reg *reg, const char *name, s
     snprintf(ds->name, sizeof ds->name, "%s", name);
     ds->shards = hy_calloc(nshards ? nshards : 1, sizeof *ds->shards);
     ds->nshards = nshards;
+    for (size_t i = 0; ds->shards && i < nshards; i++)
+        pthread_mutex_init(&ds->shards[i].rate_mu, NULL);
     struct buf d;
     buf_init(&d, 8192);
     if (!ds->shards || stream_dir(reg, name, &d)) {
@@ -296,10 +303,15 @@ static int ds_open_logs(struct datastream *ds)
 {
     const struct datastream_config *cfg = &ds->reg->cfg;
     struct streamlog_config lc = {
-        .quota_bytes = cfg->shard_quota_bytes,
         .segment_bytes = cfg->segment_size,
         .max_wait_ms = cfg->append_wait_ms,
     };
+    if (cfg->stream_cap_bytes) {
+        /* The active segment is kept whatever its age, so a shard needs at least two. */
+        lc.quota_bytes = cfg->stream_cap_bytes / (ds->nshards ? ds->nshards : 1);
+        if (lc.quota_bytes < 2 * (uint64_t)cfg->segment_size)
+            lc.quota_bytes = 2 * (uint64_t)cfg->segment_size;
+    }
     struct buf d;
     buf_init(&d, 8192);
     int rc = 0;
@@ -847,11 +859,46 @@ int datastream_edit_tags(struct datastream_reg *reg, struct datastream *ds, data
 
 /* ---------------------------------------------------------------- records */
 
-int datastream_append(struct datastream *ds, size_t i, struct streamlog_append *a)
+/* Take n records of bytes from shard s's buckets, or refuse (nothing taken). */
+static int rate_take(const struct datastream_config *cfg, struct ds_shard *s, size_t n,
+                     uint64_t bytes)
+{
+    double cap_b = (double)cfg->shard_bytes_per_s, cap_r = (double)cfg->shard_records_per_s;
+    int64_t now = hytime_mono_ns();
+    int rc = 0;
+    pthread_mutex_lock(&s->rate_mu);
+    if (!s->tok_ns) {
+        s->tok_bytes = cap_b;
+        s->tok_recs = cap_r;
+    } else {
+        double dt = (double)(now - s->tok_ns) / 1e9;
+        s->tok_bytes = s->tok_bytes + dt * cap_b > cap_b ? cap_b : s->tok_bytes + dt * cap_b;
+        s->tok_recs = s->tok_recs + dt * cap_r > cap_r ? cap_r : s->tok_recs + dt * cap_r;
+    }
+    s->tok_ns = now;
+    if ((cap_b > 0 && (double)bytes > s->tok_bytes) || (cap_r > 0 && (double)n > s->tok_recs)) {
+        rc = HY_EBUSY;
+    } else {
+        s->tok_bytes -= (double)bytes;
+        s->tok_recs -= (double)n;
+    }
+    pthread_mutex_unlock(&s->rate_mu);
+    return rc;
+}
+
+int datastream_append(struct datastream *ds, size_t i, struct streamlog_append *a,
+                      uint64_t rate_bytes)
 {
     if (i >= ds->nshards || atomic_load(&ds->status) != DATASTREAM_ACTIVE ||
         ds->shards[i].info.end_seq)
         return HY_ECLOSED;
+    const struct datastream_config *cfg = &ds->reg->cfg;
+    if (ds->mode == DATASTREAM_PROVISIONED &&
+        (cfg->shard_bytes_per_s || cfg->shard_records_per_s)) {
+        int rc = rate_take(cfg, &ds->shards[i], a->n, rate_bytes);
+        if (rc)
+            return rc;
+    }
     return streamlog_append(ds->shards[i].log, a);
 }
 

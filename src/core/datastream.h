@@ -72,11 +72,16 @@ enum datastream_status {
 struct datastream_config {
     const char *data_dir;                        /* required */
     const struct streamlog_backend *log_backend; /* required */
-    uint64_t shard_quota_bytes;                  /* bytes each shard's log may keep; 0 = none */
-    int append_wait_ms;                          /* see streamlog_config.max_wait_ms; 0 = 5000 */
+    uint64_t stream_cap_bytes; /* log bytes a stream may keep on disk, split evenly over its
+                                  shards (each at least two segments); 0 = none */
+    int append_wait_ms;        /* see streamlog_config.max_wait_ms; 0 = 5000 */
     size_t max_shards;   /* open shards over all data streams; 0 = DATASTREAM_DEFAULT_MAX_SHARDS */
     int64_t hour_ms;     /* length of a retention hour; 0 = 3,600,000 (tests shorten it) */
     size_t segment_size; /* log segment bytes (trimming granularity); 0 = 8 MiB */
+    /* Write rate of each shard of a PROVISIONED stream (Kinesis: 1 MiB/s or 1,000 records/s);
+     * 0 = unlimited. Each is a token bucket holding one second's worth. */
+    uint64_t shard_bytes_per_s;
+    uint64_t shard_records_per_s;
 };
 
 struct datastream_shard_info {
@@ -145,10 +150,13 @@ typedef int (*datastream_edit_fn)(const struct cJSON *cur, struct cJSON **next, 
 int datastream_edit_tags(struct datastream_reg *reg, struct datastream *ds, datastream_edit_fn edit,
                          void *arg);
 
-/* Append to shard i (position) of ds: streamlog_append semantics (a->done once durable). 0, or
- * an error and done is never called: HY_ECLOSED (deleting, or the shard is closed), HY_EQUOTA,
- * HY_EBUSY, HY_E2BIG, HY_ENOMEM. */
-int datastream_append(struct datastream *ds, size_t i, struct streamlog_append *a);
+/* Append to shard i (position) of ds: streamlog_append semantics (a->done once durable),
+ * charging a->n records and rate_bytes bytes (what the protocol counts, framing aside) against
+ * the shard's write rate. 0, or an error and done is never called: HY_ECLOSED (deleting, or the
+ * shard is closed), HY_EBUSY (over the shard's write rate, or its log's write queue is full),
+ * HY_EQUOTA (the stream's byte cap), HY_E2BIG, HY_ENOMEM. */
+int datastream_append(struct datastream *ds, size_t i, struct streamlog_append *a,
+                      uint64_t rate_bytes);
 /* Shard i's log (borrowed while the reference is held). */
 struct streamlog *datastream_log(struct datastream *ds, size_t i);
 /* First log seq of shard i that retention keeps. */

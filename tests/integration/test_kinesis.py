@@ -29,6 +29,7 @@ except ImportError:  # run.sh reports the skip
     boto3 = None
 
 MAX_HASH = 2 ** 128 - 1
+UNLIMITED = ["--kinesis-shard-kib-per-s", "0", "--kinesis-shard-records-per-s", "0"]
 
 
 def kclient(srv, retries=1, validate=True):
@@ -455,7 +456,7 @@ class KinesisDurabilityTest(HydrantTestCase):
         self.assertGreater(int(r["SequenceNumber"]), max(int(s) for s in same))
 
     def test_kill9_under_load_loses_no_acknowledged_record(self):
-        srv = self.start_server()
+        srv = self.start_server(extra_args=UNLIMITED)
         k = kclient(srv)
         k.create_stream(StreamName="crash", ShardCount=4)
         seed = int(os.environ.get("HYDRANT_IT_SEED", "0") or "0") or random.randrange(1 << 30)
@@ -507,7 +508,7 @@ class KinesisDurabilityTest(HydrantTestCase):
 class KinesisRetentionTest(HydrantTestCase):
     def test_records_expire_and_segments_are_trimmed(self):
         # One "hour" is 100 ms: the 24-hour minimum retention is 2.4 s.
-        srv = self.start_server(extra_args=["--kinesis-hour-ms", "100"])
+        srv = self.start_server(extra_args=["--kinesis-hour-ms", "100"] + UNLIMITED)
         k = kclient(srv)
         k.create_stream(StreamName="ret", ShardCount=1)
         chunk = [{"Data": b"o" * 1000000, "PartitionKey": "p"}] * 4
@@ -530,6 +531,45 @@ class KinesisRetentionTest(HydrantTestCase):
         t0 = time.time()
         wait_until(lambda: time.time() > t0 + 3, 10)
         self.assertIn(b"kept", [r["Data"] for r in read_shard(k, "ret", "shardId-000000000000")])
+
+
+class KinesisLimitsTest(HydrantTestCase):
+    def test_shard_rate_answers_provisioned_throughput_exceeded(self):
+        srv = self.start_server(extra_args=["--kinesis-shard-records-per-s", "20"])
+        k = kclient(srv)
+        k.create_stream(StreamName="lim", ShardCount=2)
+        k.create_stream(StreamName="lim-od", StreamModeDetails={"StreamMode": "ON_DEMAND"})
+        recs = [{"Data": b"x", "PartitionKey": "p", "ExplicitHashKey": "0"}] * 20
+        self.assertEqual(k.put_records(StreamName="lim", Records=recs)["FailedRecordCount"], 0)
+        r = k.put_records(StreamName="lim", Records=recs + [
+            {"Data": b"y", "PartitionKey": "p", "ExplicitHashKey": str(MAX_HASH)}])
+        # Shard 0 is out of tokens; shard 1 is not: a partial failure, per record.
+        self.assertEqual(r["FailedRecordCount"], 20)
+        self.assertEqual(r["Records"][0]["ErrorCode"], "ProvisionedThroughputExceededException")
+        self.assertEqual(r["Records"][0]["ErrorMessage"], "Rate exceeded for shard "
+                         "shardId-000000000000 in stream lim under account 000000000000.")
+        self.assertIn("SequenceNumber", r["Records"][20])
+        with self.assertRaises(ClientError) as cm:
+            k.put_record(StreamName="lim", Data=b"z", PartitionKey="p", ExplicitHashKey="0")
+        self.assertEqual(cm.exception.response["Error"]["Code"],
+                         "ProvisionedThroughputExceededException")
+        # ON_DEMAND streams are not limited per shard.
+        self.assertEqual(k.put_records(StreamName="lim-od", Records=recs * 3)["FailedRecordCount"], 0)
+        # The bucket refills: the shard accepts again within a second.
+        wait_until(lambda: k.put_record(StreamName="lim", Data=b"z", PartitionKey="p",
+                                        ExplicitHashKey="0"), 5, what="the shard accepts again")
+
+    def test_stream_byte_cap(self):
+        srv = self.start_server(extra_args=["--stream-quota-mib", "16"] + UNLIMITED)
+        k = kclient(srv)
+        k.create_stream(StreamName="cap", ShardCount=1)
+        chunk = [{"Data": b"c" * 1000000, "PartitionKey": "p"}] * 4
+        failed = 0
+        for _ in range(8):
+            failed = k.put_records(StreamName="cap", Records=chunk)["FailedRecordCount"]
+            if failed:
+                break
+        self.assertEqual(failed, 4, "a 16 MiB cap refuses the fifth 4 MB batch at the latest")
 
 
 class _KinesisCli(HydrantTestCase):

@@ -26,6 +26,7 @@ struct fixture {
     char root[64];
     struct datastream_reg *reg;
     int64_t hour_ms;
+    uint64_t records_per_s;
 };
 
 static int reg_open(struct fixture *f)
@@ -36,6 +37,7 @@ static int reg_open(struct fixture *f)
         .max_shards = 16,
         .hour_ms = f->hour_ms,
         .segment_size = 64 * 1024,
+        .shard_records_per_s = f->records_per_s,
     };
     return datastream_open(&cfg, &f->reg);
 }
@@ -90,7 +92,7 @@ static uint64_t append_wait(struct datastream *ds, size_t i, size_t n, size_t le
     struct done d = {0};
     struct streamlog_append a = {
         .recs = recs, .n = n, .arrival_ms = hytime_now_ms(), .done = on_done, .arg = &d};
-    assert_int_equal(datastream_append(ds, i, &a), 0);
+    assert_int_equal(datastream_append(ds, i, &a, n * len), 0);
     for (int t = 0; t < 5000 && !atomic_load(&d.fired); t++)
         nap_ms(1);
     assert_true(atomic_load(&d.fired));
@@ -256,7 +258,7 @@ static void test_delete_removes_the_stream_after_the_last_reference(void **state
     assert_int_equal(datastream_get(f->reg, "del", 3, &again), HY_ENOTFOUND);
     struct streamlog_rec rec = {"x", 1};
     struct streamlog_append a = {.recs = &rec, .n = 1, .done = on_done};
-    assert_int_equal(datastream_append(ds, 0, &a), HY_ECLOSED);
+    assert_int_equal(datastream_append(ds, 0, &a, 1), HY_ECLOSED);
     assert_int_equal(read_count(ds, 0), 2); /* readers in flight still read */
     datastream_unref(ds);
     char path[128];
@@ -268,6 +270,28 @@ static void test_delete_removes_the_stream_after_the_last_reference(void **state
     assert_int_equal(datastream_get(f->reg, "del", 3, &ds), 0);
     assert_int_equal(read_count(ds, 0), 0);
     datastream_unref(ds);
+}
+
+static void test_provisioned_shards_refuse_writes_over_their_rate(void **state)
+{
+    struct fixture *f = *state;
+    f->records_per_s = 5;
+    assert_int_equal(reg_open(f), 0);
+    assert_int_equal(datastream_create(f->reg, "slow", 1, DATASTREAM_PROVISIONED, NULL), 0);
+    assert_int_equal(datastream_create(f->reg, "od", 1, DATASTREAM_ON_DEMAND, NULL), 0);
+    struct datastream *ds = NULL, *od = NULL;
+    assert_int_equal(datastream_get(f->reg, "slow", 4, &ds), 0);
+    assert_int_equal(datastream_get(f->reg, "od", 2, &od), 0);
+    append_wait(ds, 0, 5, 10);
+    struct streamlog_rec rec = {"x", 1};
+    struct streamlog_append a = {.recs = &rec, .n = 1, .done = on_done};
+    assert_int_equal(datastream_append(ds, 0, &a, 1), HY_EBUSY);
+    append_wait(od, 0, 50, 10); /* ON_DEMAND: not limited */
+    /* The bucket refills at 5 records a second. */
+    nap_ms(450);
+    append_wait(ds, 0, 2, 10);
+    datastream_unref(ds);
+    datastream_unref(od);
 }
 
 int main(void)
@@ -282,6 +306,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_retention_expires_records_and_trims_segments, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_delete_removes_the_stream_after_the_last_reference,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_provisioned_shards_refuse_writes_over_their_rate,
                                         setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

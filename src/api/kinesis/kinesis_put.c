@@ -134,10 +134,17 @@ static void put_finish(void *arg)
             shard_id(c->ds, g->shard, id);
             if (g->status) {
                 const char *code = err_code(g->status);
-                rc = buf_printf(
-                    &out, "%s{\"ErrorCode\":\"%s\",\"ErrorMessage\":\"%s\"}", i ? "," : "", code,
-                    g->status == HY_EBUSY || g->status == HY_EQUOTA ? "Rate exceeded for shard."
-                                                                    : "Internal Service Failure");
+                if (g->status == HY_EBUSY || g->status == HY_EQUOTA)
+                    rc = buf_printf(&out,
+                                    "%s{\"ErrorCode\":\"%s\",\"ErrorMessage\":\"Rate exceeded for "
+                                    "shard %s in stream %s under account %s.\"}",
+                                    i ? "," : "", code, id, datastream_name(c->ds),
+                                    c->k->account_id);
+                else
+                    rc = buf_printf(&out,
+                                    "%s{\"ErrorCode\":\"%s\",\"ErrorMessage\":\"Internal "
+                                    "Service Failure\"}",
+                                    i ? "," : "", code);
                 continue;
             }
             struct datastream_shard_info s;
@@ -374,9 +381,14 @@ static void put(struct kinesis *k, struct http_exchange *ex, const cJSON *root, 
         pg->app.arrival_ms = now;
         pg->app.done = group_done;
         pg->app.arg = pg;
-        int rc = datastream_append(ds, pg->shard, &pg->app);
+        /* Kinesis counts data plus partition key against the shard's rate. */
+        uint64_t charge = 0;
+        for (size_t r = 0; r < pg->n; r++)
+            charge += pg->recs[r].len - PAYLOAD_HEAD;
+        int rc = datastream_append(ds, pg->shard, &pg->app, charge);
         if (rc) {
-            /* Refused at once: the callback will not run, so count it down here. */
+            /* Refused at once (over the shard's rate, the stream's byte cap, or deleted): the
+             * callback will not run, so count it down here. */
             pg->status = rc == HY_ECLOSED ? HY_EBUSY : rc;
             atomic_fetch_sub(&c->pending, 1);
         }
