@@ -1,9 +1,9 @@
 /*
  * datastream: data streams as sets of shard logs, persisted, retained by time (datastream.h).
  * Streams live in an array sorted by name under the registry lock; each stream has its own lock
- * for its mutable definition (retention, tags) and its reader cache. The shard set itself is
- * fixed for a stream's life in this version (no resharding yet), so shard logs are read without
- * a lock while a reference is held.
+ * for its mutable definition (retention, tags) and its reader cache. The shard set only grows
+ * (resharding appends children and closes parents), published by a release store of nshards,
+ * so shard logs are read without a lock while a reference is held.
  */
 #include "core/datastream.h"
 
@@ -36,6 +36,8 @@
 #define DS_JSON_MAX (1u << 20)
 #define DS_READER_CACHE 4
 #define DS_DIR_ESCAPE "@"
+/* Shards a stream may ever have (children of resharding included). */
+#define DS_SHARD_CAP 1024
 
 struct ds_cached {
     struct streamlog_reader *r;
@@ -52,6 +54,12 @@ struct ds_shard {
     uint64_t pend_seq; /* 0 = none */
     int64_t pend_arrival;
     struct ds_cached cache[DS_READER_CACHE]; /* under ds->mu */
+    /* Closing (resharding): appenders hold close_lock shared over their check and append, the
+     * closer takes it exclusively to set closed, then waits for the log to drain; end is the
+     * log seq after the last record once known (0 while open or still draining). */
+    pthread_rwlock_t close_lock;
+    _Atomic int closed;
+    _Atomic uint64_t end;
     /* Write-rate buckets (PROVISIONED streams), under rate_mu. */
     pthread_mutex_t rate_mu;
     double tok_bytes, tok_recs;
@@ -69,10 +77,13 @@ struct datastream {
     enum datastream_mode mode;
     _Atomic int status;
     _Atomic uint32_t retention_hours;
-    cJSON *tags; /* under mu */
-    uint32_t next_index;
-    struct ds_shard *shards;
-    size_t nshards;
+    cJSON *tags;                /* under mu */
+    uint32_t next_index;        /* under reshard_mu */
+    pthread_mutex_t reshard_mu; /* one split, merge or scale at a time */
+    /* Shards only grow: a slot below nshards never changes once published (release store). */
+    struct ds_shard **shards;
+    size_t cap;
+    _Atomic size_t nshards;
     uint64_t cache_clock; /* under mu */
     int removed;          /* directory renamed away: remove the files when the last ref goes */
 };
@@ -91,6 +102,37 @@ struct datastream_reg {
     pthread_cond_t cv;
     int stopping;
 };
+
+static size_t ds_n(const struct datastream *ds)
+{
+    return atomic_load_explicit(&ds->nshards, memory_order_acquire);
+}
+
+static struct ds_shard *shard_new(void)
+{
+    struct ds_shard *s = hy_calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    pthread_mutex_init(&s->rate_mu, NULL);
+    pthread_rwlock_init(&s->close_lock, NULL);
+    return s;
+}
+
+static void shard_free(struct ds_shard *s)
+{
+    if (!s)
+        return;
+    for (int k = 0; k < DS_READER_CACHE; k++)
+        if (s->cache[k].r)
+            streamlog_reader_close(s->cache[k].r);
+    if (s->ret_reader)
+        streamlog_reader_close(s->ret_reader);
+    if (s->log)
+        streamlog_close(s->log);
+    pthread_mutex_destroy(&s->rate_mu);
+    pthread_rwlock_destroy(&s->close_lock);
+    hy_free(s);
+}
 
 /* ---------------------------------------------------------------- 128-bit decimals */
 
@@ -145,7 +187,7 @@ static int add_u128(cJSON *o, const char *k, unsigned __int128 v)
 }
 
 /* stream.json text of ds (caller holds ds->mu or owns ds alone). */
-static int ds_to_json(const struct datastream *ds, char **out)
+static int ds_to_json(const struct datastream *ds, size_t nshards, char **out)
 {
     int rc = HY_ENOMEM;
     char hex[17];
@@ -169,8 +211,9 @@ static int ds_to_json(const struct datastream *ds, char **out)
     shards = cJSON_AddArrayToObject(o, "Shards");
     if (!shards)
         goto out;
-    for (size_t i = 0; i < ds->nshards; i++) {
-        const struct datastream_shard_info *s = &ds->shards[i].info;
+    for (size_t i = 0; i < nshards; i++) {
+        const struct datastream_shard_info *s = &ds->shards[i]->info;
+        uint64_t end = atomic_load(&ds->shards[i]->end);
         cJSON *x = cJSON_CreateObject();
         if (!x || !cJSON_AddItemToArray(shards, x)) {
             cJSON_Delete(x);
@@ -180,7 +223,7 @@ static int ds_to_json(const struct datastream *ds, char **out)
             !cJSON_AddNumberToObject(x, "Parent", (double)s->parent) ||
             !cJSON_AddNumberToObject(x, "AdjacentParent", (double)s->adjacent_parent) ||
             add_u128(x, "HashStart", s->hash_start) || add_u128(x, "HashEnd", s->hash_end) ||
-            add_u128(x, "SeqBase", s->seq_base) || add_u128(x, "EndSeq", s->end_seq))
+            add_u128(x, "SeqBase", s->seq_base) || add_u128(x, "EndSeq", end))
             goto out;
     }
     *out = cJSON_PrintUnformatted(o);
@@ -190,12 +233,13 @@ out:
     return rc;
 }
 
-static int ds_save(struct datastream *ds)
+/* Persist ds with its first nshards shards. */
+static int ds_save_n(struct datastream *ds, size_t nshards)
 {
     char *text = NULL;
     struct buf path;
     buf_init(&path, 8192);
-    int rc = ds_to_json(ds, &text);
+    int rc = ds_to_json(ds, nshards, &text);
     if (!rc)
         rc = buf_printf(&path, "%s/stream.json", ds->dir);
     if (!rc)
@@ -203,6 +247,11 @@ static int ds_save(struct datastream *ds)
     buf_fini(&path);
     hy_free(text);
     return rc;
+}
+
+static int ds_save(struct datastream *ds)
+{
+    return ds_save_n(ds, ds_n(ds));
 }
 
 static int json_u64(const cJSON *o, const char *k, uint64_t *out)
@@ -229,17 +278,8 @@ static void ds_free(struct datastream *ds)
 {
     if (!ds)
         return;
-    for (size_t i = 0; i < ds->nshards; i++) {
-        struct ds_shard *s = &ds->shards[i];
-        for (int k = 0; k < DS_READER_CACHE; k++)
-            if (s->cache[k].r)
-                streamlog_reader_close(s->cache[k].r);
-        if (s->ret_reader)
-            streamlog_reader_close(s->ret_reader);
-        if (s->log)
-            streamlog_close(s->log);
-        pthread_mutex_destroy(&s->rate_mu);
-    }
+    for (size_t i = 0; ds->shards && i < ds_n(ds); i++)
+        shard_free(ds->shards[i]);
     if (ds->removed && ds->dir) {
         int rc = fsutil_remove_tree(ds->dir);
         if (rc)
@@ -247,6 +287,7 @@ static void ds_free(struct datastream *ds)
                      ds->dir, hy_strerror(rc));
     }
     hy_free(ds->shards);
+    pthread_mutex_destroy(&ds->reshard_mu);
     cJSON_Delete(ds->tags);
     hy_free(ds->dir);
     pthread_mutex_destroy(&ds->mu);
@@ -259,16 +300,22 @@ static struct datastream *ds_new(struct datastream_reg *reg, const char *name, s
     if (!ds)
         return NULL;
     pthread_mutex_init(&ds->mu, NULL);
+    pthread_mutex_init(&ds->reshard_mu, NULL);
     ds->reg = reg;
     atomic_init(&ds->refs, 1);
     snprintf(ds->name, sizeof ds->name, "%s", name);
-    ds->shards = hy_calloc(nshards ? nshards : 1, sizeof *ds->shards);
-    ds->nshards = nshards;
-    for (size_t i = 0; ds->shards && i < nshards; i++)
-        pthread_mutex_init(&ds->shards[i].rate_mu, NULL);
+    ds->cap = nshards > DS_SHARD_CAP ? nshards : DS_SHARD_CAP;
+    ds->shards = hy_calloc(ds->cap, sizeof *ds->shards);
+    int bad = !ds->shards;
+    for (size_t i = 0; !bad && i < nshards; i++) {
+        ds->shards[i] = shard_new();
+        bad = !ds->shards[i];
+        if (!bad)
+            atomic_store(&ds->nshards, i + 1);
+    }
     struct buf d;
     buf_init(&d, 8192);
-    if (!ds->shards || stream_dir(reg, name, &d)) {
+    if (bad || stream_dir(reg, name, &d)) {
         buf_fini(&d);
         ds_free(ds);
         return NULL;
@@ -299,7 +346,8 @@ static uint64_t first_retained(struct streamlog *log)
     return hi;
 }
 
-static int ds_open_logs(struct datastream *ds)
+/* Open shard s's log (its directory is created if missing). */
+static int shard_open_log(struct datastream *ds, struct ds_shard *s, size_t open_shards)
 {
     const struct datastream_config *cfg = &ds->reg->cfg;
     struct streamlog_config lc = {
@@ -308,24 +356,37 @@ static int ds_open_logs(struct datastream *ds)
     };
     if (cfg->stream_cap_bytes) {
         /* The active segment is kept whatever its age, so a shard needs at least two. */
-        lc.quota_bytes = cfg->stream_cap_bytes / (ds->nshards ? ds->nshards : 1);
+        lc.quota_bytes = cfg->stream_cap_bytes / (open_shards ? open_shards : 1);
         if (lc.quota_bytes < 2 * (uint64_t)cfg->segment_size)
             lc.quota_bytes = 2 * (uint64_t)cfg->segment_size;
     }
     struct buf d;
     buf_init(&d, 8192);
-    int rc = 0;
-    for (size_t i = 0; i < ds->nshards && !rc; i++) {
-        buf_reset(&d);
-        rc = shard_dir(ds->dir, ds->shards[i].info.index, &d);
-        if (!rc)
-            rc = fsutil_mkdirs(d.data, 0755);
-        if (!rc)
-            rc = streamlog_open(cfg->log_backend, d.data, &lc, &ds->shards[i].log);
-        if (!rc)
-            atomic_store(&ds->shards[i].horizon, first_retained(ds->shards[i].log));
-    }
+    int rc = shard_dir(ds->dir, s->info.index, &d);
+    if (!rc)
+        rc = fsutil_mkdirs(d.data, 0755);
+    if (!rc)
+        rc = streamlog_open(cfg->log_backend, d.data, &lc, &s->log);
+    if (!rc)
+        atomic_store(&s->horizon, first_retained(s->log));
     buf_fini(&d);
+    return rc;
+}
+
+static size_t open_count(const struct datastream *ds)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < ds_n(ds); i++)
+        n += !atomic_load(&ds->shards[i]->closed);
+    return n;
+}
+
+static int ds_open_logs(struct datastream *ds)
+{
+    int rc = 0;
+    size_t open = open_count(ds);
+    for (size_t i = 0; i < ds_n(ds) && !rc; i++)
+        rc = shard_open_log(ds, ds->shards[i], open);
     return rc;
 }
 
@@ -363,7 +424,7 @@ static int ds_from_json(struct datastream_reg *reg, const char *text, size_t len
     ds->next_index = (uint32_t)next;
     size_t i = 0;
     for (const cJSON *x = shards->child; x; x = x->next, i++) {
-        struct datastream_shard_info *s = &ds->shards[i].info;
+        struct datastream_shard_info *s = &ds->shards[i]->info;
         double idx, par, adj;
         const cJSON *hs = cJSON_GetObjectItemCaseSensitive(x, "HashStart");
         const cJSON *he = cJSON_GetObjectItemCaseSensitive(x, "HashEnd");
@@ -374,6 +435,8 @@ static int ds_from_json(struct datastream_reg *reg, const char *text, size_t len
             datastream_u128_parse(he->valuestring, strlen(he->valuestring), &s->hash_end) ||
             json_u64(x, "SeqBase", &s->seq_base) || json_u64(x, "EndSeq", &s->end_seq))
             goto out;
+        atomic_store(&ds->shards[i]->end, s->end_seq);
+        atomic_store(&ds->shards[i]->closed, s->end_seq != 0);
         s->index = (uint32_t)idx;
         s->parent = (int64_t)par;
         s->adjacent_parent = (int64_t)adj;
@@ -434,7 +497,7 @@ static int reg_insert(struct datastream_reg *reg, struct datastream *ds)
     memmove(reg->v + pos + 1, reg->v + pos, (reg->n - pos) * sizeof *reg->v);
     reg->v[pos] = ds;
     reg->n++;
-    reg->open_shards += ds->nshards;
+    reg->open_shards += open_count(ds);
     return 0;
 }
 
@@ -612,7 +675,7 @@ int datastream_create(struct datastream_reg *reg, const char *name, size_t nshar
     unsigned __int128 max = ~(unsigned __int128)0;
     unsigned __int128 w = max / nshards + ((max % nshards) + 1 == nshards ? 1 : 0);
     for (size_t i = 0; i < nshards; i++) {
-        struct datastream_shard_info *s = &ds->shards[i].info;
+        struct datastream_shard_info *s = &ds->shards[i]->info;
         s->index = (uint32_t)i;
         s->parent = s->adjacent_parent = -1;
         s->hash_start = w * i;
@@ -690,7 +753,7 @@ int datastream_delete(struct datastream_reg *reg, struct datastream *ds)
     }
     memmove(reg->v + pos, reg->v + pos + 1, (reg->n - pos - 1) * sizeof *reg->v);
     reg->n--;
-    reg->open_shards -= ds->nshards;
+    reg->open_shards -= open_count(ds);
     atomic_store(&ds->status, DATASTREAM_DELETING);
     /* Rename away first: a crash during the removal leaves a ".deleted-*" entry that the next
      * start removes, never a half stream that would load again. */
@@ -753,7 +816,8 @@ void datastream_names_free(char **names, size_t n)
 int datastream_describe(struct datastream *ds, struct datastream_info *out)
 {
     memset(out, 0, sizeof *out);
-    out->shards = hy_calloc(ds->nshards, sizeof *out->shards);
+    size_t n = ds_n(ds);
+    out->shards = hy_calloc(n, sizeof *out->shards);
     if (!out->shards)
         return HY_ENOMEM;
     pthread_mutex_lock(&ds->mu);
@@ -769,9 +833,16 @@ int datastream_describe(struct datastream *ds, struct datastream_info *out)
     out->mode = ds->mode;
     out->status = (enum datastream_status)atomic_load(&ds->status);
     out->retention_hours = atomic_load(&ds->retention_hours);
-    for (size_t i = 0; i < ds->nshards; i++)
-        out->shards[i] = ds->shards[i].info;
-    out->nshards = ds->nshards;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t end = atomic_load(&ds->shards[i]->end);
+        /* Kinesis: a closed shard whose records have all expired is gone from listings. */
+        if (end && atomic_load(&ds->shards[i]->horizon) >= end)
+            continue;
+        out->shards[k] = ds->shards[i]->info;
+        out->shards[k++].end_seq = end;
+    }
+    out->nshards = k;
     return 0;
 }
 
@@ -784,7 +855,7 @@ void datastream_info_fini(struct datastream_info *info)
 
 size_t datastream_nshards(struct datastream *ds)
 {
-    return ds->nshards;
+    return ds_n(ds);
 }
 
 const char *datastream_name(struct datastream *ds)
@@ -799,17 +870,26 @@ uint64_t datastream_id(struct datastream *ds)
 
 int datastream_shard(struct datastream *ds, size_t i, struct datastream_shard_info *out)
 {
-    if (i >= ds->nshards)
+    if (i >= ds_n(ds))
         return HY_ENOTFOUND;
-    *out = ds->shards[i].info;
+    *out = ds->shards[i]->info;
+    out->end_seq = atomic_load(&ds->shards[i]->end);
     return 0;
 }
 
 size_t datastream_route(struct datastream *ds, unsigned __int128 key)
 {
-    for (size_t i = 0; i < ds->nshards; i++) {
-        const struct datastream_shard_info *s = &ds->shards[i].info;
-        if (!s->end_seq && key >= s->hash_start && key <= s->hash_end)
+    size_t n = ds_n(ds);
+    for (size_t i = 0; i < n; i++) {
+        const struct datastream_shard_info *s = &ds->shards[i]->info;
+        if (!atomic_load(&ds->shards[i]->closed) && key >= s->hash_start && key <= s->hash_end)
+            return i;
+    }
+    /* A shard closed while a split or merge publishes its children: the closed one refuses
+     * the append, and the client retries. */
+    for (size_t i = 0; i < n; i++) {
+        const struct datastream_shard_info *s = &ds->shards[i]->info;
+        if (key >= s->hash_start && key <= s->hash_end)
             return i;
     }
     /* Cannot happen: the open shards cover the whole hash space (created so, and resharding
@@ -889,27 +969,31 @@ static int rate_take(const struct datastream_config *cfg, struct ds_shard *s, si
 int datastream_append(struct datastream *ds, size_t i, struct streamlog_append *a,
                       uint64_t rate_bytes)
 {
-    if (i >= ds->nshards || atomic_load(&ds->status) != DATASTREAM_ACTIVE ||
-        ds->shards[i].info.end_seq)
+    if (i >= ds_n(ds) || atomic_load(&ds->status) != DATASTREAM_ACTIVE)
         return HY_ECLOSED;
+    struct ds_shard *s = ds->shards[i];
     const struct datastream_config *cfg = &ds->reg->cfg;
-    if (ds->mode == DATASTREAM_PROVISIONED &&
-        (cfg->shard_bytes_per_s || cfg->shard_records_per_s)) {
-        int rc = rate_take(cfg, &ds->shards[i], a->n, rate_bytes);
-        if (rc)
-            return rc;
-    }
-    return streamlog_append(ds->shards[i].log, a);
+    int rc = 0;
+    pthread_rwlock_rdlock(&s->close_lock);
+    if (atomic_load(&s->closed))
+        rc = HY_ECLOSED;
+    else if (ds->mode == DATASTREAM_PROVISIONED &&
+             (cfg->shard_bytes_per_s || cfg->shard_records_per_s))
+        rc = rate_take(cfg, s, a->n, rate_bytes);
+    if (!rc)
+        rc = streamlog_append(s->log, a);
+    pthread_rwlock_unlock(&s->close_lock);
+    return rc;
 }
 
 struct streamlog *datastream_log(struct datastream *ds, size_t i)
 {
-    return i < ds->nshards ? ds->shards[i].log : NULL;
+    return i < ds_n(ds) ? ds->shards[i]->log : NULL;
 }
 
 uint64_t datastream_horizon(struct datastream *ds, size_t i)
 {
-    return i < ds->nshards ? atomic_load(&ds->shards[i].horizon) : 1;
+    return i < ds_n(ds) ? atomic_load(&ds->shards[i]->horizon) : 1;
 }
 
 int64_t datastream_expired_ms(struct datastream *ds)
@@ -920,9 +1004,9 @@ int64_t datastream_expired_ms(struct datastream *ds)
 int datastream_reader_take(struct datastream *ds, size_t i, uint64_t *seqp,
                            struct streamlog_reader **out)
 {
-    if (i >= ds->nshards)
+    if (i >= ds_n(ds))
         return HY_ENOTFOUND;
-    struct ds_shard *s = &ds->shards[i];
+    struct ds_shard *s = ds->shards[i];
     uint64_t seq = *seqp;
     uint64_t h = atomic_load(&s->horizon);
     if (seq < h)
@@ -956,11 +1040,11 @@ void datastream_reader_give(struct datastream *ds, size_t i, struct streamlog_re
 {
     if (!r)
         return;
-    if (bad || i >= ds->nshards) {
+    if (bad || i >= ds_n(ds)) {
         streamlog_reader_close(r);
         return;
     }
-    struct ds_shard *s = &ds->shards[i];
+    struct ds_shard *s = ds->shards[i];
     struct streamlog_reader *evict = NULL;
     pthread_mutex_lock(&ds->mu);
     int slot = -1;
@@ -1056,8 +1140,8 @@ static void *retention_main(void *arg)
         pthread_mutex_unlock(&reg->mu);
         for (size_t i = 0; i < n; i++) {
             int64_t cutoff = datastream_expired_ms(v[i]);
-            for (size_t k = 0; k < v[i]->nshards; k++)
-                retain_shard(v[i], &v[i]->shards[k], cutoff);
+            for (size_t k = 0; k < ds_n(v[i]); k++)
+                retain_shard(v[i], v[i]->shards[k], cutoff);
             datastream_unref(v[i]);
         }
         hy_free(v);
@@ -1065,4 +1149,238 @@ static void *retention_main(void *arg)
     }
     pthread_mutex_unlock(&reg->mu);
     return NULL;
+}
+
+/* ---------------------------------------------------------------- resharding */
+
+/* Stop appends to s and wait until what it accepted is durable; then its end is known. Caller
+ * holds reshard_mu. */
+static void shard_close(struct ds_shard *s)
+{
+    pthread_rwlock_wrlock(&s->close_lock);
+    atomic_store(&s->closed, 1);
+    pthread_rwlock_unlock(&s->close_lock);
+    /* Every append that passed the check is in the log's hands now; wait for their answers. */
+    while (!streamlog_drain(s->log, 1000))
+        LOG_WARN("datastream", "waiting for a closing shard's appends", "shard=%" PRIu32,
+                 s->info.index);
+    atomic_store(&s->end, streamlog_durable_next(s->log));
+}
+
+/* Undo shard_close when the reshard fails before it is persisted. */
+static void shard_reopen(struct ds_shard *s)
+{
+    atomic_store(&s->end, 0);
+    atomic_store(&s->closed, 0);
+}
+
+/* Children (1 or 2 ranges) of the closed parents p (and q, may be NULL): new shards with the
+ * next indexes, opened, persisted with the parents' ends, then published. Caller holds
+ * reshard_mu; the parents are closed. On error nothing is published and the caller reopens
+ * the parents. */
+static int add_children(struct datastream *ds, struct ds_shard *p, struct ds_shard *q,
+                        const unsigned __int128 *start, const unsigned __int128 *end, size_t nchild)
+{
+    size_t n = ds_n(ds);
+    if (n + nchild > ds->cap)
+        return HY_E2BIG;
+    /* Children number above everything their parents ever showed, so positions order across
+     * a reshard as they do within a shard. */
+    uint64_t base = p->info.seq_base + atomic_load(&p->end);
+    if (q && q->info.seq_base + atomic_load(&q->end) > base)
+        base = q->info.seq_base + atomic_load(&q->end);
+    struct ds_shard *kids[2] = {NULL, NULL};
+    int rc = 0;
+    size_t open = open_count(ds) + nchild;
+    for (size_t k = 0; k < nchild && !rc; k++) {
+        kids[k] = shard_new();
+        if (!kids[k]) {
+            rc = HY_ENOMEM;
+            break;
+        }
+        struct datastream_shard_info *i = &kids[k]->info;
+        i->index = ds->next_index + (uint32_t)k;
+        i->parent = p->info.index;
+        i->adjacent_parent = q ? (int64_t)q->info.index : -1;
+        i->hash_start = start[k];
+        i->hash_end = end[k];
+        i->seq_base = base;
+        rc = shard_open_log(ds, kids[k], open);
+    }
+    if (!rc) {
+        /* Persist with the children in their slots, then publish them: nothing is routed to
+         * a child that a failed save would take back. */
+        for (size_t k = 0; k < nchild; k++)
+            ds->shards[n + k] = kids[k];
+        ds->next_index += (uint32_t)nchild;
+        pthread_mutex_lock(&ds->mu);
+        rc = ds_save_n(ds, n + nchild);
+        pthread_mutex_unlock(&ds->mu);
+        if (rc) {
+            ds->next_index -= (uint32_t)nchild;
+            for (size_t k = 0; k < nchild; k++)
+                ds->shards[n + k] = NULL;
+        } else {
+            atomic_store_explicit(&ds->nshards, n + nchild, memory_order_release);
+        }
+    }
+    if (rc)
+        for (size_t k = 0; k < nchild; k++)
+            shard_free(kids[k]);
+    return rc;
+}
+
+static struct ds_shard *open_shard_at(struct datastream *ds, size_t pos)
+{
+    if (pos >= ds_n(ds))
+        return NULL;
+    return ds->shards[pos];
+}
+
+static int split_locked(struct datastream_reg *reg, struct datastream *ds, size_t pos,
+                        unsigned __int128 key)
+{
+    struct ds_shard *s = open_shard_at(ds, pos);
+    if (!s)
+        return HY_ENOTFOUND;
+    if (atomic_load(&s->closed))
+        return HY_ECLOSED;
+    /* Both children must hold at least one key. */
+    if (key <= s->info.hash_start || key > s->info.hash_end)
+        return HY_EINVAL;
+    pthread_mutex_lock(&reg->mu);
+    int full = reg->open_shards + 1 > reg->cfg.max_shards;
+    if (!full)
+        reg->open_shards++;
+    pthread_mutex_unlock(&reg->mu);
+    if (full)
+        return HY_E2BIG;
+    shard_close(s);
+    unsigned __int128 st[2] = {s->info.hash_start, key}, en[2] = {key - 1, s->info.hash_end};
+    int rc = add_children(ds, s, NULL, st, en, 2);
+    if (rc) {
+        shard_reopen(s);
+        pthread_mutex_lock(&reg->mu);
+        reg->open_shards--;
+        pthread_mutex_unlock(&reg->mu);
+    }
+    return rc;
+}
+
+static int merge_locked(struct datastream_reg *reg, struct datastream *ds, size_t a, size_t b)
+{
+    struct ds_shard *p = open_shard_at(ds, a), *q = open_shard_at(ds, b);
+    if (!p || !q)
+        return HY_ENOTFOUND;
+    if (atomic_load(&p->closed) || atomic_load(&q->closed))
+        return HY_ECLOSED;
+    struct ds_shard *lo = p->info.hash_start < q->info.hash_start ? p : q;
+    struct ds_shard *hi = lo == p ? q : p;
+    if (p == q || lo->info.hash_end + 1 != hi->info.hash_start)
+        return HY_EINVAL;
+    shard_close(p);
+    shard_close(q);
+    unsigned __int128 st = lo->info.hash_start, en = hi->info.hash_end;
+    int rc = add_children(ds, p, q, &st, &en, 1);
+    if (rc) {
+        shard_reopen(p);
+        shard_reopen(q);
+    } else {
+        pthread_mutex_lock(&reg->mu);
+        reg->open_shards--;
+        pthread_mutex_unlock(&reg->mu);
+    }
+    return rc;
+}
+
+int datastream_split(struct datastream_reg *reg, struct datastream *ds, size_t pos,
+                     unsigned __int128 key)
+{
+    pthread_mutex_lock(&ds->reshard_mu);
+    int rc = atomic_load(&ds->status) == DATASTREAM_ACTIVE ? split_locked(reg, ds, pos, key)
+                                                           : HY_ENOTFOUND;
+    pthread_mutex_unlock(&ds->reshard_mu);
+    if (!rc)
+        LOG_INFO("datastream", "shard split", "stream=%s shard=%zu", ds->name, pos);
+    return rc;
+}
+
+int datastream_merge(struct datastream_reg *reg, struct datastream *ds, size_t a, size_t b)
+{
+    pthread_mutex_lock(&ds->reshard_mu);
+    int rc =
+        atomic_load(&ds->status) == DATASTREAM_ACTIVE ? merge_locked(reg, ds, a, b) : HY_ENOTFOUND;
+    pthread_mutex_unlock(&ds->reshard_mu);
+    if (!rc)
+        LOG_INFO("datastream", "shards merged", "stream=%s a=%zu b=%zu", ds->name, a, b);
+    return rc;
+}
+
+int datastream_scale(struct datastream_reg *reg, struct datastream *ds, size_t target)
+{
+    int rc = 0;
+    pthread_mutex_lock(&ds->reshard_mu);
+    /* Splits of the widest open shard, or merges of the narrowest adjacent pair, one at a time:
+     * every child has real parents, and from N to 2N or N/2 the result is uniform. */
+    for (int guard = 0; !rc && guard < 100000; guard++) {
+        size_t n = ds_n(ds), open = open_count(ds);
+        if (open == target)
+            break;
+        long best = -1, best2 = -1;
+        unsigned __int128 bw = 0;
+        for (size_t i = 0; i < n; i++) {
+            struct ds_shard *s = ds->shards[i];
+            if (atomic_load(&s->closed))
+                continue;
+            unsigned __int128 w = s->info.hash_end - s->info.hash_start;
+            if (open < target) {
+                if (best < 0 || w > bw) {
+                    best = (long)i;
+                    bw = w;
+                }
+                continue;
+            }
+            for (size_t j = 0; j < n; j++) {
+                struct ds_shard *t = ds->shards[j];
+                if (j == i || atomic_load(&t->closed) ||
+                    s->info.hash_end == ~(unsigned __int128)0 ||
+                    s->info.hash_end + 1 != t->info.hash_start)
+                    continue;
+                unsigned __int128 ww = t->info.hash_end - s->info.hash_start;
+                if (best < 0 || ww < bw) {
+                    best = (long)i;
+                    best2 = (long)j;
+                    bw = ww;
+                }
+            }
+        }
+        if (best < 0) {
+            rc = HY_EINVAL;
+        } else if (open < target) {
+            struct ds_shard *s = ds->shards[best];
+            rc = split_locked(reg, ds, (size_t)best,
+                              s->info.hash_start + (s->info.hash_end - s->info.hash_start) / 2 + 1);
+        } else {
+            rc = merge_locked(reg, ds, (size_t)best, (size_t)best2);
+        }
+    }
+    pthread_mutex_unlock(&ds->reshard_mu);
+    LOG_INFO("datastream", "shard count updated", "stream=%s target=%zu error=%s", ds->name, target,
+             hy_errname(rc));
+    return rc;
+}
+
+size_t datastream_open_shards(struct datastream *ds)
+{
+    return open_count(ds);
+}
+
+int datastream_shard_closed(struct datastream *ds, size_t i, uint64_t *end_seq)
+{
+    if (i >= ds_n(ds))
+        return 0;
+    uint64_t e = atomic_load(&ds->shards[i]->end);
+    if (end_seq)
+        *end_seq = e;
+    return e != 0;
 }

@@ -29,6 +29,9 @@
  * the retention period) and trims the log below it; readers never see a record older than the
  * retention either (datastream_expired_ms). "An hour" is configurable (tests shorten it).
  *
+ * Resharding closes shards and adds children (datastream_split/merge/scale); the shard set
+ * only grows while the stream lives, so a position once valid stays valid.
+ *
  * Lifecycle: create persists stream.json, opens every shard's log and answers once ACTIVE.
  * Delete forgets the stream at once (lookups fail) and renames its directory away; the logs are
  * closed and the files removed when the last reference goes, so appends and reads in flight
@@ -102,8 +105,8 @@ struct datastream_info {
     enum datastream_mode mode;
     enum datastream_status status;
     uint32_t retention_hours;
-    struct cJSON *tags; /* owned copy: array of {"Key","Value"}, sorted by key */
-    struct datastream_shard_info *shards;
+    struct cJSON *tags;                   /* owned copy: array of {"Key","Value"}, sorted by key */
+    struct datastream_shard_info *shards; /* expired closed shards left out */
     size_t nshards;
 };
 
@@ -172,6 +175,26 @@ int datastream_reader_take(struct datastream *ds, size_t i, uint64_t *seq,
  * close it when bad is set. */
 void datastream_reader_give(struct datastream *ds, size_t i, struct streamlog_reader *r,
                             uint64_t next_seq, int bad);
+
+/* Resharding (Kinesis's rules). A closed shard accepts no appends and keeps its records for the
+ * retention period; its children get the next shard indexes, its (or their) index as parent,
+ * and a SeqBase above every position the parents showed. All block on the parents' last
+ * group commit and on the fsync of stream.json.
+ * Split shard pos at key (the upper child starts there): 0, HY_ENOTFOUND, HY_ECLOSED (pos is
+ * closed), HY_EINVAL (key not inside the range, both children need a key), HY_E2BIG (over
+ * max_shards, or a stream's shard cap). */
+int datastream_split(struct datastream_reg *reg, struct datastream *ds, size_t pos,
+                     unsigned __int128 key);
+/* Merge two adjacent open shards (either order) into one child (parent a, adjacent parent b):
+ * 0, HY_ENOTFOUND, HY_ECLOSED, HY_EINVAL (not adjacent), HY_E2BIG. */
+int datastream_merge(struct datastream_reg *reg, struct datastream *ds, size_t a, size_t b);
+/* Reach target open shards by splitting the widest or merging the narrowest adjacent pair,
+ * one at a time (uniform from N to 2N or N/2). 0 or the first step's error. */
+int datastream_scale(struct datastream_reg *reg, struct datastream *ds, size_t target);
+size_t datastream_open_shards(struct datastream *ds);
+/* 1 when shard i is closed and its end is known (*end_seq: the log seq after its last record),
+ * else 0. */
+int datastream_shard_closed(struct datastream *ds, size_t i, uint64_t *end_seq);
 
 /* Hash keys as decimal text (no leading zeros): writes to out (at least 40 bytes), returns
  * the length. Parse: 0, or HY_EBADMSG for anything but 1-39 digits within 2^128-1. Pure. */

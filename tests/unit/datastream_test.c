@@ -294,6 +294,72 @@ static void test_provisioned_shards_refuse_writes_over_their_rate(void **state)
     datastream_unref(od);
 }
 
+static void test_split_and_merge_keep_lineage_and_order_across_reopen(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(reg_open(f), 0);
+    assert_int_equal(datastream_create(f->reg, "rs", 1, DATASTREAM_PROVISIONED, NULL), 0);
+    struct datastream *ds = NULL;
+    assert_int_equal(datastream_get(f->reg, "rs", 2, &ds), 0);
+    append_wait(ds, 0, 7, 10);
+    unsigned __int128 half = (~(unsigned __int128)0) / 2 + 1;
+    assert_int_equal(datastream_split(f->reg, ds, 0, 0), HY_EINVAL);
+    assert_int_equal(datastream_split(f->reg, ds, 0, half), 0);
+    assert_int_equal(datastream_split(f->reg, ds, 0, half), HY_ECLOSED);
+    assert_int_equal(datastream_nshards(ds), 3);
+    assert_int_equal(datastream_open_shards(ds), 2);
+    uint64_t end = 0;
+    assert_int_equal(datastream_shard_closed(ds, 0, &end), 1);
+    assert_int_equal(end, 8);
+    struct datastream_shard_info lo, hi;
+    assert_int_equal(datastream_shard(ds, 1, &lo), 0);
+    assert_int_equal(datastream_shard(ds, 2, &hi), 0);
+    assert_int_equal(lo.index, 1);
+    assert_int_equal(lo.parent, 0);
+    assert_int_equal(lo.adjacent_parent, -1);
+    assert_true(lo.hash_start == 0 && lo.hash_end == half - 1 && hi.hash_start == half);
+    assert_int_equal(lo.seq_base, 8); /* the parent showed 1..7: children start at 9 */
+    assert_int_equal(datastream_route(ds, 5), 1);
+    assert_int_equal(datastream_route(ds, half + 5), 2);
+    struct streamlog_rec rec = {"x", 1};
+    struct streamlog_append a = {.recs = &rec, .n = 1, .done = on_done};
+    assert_int_equal(datastream_append(ds, 0, &a, 1), HY_ECLOSED);
+    append_wait(ds, 1, 2, 10);
+    append_wait(ds, 2, 3, 10);
+    assert_int_equal(datastream_merge(f->reg, ds, 0, 1), HY_ECLOSED);
+    assert_int_equal(datastream_merge(f->reg, ds, 2, 1), 0);
+    assert_int_equal(datastream_shard(ds, 3, &lo), 0);
+    assert_int_equal(lo.parent, 2);
+    assert_int_equal(lo.adjacent_parent, 1);
+    assert_true(lo.hash_start == 0 && lo.hash_end == ~(unsigned __int128)0);
+    assert_int_equal(lo.seq_base, 12); /* max(8 + 3, 8 + 4): the parents ends */
+    datastream_unref(ds);
+    datastream_close(f->reg);
+    f->reg = NULL;
+    assert_int_equal(reg_open(f), 0);
+    assert_int_equal(datastream_get(f->reg, "rs", 2, &ds), 0);
+    assert_int_equal(datastream_nshards(ds), 4);
+    assert_int_equal(datastream_open_shards(ds), 1);
+    assert_int_equal(datastream_shard_closed(ds, 2, &end), 1);
+    assert_int_equal(end, 4);
+    assert_int_equal(read_count(ds, 0), 7);
+    assert_int_equal(datastream_append(ds, 1, &a, 1), HY_ECLOSED);
+    /* Scale 1 -> 2 -> 4 -> 2: uniform ranges. */
+    assert_int_equal(datastream_scale(f->reg, ds, 2), 0);
+    assert_int_equal(datastream_scale(f->reg, ds, 4), 0);
+    assert_int_equal(datastream_open_shards(ds), 4);
+    unsigned __int128 quarter = (~(unsigned __int128)0) / 4;
+    for (size_t i = 0; i < datastream_nshards(ds); i++) {
+        struct datastream_shard_info s;
+        datastream_shard(ds, i, &s);
+        if (!datastream_shard_closed(ds, i, NULL))
+            assert_true(s.hash_end - s.hash_start == quarter);
+    }
+    assert_int_equal(datastream_scale(f->reg, ds, 2), 0);
+    assert_int_equal(datastream_open_shards(ds), 2);
+    datastream_unref(ds);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -308,6 +374,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_delete_removes_the_stream_after_the_last_reference,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_provisioned_shards_refuse_writes_over_their_rate,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_split_and_merge_keep_lineage_and_order_across_reopen,
                                         setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

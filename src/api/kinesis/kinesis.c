@@ -917,6 +917,167 @@ static void op_list_tags(struct kinesis *k, struct http_exchange *ex, const cJSO
     awsjson_reply_cjson(ex, out);
 }
 
+/* ---------------------------------------------------------------- resharding */
+
+static void reply_reshard_err(struct kinesis *k, struct http_exchange *ex, int rc,
+                              const char *stream, const char *what)
+{
+    if (rc == HY_ENOTFOUND)
+        awsjson_reply_errorf(ex, AWSJSON_BAD_REQUEST, "ResourceNotFoundException",
+                             "Shard %s in stream %s under account %s does not exist", what, stream,
+                             k->account_id);
+    else if (rc == HY_ECLOSED)
+        awsjson_reply_errorf(ex, AWSJSON_BAD_REQUEST, "ResourceInUseException",
+                             "Shard %s in stream %s under account %s has already been merged or "
+                             "split, and thus is not eligible for merging or splitting.",
+                             what, stream, k->account_id);
+    else if (rc == HY_E2BIG)
+        awsjson_reply_errorf(ex, AWSJSON_BAD_REQUEST, "LimitExceededException",
+                             "This request would exceed the shard limit for the account %s in %s.",
+                             k->account_id, k->region);
+    else
+        awsjson_reply_errorf(ex, AWSJSON_SERVER, "InternalFailure", "%s", hy_strerror(rc));
+}
+
+/* Kinesis: resharding is for PROVISIONED streams only. */
+static int refuse_on_demand(struct http_exchange *ex, struct datastream *ds, const char *op)
+{
+    struct datastream_info info;
+    if (datastream_describe(ds, &info))
+        return 0;
+    enum datastream_mode m = info.mode;
+    datastream_info_fini(&info);
+    if (m != DATASTREAM_ON_DEMAND)
+        return 0;
+    awsjson_reply_errorf(ex, AWSJSON_BAD_REQUEST, "ValidationException",
+                         "%s is not supported for streams in ON_DEMAND mode.", op);
+    return 1;
+}
+
+static void op_split(struct kinesis *k, struct http_exchange *ex, const cJSON *root,
+                     struct awsjson_err *e)
+{
+    const cJSON *sh =
+        kinesis_codec_str(root, "ShardToSplit", "shardToSplit", 1, 128, "[a-zA-Z0-9_.-]+", 1, e);
+    const cJSON *key = kinesis_codec_str(root, "NewStartingHashKey", "newStartingHashKey", 0, 4096,
+                                         "0|([1-9]\\d{0,38})", 1, e);
+    if (awsjson_err_done(e)) {
+        awsjson_reply_err(ex, e);
+        return;
+    }
+    struct datastream *ds = kinesis_lookup(k, ex, root);
+    if (!ds)
+        return;
+    unsigned __int128 v;
+    long pos = kinesis_shard_find(ds, sh->valuestring, strlen(sh->valuestring));
+    if (refuse_on_demand(ex, ds, "SplitShard")) {
+        /* answered */
+    } else if (pos < 0) {
+        reply_reshard_err(k, ex, HY_ENOTFOUND, datastream_name(ds), sh->valuestring);
+    } else if (datastream_u128_parse(key->valuestring, strlen(key->valuestring), &v)) {
+        awsjson_reply_errorf(ex, AWSJSON_BAD_REQUEST, "InvalidArgumentException",
+                             "NewStartingHashKey %.64s is not within [0, 2^128-1].",
+                             key->valuestring);
+    } else {
+        int rc = datastream_split(k->reg, ds, (size_t)pos, v);
+        if (rc == HY_EINVAL)
+            awsjson_reply_errorf(ex, AWSJSON_BAD_REQUEST, "InvalidArgumentException",
+                                 "NewStartingHashKey %s used in SplitShard() on shard %s in "
+                                 "stream %s under account %s is not both greater than the "
+                                 "shard's StartingHashKey and at most its EndingHashKey.",
+                                 key->valuestring, sh->valuestring, datastream_name(ds),
+                                 k->account_id);
+        else if (rc)
+            reply_reshard_err(k, ex, rc, datastream_name(ds), sh->valuestring);
+        else
+            reply_empty(ex);
+    }
+    datastream_unref(ds);
+}
+
+static void op_merge(struct kinesis *k, struct http_exchange *ex, const cJSON *root,
+                     struct awsjson_err *e)
+{
+    const cJSON *a =
+        kinesis_codec_str(root, "ShardToMerge", "shardToMerge", 1, 128, "[a-zA-Z0-9_.-]+", 1, e);
+    const cJSON *b = kinesis_codec_str(root, "AdjacentShardToMerge", "adjacentShardToMerge", 1, 128,
+                                       "[a-zA-Z0-9_.-]+", 1, e);
+    if (awsjson_err_done(e)) {
+        awsjson_reply_err(ex, e);
+        return;
+    }
+    struct datastream *ds = kinesis_lookup(k, ex, root);
+    if (!ds)
+        return;
+    long pa = kinesis_shard_find(ds, a->valuestring, strlen(a->valuestring));
+    long pb = kinesis_shard_find(ds, b->valuestring, strlen(b->valuestring));
+    if (refuse_on_demand(ex, ds, "MergeShards")) {
+        /* answered */
+    } else if (pa < 0 || pb < 0) {
+        reply_reshard_err(k, ex, HY_ENOTFOUND, datastream_name(ds),
+                          pa < 0 ? a->valuestring : b->valuestring);
+    } else {
+        int rc = datastream_merge(k->reg, ds, (size_t)pa, (size_t)pb);
+        if (rc == HY_EINVAL)
+            awsjson_reply_errorf(ex, AWSJSON_BAD_REQUEST, "InvalidArgumentException",
+                                 "Shards %s and %s in stream %s under account %s are not an "
+                                 "adjacent pair of shards eligible for merging",
+                                 a->valuestring, b->valuestring, datastream_name(ds),
+                                 k->account_id);
+        else if (rc)
+            reply_reshard_err(k, ex, rc, datastream_name(ds), a->valuestring);
+        else
+            reply_empty(ex);
+    }
+    datastream_unref(ds);
+}
+
+static void op_update_shard_count(struct kinesis *k, struct http_exchange *ex, const cJSON *root,
+                                  struct awsjson_err *e)
+{
+    const cJSON *t =
+        kinesis_codec_int(root, "TargetShardCount", "targetShardCount", 1, 2147483647.0, 1, e);
+    const cJSON *sc = kinesis_codec_str(root, "ScalingType", "scalingType", 1, 64, NULL, 1, e);
+    if (sc && strcmp(sc->valuestring, "UNIFORM_SCALING") != 0) {
+        char v[80];
+        int vn = snprintf(v, sizeof v, "'%.64s'", sc->valuestring);
+        awsjson_err_validation(e, v, (size_t)vn, "scalingType",
+                               "Member must satisfy enum value set: [UNIFORM_SCALING]");
+    }
+    if (awsjson_err_done(e)) {
+        awsjson_reply_err(ex, e);
+        return;
+    }
+    struct datastream *ds = kinesis_lookup(k, ex, root);
+    if (!ds)
+        return;
+    size_t cur = datastream_open_shards(ds);
+    size_t want = (size_t)t->valuedouble;
+    if (refuse_on_demand(ex, ds, "UpdateShardCount")) {
+        /* answered */
+    } else if (want > 2 * cur || want < (cur + 1) / 2) {
+        /* Kinesis: at most double, at least half of the current count per call. */
+        awsjson_reply_errorf(ex, AWSJSON_BAD_REQUEST, "InvalidArgumentException",
+                             "TargetShardCount %zu for stream %s under account %s must be "
+                             "between half and double of the current shard count (%zu).",
+                             want, datastream_name(ds), k->account_id, cur);
+    } else {
+        int rc = datastream_scale(k->reg, ds, want);
+        if (rc) {
+            reply_reshard_err(k, ex, rc, datastream_name(ds), "-");
+        } else {
+            char a[512], body[1024];
+            arn(k, datastream_name(ds), a, sizeof a);
+            int n = snprintf(body, sizeof body,
+                             "{\"StreamName\":\"%s\",\"StreamARN\":\"%s\","
+                             "\"CurrentShardCount\":%zu,\"TargetShardCount\":%zu}",
+                             datastream_name(ds), a, cur, want);
+            awsjson_reply_json(ex, body, (size_t)n);
+        }
+    }
+    datastream_unref(ds);
+}
+
 /* ---------------------------------------------------------------- dispatch */
 
 static int method_is(const struct http_request *req, const char *m)
@@ -937,9 +1098,6 @@ static const char *const unsupported[] = {
     "DescribeStreamConsumer",
     "ListStreamConsumers",
     "SubscribeToShard",
-    "UpdateShardCount",
-    "SplitShard",
-    "MergeShards",
     "StartStreamEncryption",
     "StopStreamEncryption",
     "UpdateStreamMode",
@@ -1017,6 +1175,12 @@ void kinesis_handle(struct http_exchange *ex, const struct http_request *req, vo
         op_tags_edit(k, ex, root, &e, 0);
     else if (target_is(op, n, "ListTagsForStream"))
         op_list_tags(k, ex, root, &e);
+    else if (target_is(op, n, "SplitShard"))
+        op_split(k, ex, root, &e);
+    else if (target_is(op, n, "MergeShards"))
+        op_merge(k, ex, root, &e);
+    else if (target_is(op, n, "UpdateShardCount"))
+        op_update_shard_count(k, ex, root, &e);
     else {
         for (size_t i = 0; i < sizeof unsupported / sizeof unsupported[0]; i++) {
             if (target_is(op, n, unsupported[i])) {

@@ -322,14 +322,43 @@ void kinesis_op_get_records(struct kinesis *k, struct http_exchange *ex, const c
     int64_t behind = next >= durable || !last_arrival ? 0 : now - last_arrival;
     if (behind < 0)
         behind = 0;
-    struct kinesis_iter nit = it;
-    nit.seq = next;
-    nit.issued_ms = now;
-    char text[KINESIS_ITER_MAX + 1];
-    kinesis_codec_iter_encode(&nit, key, text);
-    if (!rc)
+    uint64_t end = 0;
+    if (!rc && datastream_shard_closed(ds, (size_t)pos, &end) && next >= end) {
+        /* Kinesis: the read that reaches the end of a closed shard has no NextShardIterator
+         * and names the children, so readers move on to them. */
+        rc = buf_append_str(&out, "],\"MillisBehindLatest\":0,\"ChildShards\":[");
+        size_t n = datastream_nshards(ds), kids = 0;
+        for (size_t i = 0; i < n && !rc; i++) {
+            struct datastream_shard_info c;
+            if (datastream_shard(ds, i, &c) ||
+                (c.parent != (int64_t)sh.index && c.adjacent_parent != (int64_t)sh.index))
+                continue;
+            char d1[41], d2[41];
+            datastream_u128_format(c.hash_start, d1);
+            datastream_u128_format(c.hash_end, d2);
+            rc = buf_printf(&out, "%s{\"ShardId\":\"shardId-%012" PRIu32 "\",\"ParentShards\":[",
+                            kids++ ? "," : "", c.index);
+            if (!rc && c.parent >= 0)
+                rc = buf_printf(&out, "\"shardId-%012" PRId64 "\"", c.parent);
+            if (!rc && c.adjacent_parent >= 0)
+                rc = buf_printf(&out, ",\"shardId-%012" PRId64 "\"", c.adjacent_parent);
+            if (!rc)
+                rc = buf_printf(&out,
+                                "],\"HashKeyRange\":{\"StartingHashKey\":\"%s\","
+                                "\"EndingHashKey\":\"%s\"}}",
+                                d1, d2);
+        }
+        if (!rc)
+            rc = buf_append_str(&out, "]}");
+    } else if (!rc) {
+        struct kinesis_iter nit = it;
+        nit.seq = next;
+        nit.issued_ms = now;
+        char text[KINESIS_ITER_MAX + 1];
+        kinesis_codec_iter_encode(&nit, key, text);
         rc = buf_printf(&out, "],\"NextShardIterator\":\"%s\",\"MillisBehindLatest\":%lld}", text,
                         (long long)behind);
+    }
     if (rc) {
         awsjson_reply_errorf(ex, AWSJSON_SERVER, "InternalFailure", "%s", hy_strerror(rc));
         goto out;
