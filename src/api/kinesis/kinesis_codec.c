@@ -267,15 +267,18 @@ const cJSON *kinesis_codec_str(const cJSON *o, const char *member, const char *p
     buf_init(&v, 4096);
     buf_init(&c, 1024);
     render(s, n < 256 ? n : 256, &v);
+    /* The buffers may be empty (NULL data) after an allocation failure. */
+    const char *vv = v.data ? v.data : "''";
+    size_t vl = v.data ? v.len : 2;
     if (u16 < min) {
         buf_printf(&c, "Member must have length greater than or equal to %zu", min);
-        awsjson_err_validation(e, v.data, v.len, path, c.data);
+        awsjson_err_validation(e, vv, vl, path, c.data ? c.data : "");
     } else if (u16 > max) {
         buf_printf(&c, "Member must have length less than or equal to %zu", max);
-        awsjson_err_validation(e, v.data, v.len, path, c.data);
+        awsjson_err_validation(e, vv, vl, path, c.data ? c.data : "");
     } else if (!pattern_ok(pattern, s, n)) {
         buf_printf(&c, "Member must satisfy regular expression pattern: %s", pattern);
-        awsjson_err_validation(e, v.data, v.len, path, c.data);
+        awsjson_err_validation(e, vv, vl, path, c.data ? c.data : "");
     }
     buf_fini(&v);
     buf_fini(&c);
