@@ -833,15 +833,30 @@ int datastream_describe(struct datastream *ds, struct datastream_info *out)
     out->mode = ds->mode;
     out->status = (enum datastream_status)atomic_load(&ds->status);
     out->retention_hours = atomic_load(&ds->retention_hours);
+    /* Kinesis: a closed shard whose records have all expired is gone from listings. Only once
+     * its parents are gone too, though: readers take a child whose parent is not listed as free
+     * to read, and an empty closed shard must not let its children overtake a grandparent that
+     * still holds records. A shard's index is its position, and parents come first. */
+    uint8_t *gone = hy_calloc(n ? n : 1, 1);
+    if (!gone) {
+        datastream_info_fini(out);
+        return HY_ENOMEM;
+    }
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
+        const struct datastream_shard_info *si = &ds->shards[i]->info;
         uint64_t end = atomic_load(&ds->shards[i]->end);
-        /* Kinesis: a closed shard whose records have all expired is gone from listings. */
-        if (end && atomic_load(&ds->shards[i]->horizon) >= end)
+        int parents_gone = (si->parent < 0 || (size_t)si->parent >= i || gone[si->parent]) &&
+                           (si->adjacent_parent < 0 || (size_t)si->adjacent_parent >= i ||
+                            gone[si->adjacent_parent]);
+        if (end && atomic_load(&ds->shards[i]->horizon) >= end && parents_gone) {
+            gone[i] = 1;
             continue;
-        out->shards[k] = ds->shards[i]->info;
+        }
+        out->shards[k] = *si;
         out->shards[k++].end_seq = end;
     }
+    hy_free(gone);
     out->nshards = k;
     return 0;
 }

@@ -360,6 +360,42 @@ static void test_split_and_merge_keep_lineage_and_order_across_reopen(void **sta
     datastream_unref(ds);
 }
 
+/* Ids of the listed shards, as a bitmask over indexes. */
+static unsigned listed(struct datastream *ds)
+{
+    struct datastream_info info;
+    assert_int_equal(datastream_describe(ds, &info), 0);
+    unsigned m = 0;
+    for (size_t i = 0; i < info.nshards; i++)
+        m |= 1u << info.shards[i].index;
+    datastream_info_fini(&info);
+    return m;
+}
+
+static void test_empty_closed_shards_leave_listings_only_after_their_parents(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(reg_open(f), 0);
+    unsigned __int128 half = (~(unsigned __int128)0) / 2 + 1;
+    struct datastream *ds = NULL;
+    /* A parent with records keeps its empty child listed (else the grandchildren would look
+     * free to read before the records of the grandparent). */
+    assert_int_equal(datastream_create(f->reg, "full", 1, DATASTREAM_PROVISIONED, NULL), 0);
+    assert_int_equal(datastream_get(f->reg, "full", 4, &ds), 0);
+    append_wait(ds, 0, 3, 10);
+    assert_int_equal(datastream_split(f->reg, ds, 0, half), 0);     /* 1, 2 */
+    assert_int_equal(datastream_split(f->reg, ds, 1, half / 2), 0); /* 3, 4 */
+    assert_int_equal(listed(ds), 0x1fu);
+    datastream_unref(ds);
+    /* With no records anywhere upstream, closed shards go. */
+    assert_int_equal(datastream_create(f->reg, "empty", 1, DATASTREAM_PROVISIONED, NULL), 0);
+    assert_int_equal(datastream_get(f->reg, "empty", 5, &ds), 0);
+    assert_int_equal(datastream_split(f->reg, ds, 0, half), 0);
+    assert_int_equal(datastream_split(f->reg, ds, 1, half / 2), 0);
+    assert_int_equal(listed(ds), (1u << 2) | (1u << 3) | (1u << 4));
+    datastream_unref(ds);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -377,6 +413,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_split_and_merge_keep_lineage_and_order_across_reopen,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_empty_closed_shards_leave_listings_only_after_their_parents, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
