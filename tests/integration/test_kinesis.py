@@ -11,6 +11,7 @@ import hmac
 import json
 import os
 import random
+import shutil
 import struct
 import subprocess
 import sys
@@ -706,6 +707,40 @@ class KinesisReshardTest(HydrantTestCase):
             k.update_shard_count(StreamName="rs-od", TargetShardCount=8,
                                  ScalingType="UNIFORM_SCALING")
         self.assertEqual(cm.exception.response["Error"]["Code"], "ValidationException")
+
+
+class KinesisJsSdkTest(HydrantTestCase):
+    """@aws-sdk/client-kinesis (JS v3, npm, from tests/js/package-lock.json)."""
+
+    JS = os.path.join(harness.REPO_ROOT, "tests", "js")
+
+    @classmethod
+    def setUpClass(cls):
+        node, npm = shutil.which("node"), shutil.which("npm")
+        if not node:
+            raise unittest.SkipTest("node not found")
+        if not os.path.isdir(os.path.join(cls.JS, "node_modules", "@aws-sdk", "client-kinesis")):
+            if not npm:
+                raise unittest.SkipTest("npm not found for tests/js")
+            p = subprocess.run([npm, "ci", "--prefix", cls.JS, "--no-audit", "--no-fund"],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=300)
+            if p.returncode != 0:
+                raise unittest.SkipTest("npm ci --prefix tests/js failed: %s" % p.stdout[-300:])
+        cls.node = node
+        cls.srv = cls.start_class_server()
+
+    def test_js_sdk_round_trip(self):
+        p = subprocess.run([self.node, os.path.join(self.JS, "kinesis_smoke.mjs"), self.srv.url,
+                            "js"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=harness.scaled(120))
+        self.assertEqual(p.returncode, 0, p.stderr.decode()[-2000:])
+        r = json.loads(p.stdout.decode().strip().splitlines()[-1])
+        self.assertEqual(r["failed"], 0)
+        self.assertEqual(r["shards"], 2)
+        self.assertEqual(sorted(r["got"]), sorted("js-%d" % i for i in range(21)))
+        self.assertTrue(r["arrivalIsDate"])
+        self.assertTrue(0 <= r["arrivalAgeMs"] < 120000, r)
+        self.assertEqual((r["target"], r["open"]), (4, 4))
 
 
 class _KinesisCli(HydrantTestCase):
