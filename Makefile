@@ -11,12 +11,12 @@
 CC ?= cc
 BUILD ?= build
 WERROR ?=
-PKGS := libcjson libcrypto
+PKGS := libcjson libcrypto libcurl zlib libzstd
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wstrict-prototypes -Wvla \
 	-Wformat=2 -Wno-unused-parameter -Isrc $(WERROR) -MMD -MP -pthread \
 	$(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 CFLAGS ?= -O2 -g -D_FORTIFY_SOURCE=2
-LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lh2o-evloop -pthread
+PKGS := libcjson libcrypto libcurl zlib libzstd
 
 SRC := $(filter-out src/main.c,$(wildcard src/*/*.c src/*/*/*.c))
 OBJ := $(SRC:%.c=$(BUILD)/obj/%.o)
@@ -49,6 +49,8 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/libhydrant.a
 $(BUILD)/loadgen: bench/loadgen.c $(BUILD)/libhydrant.a
 	$(CC) $(CFLAGS_BASE) $(CFLAGS) -o $@ $^ $(LIBS)
 
+LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lsnappy -ljq -lh2o-evloop -pthread -lm
+
 $(BUILD)/parse: bench/parse.c $(BUILD)/libhydrant.a
 	$(CC) $(CFLAGS_BASE) $(CFLAGS) -o $@ $^ $(LIBS)
 
@@ -57,6 +59,9 @@ deps:
 
 test-deps:
 	@scripts/deps.sh test
+	@[ -d tests/integration/js/node_modules ] || ! command -v npm >/dev/null || \
+	    (cd tests/integration/js && npm ci --no-audit --no-fund --loglevel=error) || \
+	    echo "npm ci failed: the AWS SDK for JavaScript test will skip"
 
 run: deps all
 	$(BUILD)/hydrant serve

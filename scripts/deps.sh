@@ -3,8 +3,14 @@
 #   scripts/deps.sh run    build and run
 #   scripts/deps.sh test   also everything the tests, sanitizers and fuzzers need
 set -eu
-run_pkgs="gcc make pkg-config libcjson-dev libh2o-evloop-dev libssl-dev"
-test_pkgs="$run_pkgs libcmocka-dev clang libclang-rt-14-dev libfuzzer-14-dev awscli python3-boto3 cppcheck clang-format"
+# One package group a line, so parallel work merges cleanly.
+run_pkgs="gcc make pkg-config libcjson-dev libh2o-evloop-dev"
+run_pkgs="$run_pkgs libssl-dev libcurl4-openssl-dev"               # auth, remote calls
+run_pkgs="$run_pkgs zlib1g-dev libzstd-dev libsnappy-dev libjq-dev" # pipeline
+test_pkgs="$run_pkgs libcmocka-dev clang libclang-rt-14-dev libfuzzer-14-dev cppcheck clang-format"
+test_pkgs="$test_pkgs awscli python3-boto3"
+test_pkgs="$test_pkgs nginx-light python3-jwt gunicorn"         # auth
+test_pkgs="$test_pkgs python3-snappy zstd unzip libdeflate-dev" # pipeline
 case "${1:-run}" in
     run) want=$run_pkgs ;;
     test) want=$test_pkgs ;;

@@ -5,9 +5,13 @@
  * the fronts; the HTTP loops over the router. Owns the only process-global state: the server
  * pointer the signal handler stops.
  */
+#include "analytics/ancli.h"
 #include "api/admin/admin.h"
+#include "api/awsjson/awsauth.h"
 #include "api/firehose/firehose.h"
 #include "api/kinesis/kinesis.h"
+#include "auth/creds.h"
+#include "auth/oidc.h"
 #include "base/err.h"
 #include "base/fsutil.h"
 #include "base/log.h"
@@ -18,6 +22,7 @@
 #include "deliver/delivery.h"
 #include "net/http.h"
 #include "net/router.h"
+#include "net/statsd.h"
 #include "sink/fssink.h"
 #include "stream/wal.h"
 
@@ -117,6 +122,11 @@ struct options {
     unsigned long long kinesis_hour_ms;
     unsigned long long kinesis_shard_kib_s;
     unsigned long long kinesis_shard_records_s;
+    const char *credentials_file; /* SigV4 keys; NULL: requests are not authenticated */
+    const char *statsd, *statsd_prefix, *statsd_interval;
+    /* The OIDC gate (/_hydrant/auth); off unless signers or an issuer are given. */
+    const char *oidc_signers, *oidc_key_url, *oidc_issuer, *oidc_jwks_url, *oidc_audience;
+    const char *oidc_ca_file, *oidc_required, *oidc_domains, *oidc_leeway, *oidc_timeout;
 };
 
 static void usage(FILE *out)
@@ -124,6 +134,8 @@ static void usage(FILE *out)
     fprintf(
         out,
         "usage: hydrant serve [flags]\n"
+        "       hydrant detect [--detector NAME] --input F.csv --output OUT.csv\n"
+        "       hydrant nab --data DIR [--detector NAME|all]\n"
         "       hydrant version\n\n"
         "flags (each may also come from the environment variable shown):\n"
         "  --listen HOST:PORT     address to serve on (HYDRANT_LISTEN; default 127.0.0.1:4566)\n"
@@ -148,7 +160,26 @@ static void usage(FILE *out)
         "  --kinesis-shard-kib-per-s N  write rate of a PROVISIONED shard, 0 = unlimited\n"
         "                         (HYDRANT_KINESIS_SHARD_KIB_PER_S; default 1024)\n"
         "  --kinesis-shard-records-per-s N  records/s of a PROVISIONED shard, 0 = unlimited\n"
-        "                         (HYDRANT_KINESIS_SHARD_RECORDS_PER_S; default 1000)\n");
+        "                         (HYDRANT_KINESIS_SHARD_RECORDS_PER_S; default 1000)\n"
+        "  --credentials FILE     JSON access keys: AWS requests must be SigV4-signed by one of\n"
+        "                         them (HYDRANT_CREDENTIALS; default none: no authentication)\n"
+        "  --statsd HOST:PORT     push the auth counters to statsd (HYDRANT_STATSD)\n"
+        "  --statsd-interval-ms N how often (HYDRANT_STATSD_INTERVAL_MS; default 10000)\n"
+        "  --statsd-prefix P      statsd metric prefix (HYDRANT_STATSD_PREFIX; default hydrant.)\n"
+        "OIDC gate at /_hydrant/auth (README \"Access: the OIDC gate\"; env HYDRANT_OIDC_...):\n"
+        "  --oidc-signers ARN,..  load-balancer ARNs whose x-amzn-oidc-data tokens are accepted\n"
+        "  --oidc-key-url URL     key URL template, https only; {region} and {kid} are filled in\n"
+        "                         (default "
+        "https://public-keys.auth.elb.{region}.amazonaws.com/{kid})\n"
+        "  --oidc-issuer URL      accept Authorization: Bearer ID tokens from this issuer...\n"
+        "  --oidc-jwks-url URL    ...with keys from this JWKS (https)\n"
+        "  --oidc-audience ID     required aud of ID tokens (default: not checked)\n"
+        "  --oidc-ca-file FILE    CA bundle for key fetches (default: the system's)\n"
+        "  --oidc-auth-required B true: 401 without a valid identity; false: pass anonymously\n"
+        "                         (default true)\n"
+        "  --oidc-valid-domains D,..  email domains allowed (default any)\n"
+        "  --oidc-leeway-s N      exp tolerance in seconds (default 60)\n"
+        "  --oidc-fetch-timeout-ms N  bound of one key fetch (default 2000)\n");
 }
 
 static const char *env_or(const char *name, const char *def)
@@ -184,6 +215,20 @@ static int parse_flags(int argc, char **argv, struct options *o)
     const char *khour = env_or("HYDRANT_KINESIS_HOUR_MS", "3600000");
     const char *kkib = env_or("HYDRANT_KINESIS_SHARD_KIB_PER_S", "1024");
     const char *krec = env_or("HYDRANT_KINESIS_SHARD_RECORDS_PER_S", "1000");
+    o->credentials_file = env_or("HYDRANT_CREDENTIALS", NULL);
+    o->statsd = env_or("HYDRANT_STATSD", NULL);
+    o->statsd_prefix = env_or("HYDRANT_STATSD_PREFIX", "hydrant.");
+    o->statsd_interval = env_or("HYDRANT_STATSD_INTERVAL_MS", "10000");
+    o->oidc_signers = env_or("HYDRANT_OIDC_SIGNERS", NULL);
+    o->oidc_key_url = env_or("HYDRANT_OIDC_KEY_URL", NULL);
+    o->oidc_issuer = env_or("HYDRANT_OIDC_ISSUER", NULL);
+    o->oidc_jwks_url = env_or("HYDRANT_OIDC_JWKS_URL", NULL);
+    o->oidc_audience = env_or("HYDRANT_OIDC_AUDIENCE", NULL);
+    o->oidc_ca_file = env_or("HYDRANT_OIDC_CA_FILE", NULL);
+    o->oidc_required = env_or("HYDRANT_OIDC_AUTH_REQUIRED", "true");
+    o->oidc_domains = env_or("HYDRANT_OIDC_VALID_DOMAINS", NULL);
+    o->oidc_leeway = env_or("HYDRANT_OIDC_LEEWAY_S", "60");
+    o->oidc_timeout = env_or("HYDRANT_OIDC_FETCH_TIMEOUT_MS", "2000");
     static const struct option longopts[] = {
         {"listen", required_argument, NULL, 'l'},
         {"data-dir", required_argument, NULL, 'd'},
@@ -199,6 +244,20 @@ static int parse_flags(int argc, char **argv, struct options *o)
         {"kinesis-hour-ms", required_argument, NULL, 'H'},
         {"kinesis-shard-kib-per-s", required_argument, NULL, 'B'},
         {"kinesis-shard-records-per-s", required_argument, NULL, 'R'},
+        {"credentials", required_argument, NULL, 'c'},
+        {"statsd", required_argument, NULL, 1010},
+        {"statsd-prefix", required_argument, NULL, 1011},
+        {"statsd-interval-ms", required_argument, NULL, 1012},
+        {"oidc-signers", required_argument, NULL, 1000},
+        {"oidc-key-url", required_argument, NULL, 1001},
+        {"oidc-issuer", required_argument, NULL, 1002},
+        {"oidc-jwks-url", required_argument, NULL, 1003},
+        {"oidc-audience", required_argument, NULL, 1004},
+        {"oidc-ca-file", required_argument, NULL, 1005},
+        {"oidc-auth-required", required_argument, NULL, 1006},
+        {"oidc-valid-domains", required_argument, NULL, 1007},
+        {"oidc-leeway-s", required_argument, NULL, 1008},
+        {"oidc-fetch-timeout-ms", required_argument, NULL, 1009},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -246,6 +305,48 @@ static int parse_flags(int argc, char **argv, struct options *o)
             break;
         case 'R':
             krec = optarg;
+            break;
+        case 'c':
+            o->credentials_file = optarg;
+            break;
+        case 1010:
+            o->statsd = optarg;
+            break;
+        case 1011:
+            o->statsd_prefix = optarg;
+            break;
+        case 1012:
+            o->statsd_interval = optarg;
+            break;
+        case 1000:
+            o->oidc_signers = optarg;
+            break;
+        case 1001:
+            o->oidc_key_url = optarg;
+            break;
+        case 1002:
+            o->oidc_issuer = optarg;
+            break;
+        case 1003:
+            o->oidc_jwks_url = optarg;
+            break;
+        case 1004:
+            o->oidc_audience = optarg;
+            break;
+        case 1005:
+            o->oidc_ca_file = optarg;
+            break;
+        case 1006:
+            o->oidc_required = optarg;
+            break;
+        case 1007:
+            o->oidc_domains = optarg;
+            break;
+        case 1008:
+            o->oidc_leeway = optarg;
+            break;
+        case 1009:
+            o->oidc_timeout = optarg;
             break;
         case 'h':
             usage(stdout);
@@ -326,6 +427,82 @@ static int prepare_data_dir(const char *dir)
     return 0;
 }
 
+static int oidc_metrics_hook(void *ud, struct buf *out)
+{
+    return oidc_metrics_render(ud, out);
+}
+
+static int awsauth_metrics_hook(void *ud, struct buf *out)
+{
+    return awsauth_metrics_render(ud, out);
+}
+
+/* Split a comma-separated list in place into v (at most max items); returns the count. */
+static size_t split_commas(char *s, const char **v, size_t max)
+{
+    size_t n = 0;
+    for (char *p = s; p && *p && n < max;) {
+        char *c = strchr(p, ',');
+        if (c)
+            *c = '\0';
+        if (*p)
+            v[n++] = p;
+        p = c ? c + 1 : NULL;
+    }
+    return n;
+}
+
+/* The OIDC gate from the flags: 0 with *out NULL when none is configured; HY_EINVAL (reported)
+ * for a bad setting. */
+static int oidc_from_options(const struct options *o, struct oidc **out)
+{
+    *out = NULL;
+    if (!o->oidc_signers && !o->oidc_issuer && !o->oidc_jwks_url)
+        return 0;
+    static char signers_buf[8192], domains_buf[8192];
+    const char *signers[64], *domains[64];
+    snprintf(signers_buf, sizeof signers_buf, "%s", o->oidc_signers ? o->oidc_signers : "");
+    snprintf(domains_buf, sizeof domains_buf, "%s", o->oidc_domains ? o->oidc_domains : "");
+    unsigned long long leeway = 0, timeout = 0;
+    int required = strcmp(o->oidc_required, "true") == 0;
+    if (!required && strcmp(o->oidc_required, "false") != 0) {
+        fprintf(stderr, "hydrant: --oidc-auth-required must be true or false\n");
+        return HY_EINVAL;
+    }
+    if (parse_u64(o->oidc_leeway, &leeway) || leeway > 600 ||
+        parse_u64(o->oidc_timeout, &timeout) || timeout == 0 || timeout > 60000) {
+        fprintf(stderr,
+                "hydrant: --oidc-leeway-s needs 0..600, --oidc-fetch-timeout-ms 1..60000\n");
+        return HY_EINVAL;
+    }
+    if (!o->oidc_issuer != !o->oidc_jwks_url) {
+        fprintf(stderr, "hydrant: --oidc-issuer and --oidc-jwks-url go together\n");
+        return HY_EINVAL;
+    }
+    struct oidc_config c = {
+        .signers = signers,
+        .nsigners = split_commas(signers_buf, signers, 64),
+        .key_url = o->oidc_key_url,
+        .region = o->region,
+        .issuer = o->oidc_issuer,
+        .jwks_url = o->oidc_jwks_url,
+        .audience = o->oidc_audience,
+        .ca_file = o->oidc_ca_file,
+        .auth_required = required,
+        .valid_domains = domains,
+        .ndomains = split_commas(domains_buf, domains, 64),
+        .leeway_s = leeway ? (int)leeway : -1,
+        .fetch_timeout_ms = (int)timeout,
+    };
+    *out = oidc_new(&c);
+    if (!*out) {
+        fprintf(stderr, "hydrant: the OIDC gate cannot start: key URLs must be https:// (a key "
+                        "URL template needs {kid} in its path)\n");
+        return HY_EINVAL;
+    }
+    return 0;
+}
+
 static int serve(int argc, char **argv)
 {
     struct options o;
@@ -367,6 +544,11 @@ static int serve(int argc, char **argv)
     struct datastream_reg *dreg = NULL;
     struct kinesis *kin = NULL;
     struct admin *ad = NULL;
+    struct oidc *og = NULL;
+    struct creds *creds = NULL;
+    struct awsauth *fh_auth = NULL;
+    struct awsauth *kin_auth = NULL;
+    struct statsd *sd = NULL;
     struct loops loops = {0};
     rc = service_open(&scfg, &svc);
     if (rc) {
@@ -401,6 +583,28 @@ static int serve(int argc, char **argv)
         LOG_ERROR("main", "out of memory", "%s", "");
         goto out;
     }
+    if (oidc_from_options(&o, &og))
+        goto out;
+    if (o.credentials_file) {
+        char err[512];
+        if (creds_load(o.credentials_file, &creds, err, sizeof err)) {
+            LOG_ERROR("main", err, "file=%s", o.credentials_file);
+            goto out;
+        }
+        struct awsauth_config acfg = {.creds = creds,
+                                      .region = o.region,
+                                      .service = "firehose",
+                                      .account_id = o.account_id,
+                                      .inner = firehose_handle};
+        fh_auth = awsauth_new(&acfg);
+        acfg.service = "kinesis";
+        acfg.inner = kinesis_handle;
+        kin_auth = awsauth_new(&acfg);
+        if (!fh_auth || !kin_auth) {
+            LOG_ERROR("main", "out of memory", "%s", "");
+            goto out;
+        }
+    }
     ad = admin_new(svc);
     if (firehose_new(&fcfg, &fh) || !ad) {
         LOG_ERROR("main", "out of memory", "%s", "");
@@ -416,13 +620,58 @@ static int serve(int argc, char **argv)
     }
     /* The router's table: hydrant's own paths, then the JSON protocols by X-Amz-Target, then
      * the fallback (Firehose answers UnknownOperationException / 404 as AWS does). */
-    const struct router_route routes[] = {
-        {ROUTER_PATH_PREFIX, "/_hydrant/", admin_handle, ad},
-        {ROUTER_TARGET_PREFIX, "Firehose_20150804.", firehose_handle, fh},
-        {ROUTER_TARGET_PREFIX, "Kinesis_20131202.", kinesis_handle, kin},
-        {ROUTER_ANY, NULL, firehose_handle, fh},
-    };
-    struct router router = {routes, sizeof routes / sizeof routes[0]};
+    struct router_route routes[5];
+    size_t nroutes = 0;
+    if (og) {
+        routes[nroutes++] =
+            (struct router_route){ROUTER_PATH_PREFIX, "/_hydrant/auth", oidc_handle, og};
+        admin_add_metrics(ad, oidc_metrics_hook, og);
+    }
+    routes[nroutes++] = (struct router_route){ROUTER_PATH_PREFIX, "/_hydrant/", admin_handle, ad};
+    /* With --credentials the Firehose and Kinesis fronts sit behind SigV4 (awsauth wraps them). */
+    http_handler_fn fh_handler = firehose_handle;
+    void *fh_ud = fh;
+    if (fh_auth) {
+        admin_add_metrics(ad, awsauth_metrics_hook, fh_auth);
+        awsauth_set_inner_ud(fh_auth, fh);
+        fh_handler = awsauth_handle;
+        fh_ud = fh_auth;
+    }
+    http_handler_fn kin_handler = kinesis_handle;
+    void *kin_ud = kin;
+    if (kin_auth) {
+        admin_add_metrics(ad, awsauth_metrics_hook, kin_auth);
+        awsauth_set_inner_ud(kin_auth, kin);
+        kin_handler = awsauth_handle;
+        kin_ud = kin_auth;
+    }
+    routes[nroutes++] =
+        (struct router_route){ROUTER_TARGET_PREFIX, "Firehose_20150804.", fh_handler, fh_ud};
+    routes[nroutes++] =
+        (struct router_route){ROUTER_TARGET_PREFIX, "Kinesis_20131202.", kin_handler, kin_ud};
+    routes[nroutes++] = (struct router_route){ROUTER_ANY, NULL, fh_handler, fh_ud};
+    struct router router = {routes, nroutes};
+    if (o.statsd) {
+        unsigned long long every = 0;
+        if (parse_u64(o.statsd_interval, &every) == 0 && every >= 10 && every <= 3600000)
+            sd = statsd_new(o.statsd, o.statsd_prefix, (int)every);
+        if (!sd) {
+            LOG_ERROR("main",
+                      "--statsd needs HOST:PORT that resolves and --statsd-interval-ms 10..3600000",
+                      "statsd=%s", o.statsd);
+            goto out;
+        }
+        if (og)
+            statsd_add_source(sd, oidc_metrics_hook, og);
+        if (fh_auth)
+            statsd_add_source(sd, awsauth_metrics_hook, fh_auth);
+        if (kin_auth)
+            statsd_add_source(sd, awsauth_metrics_hook, kin_auth);
+        if (statsd_start(sd)) {
+            LOG_ERROR("main", "cannot start the statsd thread", "%s", "");
+            goto out;
+        }
+    }
     rc = loops_new(&loops, &hcfg, &router, (size_t)o.io_threads);
     if (rc) {
         LOG_ERROR("main", "out of memory", "%s", "");
@@ -452,6 +701,12 @@ static int serve(int argc, char **argv)
         hl = sizeof host - 1;
     memcpy(host, o.listen, hl);
     host[hl] = '\0';
+    if (!creds && strcmp(host, "127.0.0.1") != 0 && strcmp(host, "localhost") != 0 &&
+        strcmp(host, "[::1]") != 0 && strcmp(host, "::1") != 0)
+        LOG_WARN("main",
+                 "listening beyond loopback without --credentials: anyone who can connect may "
+                 "call the API",
+                 "addr=%s", host);
     service_set_ready(svc, 1);
     LOG_INFO("main", "listening", "addr=%s port=%d data_dir=%s version=%s", host,
              http_server_port(srv), o.data_dir, HYDRANT_VERSION);
@@ -463,10 +718,15 @@ static int serve(int argc, char **argv)
 out:
     /* Fronts go first (the loops are stopped, nothing calls in), then the service flushes. */
     loops_free(&loops);
+    statsd_free(sd);
     firehose_free(fh);
     kinesis_free(kin);
     admin_free(ad);
     datastream_close(dreg);
+    oidc_free(og);
+    awsauth_free(fh_auth);
+    awsauth_free(kin_auth);
+    creds_free(creds);
     service_close(svc);
     if (code == 0)
         LOG_INFO("main", "stopped", "%s", "");
@@ -477,6 +737,10 @@ int main(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "serve") == 0)
         return serve(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "detect") == 0)
+        return ancli_detect(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "nab") == 0)
+        return ancli_nab(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "version") == 0) {
         printf("hydrant %s\n", HYDRANT_VERSION);
         return 0;

@@ -31,10 +31,11 @@ struct stream_stats {
     _Atomic uint64_t delivery_records;             /* DeliveryToS3.Records */
     _Atomic uint64_t delivery_bytes;               /* DeliveryToS3.Bytes */
     _Atomic uint64_t delivery_objects;             /* objects written */
-    _Atomic uint64_t delivery_success;  /* DeliveryToS3.Success: successful object writes */
-    _Atomic uint64_t delivery_failures; /* failed object writes (retried) */
-    _Atomic uint64_t quarantined_spans; /* damaged log spans written to corrupted-log objects */
-    _Atomic uint64_t quarantined_bytes; /* their damaged bytes (true length) */
+    _Atomic uint64_t delivery_success;     /* DeliveryToS3.Success: successful object writes */
+    _Atomic uint64_t delivery_failures;    /* failed object writes (retried) */
+    _Atomic uint64_t quarantined_spans;    /* damaged log spans written to corrupted-log objects */
+    _Atomic uint64_t quarantined_bytes;    /* their damaged bytes (true length) */
+    _Atomic uint64_t error_output_records; /* records written to the error output */
     /* Arrival time (epoch ms) of the oldest record not yet delivered; 0 when none. Gives
      * DeliveryToS3.DataFreshness = now - this. Set by the delivery consumer. */
     _Atomic int64_t oldest_undelivered_ms;

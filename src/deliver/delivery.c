@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -21,6 +22,10 @@
 #include "base/mem.h"
 #include "base/slotfile.h"
 #include "deliver/keyname.h"
+#include "pipeline/codec.h"
+#include "pipeline/jqextract.h"
+#include "pipeline/process.h"
+#include "pipeline/tzone.h"
 #include "core/consumer.h"
 #include "core/stats.h"
 #include "sink/sink.h"
@@ -106,6 +111,20 @@
 #define IDLE_WAIT_MAX_MS 250
 /* Firehose's error output type for this kind of failure (hydrant's own). */
 #define ERROR_TYPE_CORRUPTED_LOG "corrupted-log"
+/* Dynamic partitioning. Each open partition stages this much before its writer (the sink
+ * buffers the rest on disk), so memory per partition is this plus its codec's fixed state. */
+#define PART_STAGING_LEN (64u * 1024)
+/* Firehose: an evaluated Prefix is at most 512 characters. */
+#define PART_PREFIX_MAX 512
+/* A partitioned batch is cut when one partition reaches the size hint or the interval passes;
+ * this caps the log range one batch holds whatever the number of partitions. */
+#define PART_BATCH_MAX_BYTES (128ull << 20)
+/* Firehose's error output type and codes for records that cannot be partitioned. */
+#define ERROR_TYPE_PARTITIONING "partitioning-failed"
+#define ERR_CODE_EXTRACTION "DynamicPartitioning.MetadataExtractionFailed"
+#define ERR_CODE_PARTITION_LIMIT "DynamicPartitioning.ActivePartitionsLimitExceeded"
+#define ERR_CODE_PREFIX "DynamicPartitioning.PrefixEvaluationFailed"
+#define ERR_LINE_MAX (2u << 20) /* one error record: base64 of a 1,000 KiB record plus fields */
 /* Raw bytes base64-encoded per sink write: a multiple of 3 whose encoding fills staging. */
 #define QUAR_CHUNK_LEN (STAGING_LEN / 4 * 3)
 
@@ -115,10 +134,19 @@ struct target {
     char *bucket;
     char *prefix;
     char *error_prefix;
+    char *extension; /* FileExtension, or the codec's default */
     uint64_t version;
     uint64_t size_bytes;
     int interval_s;
     uint64_t stream_id;
+    enum codec_kind codec;
+    int append_delimiter;
+    int partitioned; /* several objects per batch: dynamic partitioning or processors */
+    int dynamic;     /* DynamicPartitioningConfiguration.Enabled */
+    struct process_opts process;
+    struct tzone *tz; /* CustomTimeZone; NULL = UTC */
+    char *jq_query;   /* MetadataExtractionQuery ("" when none) */
+    uint32_t max_partitions;
 };
 
 struct delivery {
@@ -152,6 +180,17 @@ struct delivery {
     uint64_t intent_first;
     struct buf intent_bucket;
     struct buf intent_key;
+    enum codec_kind intent_codec; /* the codec the intent's object is written with */
+    /* A partitioned intent names no key: each partition's key is derived from the batch's
+     * first seq and the partition's keys, under these prefixes (kept from when the intent was
+     * made, so a replay names the same objects whatever the target is now). sealed_last is the
+     * batch's last record once its cut is durable (0 = not sealed yet): a replay then reads
+     * exactly to it, since partition objects are committed one by one. */
+    int intent_partitioned;
+    uint64_t sealed_last;
+    struct buf intent_prefix;
+    struct buf intent_error_prefix;
+    struct buf intent_ext;
     int64_t intent_opened_ms; /* monotonic time its batch first opened; 0 = not yet. The
                                * interval counts from here, across failed attempts. */
     uint64_t refill_last;     /* last seq a failed attempt reached: interval cuts of the retry
@@ -168,7 +207,26 @@ struct delivery {
     struct buf quar_key;
 
     /* The open batch: records batch_first..batch_last streamed into writer. */
-    void *writer; /* NULL when no batch is open */
+    void *writer;        /* NULL when no batch is open */
+    struct codec *codec; /* compresses the open batch (kind intent_codec); kept across batches */
+    int delimit;         /* the open batch appends a newline to each record */
+    int in_batch;        /* a batch is open (a writer, or partitions) */
+
+    /* The open partitioned batch: its partitions (data and error objects), an index over them,
+     * the compiled MetadataExtraction query, and scratch buffers. */
+    struct part **parts;
+    size_t n_parts;
+    size_t n_data_parts;
+    size_t parts_cap;
+    int32_t *part_index; /* open addressing over parts, -1 = empty */
+    size_t index_cap;    /* power of two */
+    uint64_t max_part_len;
+    struct jqextract *jx;
+    char *jx_query;                   /* the query jx was compiled from */
+    struct process *proc;             /* the current target's processors */
+    const struct target *proc_target; /* the target proc was built for */
+    struct buf keys;                  /* one record's partition keys */
+    struct buf errline;               /* one error record */
     struct buf staging;
     uint64_t batch_first;
     uint64_t batch_last;
@@ -189,6 +247,10 @@ static void target_free(struct target *t)
     hy_free(t->bucket);
     hy_free(t->prefix);
     hy_free(t->error_prefix);
+    hy_free(t->extension);
+    hy_free(t->jq_query);
+    hy_free((void *)t->process.delimiter);
+    tzone_free(t->tz);
     hy_free(t);
 }
 
@@ -201,7 +263,38 @@ static struct target *target_copy(const struct delivery_target *src)
     t->bucket = hy_strdup(src->bucket ? src->bucket : "");
     t->prefix = hy_strdup(src->prefix ? src->prefix : "");
     t->error_prefix = hy_strdup(src->error_prefix ? src->error_prefix : "");
-    if (!t->stream_name || !t->bucket || !t->prefix || !t->error_prefix) {
+    /* The consumer's check refused unknown names; an old catalog entry falls back to none. */
+    if (!src->compression || codec_from_name(src->compression, &t->codec) < 0)
+        t->codec = CODEC_NONE;
+    t->extension =
+        hy_strdup(src->file_extension && src->file_extension[0] ? src->file_extension
+                                                                : codec_extension(t->codec));
+    t->append_delimiter = src->append_delimiter;
+    t->dynamic = src->partitioned;
+    t->process = src->process;
+    t->process.delimiter = NULL;
+    if (src->process.delimiter_len) {
+        char *dl = hy_malloc(src->process.delimiter_len);
+        if (dl)
+            memcpy(dl, src->process.delimiter, src->process.delimiter_len);
+        t->process.delimiter = dl;
+    }
+    /* The consumer's check refused unknown zones; an old catalog entry falls back to UTC. */
+    int tz_rc = 0;
+    if (src->time_zone && src->time_zone[0] && strcmp(src->time_zone, "UTC") != 0 &&
+        (tz_rc = tzone_open(src->time_zone, &t->tz)) < 0 && tz_rc != HY_ENOMEM)
+        LOG_ERROR("delivery", "CustomTimeZone not usable, using UTC", "stream=%s err=%s",
+                  t->stream_name ? t->stream_name : "", hy_errname(tz_rc));
+    if (tz_rc == HY_ENOMEM) {
+        target_free(t);
+        return NULL;
+    }
+    t->partitioned = t->dynamic || t->process.decompress || t->process.cwl_extract ||
+                     t->process.deagg != PROCESS_DEAGG_NONE;
+    t->jq_query = hy_strdup(src->jq_query ? src->jq_query : "");
+    t->max_partitions = src->max_partitions ? src->max_partitions : DELIVERY_DEFAULT_PARTITIONS;
+    if (!t->stream_name || !t->bucket || !t->prefix || !t->error_prefix || !t->extension ||
+        !t->jq_query || (t->process.delimiter_len && !t->process.delimiter)) {
         target_free(t);
         return NULL;
     }
@@ -211,6 +304,31 @@ static struct target *target_copy(const struct delivery_target *src)
     t->interval_s = src->interval_s < 0 ? 0 : src->interval_s;
     t->stream_id = keyname_stream_id(t->stream_name, src->create_ms);
     return t;
+}
+
+/* Compile the current target's MetadataExtraction query unless it is compiled already. A query
+ * that does not compile (the consumer's check refuses them, so an old catalog entry) leaves jx
+ * NULL: every record then goes to the error output. */
+static void jx_refresh(struct delivery *d)
+{
+    const char *reason = NULL;
+    if (d->proc_target != d->cur) {
+        /* The processors of a new target (NULL on allocation failure: part_append then fails
+         * the batch, which is read again after a backoff, and this retries). */
+        process_free(d->proc);
+        d->proc = process_new(&d->cur->process);
+        d->proc_target = d->proc ? d->cur : NULL;
+    }
+    if (!d->cur->dynamic || (d->jx_query && strcmp(d->jx_query, d->cur->jq_query) == 0))
+        return;
+    jqextract_free(d->jx);
+    d->jx = NULL;
+    hy_free(d->jx_query);
+    d->jx_query = hy_strdup(d->cur->jq_query);
+    if (d->jx_query && jqextract_new(d->cur->jq_query, &d->jx, &reason) < 0)
+        LOG_ERROR("delivery",
+                  "MetadataExtractionQuery does not compile; records go to the error output",
+                  "stream=%s", d->cur->stream_name);
 }
 
 /* Called when a batch opens: adopt a pending delivery_update. */
@@ -224,6 +342,7 @@ static void target_refresh(struct delivery *d)
         target_free(d->cur);
         d->cur = t;
     }
+    jx_refresh(d);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -245,6 +364,26 @@ static int cursor_store(struct delivery *d, uint64_t next_seq, int with_intent)
             rc = buf_append_str(&b, ",\"key\":");
         if (rc == 0)
             rc = buf_append_json_str(&b, d->intent_key.data, d->intent_key.len);
+        if (rc == 0 && d->intent_codec != CODEC_NONE)
+            rc = buf_printf(&b, ",\"codec\":\"%s\"", codec_name(d->intent_codec));
+        if (rc == 0 && d->intent_partitioned) {
+            rc = buf_append_str(&b, ",\"partitioned\":{\"prefix\":");
+            if (rc == 0)
+                rc = buf_append_json_str(&b, d->intent_prefix.data, d->intent_prefix.len);
+            if (rc == 0)
+                rc = buf_append_str(&b, ",\"error_prefix\":");
+            if (rc == 0)
+                rc = buf_append_json_str(&b, d->intent_error_prefix.data,
+                                         d->intent_error_prefix.len);
+            if (rc == 0)
+                rc = buf_append_str(&b, ",\"ext\":");
+            if (rc == 0)
+                rc = buf_append_json_str(&b, d->intent_ext.data, d->intent_ext.len);
+            if (rc == 0 && d->sealed_last)
+                rc = buf_printf(&b, ",\"sealed_last\":%" PRIu64, d->sealed_last);
+            if (rc == 0)
+                rc = buf_append_str(&b, "}");
+        }
         if (rc == 0)
             rc = buf_append_str(&b, "}");
     }
@@ -308,9 +447,32 @@ static int cursor_load(struct delivery *d)
     if (it) {
         const cJSON *b = cJSON_GetObjectItemCaseSensitive(it, "bucket");
         const cJSON *k = cJSON_GetObjectItemCaseSensitive(it, "key");
+        const cJSON *cn = cJSON_GetObjectItemCaseSensitive(it, "codec");
         uint64_t first, last = 0;
         if (json_seq(it, "first_seq", &first) < 0 || !cJSON_IsString(b) || !cJSON_IsString(k))
             goto out;
+        /* The object under the intent's key is written with the codec its name promises, even
+         * if the destination's compression changed since (files without it: uncompressed). */
+        d->intent_codec = CODEC_NONE;
+        if (cn && (!cJSON_IsString(cn) || codec_from_name(cn->valuestring, &d->intent_codec) < 0))
+            goto out;
+        const cJSON *pt = cJSON_GetObjectItemCaseSensitive(it, "partitioned");
+        if (pt) {
+            const cJSON *pp = cJSON_GetObjectItemCaseSensitive(pt, "prefix");
+            const cJSON *ep = cJSON_GetObjectItemCaseSensitive(pt, "error_prefix");
+            const cJSON *ex = cJSON_GetObjectItemCaseSensitive(pt, "ext");
+            if (!cJSON_IsString(pp) || !cJSON_IsString(ep) || !cJSON_IsString(ex))
+                goto out;
+            if (cJSON_GetObjectItemCaseSensitive(pt, "sealed_last") &&
+                json_seq(pt, "sealed_last", &d->sealed_last) < 0)
+                goto out;
+            if ((rc = buf_append_str(&d->intent_prefix, pp->valuestring)) < 0 ||
+                (rc = buf_append_str(&d->intent_error_prefix, ep->valuestring)) < 0 ||
+                (rc = buf_append_str(&d->intent_ext, ex->valuestring)) < 0)
+                goto out;
+            rc = HY_ECORRUPT;
+            d->intent_partitioned = 1;
+        }
         /* Written before streaming: the old attempt's last record, a hint for the replay's cut. */
         if (cJSON_GetObjectItemCaseSensitive(it, "last_seq") &&
             (json_seq(it, "last_seq", &last) < 0 || last < first))
@@ -488,12 +650,42 @@ static int batch_key(struct delivery *d, const struct keyname_batch *r)
     }
     /* The default prefix and a bounded stream name always fit KEY_MAX_LEN: only memory can
      * fail here. */
-    HY_ASSERT(rc == 0 || rc == HY_ENOMEM);
+    HY_ASSERT(rc == 0 || rc == HY_ENOMEM || rc == HY_E2BIG);
+    /* Firehose: the file extension follows the suffix (FileExtension or the codec's). */
+    if (rc == 0)
+        rc = buf_append_str(key, d->cur->extension);
+    if (rc == HY_E2BIG) {
+        buf_reset(key);
+        rc = keyname_object_key(NULL, r, key);
+    }
     if (rc == 0) {
         buf_reset(&d->intent_bucket);
         rc = buf_append_str(&d->intent_bucket, d->cur->bucket);
     }
+    if (rc == 0)
+        d->intent_codec = d->cur->codec;
     return rc;
+}
+
+/* A partitioned batch's intent: the bucket and the prefixes its partitions are named under. */
+static int intent_partitioned(struct delivery *d)
+{
+    int rc;
+    buf_reset(&d->intent_bucket);
+    buf_reset(&d->intent_key);
+    buf_reset(&d->intent_prefix);
+    buf_reset(&d->intent_error_prefix);
+    buf_reset(&d->intent_ext);
+    if ((rc = buf_append_str(&d->intent_bucket, d->cur->bucket)) < 0 ||
+        (rc = buf_append_str(&d->intent_key, "")) < 0 ||
+        (rc = buf_append_str(&d->intent_prefix, d->cur->prefix)) < 0 ||
+        (rc = buf_append_str(&d->intent_error_prefix, d->cur->error_prefix)) < 0 ||
+        (rc = buf_append_str(&d->intent_ext, d->cur->extension)) < 0)
+        return rc;
+    d->intent_codec = d->cur->codec;
+    d->intent_partitioned = 1;
+    d->sealed_last = 0;
+    return 0;
 }
 
 /* Fix the key of a new batch starting at rec and store the intent durably. 0, or HY_ECLOSED
@@ -506,16 +698,19 @@ static int intent_create(struct delivery *d, const struct streamlog_record *rec)
         .stream_id = d->cur->stream_id,
         .first_seq = rec->seq,
         .first_arrival_ms = rec->arrival_ms,
+        .utc_offset_s = tzone_offset(d->cur->tz, rec->arrival_ms / 1000),
     };
     int rc;
 
-    while ((rc = batch_key(d, &r)) < 0) {
+    while ((rc = d->cur->partitioned ? intent_partitioned(d) : batch_key(d, &r)) < 0) {
         LOG_WARN("delivery", "cannot name object, retrying", "stream=%s first=%" PRIu64 " err=%s",
                  d->cur->stream_name, rec->seq, hy_errname(rc));
         if (atomic_load(&d->stop))
             return HY_ECLOSED;
         sleep_interruptible(d, BACKOFF_MAX_MS / 10);
     }
+    if (!d->cur->partitioned)
+        d->intent_partitioned = 0;
     d->intent_first = rec->seq;
     /* The intent must be durable before any byte of the object exists, or a crash could leave
      * an object the restart does not know to replace under the same key. */
@@ -527,8 +722,49 @@ static int intent_create(struct delivery *d, const struct streamlog_record *rec)
     return 0;
 }
 
+/* The codec's output callback: compressed bytes go to the open writer. */
+static int sink_out(void *arg, const void *data, size_t len)
+{
+    struct delivery *d = arg;
+    struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
+    return d->sink->write(d->writer, &iov, 1);
+}
+
+/* The ZIP entry name for an object key: its file name without ".zip" (written to entry). */
+static void zip_entry_name(const char *key, char *entry, size_t entry_len)
+{
+    const char *base = strrchr(key, '/');
+    base = base ? base + 1 : key;
+    size_t base_len = strlen(base);
+    if (base_len > 4 && strcmp(base + base_len - 4, ".zip") == 0)
+        base_len -= 4;
+    snprintf(entry, entry_len, "%.*s", (int)base_len, base);
+}
+
+/* Open the single object of an unpartitioned batch. */
+static int single_open(struct delivery *d, const struct streamlog_record *rec)
+{
+    int rc;
+    if (d->codec && codec_kind_of(d->codec) != d->intent_codec) {
+        codec_free(d->codec);
+        d->codec = NULL;
+    }
+    if (!d->codec && !(d->codec = codec_new(d->intent_codec)))
+        return HY_ENOMEM;
+    if ((rc = d->sink->open(d->sink_ctx, d->intent_bucket.data, d->intent_key.data, &d->writer)) <
+        0) {
+        d->writer = NULL;
+        return rc;
+    }
+    /* A ZIP entry is dated by the batch's first arrival, so a replay writes the same bytes. */
+    char entry[1024];
+    zip_entry_name(d->intent_key.data, entry, sizeof entry);
+    return codec_begin(d->codec, entry, rec->arrival_ms, sink_out, d);
+}
+
 /* Open a batch at rec: adopt a pending update, make sure an intent covers it, open the sink
- * writer. 0; HY_ECLOSED when stopped; another negative error is a sink failure. */
+ * writer (partitioned: partitions open as their first records come). 0; HY_ECLOSED when
+ * stopped; another negative error is a sink failure. */
 static int batch_open(struct delivery *d, const struct streamlog_record *rec)
 {
     int rc;
@@ -543,33 +779,455 @@ static int batch_open(struct delivery *d, const struct streamlog_record *rec)
         d->intent_opened_ms = hytime_mono_ms();
     /* Set before the sink is asked: while it fails, these records are the oldest waiting. */
     atomic_store_explicit(&d->stats->oldest_undelivered_ms, rec->arrival_ms, memory_order_relaxed);
-    if ((rc = d->sink->open(d->sink_ctx, d->intent_bucket.data, d->intent_key.data, &d->writer)) <
-        0) {
-        d->writer = NULL;
-        return rc;
-    }
+    d->in_batch = 1; /* from here the caller drops the batch on failure */
+    d->delimit = d->cur->append_delimiter;
     d->batch_first = d->batch_last = rec->seq;
     d->batch_records = 0;
     d->batch_len = 0;
+    d->max_part_len = 0;
     d->batch_oldest_ms = rec->arrival_ms;
     buf_reset(&d->staging);
+    if (d->intent_partitioned)
+        return 0;
+    return single_open(d, rec);
+}
+
+/* Object bytes to the writer: straight to the sink when uncompressed (one writev), else
+ * through the codec. 0 or a sink/codec error. */
+static int emit(struct delivery *d, const struct iovec *iov, size_t n)
+{
+    if (codec_kind_of(d->codec) == CODEC_NONE)
+        return d->sink->write(d->writer, iov, n);
+    for (size_t i = 0; i < n; i++) {
+        int rc = codec_write(d->codec, iov[i].iov_base, iov[i].iov_len);
+        if (rc < 0)
+            return rc;
+    }
     return 0;
 }
 
-/* Stream one record into the open batch. 0 or a sink error. */
+/* ---------------------------------------------------------------------------------------------
+ * Partitions (dynamic partitioning). A partitioned batch is the log range [F, L] as for one
+ * object, but its records go to one object per partition (the values of the record's
+ * MetadataExtraction keys), plus one error object per error type for records that cannot be
+ * partitioned. Exactly-once per partition:
+ *   - every object key derives from (stream identity, partition keys or error type, F), and
+ *     the prefixes are stored in the intent, so a replay of [F, L] names the same objects;
+ *   - which records go to which partition depends only on the records, so a replay of [F, L]
+ *     puts the same records in each;
+ *   - the cut L is stored in the intent ("sealed") before the first partition commits: if a
+ *     crash or a failure comes after some partitions committed, the replay reads exactly
+ *     [F, L] again and replaces each of them, rather than cutting elsewhere and leaving a
+ *     committed partition holding records that a later batch delivers again.
+ * The cap on active partitions counts the partitions of one batch; records of a new partition
+ * past it go to the error output.
+ */
+
+struct part {
+    uint64_t hash;
+    char *id; /* partition keys ("name\0value\0"...) or, for errors, the error type */
+    size_t id_len;
+    int is_error;
+    struct delivery *d;
+    void *writer;
+    struct codec *codec; /* NULL: written uncompressed */
+    struct buf staging;
+    struct buf key;
+    uint64_t len; /* uncompressed bytes */
+    uint64_t records;
+};
+
+static uint64_t part_hash(const char *p, size_t len, int is_error)
+{
+    uint64_t h = is_error ? 0x84222325cbf29ce4ULL : 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < len; i++) {
+        h ^= (unsigned char)p[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h ^ (h >> 29);
+}
+
+static void part_free(struct delivery *d, struct part *p)
+{
+    if (!p)
+        return;
+    if (p->writer)
+        d->sink->abort(p->writer);
+    codec_free(p->codec);
+    buf_fini(&p->staging);
+    buf_fini(&p->key);
+    hy_free(p->id);
+    hy_free(p);
+}
+
+/* Drop every partition (aborting open writers). */
+static void parts_clear(struct delivery *d)
+{
+    for (size_t i = 0; i < d->n_parts; i++)
+        part_free(d, d->parts[i]);
+    d->n_parts = 0;
+    d->n_data_parts = 0;
+    for (size_t i = 0; i < d->index_cap; i++)
+        d->part_index[i] = -1;
+}
+
+static struct part *part_find(struct delivery *d, const char *id, size_t id_len, int is_error,
+                              uint64_t h, size_t *slot)
+{
+    size_t mask = d->index_cap - 1;
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
+        int32_t at = d->part_index[i];
+        if (at < 0) {
+            *slot = i;
+            return NULL;
+        }
+        struct part *p = d->parts[at];
+        if (p->hash == h && p->is_error == is_error && p->id_len == id_len &&
+            (id_len == 0 || memcmp(p->id, id, id_len) == 0))
+            return p;
+    }
+}
+
+/* Make room for the partitions of a batch under the current cap (index at most half full). */
+static int parts_reserve(struct delivery *d)
+{
+    size_t want = (size_t)d->cur->max_partitions + 8; /* + the error types */
+    if (d->parts_cap >= want)
+        return 0;
+    size_t cap = 64;
+    while (cap < 2 * want)
+        cap *= 2;
+    struct part **parts = hy_realloc(d->parts, want * sizeof(*parts));
+    if (!parts)
+        return HY_ENOMEM;
+    d->parts = parts;
+    int32_t *index = hy_malloc(cap * sizeof(*index));
+    if (!index)
+        return HY_ENOMEM;
+    hy_free(d->part_index);
+    d->part_index = index;
+    d->index_cap = cap;
+    d->parts_cap = want;
+    for (size_t i = 0; i < cap; i++)
+        d->part_index[i] = -1;
+    for (size_t n = 0; n < d->n_parts; n++) {
+        size_t slot;
+        struct part *p = d->parts[n];
+        (void)part_find(d, p->id, p->id_len, p->is_error, p->hash, &slot);
+        d->part_index[slot] = (int32_t)n;
+    }
+    return 0;
+}
+
+static int part_out(void *arg, const void *data, size_t len)
+{
+    struct part *p = arg;
+    struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
+    return p->d->sink->write(p->writer, &iov, 1);
+}
+
+static int part_emit(struct part *p, const void *data, size_t len)
+{
+    if (p->codec)
+        return codec_write(p->codec, data, len);
+    return part_out(p, data, len);
+}
+
+/* Append bytes to a partition's object through its staging buffer. */
+static int part_write(struct part *p, const void *data, size_t len)
+{
+    int rc;
+    if (p->staging.len + len > PART_STAGING_LEN) {
+        if (p->staging.len > 0 && (rc = part_emit(p, p->staging.data, p->staging.len)) < 0)
+            return rc;
+        buf_reset(&p->staging);
+        if (len > PART_STAGING_LEN / 2)
+            return part_emit(p, data, len);
+    }
+    rc = buf_append(&p->staging, data, len);
+    HY_ASSERT(rc == 0); /* reserved at PART_STAGING_LEN when the partition opened */
+    return 0;
+}
+
+/* Name a partition's object in p->key. Data partitions: under the intent's Prefix with the
+ * record's keys (HY_ENOTFOUND or HY_E2BIG: the record goes to the error output instead); error
+ * objects: under the error output with their type. */
+static int part_key(struct delivery *d, struct part *p, const struct streamlog_record *rec,
+                    const char *keys, size_t n_keys)
+{
+    struct keyname_batch r = {
+        .stream_name = d->cur->stream_name,
+        .version = d->cur->version,
+        .stream_id = keyname_derive_id(d->cur->stream_id, p->id, p->id_len),
+        .first_seq = d->intent_first,
+        .first_arrival_ms = rec->arrival_ms,
+        .utc_offset_s = tzone_offset(d->cur->tz, rec->arrival_ms / 1000),
+    };
+    int rc;
+    buf_reset(&p->key);
+    if (p->is_error) {
+        /* Error ids are distinct from every data id (whose keys never hash through twice). */
+        r.stream_id = keyname_derive_id(r.stream_id, "\1", 1);
+        rc = keyname_error_key(d->intent_prefix.data, d->intent_error_prefix.data, p->id, &r,
+                               &p->key);
+        if (rc == HY_EINVAL || rc == HY_E2BIG) {
+            buf_reset(&p->key);
+            rc = keyname_error_key(d->intent_prefix.data, NULL, p->id, &r, &p->key);
+        }
+        if (rc == HY_EINVAL || rc == HY_E2BIG) {
+            buf_reset(&p->key);
+            rc = keyname_error_key(NULL, NULL, p->id, &r, &p->key);
+        }
+        return rc;
+    }
+    r.part_keys = keys;
+    r.n_part_keys = n_keys;
+    if ((rc = keyname_prefix_eval(d->intent_prefix.data, &r, NULL, &p->key)) < 0)
+        return rc == HY_ENOMEM ? rc : HY_ENOTFOUND;
+    if (p->key.len > PART_PREFIX_MAX)
+        return HY_E2BIG;
+    buf_reset(&p->key);
+    if ((rc = keyname_object_key(d->intent_prefix.data, &r, &p->key)) < 0)
+        return rc == HY_ENOMEM ? rc : HY_ENOTFOUND;
+    return buf_append_str(&p->key, d->intent_ext.data);
+}
+
+/* Open a new partition for id (its first record is rec). 0 and *out; HY_ENOTFOUND/HY_E2BIG when
+ * its key cannot be named (the record goes to the error output); else a sink error. */
+static int part_open(struct delivery *d, const char *id, size_t id_len, int is_error, uint64_t h,
+                     size_t slot, const struct streamlog_record *rec, const char *keys,
+                     size_t n_keys, struct part **out)
+{
+    struct part *p = hy_calloc(1, sizeof *p);
+    int rc = HY_ENOMEM;
+    if (!p)
+        return rc;
+    p->d = d;
+    p->hash = h;
+    p->is_error = is_error;
+    p->id_len = id_len;
+    buf_init(&p->staging, PART_STAGING_LEN);
+    buf_init(&p->key, KEY_MAX_LEN);
+    if (!(p->id = hy_malloc(id_len + 1)))
+        goto fail;
+    if (id_len) /* id may be NULL when empty (no partition keys) */
+        memcpy(p->id, id, id_len);
+    p->id[id_len] = '\0';
+    if ((rc = buf_reserve(&p->staging, PART_STAGING_LEN)) < 0)
+        goto fail;
+    if ((rc = part_key(d, p, rec, keys, n_keys)) < 0)
+        goto fail;
+    /* Error objects are JSON lines, written uncompressed (hydrant's choice). */
+    if (!is_error && d->intent_codec != CODEC_NONE && !(p->codec = codec_new(d->intent_codec))) {
+        rc = HY_ENOMEM;
+        goto fail;
+    }
+    if ((rc = d->sink->open(d->sink_ctx, d->intent_bucket.data, p->key.data, &p->writer)) < 0) {
+        p->writer = NULL;
+        goto fail;
+    }
+    if (p->codec) {
+        char entry[1024];
+        zip_entry_name(p->key.data, entry, sizeof entry);
+        if ((rc = codec_begin(p->codec, entry, rec->arrival_ms, part_out, p)) < 0)
+            goto fail;
+    }
+    d->parts[d->n_parts] = p;
+    d->part_index[slot] = (int32_t)d->n_parts;
+    d->n_parts++;
+    if (!is_error)
+        d->n_data_parts++;
+    *out = p;
+    return 0;
+fail:
+    part_free(d, p);
+    return rc;
+}
+
+/* Write data (rec or a record derived from it) as one of Firehose's JSON error records into
+ * the error object of type. */
+static int part_error(struct delivery *d, const struct streamlog_record *rec, const void *data,
+                      size_t len, const char *type, const char *code, const char *message)
+{
+    size_t type_len = strlen(type), slot;
+    uint64_t h = part_hash(type, type_len, 1);
+    struct part *p = part_find(d, type, type_len, 1, h, &slot);
+    int rc;
+    if (!p && (rc = part_open(d, type, type_len, 1, h, slot, rec, NULL, 0, &p)) < 0)
+        return rc; /* error keys always evaluate (fallbacks): only memory or the sink fail */
+    struct buf *l = &d->errline;
+    buf_reset(l);
+    /* Firehose's error record (section 1.5): attemptsMade, arrivalTimestamp, errorCode,
+     * errorMessage, attemptEndingTimestamp, rawData. The ending time is the arrival time, so
+     * a replay writes the same bytes. */
+    rc = buf_printf(l,
+                    "{\"attemptsMade\":1,\"arrivalTimestamp\":%" PRId64
+                    ",\"errorCode\":\"%s\",\"errorMessage\":",
+                    rec->arrival_ms, code);
+    if (rc == 0)
+        rc = buf_append_json_str(l, message, strlen(message));
+    if (rc == 0)
+        rc = buf_printf(l, ",\"attemptEndingTimestamp\":%" PRId64 ",\"rawData\":\"",
+                        rec->arrival_ms);
+    if (rc == 0)
+        rc = buf_reserve(l, BASE64_ENCODED_LEN(len) + 3);
+    if (rc == 0) {
+        l->len += base64_encode((const uint8_t *)data, len, l->data + l->len);
+        rc = buf_append_str(l, "\"}\n");
+    }
+    if (rc == 0)
+        rc = part_write(p, l->data, l->len);
+    if (rc == 0) {
+        p->len += len;
+        p->records++;
+    }
+    return rc;
+}
+
+/* Route one output record (data, derived from rec) to its partition or to the error output.
+ * Without dynamic partitioning every record goes to the one data object (partition ""). */
+static int part_route(struct delivery *d, const struct streamlog_record *rec, const void *data,
+                      size_t len)
+{
+    size_t n_keys = 0, slot;
+    const char *reason = NULL;
+    int rc = 0;
+    buf_reset(&d->keys);
+    if (!d->cur->dynamic) {
+        rc = 0;
+    } else if (!d->jx) {
+        reason = "MetadataExtractionQuery is missing or not valid";
+        rc = HY_EBADMSG;
+    } else {
+        rc = jqextract_run(d->jx, data, len, &d->keys, &n_keys, &reason);
+        if (rc == 0 && n_keys == 0) {
+            reason = "MetadataExtractionQuery produced no partition keys";
+            rc = HY_EBADMSG;
+        }
+    }
+    if (rc == HY_EBADMSG)
+        return part_error(d, rec, data, len, ERROR_TYPE_PARTITIONING, ERR_CODE_EXTRACTION, reason);
+    if (rc < 0)
+        return part_error(d, rec, data, len, ERROR_TYPE_PARTITIONING, ERR_CODE_EXTRACTION,
+                          "Partition keys are too long");
+    uint64_t h = part_hash(d->keys.data, d->keys.len, 0);
+    struct part *p = part_find(d, d->keys.data, d->keys.len, 0, h, &slot);
+    if (!p) {
+        if (d->n_data_parts >= d->cur->max_partitions)
+            return part_error(d, rec, data, len, ERROR_TYPE_PARTITIONING, ERR_CODE_PARTITION_LIMIT,
+                              "The number of active partitions exceeded the limit");
+        rc = part_open(d, d->keys.data, d->keys.len, 0, h, slot, rec,
+                       d->cur->dynamic ? d->keys.data : NULL, n_keys, &p);
+        if (rc == HY_ENOTFOUND)
+            return part_error(d, rec, data, len, ERROR_TYPE_PARTITIONING, ERR_CODE_PREFIX,
+                              "The prefix references a partition key the record does not have");
+        if (rc == HY_E2BIG)
+            return part_error(d, rec, data, len, ERROR_TYPE_PARTITIONING, ERR_CODE_PREFIX,
+                              "The evaluated prefix is longer than 512 characters");
+        if (rc < 0)
+            return rc;
+    }
+    if ((rc = part_write(p, data, len)) < 0)
+        return rc;
+    if (d->delimit && (rc = part_write(p, "\n", 1)) < 0)
+        return rc;
+    p->len += len + (d->delimit ? 1 : 0);
+    p->records++;
+    if (p->len > d->max_part_len)
+        d->max_part_len = p->len;
+    return 0;
+}
+
+struct route_ctx {
+    struct delivery *d;
+    const struct streamlog_record *rec;
+};
+
+static int route_emit(void *arg, const void *data, size_t len)
+{
+    struct route_ctx *c = arg;
+    return part_route(c->d, c->rec, data, len);
+}
+
+/* One stored record through the processors (section 1.7 order), then routed. A record a
+ * processor cannot handle goes to the error output as it was stored. */
+static int part_append(struct delivery *d, const struct streamlog_record *rec)
+{
+    if (!d->proc)
+        return HY_ENOMEM; /* the batch fails and is read again; jx_refresh retries */
+    if (!process_active(d->proc))
+        return part_route(d, rec, rec->data, rec->len);
+    struct route_ctx c = {.d = d, .rec = rec};
+    struct process_error err = {0};
+    int rc = process_run(d->proc, rec->data, rec->len, route_emit, &c, &err);
+    if (rc == HY_EBADMSG)
+        return part_error(d, rec, rec->data, rec->len, err.type, err.code, err.message);
+    return rc;
+}
+
+/* Finish and commit every partition's object. Sealed first (see above). */
+static int parts_commit(struct delivery *d)
+{
+    int rc;
+    if (!d->sealed_last) {
+        d->sealed_last = d->batch_last;
+        if ((rc = store_with_retry(d, d->intent_first, 1)) < 0)
+            return rc;
+    }
+    for (size_t i = 0; i < d->n_parts; i++) {
+        struct part *p = d->parts[i];
+        if (!p->writer)
+            continue; /* committed by an earlier pass of this loop */
+        rc = 0;
+        if (p->staging.len > 0)
+            rc = part_emit(p, p->staging.data, p->staging.len);
+        buf_reset(&p->staging);
+        if (rc == 0 && p->codec)
+            rc = codec_finish(p->codec);
+        if (rc < 0)
+            return rc;
+        void *w = p->writer;
+        p->writer = NULL;
+        if ((rc = d->sink->commit(w)) < 0)
+            return rc;
+        if (p->is_error)
+            atomic_fetch_add_explicit(&d->stats->error_output_records, p->records,
+                                      memory_order_relaxed);
+        else
+            atomic_fetch_add_explicit(&d->stats->delivery_records, p->records,
+                                      memory_order_relaxed);
+        atomic_fetch_add_explicit(&d->stats->delivery_objects, 1, memory_order_relaxed);
+        LOG_DEBUG("delivery", "partition object written",
+                  "stream=%s first=%" PRIu64 " records=%" PRIu64 " key=%s", d->cur->stream_name,
+                  d->intent_first, p->records, p->key.data);
+    }
+    return 0;
+}
+
+/* Whether the open batch is cut after its last record. */
+static int batch_due(const struct delivery *d);
+
+/* Stream one record (and its delimiter) into the open batch. 0 or a sink error. */
 static int batch_append(struct delivery *d, const struct streamlog_record *rec)
 {
     int rc;
-    if (d->staging.len + rec->len > STAGING_LEN) {
-        struct iovec iov[2] = {
+    size_t delim = d->delimit ? 1 : 0;
+    if (d->intent_partitioned) {
+        if ((rc = parts_reserve(d)) < 0 || (rc = part_append(d, rec)) < 0)
+            return rc;
+    } else if (d->staging.len + rec->len + delim > STAGING_LEN) {
+        struct iovec iov[3] = {
             {.iov_base = d->staging.data, .iov_len = d->staging.len},
             {.iov_base = (void *)rec->data, .iov_len = rec->len},
+            {.iov_base = "\n", .iov_len = delim},
         };
-        if ((rc = d->sink->write(d->writer, iov, 2)) < 0)
+        if ((rc = emit(d, iov, delim ? 3 : 2)) < 0)
             return rc;
         buf_reset(&d->staging);
     } else {
         rc = buf_append(&d->staging, rec->data, rec->len);
+        if (rc == 0 && delim)
+            rc = buf_append(&d->staging, "\n", 1);
         /* Cannot fail: staging was allocated at STAGING_LEN at start and stays within it. */
         HY_ASSERT(rc == 0);
     }
@@ -580,19 +1238,22 @@ static int batch_append(struct delivery *d, const struct streamlog_record *rec)
     }
     d->batch_last = rec->seq;
     d->batch_records++;
-    d->batch_len += rec->len;
+    d->batch_len += rec->len + delim;
     return 0;
 }
 
-/* End the open batch's writer without a visible object (the intent stays). */
+/* End the open batch's writers without a visible object (the intent stays). */
 static void batch_drop(struct delivery *d)
 {
     if (d->writer)
         d->sink->abort(d->writer);
     d->writer = NULL;
+    parts_clear(d);
     buf_reset(&d->staging);
+    d->in_batch = 0;
     d->batch_records = 0;
     d->batch_len = 0;
+    d->max_part_len = 0;
 }
 
 /* Commit the open batch and move the cursor past it. 0; HY_ECLOSED when stopped before the
@@ -601,36 +1262,48 @@ static void batch_drop(struct delivery *d)
 static int batch_commit(struct delivery *d)
 {
     int rc = 0;
-    if (d->staging.len > 0) {
-        struct iovec iov = {.iov_base = d->staging.data, .iov_len = d->staging.len};
-        rc = d->sink->write(d->writer, &iov, 1);
-        buf_reset(&d->staging);
+    if (d->intent_partitioned) {
+        if ((rc = parts_commit(d)) < 0)
+            return rc; /* the caller drops the rest; the sealed intent replays [F, L] */
+    } else {
+        if (d->staging.len > 0) {
+            struct iovec iov = {.iov_base = d->staging.data, .iov_len = d->staging.len};
+            rc = emit(d, &iov, 1);
+            buf_reset(&d->staging);
+        }
+        if (rc == 0)
+            rc = codec_finish(d->codec);
+        if (rc < 0)
+            return rc; /* the caller aborts the writer */
+        void *writer = d->writer;
+        d->writer = NULL; /* commit ends the writer whatever it returns */
+        if ((rc = d->sink->commit(writer)) < 0)
+            return rc;
+        atomic_fetch_add_explicit(&d->stats->delivery_records, d->batch_records,
+                                  memory_order_relaxed);
+        atomic_fetch_add_explicit(&d->stats->delivery_objects, 1, memory_order_relaxed);
     }
-    if (rc < 0)
-        return rc; /* the caller aborts the writer */
-    void *writer = d->writer;
-    d->writer = NULL; /* commit ends the writer whatever it returns */
-    if ((rc = d->sink->commit(writer)) < 0)
-        return rc;
-    /* The object [batch_first, batch_last] is durable and visible under the intent's key. */
+    /* The objects of [batch_first, batch_last] are durable and visible. */
     uint64_t next = d->batch_last + 1;
     if ((rc = store_with_retry(d, next, 0)) < 0)
         return rc;
     d->has_intent = 0;
+    d->sealed_last = 0;
+    d->in_batch = 0;
+    parts_clear(d);
     d->intent_opened_ms = 0;
     d->refill_last = 0;
     d->backoff_ms = BACKOFF_MIN_MS;
     atomic_store(&d->cursor, next);
-    atomic_fetch_add_explicit(&d->stats->delivery_records, d->batch_records, memory_order_relaxed);
     atomic_fetch_add_explicit(&d->stats->delivery_bytes, d->batch_len, memory_order_relaxed);
-    atomic_fetch_add_explicit(&d->stats->delivery_objects, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&d->stats->delivery_success, 1, memory_order_relaxed);
     atomic_store_explicit(&d->stats->oldest_undelivered_ms, 0, memory_order_relaxed);
-    LOG_DEBUG("delivery", "object written",
+    LOG_DEBUG("delivery", "batch written",
               "stream=%s first=%" PRIu64 " last=%" PRIu64 " bytes=%" PRIu64 " key=%s",
               d->cur->stream_name, d->batch_first, d->batch_last, d->batch_len, d->intent_key.data);
     d->batch_records = 0;
     d->batch_len = 0;
+    d->max_part_len = 0;
     d->advanced(d->rt, next);
     return 0;
 }
@@ -812,7 +1485,7 @@ static void report_damage(struct delivery *d, const struct streamlog_damage *dm)
 static int on_damage(struct delivery *d, const struct streamlog_damage *dm)
 {
     int rc;
-    if (d->writer && (rc = batch_commit(d)) < 0)
+    if (d->in_batch && (rc = batch_commit(d)) < 0)
         return rc;
     if ((rc = quarantine(d, dm)) < 0)
         return rc;
@@ -857,6 +1530,16 @@ static int batch_interval_due(const struct delivery *d)
     return d->cur->interval_s > 0 && d->batch_last >= d->refill_last && batch_due_in_ms(d) == 0;
 }
 
+static int batch_due(const struct delivery *d)
+{
+    if (d->sealed_last) /* a sealed batch is cut exactly where it was */
+        return d->batch_last >= d->sealed_last;
+    if (d->intent_partitioned)
+        return d->max_part_len >= d->cur->size_bytes || d->batch_len >= PART_BATCH_MAX_BYTES ||
+               batch_interval_due(d);
+    return d->batch_len >= d->cur->size_bytes || batch_interval_due(d);
+}
+
 static void consume(struct delivery *d)
 {
     struct streamlog_record rec;
@@ -877,7 +1560,7 @@ static void consume(struct delivery *d)
 
         int wait_ms = 0;
         if (!stopping) {
-            if (!d->writer)
+            if (!d->in_batch)
                 wait_ms = IDLE_WAIT_MAX_MS;
             else if (d->cur->interval_s > 0)
                 wait_ms =
@@ -896,21 +1579,24 @@ static void consume(struct delivery *d)
         }
         if (rc == 1) {
             rc = 0;
-            /* Cut before overflowing, so objects stay within the size hint. */
-            if (d->writer && d->batch_records > 0 && d->batch_len + rec.len > d->cur->size_bytes)
+            /* Cut before overflowing, so objects stay within the size hint (a partitioned batch
+             * is cut after the record that fills a partition, or where it was sealed). */
+            if (d->in_batch && !d->intent_partitioned && d->batch_records > 0 &&
+                d->batch_len + rec.len > d->cur->size_bytes)
                 rc = batch_commit(d);
-            if (rc == 0 && !d->writer)
+            if (rc == 0 && !d->in_batch)
                 rc = batch_open(d, &rec);
             if (rc == 0)
                 rc = batch_append(d, &rec);
-            if (rc == 0 && (d->batch_len >= d->cur->size_bytes || batch_interval_due(d)))
+            if (rc == 0 && batch_due(d))
                 rc = batch_commit(d);
             if (rc == HY_ECLOSED || (rc < 0 && batch_fail(d, rc) < 0))
                 return;
             continue;
         }
         /* Nothing more is durable right now. */
-        if (d->writer && (stopping || d->cur->interval_s == 0 || batch_interval_due(d))) {
+        if (d->in_batch && !(d->sealed_last && d->batch_last < d->sealed_last) &&
+            (stopping || d->cur->interval_s == 0 || batch_interval_due(d))) {
             rc = batch_commit(d);
             if (rc == HY_ECLOSED || (rc < 0 && batch_fail(d, rc) < 0))
                 return;
@@ -918,7 +1604,7 @@ static void consume(struct delivery *d)
         }
         /* Idle with seqs passed that no object holds (damaged or skipped by the log): move the
          * cursor over them, so the log can be trimmed and a stop sees everything consumed. */
-        if (!d->writer && !d->has_intent && d->read_seq > atomic_load(&d->cursor)) {
+        if (!d->in_batch && !d->has_intent && d->read_seq > atomic_load(&d->cursor)) {
             if (store_with_retry(d, d->read_seq, 0) < 0)
                 return;
             atomic_store(&d->cursor, d->read_seq);
@@ -933,7 +1619,7 @@ static void *delivery_main(void *arg)
 {
     struct delivery *d = arg;
     consume(d);
-    if (d->writer)
+    if (d->in_batch)
         LOG_INFO("delivery", "stopped with records not yet delivered",
                  "stream=%s first=%" PRIu64 " last=%" PRIu64, d->cur->stream_name, d->batch_first,
                  d->batch_last);
@@ -953,6 +1639,18 @@ static void delivery_free(struct delivery *d)
         streamlog_reader_close(d->reader);
     target_free(d->cur);
     target_free(d->next_target);
+    codec_free(d->codec);
+    parts_clear(d);
+    hy_free(d->parts);
+    hy_free(d->part_index);
+    jqextract_free(d->jx);
+    hy_free(d->jx_query);
+    process_free(d->proc);
+    buf_fini(&d->keys);
+    buf_fini(&d->errline);
+    buf_fini(&d->intent_prefix);
+    buf_fini(&d->intent_error_prefix);
+    buf_fini(&d->intent_ext);
     buf_fini(&d->staging);
     buf_fini(&d->intent_bucket);
     buf_fini(&d->intent_key);
@@ -985,6 +1683,11 @@ int delivery_start(const struct consumer_env *env, const struct delivery_target 
     buf_init(&d->quar_bucket, KEY_MAX_LEN);
     buf_init(&d->quar_key, KEY_MAX_LEN);
     buf_init(&d->staging, STAGING_LEN);
+    buf_init(&d->keys, KEY_MAX_LEN);
+    buf_init(&d->errline, ERR_LINE_MAX);
+    buf_init(&d->intent_prefix, KEY_MAX_LEN);
+    buf_init(&d->intent_error_prefix, KEY_MAX_LEN);
+    buf_init(&d->intent_ext, KEY_MAX_LEN);
     d->sink = env->sink;
     d->sink_ctx = env->sink_ctx;
     d->backoff_ms = BACKOFF_MIN_MS;

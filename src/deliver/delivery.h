@@ -1,17 +1,18 @@
 /*
  * delivery: one stream's delivery consumer. A thread reads durable records from the stream's
  * log starting at its cursor, batches them by the buffering hints (size or interval, whichever
- * comes first; interval 0 = as soon as possible), runs the pipeline stages (today: none between
- * batch and sink; transform, partition, format and compress plug in here) and streams each batch
- * into one object through a sink writer as its records are read, so memory per stream stays a
- * small staging buffer whatever the size hint. Exactly-once: when a batch opens at its first
- * record F, its key is fixed and recorded durably as an intent {F, bucket, key} in the state file
- * (consumers/delivery.state) before anything is written; after a crash or a sink failure the batch
- * restarts at F under that exact key, and the cursor moves only after the object is committed
- * (delivery.c has the argument).
+ * comes first; interval 0 = as soon as possible), runs the pipeline stages (src/pipeline/: the
+ * AppendDelimiterToRecord processor, then the compressor) and streams each batch into one object
+ * through a sink writer as its records are read, so memory per stream stays a small staging
+ * buffer plus the codec's fixed state whatever the size hint. Exactly-once: when a batch opens at
+ * its first record F, its key is fixed and recorded durably as an intent {F, bucket, key} in the
+ * state file (consumers/delivery.state) before anything is written; after a crash or a sink failure
+ * the batch restarts at F under that exact key, and the cursor moves only after the object is
+ * committed (delivery.c has the argument).
  *
  * Object key = prefix (default "YYYY/MM/dd/HH/", UTC, from the first record's arrival) +
- * "<stream>-<version>-<yyyy-MM-dd-HH-mm-ss>-<id>", <id> derived from the stream identity and F.
+ * "<stream>-<version>-<yyyy-MM-dd-HH-mm-ss>-<id>" + extension (FileExtension, else the codec's
+ * default: .gz, .zip, .snappy, .zst), <id> derived from the stream identity and F.
  *
  * Threads: start/update/stop from the service's control threads; the consumer runs on its own
  * thread.
@@ -21,6 +22,8 @@
 
 #include <stdint.h>
 
+#include "pipeline/process.h"
+
 struct consumer_env;
 struct consumer_ops;
 struct delivery;
@@ -28,15 +31,26 @@ struct delivery;
 /* What delivery needs of a stream's destination; all strings are copied. */
 struct delivery_target {
     const char *stream_name;
-    uint64_t version;         /* stream VersionId; appears in object names */
-    const char *bucket;       /* from BucketARN arn:aws:s3:::NAME */
-    const char *prefix;       /* NULL or "" = default YYYY/MM/dd/HH/ */
-    const char *error_prefix; /* may be NULL */
-    uint64_t size_bytes;      /* BufferingHints.SizeInMBs * 1 MiB */
-    int interval_s;           /* BufferingHints.IntervalInSeconds */
-    int64_t create_ms;        /* stream creation time; with the name, the stream's identity in
-                               * object ids (0 if unknown) */
+    uint64_t version;            /* stream VersionId; appears in object names */
+    const char *bucket;          /* from BucketARN arn:aws:s3:::NAME */
+    const char *prefix;          /* NULL or "" = default YYYY/MM/dd/HH/ */
+    const char *error_prefix;    /* may be NULL */
+    uint64_t size_bytes;         /* BufferingHints.SizeInMBs * 1 MiB */
+    int interval_s;              /* BufferingHints.IntervalInSeconds */
+    int64_t create_ms;           /* stream creation time; with the name, the stream's identity in
+                                  * object ids (0 if unknown) */
+    const char *compression;     /* codec name (pipeline/codec.h); NULL = UNCOMPRESSED */
+    const char *file_extension;  /* FileExtension; NULL or "" = the codec's default */
+    int append_delimiter;        /* AppendDelimiterToRecord: a newline after each record */
+    int partitioned;             /* DynamicPartitioningConfiguration.Enabled */
+    const char *jq_query;        /* MetadataExtractionQuery (NULL = none: every record fails) */
+    uint32_t max_partitions;     /* active partitions per batch; 0 = the default */
+    struct process_opts process; /* the record processors (delimiter copied) */
+    const char *time_zone;       /* CustomTimeZone; NULL or "" = UTC */
 };
+
+/* Firehose's default cap on active partitions (past it records go to the error output). */
+#define DELIVERY_DEFAULT_PARTITIONS 500
 
 /* Start the consumer: cursor file env->state_path (created if missing), records from env->log,
  * objects through env->sink, progress to env->advanced. env's pointers are borrowed until

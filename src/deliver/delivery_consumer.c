@@ -1,14 +1,22 @@
 /*
  * delivery_consumer: delivery as a consumer of the stream log (core/consumer.h). Reads the
  * stream's destination document (core/catalog.h: the normalised S3 destination, "Kind",
- * "BucketARN", "Prefix", "ErrorOutputPrefix", "BufferingHints") into a delivery_target.
+ * "BucketARN", "Prefix", "ErrorOutputPrefix", "BufferingHints", "CompressionFormat",
+ * "FileExtension", "ProcessingConfiguration", and hydrant's own options under "Hydrant", which
+ * the Firehose front never shows) into a delivery_target, and checks the destination documents
+ * the fronts accept against what delivery can run.
  */
 #include <cjson/cJSON.h>
 #include <string.h>
 
+#include "base/base64.h"
+#include "base/err.h"
 #include "core/consumer.h"
 #include "deliver/delivery.h"
 #include "deliver/keyname.h"
+#include "pipeline/codec.h"
+#include "pipeline/jqextract.h"
+#include "pipeline/tzone.h"
 
 /* Firehose: BufferingHints defaults for S3 (a stored document always has both). */
 #define DEFAULT_SIZE_MB 5
@@ -35,7 +43,97 @@ static const char *bucket_of(const char *arn)
     return last ? last + 6 : NULL;
 }
 
-static void target_of(const struct consumer_env *env, struct delivery_target *t)
+/* Whether the enabled ProcessingConfiguration holds processor type. */
+static int has_processor(const cJSON *dest, const char *type)
+{
+    const cJSON *pc = cJSON_GetObjectItemCaseSensitive(dest, "ProcessingConfiguration");
+    const cJSON *en = cJSON_GetObjectItemCaseSensitive(pc, "Enabled");
+    if (!pc || (en && !cJSON_IsTrue(en)))
+        return 0;
+    const cJSON *p;
+    cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(pc, "Processors"))
+    {
+        const char *t = str_of(p, "Type");
+        if (t && strcmp(t, type) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* The enabled ProcessingConfiguration's first processor of type, or NULL. */
+static const cJSON *processor_of(const cJSON *dest, const char *type)
+{
+    const cJSON *pc = cJSON_GetObjectItemCaseSensitive(dest, "ProcessingConfiguration");
+    const cJSON *en = cJSON_GetObjectItemCaseSensitive(pc, "Enabled");
+    const cJSON *p;
+    if (!pc || (en && !cJSON_IsTrue(en)))
+        return NULL;
+    cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(pc, "Processors"))
+    {
+        const char *t = str_of(p, "Type");
+        if (t && strcmp(t, type) == 0)
+            return p;
+    }
+    return NULL;
+}
+
+/* The value of a processor's parameter, or NULL. */
+static const char *param_of(const cJSON *proc, const char *name)
+{
+    const cJSON *p;
+    cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(proc, "Parameters"))
+    {
+        const char *n = str_of(p, "ParameterName");
+        if (n && strcmp(n, name) == 0)
+            return str_of(p, "ParameterValue");
+    }
+    return NULL;
+}
+
+static int partitioning_on(const cJSON *dest)
+{
+    const cJSON *dp = cJSON_GetObjectItemCaseSensitive(dest, "DynamicPartitioningConfiguration");
+    return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(dp, "Enabled"));
+}
+
+/* The codec: hydrant's own option (ZSTD) wins over the AWS CompressionFormat. */
+static const char *compression_of(const cJSON *dest)
+{
+    const char *own =
+        str_of(cJSON_GetObjectItemCaseSensitive(dest, "Hydrant"), "CompressionFormat");
+    return own ? own : str_of(dest, "CompressionFormat");
+}
+
+#define DELIMITER_MAX 1024 /* decoded RecordDeAggregation Delimiter, bytes */
+
+/* The processors that turn one record into others (process.h), from the stored document;
+ * delim receives the decoded Delimiter. Invalid parameters were refused by check. */
+static void process_of(const cJSON *dest, struct process_opts *o, char delim[DELIMITER_MAX + 3])
+{
+    const cJSON *p;
+    memset(o, 0, sizeof *o);
+    o->decompress = processor_of(dest, "Decompression") != NULL;
+    p = processor_of(dest, "CloudWatchLogProcessing");
+    const char *dme = param_of(p, "DataMessageExtraction");
+    o->cwl_extract = p && dme && strcmp(dme, "true") == 0;
+    p = processor_of(dest, "RecordDeAggregation");
+    const char *type = param_of(p, "SubRecordType");
+    if (type && strcmp(type, "JSON") == 0) {
+        o->deagg = PROCESS_DEAGG_JSON;
+    } else if (type && strcmp(type, "DELIMITED") == 0) {
+        const char *b64 = param_of(p, "Delimiter");
+        size_t n = 0;
+        if (b64 && strlen(b64) <= (DELIMITER_MAX / 3) * 4 &&
+            base64_decode(b64, strlen(b64), (uint8_t *)delim, &n) == 0 && n > 0) {
+            o->deagg = PROCESS_DEAGG_DELIMITED;
+            o->delimiter = delim;
+            o->delimiter_len = n;
+        }
+    }
+}
+
+static void target_of(const struct consumer_env *env, struct delivery_target *t,
+                      char delim[DELIMITER_MAX + 3])
 {
     const cJSON *bh = cJSON_GetObjectItemCaseSensitive(env->dest, "BufferingHints");
     memset(t, 0, sizeof *t);
@@ -47,20 +145,162 @@ static void target_of(const struct consumer_env *env, struct delivery_target *t)
     t->error_prefix = str_of(env->dest, "ErrorOutputPrefix");
     t->size_bytes = (uint64_t)int_of(bh, "SizeInMBs", DEFAULT_SIZE_MB) << 20;
     t->interval_s = int_of(bh, "IntervalInSeconds", DEFAULT_INTERVAL_S);
+    t->compression = compression_of(env->dest);
+    t->file_extension = str_of(env->dest, "FileExtension");
+    t->append_delimiter = has_processor(env->dest, "AppendDelimiterToRecord");
+    t->partitioned = partitioning_on(env->dest);
+    t->jq_query =
+        param_of(processor_of(env->dest, "MetadataExtraction"), "MetadataExtractionQuery");
+    process_of(env->dest, &t->process, delim);
+    t->time_zone = str_of(env->dest, "CustomTimeZone");
+    t->max_partitions = (uint32_t)int_of(cJSON_GetObjectItemCaseSensitive(env->dest, "Hydrant"),
+                                         "MaxActivePartitions", DELIVERY_DEFAULT_PARTITIONS);
 }
 
-/* Firehose's Prefix / ErrorOutputPrefix rules (keyname.h): delivery is what evaluates them. */
+/* Processors delivery runs; the rest are refused by name rather than accepted and ignored. */
+static int check_processors(const cJSON *dest, const char **reason)
+{
+    const cJSON *pc = cJSON_GetObjectItemCaseSensitive(dest, "ProcessingConfiguration");
+    const cJSON *en = cJSON_GetObjectItemCaseSensitive(pc, "Enabled");
+    if (!pc || (en && !cJSON_IsTrue(en)))
+        return 0;
+    const cJSON *p;
+    cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(pc, "Processors"))
+    {
+        const char *t = str_of(p, "Type");
+        if (!t) {
+            *reason = "Processor Type is required";
+            return HY_EINVAL;
+        }
+        if (strcmp(t, "MetadataExtraction") == 0) {
+            if (!partitioning_on(dest)) {
+                *reason =
+                    "MetadataExtraction processor requires Dynamic Partitioning to be enabled";
+                return HY_EINVAL;
+            }
+            const char *q = param_of(p, "MetadataExtractionQuery");
+            const char *engine = param_of(p, "JsonParsingEngine");
+            struct jqextract *jx = NULL;
+            if (!q || !engine) {
+                *reason = "MetadataExtraction processor requires the MetadataExtractionQuery and "
+                          "JsonParsingEngine parameters";
+                return HY_EINVAL;
+            }
+            if (strcmp(engine, "JQ-1.6") != 0) {
+                *reason = "JsonParsingEngine must be JQ-1.6";
+                return HY_EINVAL;
+            }
+            int rc = jqextract_new(q, &jx, reason);
+            jqextract_free(jx);
+            if (rc < 0) {
+                if (rc == HY_ENOMEM)
+                    *reason = "out of memory";
+                return HY_EINVAL;
+            }
+            continue;
+        }
+        if (strcmp(t, "RecordDeAggregation") == 0) {
+            const char *type = param_of(p, "SubRecordType");
+            const char *b64 = param_of(p, "Delimiter");
+            if (!type || (strcmp(type, "JSON") != 0 && strcmp(type, "DELIMITED") != 0)) {
+                *reason = "RecordDeAggregation processor requires SubRecordType JSON or DELIMITED";
+                return HY_EINVAL;
+            }
+            if (strcmp(type, "DELIMITED") == 0) {
+                uint8_t tmp[DELIMITER_MAX + 3];
+                size_t n = 0;
+                if (!b64 || strlen(b64) > (DELIMITER_MAX / 3) * 4 ||
+                    base64_decode(b64, strlen(b64), tmp, &n) < 0 || n == 0) {
+                    *reason = "RecordDeAggregation with SubRecordType DELIMITED requires a "
+                              "base64-encoded Delimiter";
+                    return HY_EINVAL;
+                }
+            }
+            continue;
+        }
+        if (strcmp(t, "Decompression") == 0) {
+            const char *f = param_of(p, "CompressionFormat");
+            if (f && strcmp(f, "GZIP") != 0) {
+                *reason = "Decompression processor supports CompressionFormat GZIP only";
+                return HY_EINVAL;
+            }
+            continue;
+        }
+        if (strcmp(t, "CloudWatchLogProcessing") == 0) {
+            const char *dme = param_of(p, "DataMessageExtraction");
+            if (dme && strcmp(dme, "true") != 0 && strcmp(dme, "false") != 0) {
+                *reason = "DataMessageExtraction must be true or false";
+                return HY_EINVAL;
+            }
+            if (!processor_of(dest, "Decompression")) {
+                *reason = "CloudWatchLogProcessing processor requires a Decompression processor";
+                return HY_EINVAL;
+            }
+            continue;
+        }
+        if (strcmp(t, "AppendDelimiterToRecord") == 0) {
+            /* Firehose: AppendDelimiterToRecord takes no parameters. */
+            const cJSON *params = cJSON_GetObjectItemCaseSensitive(p, "Parameters");
+            if (cJSON_GetArraySize(params) > 0) {
+                *reason = "AppendDelimiterToRecord processor does not take any parameters";
+                return HY_EINVAL;
+            }
+            continue;
+        }
+        *reason = "hydrant does not support this processor type yet (Lambda)";
+        return HY_EINVAL;
+    }
+    return 0;
+}
+
+/* Firehose's Prefix / ErrorOutputPrefix rules (keyname.h): delivery is what evaluates them;
+ * then the codec and the processors delivery must be able to run. */
 static int check(const cJSON *dest, const char **reason)
 {
-    return keyname_prefixes_validate(str_of(dest, "Prefix"), str_of(dest, "ErrorOutputPrefix"),
-                                     reason);
+    enum codec_kind k;
+    const char *comp = compression_of(dest);
+    if (comp && codec_from_name(comp, &k) < 0) {
+        *reason = "Unknown CompressionFormat";
+        return HY_EINVAL;
+    }
+    int dynamic = partitioning_on(dest);
+    int rc = keyname_prefixes_validate_dp(str_of(dest, "Prefix"), str_of(dest, "ErrorOutputPrefix"),
+                                          dynamic, reason);
+    if (rc == 0)
+        rc = check_processors(dest, reason);
+    if (rc == 0 && dynamic && !processor_of(dest, "MetadataExtraction")) {
+        /* hydrant has no Lambda processor: the keys can only come from a JQ query. */
+        *reason = "Dynamic Partitioning requires a MetadataExtraction processor in hydrant";
+        return HY_EINVAL;
+    }
+    const char *tz = str_of(dest, "CustomTimeZone");
+    if (rc == 0 && tz && tz[0] && strcmp(tz, "UTC") != 0) {
+        struct tzone *z = NULL;
+        int zrc = tzone_open(tz, &z);
+        tzone_free(z);
+        if (zrc < 0) {
+            *reason = zrc == HY_ENOMEM ? "out of memory"
+                                       : "CustomTimeZone is not a valid IANA time zone name";
+            return HY_EINVAL;
+        }
+    }
+    const cJSON *own = cJSON_GetObjectItemCaseSensitive(dest, "Hydrant");
+    const cJSON *cap = cJSON_GetObjectItemCaseSensitive(own, "MaxActivePartitions");
+    if (rc == 0 && cap &&
+        (!cJSON_IsNumber(cap) || cap->valuedouble < 1 || cap->valuedouble > 100000 ||
+         cap->valuedouble != (double)(int)cap->valuedouble)) {
+        *reason = "MaxActivePartitions must be a whole number from 1 to 100000";
+        return HY_EINVAL;
+    }
+    return rc;
 }
 
 static int start(const struct consumer_env *env, void **state)
 {
     struct delivery_target t;
     struct delivery *d = NULL;
-    target_of(env, &t);
+    char delim[DELIMITER_MAX + 3];
+    target_of(env, &t, delim);
     int rc = delivery_start(env, &t, &d);
     if (rc == 0)
         *state = d;
@@ -70,7 +310,8 @@ static int start(const struct consumer_env *env, void **state)
 static int update(void *state, const struct consumer_env *env)
 {
     struct delivery_target t;
-    target_of(env, &t);
+    char delim[DELIMITER_MAX + 3];
+    target_of(env, &t, delim);
     return delivery_update(state, &t);
 }
 

@@ -6,6 +6,7 @@
 #include "base/buf.h"
 #include "base/err.h"
 #include "base/hytime.h"
+#include "pipeline/jqextract.h"
 
 /* Firehose: with no timestamp expression, !{timestamp:yyyy/MM/dd/HH/} is appended. */
 static const char default_ts_pattern[] = "yyyy/MM/dd/HH/";
@@ -34,6 +35,10 @@ static const char *const wday_long[7] = {"Sunday",   "Monday", "Tuesday", "Wedne
 #define R_TS_LETTER                                                                                \
     "Unsupported timestamp pattern; supported letters: y, u, M, d, H, m, s, S, E and 'literals'"
 #define R_TOO_LONG "Prefix must be at most 1024 characters"
+#define R_LAMBDA "hydrant does not support partitionKeyFromLambda yet (it has no Lambda processor)"
+#define R_PART_IN_ERROR "Dynamic Partitioning Namespaces cannot be part of ErrorOutputPrefix"
+#define R_PART_MISSING "Partition key referenced by the prefix was not extracted from the record"
+#define R_DP_NEEDS_ERR "ErrorOutputPrefix is required when Dynamic Partitioning is enabled"
 #define R_ERR_REQUIRED "ErrorOutputPrefix is required when Prefix contains expressions"
 #define R_ERR_TYPE_REQUIRED                                                                        \
     "ErrorOutputPrefix must contain !{firehose:error-output-type} when Prefix contains "           \
@@ -286,6 +291,8 @@ struct walk {
     int has_ts;       /* saw a timestamp expression */
     int has_expr;     /* saw any expression */
     int has_errtype;  /* saw !{firehose:error-output-type} */
+    int dynamic;      /* dynamic partitioning is enabled: partitionKeyFromQuery is allowed */
+    int has_partkey;  /* saw a partitionKeyFrom* expression */
     const char *reason;
 };
 
@@ -359,9 +366,28 @@ static int walk_expr(struct walk *wk, const char *p, size_t *consumed)
         }
     } else if (ns_is(p, ns_len, "partitionKeyFromQuery") ||
                ns_is(p, ns_len, "partitionKeyFromLambda")) {
-        /* Dynamic partitioning does not exist yet, so these are never enabled. */
-        wk->reason = R_DYNAMIC;
-        rc = HY_EINVAL;
+        wk->has_partkey = 1;
+        if (!wk->dynamic) {
+            wk->reason = R_DYNAMIC;
+            rc = HY_EINVAL;
+        } else if (wk->is_error_prefix) {
+            wk->reason = R_PART_IN_ERROR;
+            rc = HY_EINVAL;
+        } else if (ns_is(p, ns_len, "partitionKeyFromLambda")) {
+            wk->reason = R_LAMBDA;
+            rc = HY_EINVAL;
+        } else if (wk->out) {
+            const char *v =
+                wk->batch->part_keys
+                    ? jqextract_key(wk->batch->part_keys, wk->batch->n_part_keys, val, val_len)
+                    : NULL;
+            if (!v) {
+                wk->reason = R_PART_MISSING;
+                rc = HY_ENOTFOUND;
+            } else {
+                rc = buf_append_str(wk->out, v);
+            }
+        }
     } else {
         wk->reason = R_NAMESPACE;
         rc = HY_EINVAL;
@@ -420,10 +446,11 @@ int keyname_prefix_eval(const char *prefix, const struct keyname_batch *r,
 {
     struct when w;
     struct walk wk;
-    when_init(&w, r->first_arrival_ms);
+    when_init(&w, r->first_arrival_ms + (int64_t)r->utc_offset_s * 1000);
     walk_init(&wk, r, &w, out);
     wk.is_error_prefix = error_output_type != NULL;
     wk.error_output_type = error_output_type;
+    wk.dynamic = r->part_keys != NULL;
     return walk_prefix(&wk, prefix, 1);
 }
 
@@ -431,7 +458,7 @@ static int append_suffix(const struct keyname_batch *r, struct buf *out)
 {
     struct when w;
     char id[KEYNAME_ID_LEN + 1];
-    when_init(&w, r->first_arrival_ms);
+    when_init(&w, r->first_arrival_ms + (int64_t)r->utc_offset_s * 1000);
     keyname_batch_id(r, id);
     return buf_printf(out, "%s-%llu-%04d-%02d-%02d-%02d-%02d-%02d-%s",
                       r->stream_name ? r->stream_name : "", (unsigned long long)r->version,
@@ -459,7 +486,7 @@ int keyname_error_key(const char *prefix, const char *error_prefix, const char *
         /* Firehose: ErrorOutputPrefix null -> <prefix><error-output-type>/YYYY/MM/dd/HH/. */
         struct when w;
         struct walk wk;
-        when_init(&w, r->first_arrival_ms);
+        when_init(&w, r->first_arrival_ms + (int64_t)r->utc_offset_s * 1000);
         walk_init(&wk, r, &w, out);
         rc = walk_prefix(&wk, prefix, 0);
         if (rc == 0)
@@ -483,6 +510,19 @@ void keyname_damage_batch(const char *stream_name, uint64_t version, uint64_t st
     out->stream_id = mix64(mix64(stream_id ^ 0xa4093822299f31d0ULL) ^ mix64(location + 1));
     out->first_seq = offset;
     out->first_arrival_ms = when_ms;
+    out->part_keys = NULL;
+    out->n_part_keys = 0;
+    out->utc_offset_s = 0;
+}
+
+uint64_t keyname_derive_id(uint64_t stream_id, const void *p, size_t len)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < len; i++) {
+        h ^= ((const unsigned char *)p)[i];
+        h *= 0x100000001b3ULL;
+    }
+    return mix64(mix64(stream_id ^ 0x452821e638d01377ULL) ^ mix64(h + len));
 }
 
 int keyname_prefix_validate(const char *prefix, int is_error_prefix, const char **reason)
@@ -499,12 +539,19 @@ int keyname_prefix_validate(const char *prefix, int is_error_prefix, const char 
 
 int keyname_prefixes_validate(const char *prefix, const char *error_prefix, const char **reason)
 {
+    return keyname_prefixes_validate_dp(prefix, error_prefix, 0, reason);
+}
+
+int keyname_prefixes_validate_dp(const char *prefix, const char *error_prefix, int dynamic,
+                                 const char **reason)
+{
     struct walk wk;
     const char *unused = NULL;
     const char **why = reason ? reason : &unused;
     int rc;
 
     walk_init(&wk, NULL, NULL, NULL);
+    wk.dynamic = dynamic;
     if ((rc = walk_prefix(&wk, prefix, 0)) < 0) {
         *why = wk.reason;
         return rc;
@@ -512,9 +559,15 @@ int keyname_prefixes_validate(const char *prefix, const char *error_prefix, cons
     int prefix_has_expr = wk.has_expr;
     walk_init(&wk, NULL, NULL, NULL);
     wk.is_error_prefix = 1;
+    wk.dynamic = dynamic;
     if ((rc = walk_prefix(&wk, error_prefix, 0)) < 0) {
         *why = wk.reason;
         return rc;
+    }
+    /* Firehose: dynamic partitioning requires an ErrorOutputPrefix. */
+    if (dynamic && (!error_prefix || !*error_prefix)) {
+        *why = R_DP_NEEDS_ERR;
+        return HY_EINVAL;
     }
     if (prefix_has_expr) {
         if (!error_prefix || !*error_prefix) {

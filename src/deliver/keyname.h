@@ -6,7 +6,8 @@
  * The prefix may hold expressions !{timestamp:<pattern>}, !{firehose:random-string} and (error
  * prefixes only) !{firehose:error-output-type}. NULL or "" means the default "yyyy/MM/dd/HH/";
  * a prefix without a timestamp expression gets "yyyy/MM/dd/HH/" appended, as Firehose does.
- * Every timestamp (prefix and suffix) is the UTC arrival time of the batch's first (oldest) record.
+ * Every timestamp (prefix and suffix) is the arrival time of the batch's first (oldest) record, in
+ * UTC or the stream's CustomTimeZone (utc_offset_s).
  *
  * Unlike Firehose, nothing here is random: <id> (UUID-shaped) and each "random-string" are hashed
  * from (stream identity, first seq) only, so a batch's key is known when the batch opens (before
@@ -18,6 +19,7 @@
 #ifndef HY_KEYNAME_H
 #define HY_KEYNAME_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct buf;
@@ -33,6 +35,14 @@ struct keyname_batch {
     uint64_t stream_id;       /* identity of this incarnation (keyname_stream_id) */
     uint64_t first_seq;       /* sequence number of the batch's first record */
     int64_t first_arrival_ms; /* epoch ms the first record arrived */
+    /* Dynamic partitioning: the record's partition keys as "name\0value\0" pairs
+     * (pipeline/jqextract.h), which !{partitionKeyFromQuery:name} evaluates to; NULL when
+     * dynamic partitioning is off (then those expressions are HY_EINVAL). */
+    const char *part_keys;
+    size_t n_part_keys;
+    /* CustomTimeZone: seconds east of UTC at first_arrival_ms (0 = UTC); every timestamp of
+     * the key (prefix and suffix) is local time in that zone. */
+    int32_t utc_offset_s;
 };
 
 /* Identity of a stream incarnation from its name and creation time (epoch ms; 0 if unknown), so
@@ -68,6 +78,11 @@ void keyname_damage_batch(const char *stream_name, uint64_t version, uint64_t st
                           uint64_t location, uint64_t offset, int64_t when_ms,
                           struct keyname_batch *out);
 
+/* A derived stream identity for the objects of one partition (p = the partition's key bytes) or
+ * one error output type of a batch: objects of different partitions starting at the same first
+ * seq get different ids, and the same partition of a replayed batch the same id. */
+uint64_t keyname_derive_id(uint64_t stream_id, const void *p, size_t len);
+
 /* Check one Prefix (is_error_prefix 0) or ErrorOutputPrefix (1) the way CreateDeliveryStream
  * does. Returns 0, or HY_EINVAL with *reason set to a static message for the API reply. */
 int keyname_prefix_validate(const char *prefix, int is_error_prefix, const char **reason);
@@ -75,5 +90,11 @@ int keyname_prefix_validate(const char *prefix, int is_error_prefix, const char 
 /* Check a Prefix / ErrorOutputPrefix pair: each as above, and when Prefix has any expression,
  * ErrorOutputPrefix must be set and contain !{firehose:error-output-type}. 0 or HY_EINVAL. */
 int keyname_prefixes_validate(const char *prefix, const char *error_prefix, const char **reason);
+
+/* The same with dynamic partitioning on or off: on, !{partitionKeyFromQuery:k} is allowed in
+ * Prefix (never in ErrorOutputPrefix) and ErrorOutputPrefix is required. When evaluating, a key
+ * the record does not have is HY_ENOTFOUND. */
+int keyname_prefixes_validate_dp(const char *prefix, const char *error_prefix, int dynamic,
+                                 const char **reason);
 
 #endif

@@ -59,8 +59,23 @@ if [ "${HYDRANT_SMOKE:-0}" = 1 ]; then
     export HYDRANT_IT_TIMEOUT_SCALE=${HYDRANT_IT_TIMEOUT_SCALE:-4}
     run "$pyenv_py" "smoke (pyenv)" --smoke
 else
-    run "$pyenv_py" "pyenv python" test_api test_delivery test_crash test_cli test_process \
-        test_core test_damage test_input_hardening test_readme test_http_hardening test_kinesis
+    # One module a line, so parallel work merges cleanly.
+    run "$pyenv_py" "pyenv python" \
+        test_api \
+        test_delivery \
+        test_crash \
+        test_cli \
+        test_process \
+        test_core \
+        test_damage \
+        test_input_hardening \
+        test_readme \
+        test_http_hardening \
+        test_auth \
+        test_sigv4 \
+        test_analytics \
+        test_pipeline \
+        test_kinesis
     run "$debian_py" "debian python" test_api test_delivery
 fi
 

@@ -108,10 +108,13 @@ class ApiTest(HydrantTestCase):
         self.assertRawError((st, h, body), "ResourceInUseException")
         self.assertIn(name, harness.error_message(body))
 
-    def test_create_unsupported_compression_is_invalid_argument(self):
-        name = uname("gzip")
+    def test_create_unsupported_processor_is_invalid_argument(self):
+        name = uname("lambda")
+        dest = s3_dest()
+        dest["ProcessingConfiguration"] = {"Enabled": True, "Processors": [{"Type": "Lambda"}]}
         with self.assertRaises(self.fh.exceptions.InvalidArgumentException):
-            harness.create_stream(self.fh, name, compression="GZIP")
+            harness.call_lenient(self.fh, "create_delivery_stream", DeliveryStreamName=name,
+                                 ExtendedS3DestinationConfiguration=dest)
         self.assertClientError(self.fh.describe_delivery_stream, "ResourceNotFoundException",
                                DeliveryStreamName=name)
 
@@ -260,7 +263,8 @@ class ApiTest(HydrantTestCase):
         with self.assertRaises(self.fh.exceptions.InvalidArgumentException):
             self.fh.update_destination(
                 DeliveryStreamName=name, CurrentDeliveryStreamVersionId="2", DestinationId=dest_id,
-                ExtendedS3DestinationUpdate={"CompressionFormat": "GZIP"})
+                ExtendedS3DestinationUpdate={"ProcessingConfiguration": {
+                    "Enabled": True, "Processors": [{"Type": "Lambda"}]}})
         d = self.fh.describe_delivery_stream(DeliveryStreamName=name)["DeliveryStreamDescription"]
         self.assertEqual(d["VersionId"], "2", "a rejected update must not bump the version")
         self.assertEqual(d["Destinations"][0]["ExtendedS3DestinationDescription"].get("Prefix"), "after/")

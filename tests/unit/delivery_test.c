@@ -820,6 +820,55 @@ static void test_large_size_hint_streams_to_disk_without_a_batch_sized_buffer(vo
     assert_int_equal(f->stats.delivery_bytes, (uint64_t)RECS * REC_LEN);
 }
 
+static void test_compressed_batch_streams_with_bounded_memory(void **state)
+{
+    /* The same with GZIP: the codec's state is fixed, so 24 incompressible ~1 MB records under
+     * a 64 MiB hint reach the temp file while the batch is open, without heap growth. */
+    enum { RECS = 24, REC_LEN = 1000000 };
+    struct fixture *f = *state;
+    static char rec[REC_LEN];
+    uint32_t x = 2463534242u;
+    for (int i = 0; i < RECS; i++) {
+        struct streamlog_rec wr = {.data = rec, .len = REC_LEN};
+        struct done dn = {.fired = 0};
+        struct streamlog_append a = {
+            .recs = &wr, .n = 1, .arrival_ms = T_NOV, .done = on_done, .arg = &dn};
+        for (int j = 0; j < REC_LEN; j++) {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            rec[j] = (char)x;
+        }
+        pthread_mutex_init(&dn.mu, NULL);
+        pthread_cond_init(&dn.cv, NULL);
+        assert_int_equal(streamlog_append(f->w, &a), 0);
+        pthread_mutex_lock(&dn.mu);
+        while (!dn.fired)
+            pthread_cond_wait(&dn.cv, &dn.mu);
+        pthread_mutex_unlock(&dn.mu);
+        pthread_mutex_destroy(&dn.mu);
+        pthread_cond_destroy(&dn.cv);
+    }
+    size_t before = heap_in_use();
+    struct delivery_target t = target(NULL, 64u << 20, 900);
+    t.compression = "GZIP";
+    assert_int_equal(start_with(f, &t), 0);
+    off_t largest = 0;
+    int64_t deadline = hytime_mono_ms() + 8 * POLL_MS;
+    while (largest < (off_t)(RECS - 2) * REC_LEN && hytime_mono_ms() < deadline) {
+        sleep_ms(5);
+        count_temps(f->s3_root, &largest);
+    }
+    if (largest < (off_t)(RECS - 2) * REC_LEN)
+        fail_msg("open batch's temp file has %lld bytes", (long long)largest);
+    size_t after = heap_in_use();
+    if (after > before && after - before > (8u << 20))
+        fail_msg("heap grew by %zu bytes while compressing a batch", after - before);
+    stop(f, 1);
+    assert_int_equal(f->stats.delivery_bytes, (uint64_t)RECS * REC_LEN);
+    assert_int_equal(f->stats.delivery_objects, 1);
+}
+
 static void test_delivered_log_segments_are_trimmed(void **state)
 {
     struct fixture *f = *state;
@@ -1046,11 +1095,106 @@ static void test_quarantine_sink_failure_is_retried_never_skipped(void **state)
     assert_int_equal(count_temps(f->s3_root, NULL), 0);
 }
 
+/* Append JSON records {"k":"<a|b>","i":<i>} for i in [from, to), k alternating. */
+static void append_json(struct fixture *f, int from, int to, int64_t arrival_ms)
+{
+    char text[64][40];
+    struct streamlog_rec recs[64];
+    struct done dn = {.fired = 0};
+    assert_true(to - from <= 64);
+    for (int i = from; i < to; i++) {
+        int n = snprintf(text[i - from], sizeof(text[0]), "{\"k\":\"%c\",\"i\":%d}",
+                         i % 2 ? 'a' : 'b', i);
+        recs[i - from].data = text[i - from];
+        recs[i - from].len = (size_t)n;
+    }
+    pthread_mutex_init(&dn.mu, NULL);
+    pthread_cond_init(&dn.cv, NULL);
+    struct streamlog_append a = {.recs = recs,
+                                 .n = (size_t)(to - from),
+                                 .arrival_ms = arrival_ms,
+                                 .done = on_done,
+                                 .arg = &dn};
+    assert_int_equal(streamlog_append(f->w, &a), 0);
+    pthread_mutex_lock(&dn.mu);
+    while (!dn.fired)
+        pthread_cond_wait(&dn.cv, &dn.mu);
+    pthread_mutex_unlock(&dn.mu);
+    pthread_mutex_destroy(&dn.mu);
+    pthread_cond_destroy(&dn.cv);
+}
+
+static void test_partition_commit_failure_replays_exactly_the_sealed_range(void **state)
+{
+    /* Partition a commits, partition b cannot (a file stands where its folder goes). The
+     * batch's cut must be durable before a commits, so every retry, and the restart after a
+     * stop, reads exactly the same range again: a's object is replaced, never joined by a
+     * second object holding some of its records, and records appended meanwhile go to the
+     * next batch. */
+    struct fixture *f = *state;
+    static struct objects o;
+    /* Partition b's key, named as delivery names it: a directory there makes its commit fail
+     * (rename: EISDIR) while its writes succeed. */
+    struct buf key;
+    char path[1024];
+    buf_init(&key, 1024);
+    struct keyname_batch r = {
+        .stream_name = "s1",
+        .version = 1,
+        .stream_id = keyname_derive_id(keyname_stream_id("s1", CREATE_MS), "k\0b\0", 4),
+        .first_seq = 1,
+        .first_arrival_ms = T_NOV,
+    };
+    assert_int_equal(keyname_object_key("p=b/", &r, &key), 0);
+    snprintf(path, sizeof(path), "%s/b/%s", f->s3_root, key.data);
+    buf_fini(&key);
+    assert_int_equal(fsutil_mkdirs(path, 0755), 0);
+    append_json(f, 1, 7, T_NOV);
+    struct delivery_target t = target("p=!{partitionKeyFromQuery:k}/", 1 << 20, 0);
+    t.error_prefix = "err/!{firehose:error-output-type}/";
+    t.partitioned = 1;
+    t.jq_query = "{k: .k}";
+    t.append_delimiter = 1;
+    assert_int_equal(start_with(f, &t), 0);
+    int64_t deadline = hytime_mono_ms() + POLL_MS;
+    while (f->stats.delivery_failures < 2 && hytime_mono_ms() < deadline)
+        sleep_ms(5);
+    assert_true(f->stats.delivery_failures >= 2);
+    append_json(f, 7, 11, T_NOV + 1);
+    sleep_ms(50);
+    char *cursor = read_cursor_file(f);
+    assert_non_null(cursor);
+    assert_non_null(strstr(cursor, "\"sealed_last\":6"));
+    hy_free(cursor);
+    assert_int_equal(delivery_stop(f->d, 1), 1);
+    f->d = NULL;
+
+    assert_int_equal(rmdir(path), 0);
+    assert_int_equal(start_with(f, &t), 0);
+    wait_cursor(f, 11);
+    assert_int_equal(delivery_stop(f->d, 1), 11);
+    f->d = NULL;
+    objects_load(f, &o);
+    /* Batch [1, 6]: one object per partition; batch [7, 10]: one more per partition. */
+    assert_int_equal(o.n, 4);
+    int a_lines = 0, b_lines = 0;
+    for (int i = 0; i < o.n; i++) {
+        for (size_t j = 0; j < o.v[i].len; j++)
+            if (o.v[i].data[j] == '\n')
+                *(strncmp(o.v[i].key, "p=a/", 4) == 0 ? &a_lines : &b_lines) += 1;
+    }
+    assert_int_equal(a_lines, 5);
+    assert_int_equal(b_lines, 5);
+    objects_free(&o);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(test_interval_zero_delivers_durable_records_into_one_exact_object),
+        T(test_partition_commit_failure_replays_exactly_the_sealed_range),
+        T(test_compressed_batch_streams_with_bounded_memory),
         T(test_records_appended_while_running_reach_an_object_promptly),
         T(test_size_hint_cuts_objects_covering_every_record_once_in_order),
         T(test_intent_replay_uses_exactly_the_stored_bucket_and_key_after_target_change),

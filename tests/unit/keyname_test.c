@@ -418,10 +418,51 @@ static void test_prefix_with_expressions_requires_error_prefix_with_type(void **
                      HY_EINVAL);
 }
 
+static void test_partition_keys_evaluate_only_with_dynamic_partitioning(void **state)
+{
+    const char *reason = NULL;
+    const char *p = "customer=!{partitionKeyFromQuery:customer}/!{timestamp:yyyy}/";
+    const char *e = "err/!{firehose:error-output-type}/";
+    assert_int_equal(keyname_prefixes_validate(p, e, &reason), HY_EINVAL);
+    assert_string_equal(reason, "Dynamic Partitioning Namespaces can only be part of a prefix "
+                                "expression when Dynamic Partitioning is enabled");
+    assert_int_equal(keyname_prefixes_validate_dp(p, e, 1, &reason), 0);
+    assert_int_equal(keyname_prefixes_validate_dp(p, NULL, 1, &reason), HY_EINVAL);
+    assert_int_equal(keyname_prefixes_validate_dp("logs/", NULL, 1, &reason), HY_EINVAL);
+    assert_int_equal(
+        keyname_prefixes_validate_dp(p, "e/!{partitionKeyFromQuery:customer}/", 1, &reason),
+        HY_EINVAL);
+    assert_int_equal(keyname_prefixes_validate_dp("!{partitionKeyFromLambda:x}/", e, 1, &reason),
+                     HY_EINVAL);
+
+    static const char keys[] = "customer\0acme\0";
+    struct keyname_batch r = {.stream_name = "s",
+                              .version = 1,
+                              .stream_id = 7,
+                              .first_seq = 1,
+                              .first_arrival_ms = 1764475200000,
+                              .part_keys = keys,
+                              .n_part_keys = 1};
+    struct buf out;
+    buf_init(&out, 4096);
+    assert_int_equal(keyname_prefix_eval(p, &r, NULL, &out), 0);
+    assert_string_equal(out.data, "customer=acme/2025/");
+    buf_reset(&out);
+    assert_int_equal(keyname_prefix_eval("!{partitionKeyFromQuery:other}/", &r, NULL, &out),
+                     HY_ENOTFOUND);
+    /* Distinct partitions of one batch get distinct ids; the same partition the same one. */
+    uint64_t a = keyname_derive_id(7, "customer\0acme\0", 14);
+    assert_int_equal(a, keyname_derive_id(7, "customer\0acme\0", 14));
+    assert_true(a != keyname_derive_id(7, "customer\0acmf\0", 14));
+    assert_true(a != keyname_derive_id(8, "customer\0acme\0", 14));
+    buf_fini(&out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_default_prefix_is_utc_hour_path_of_oldest_arrival),
+        cmocka_unit_test(test_partition_keys_evaluate_only_with_dynamic_partitioning),
         cmocka_unit_test(test_plain_prefix_gets_default_timestamp_appended),
         cmocka_unit_test(test_suffix_has_stream_version_and_zero_padded_time),
         cmocka_unit_test(test_timestamp_expressions_replace_the_default_path),

@@ -35,7 +35,10 @@ static void handle_metrics(struct admin *ad, struct http_exchange *ex)
 {
     struct buf b;
     buf_init(&b, METRICS_MAX_BYTES);
-    if (admin_metrics_render(ad->svc, &b) == 0)
+    int rc = admin_metrics_render(ad->svc, &b);
+    for (int i = 0; i < ad->nextra && !rc; i++)
+        rc = ad->extra_metrics[i](ad->extra_ud[i], &b);
+    if (rc == 0)
         reply_text(ex, 200, "text/plain; version=0.0.4; charset=utf-8", b.data ? b.data : "",
                    b.len);
     else
@@ -120,6 +123,14 @@ struct admin *admin_new(struct service *svc)
     if (ad)
         ad->svc = svc;
     return ad;
+}
+
+void admin_add_metrics(struct admin *ad, int (*fn)(void *ud, struct buf *out), void *ud)
+{
+    if (ad->nextra == 4)
+        return; /* cannot happen: main.c adds at most two */
+    ad->extra_metrics[ad->nextra] = fn;
+    ad->extra_ud[ad->nextra++] = ud;
 }
 
 void admin_free(struct admin *ad)

@@ -10,6 +10,9 @@ struct buf;
 
 struct admin {
     struct service *svc;
+    int (*extra_metrics[4])(void *ud, struct buf *out); /* admin_add_metrics */
+    void *extra_ud[4];
+    int nextra;
 };
 
 /* The /_hydrant/metrics body (Prometheus text exposition 0.0.4). 0 or HY_ENOMEM / HY_E2BIG. */

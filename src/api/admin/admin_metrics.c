@@ -64,6 +64,8 @@ static const struct counter_def counters[] = {
     COUNTER("hydrant_delivery_quarantined_bytes_total", quarantined_bytes,
             "Damaged log bytes delivery quarantined (true length; an object shows at most "
             "1 MiB of a span)."),
+    COUNTER("hydrant_delivery_error_output_records_total", error_output_records,
+            "Records written to the error output (dynamic partitioning failures)."),
 };
 
 /* Damage the log itself found (streamlog_damage_stats), counted since the log opened. */

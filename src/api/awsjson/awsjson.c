@@ -241,7 +241,7 @@ size_t awsjson_utf16_len(const char *s, size_t n)
 
 /* ---------------------------------------------------------------- replies */
 
-static void request_id(char out[37])
+void awsjson_request_id(char out[37])
 {
     /* Request ids only need to be unique, not secret: a per-thread xorshift seeded once from
      * getrandom keeps this off the syscall path. */
@@ -273,7 +273,7 @@ static void request_id(char out[37])
 void awsjson_reply_json(struct http_exchange *ex, const char *body, size_t len)
 {
     char id[37], hdr[160];
-    request_id(id);
+    awsjson_request_id(id);
     snprintf(hdr, sizeof hdr, "Content-Type: " AWSJSON_CT "\r\nx-amzn-RequestId: %s\r\n", id);
     http_respond(ex, 200, hdr, body, len);
 }
@@ -294,7 +294,7 @@ static void reply_error(struct http_exchange *ex, int status, const char *type, 
                         size_t msg_len)
 {
     char id[37], hdr[256];
-    request_id(id);
+    awsjson_request_id(id);
     snprintf(hdr, sizeof hdr,
              "Content-Type: " AWSJSON_CT "\r\nx-amzn-RequestId: %s\r\nx-amzn-ErrorType: %s\r\n", id,
              type);

@@ -46,6 +46,8 @@ int awsjson_err_done(struct awsjson_err *e);
 #define AWSJSON_SERVER 500
 #define AWSJSON_UNAVAILABLE 503
 
+/* A fresh x-amzn-RequestId (UUID v4 text, NUL-terminated). Any thread. */
+void awsjson_request_id(char out[37]);
 /* Answer 200 with a JSON body (AWS headers added). Loop thread. */
 void awsjson_reply_json(struct http_exchange *ex, const char *body, size_t len);
 /* Answer 200 with cJSON item printed (and deleted); 500 if printing fails. */

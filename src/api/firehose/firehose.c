@@ -179,6 +179,37 @@ static int declare_edit(const cJSON *cur, cJSON **next, void *arg)
     return *next ? 0 : HY_ENOMEM;
 }
 
+/* hydrant's own stream options, beside the CreateDeliveryStream members of a --streams entry:
+ * "HydrantOptions": {"CompressionFormat": "ZSTD"}. They are stored in the destination document
+ * as "Hydrant" (which DescribeDeliveryStream never shows) and checked by the consumers. Returns
+ * 0, or -1 with e set. */
+static int declare_options(const cJSON *own, cJSON *dest, struct awsjson_err *e)
+{
+    if (!own)
+        return 0;
+    const cJSON *m;
+    if (!cJSON_IsObject(own))
+        goto bad;
+    cJSON_ArrayForEach(m, own)
+    {
+        if (!(strcmp(m->string, "CompressionFormat") == 0 && cJSON_IsString(m)) &&
+            !(strcmp(m->string, "MaxActivePartitions") == 0 && cJSON_IsNumber(m)))
+            goto bad;
+    }
+    cJSON *c = cJSON_Duplicate(own, 1);
+    if (!c || !cJSON_AddItemToObject(dest, "Hydrant", c)) {
+        cJSON_Delete(c);
+        awsjson_err_set(e, AWSJSON_SERVER, "InternalFailure", "out of memory");
+        return -1;
+    }
+    return 0;
+bad:
+    awsjson_err_set(e, AWSJSON_BAD_REQUEST, "InvalidArgumentException",
+                    "HydrantOptions takes only \"CompressionFormat\" (a string) and "
+                    "\"MaxActivePartitions\" (a number)");
+    return -1;
+}
+
 /* One CreateDeliveryStream input: validate as the API does, then create or update. */
 static int declare_one(struct firehose *a, const cJSON *item, size_t idx, char *err, size_t err_len)
 {
@@ -186,7 +217,9 @@ static int declare_one(struct firehose *a, const cJSON *item, size_t idx, char *
     awsjson_err_init(&e);
     cJSON *root = NULL, *dest = NULL, *tags = NULL;
     struct service_stream *st = NULL;
-    char *text = cJSON_PrintUnformatted(item);
+    cJSON *input = cJSON_Duplicate(item, 1);
+    cJSON *own = input ? cJSON_DetachItemFromObjectCaseSensitive(input, "HydrantOptions") : NULL;
+    char *text = input ? cJSON_PrintUnformatted(input) : NULL;
     const char *name = "";
     int rc = HY_ENOMEM;
     if (!text)
@@ -194,7 +227,7 @@ static int declare_one(struct firehose *a, const cJSON *item, size_t idx, char *
     rc = HY_EINVAL;
     const char *reason = NULL;
     if (firehose_valid_request(FIREHOSE_OP_CREATE, text, strlen(text), &root, &e) ||
-        firehose_dest_from_create(root, &dest, &e))
+        firehose_dest_from_create(root, &dest, &e) || declare_options(own, dest, &e))
         goto out;
     if (service_dest_check(a->svc, dest, &reason)) {
         awsjson_err_set(&e, AWSJSON_BAD_REQUEST, "InvalidArgumentException", "%s",
@@ -236,6 +269,8 @@ out:
         snprintf(err, err_len, "--streams entry %zu (%s): %s", idx, name, hy_strerror(rc));
     service_stream_unref(st);
     cJSON_free(text);
+    cJSON_Delete(input);
+    cJSON_Delete(own);
     cJSON_Delete(root);
     cJSON_Delete(dest);
     cJSON_Delete(tags);

@@ -52,18 +52,11 @@ static int feature_on(const cJSON *cfg, const char *k, int absent_default)
 /* Refuse features of an ExtendedS3 configuration or update that hydrant does not have. */
 static int check_features(const cJSON *cfg, struct awsjson_err *e)
 {
-    const cJSON *procs = get(get(cfg, "ProcessingConfiguration"), "Processors");
-    if (feature_on(cfg, "ProcessingConfiguration", cJSON_GetArraySize(procs) > 0)) {
-        firehose_dest_unsupported(e, "ProcessingConfiguration (Lambda and built-in processors)");
-        return -1;
-    }
+    /* ProcessingConfiguration is stored as given; the delivery consumer's check says which
+     * processors it runs. */
     /* Firehose: DataFormatConversionConfiguration.Enabled defaults to true. */
     if (feature_on(cfg, "DataFormatConversionConfiguration", 1)) {
         firehose_dest_unsupported(e, "DataFormatConversionConfiguration (Parquet/ORC conversion)");
-        return -1;
-    }
-    if (feature_on(cfg, "DynamicPartitioningConfiguration", 0)) {
-        firehose_dest_unsupported(e, "DynamicPartitioningConfiguration");
         return -1;
     }
     const char *mode = str_of(cfg, "S3BackupMode");
@@ -77,25 +70,8 @@ static int check_features(const cJSON *cfg, struct awsjson_err *e)
 /* Rules on the whole (created or merged) destination. */
 static int check_dest(const cJSON *d, struct awsjson_err *e)
 {
-    const char *comp = str_of(d, "CompressionFormat");
-    if (comp && strcmp(comp, "UNCOMPRESSED") != 0) {
-        awsjson_err_set(e, AWSJSON_BAD_REQUEST, "InvalidArgumentException",
-                        "hydrant does not support CompressionFormat %s yet; use UNCOMPRESSED",
-                        comp);
-        return -1;
-    }
     if (get(get(d, "EncryptionConfiguration"), "KMSEncryptionConfig")) {
         firehose_dest_unsupported(e, "KMSEncryptionConfig (objects are stored unencrypted)");
-        return -1;
-    }
-    const char *ext = str_of(d, "FileExtension");
-    if (ext && ext[0]) {
-        firehose_dest_unsupported(e, "FileExtension");
-        return -1;
-    }
-    const char *tz = str_of(d, "CustomTimeZone");
-    if (tz && tz[0] && strcmp(tz, "UTC") != 0) {
-        firehose_dest_unsupported(e, "CustomTimeZone other than UTC");
         return -1;
     }
     const char *arn = str_of(d, "BucketARN");
@@ -176,9 +152,9 @@ static int apply(cJSON *d, const cJSON *src, int extended)
     for (size_t i = 0; i < sizeof ext_only / sizeof ext_only[0]; i++)
         if (put_copy(d, src, ext_only[i]))
             return -1;
-    if (put_disabled(d, src, "ProcessingConfiguration") ||
+    if (put_copy(d, src, "ProcessingConfiguration") ||
         put_disabled(d, src, "DataFormatConversionConfiguration") ||
-        put_disabled(d, src, "DynamicPartitioningConfiguration"))
+        put_copy(d, src, "DynamicPartitioningConfiguration"))
         return -1;
     return 0;
 }
@@ -301,6 +277,15 @@ int firehose_dest_update(const cJSON *cur, const cJSON *root, cJSON **dest, stru
     }
     if (ext && check_features(ext, e))
         return -1;
+    /* Firehose: dynamic partitioning is chosen at creation and never changes. */
+    const cJSON *dp = get(ext, "DynamicPartitioningConfiguration");
+    if (dp && cJSON_IsTrue(get(dp, "Enabled")) !=
+                  cJSON_IsTrue(get(get(cur, "DynamicPartitioningConfiguration"), "Enabled"))) {
+        awsjson_err_set(e, AWSJSON_BAD_REQUEST, "InvalidArgumentException",
+                        "Dynamic partitioning can only be enabled when the delivery stream is "
+                        "created, and cannot be disabled");
+        return -1;
+    }
     cJSON *d = cJSON_Duplicate(cur, 1);
     int oom = !d;
     if (!oom && ext) {
@@ -334,6 +319,7 @@ int firehose_dest_describe(const cJSON *dest, cJSON *destinations)
         if (put_copy(s3, dest, s3_members[i]))
             goto fail;
     cJSON_DeleteItemFromObjectCaseSensitive(ext, "Kind");
+    cJSON_DeleteItemFromObjectCaseSensitive(ext, "Hydrant"); /* hydrant's own options */
     if (!cJSON_AddItemToObject(item, "ExtendedS3DestinationDescription", ext))
         goto fail;
     cJSON_AddItemToArray(destinations, item);

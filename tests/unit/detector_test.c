@@ -1,0 +1,92 @@
+/* detector: every registered detector is deterministic, causal (the score of row k does not
+ * depend on later rows), bounded to [0, 1], and the registry resolves names and the default. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "analytics/detector.h"
+
+#define N 6000
+
+/* A daily-ish pattern with noise from a fixed LCG, a level shift and two spikes. */
+static void series(double *v, size_t n)
+{
+    uint64_t r = 12345;
+    for (size_t i = 0; i < n; i++) {
+        r = r * 6364136223846793005ULL + 1442695040888963407ULL;
+        double noise = (double)(r >> 11) / 9007199254740992.0 - 0.5;
+        v[i] = 10 + 5 * sin((double)i * 2 * M_PI / 288) + noise + (i > 4000 ? 6 : 0);
+    }
+    v[3000] += 40;
+    v[5000] -= 30;
+}
+
+static void test_detector_registry(void **state)
+{
+    assert_ptr_equal(detector_find(NULL), detector_list[0]);
+    assert_string_equal(detector_find(NULL)->name, "ensemble");
+    assert_ptr_equal(detector_find("windowedGaussian"), &dwgauss_ops);
+    assert_null(detector_find("nope"));
+    for (size_t i = 0; i < detector_count; i++)
+        assert_true(detector_list[i]->state_size <= 128 * 1024);
+}
+
+static void test_detector_deterministic_causal_bounded(void **state)
+{
+    double *v = malloc(N * sizeof *v), *a = malloc(N * sizeof *a), *b = malloc(N * sizeof *b);
+    assert_non_null(v);
+    assert_non_null(a);
+    assert_non_null(b);
+    series(v, N);
+    for (size_t d = 0; d < detector_count; d++) {
+        const struct detector_ops *ops = detector_list[d];
+        assert_int_equal(detector_run(ops, v, N, a), 0);
+        assert_int_equal(detector_run(ops, v, N, b), 0);
+        assert_memory_equal(a, b, N * sizeof *a);
+        for (size_t i = 0; i < N; i++)
+            assert_true(a[i] >= 0.0 && a[i] <= 1.0);
+        /* Cut at k: the first k scores are the same. */
+        size_t cuts[] = {1, 2, 777, 3001, 4500};
+        for (size_t c = 0; c < sizeof cuts / sizeof cuts[0]; c++) {
+            memset(b, 0, N * sizeof *b);
+            assert_int_equal(detector_run(ops, v, cuts[c], b), 0);
+            assert_memory_equal(a, b, cuts[c] * sizeof *a);
+        }
+    }
+    free(v);
+    free(a);
+    free(b);
+}
+
+static void test_detector_default_flags_the_spikes(void **state)
+{
+    double *v = malloc(N * sizeof *v), *a = malloc(N * sizeof *a);
+    assert_non_null(v);
+    assert_non_null(a);
+    series(v, N);
+    assert_int_equal(detector_run(detector_find(NULL), v, N, a), 0);
+    assert_true(a[3000] >= 0.9);
+    assert_true(a[5000] >= 0.9);
+    size_t high = 0;
+    for (size_t i = 1000; i < N; i++)
+        high += a[i] >= 0.6;
+    assert_true(high <= 10);
+    free(v);
+    free(a);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_detector_registry),
+        cmocka_unit_test(test_detector_deterministic_causal_bounded),
+        cmocka_unit_test(test_detector_default_flags_the_spikes),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
