@@ -15,6 +15,7 @@ import shutil
 import struct
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import unittest
@@ -741,6 +742,37 @@ class KinesisJsSdkTest(HydrantTestCase):
         self.assertTrue(r["arrivalIsDate"])
         self.assertTrue(0 <= r["arrivalAgeMs"] < 120000, r)
         self.assertEqual((r["target"], r["open"]), (4, 4))
+
+
+class KinesisSigV4Test(HydrantTestCase):
+    """With --credentials the Kinesis front is behind SigV4 (scope service kinesis) too."""
+
+    def test_signed_requests_pass_and_others_are_refused(self):
+        d = tempfile.mkdtemp(prefix="hydrant-kcreds-")
+        self._tmp_dirs.append(d)
+        path = os.path.join(d, "credentials.json")
+        with open(path, "w") as f:
+            json.dump([{"AccessKeyId": "AKIDKINESIS", "SecretAccessKey": "kinesis-secret"}], f)
+        srv = self.start_server(extra_args=["--credentials", path])
+        cfg = Config(retries={"total_max_attempts": 1, "mode": "standard"})
+
+        def client(key, secret):
+            return boto3.session.Session(aws_access_key_id=key, aws_secret_access_key=secret,
+                                         region_name=harness.REGION).client(
+                "kinesis", endpoint_url=srv.url, config=cfg)
+
+        good = client("AKIDKINESIS", "kinesis-secret")
+        good.create_stream(StreamName="auth", ShardCount=1)
+        good.put_record(StreamName="auth", Data=b"signed", PartitionKey="p")
+        self.assertEqual([r["Data"] for r in read_all(good, "auth")["shardId-000000000000"]],
+                         [b"signed"])
+        for key, secret, code in (("AKIDKINESIS", "wrong", "InvalidSignatureException"),
+                                  ("AKIDOTHER", "x", "UnrecognizedClientException")):
+            with self.assertRaises(ClientError) as cm:
+                client(key, secret).put_record(StreamName="auth", Data=b"x", PartitionKey="p")
+            self.assertEqual(cm.exception.response["Error"]["Code"], code)
+        st, _h, body = raw(srv, "ListStreams", {})
+        self.assertEqual((st, body["__type"]), (403, "MissingAuthenticationTokenException"))
 
 
 class _KinesisCli(HydrantTestCase):
