@@ -15,7 +15,7 @@ if command -v cppcheck >/dev/null; then
         --suppress=missingIncludeSystem -Isrc src || fail=1
 fi
 if command -v clang-format >/dev/null; then
-    out=$(find src tests/unit tests/fuzz bench -name '*.[ch]' -print0 |
+    out=$(find src tests/unit tests/fuzz bench -name node_modules -prune -o -name '*.[ch]' -print0 |
         xargs -0 clang-format --dry-run --Werror 2>&1 | head -20)
     if [ -n "$out" ]; then
         printf '%s\n' "$out"; echo "lint: run clang-format -i on the files above"; fail=1

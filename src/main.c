@@ -9,6 +9,7 @@
 #include "api/admin/admin.h"
 #include "api/awsjson/awsauth.h"
 #include "api/firehose/firehose.h"
+#include "api/kinesis/kinesis.h"
 #include "auth/creds.h"
 #include "auth/oidc.h"
 #include "api/s3/s3.h"
@@ -17,6 +18,7 @@
 #include "base/log.h"
 #include "base/mem.h"
 #include "core/consumer.h"
+#include "core/datastream.h"
 #include "core/service.h"
 #include "deliver/delivery.h"
 #include "net/http.h"
@@ -123,6 +125,10 @@ struct options {
     unsigned long long io_threads;
     unsigned long long max_streams;
     unsigned long long append_wait_ms;
+    unsigned long long kinesis_max_shards;
+    unsigned long long kinesis_hour_ms;
+    unsigned long long kinesis_shard_kib_s;
+    unsigned long long kinesis_shard_records_s;
     const char *credentials_file; /* SigV4 keys; NULL: requests are not authenticated */
     const char *kms_keys_file;    /* customer keys for encryption at rest; NULL: none */
     const char *statsd, *statsd_prefix, *statsd_interval;
@@ -155,6 +161,14 @@ static void usage(FILE *out)
         "                         (HYDRANT_STREAMS; default none)\n"
         "  --append-wait-ms N     how long a put may wait for room in a stream's log before\n"
         "                         \"Slow down.\" (HYDRANT_APPEND_WAIT_MS; default 5000)\n"
+        "  --kinesis-max-shards N open Kinesis data stream shards allowed\n"
+        "                         (HYDRANT_KINESIS_MAX_SHARDS; default 256)\n"
+        "  --kinesis-hour-ms N    length of a retention hour of data streams, for tests\n"
+        "                         (HYDRANT_KINESIS_HOUR_MS; default 3600000)\n"
+        "  --kinesis-shard-kib-per-s N  write rate of a PROVISIONED shard, 0 = unlimited\n"
+        "                         (HYDRANT_KINESIS_SHARD_KIB_PER_S; default 1024)\n"
+        "  --kinesis-shard-records-per-s N  records/s of a PROVISIONED shard, 0 = unlimited\n"
+        "                         (HYDRANT_KINESIS_SHARD_RECORDS_PER_S; default 1000)\n"
         "  --credentials FILE     JSON access keys: AWS requests must be SigV4-signed by one of\n"
         "                         them (HYDRANT_CREDENTIALS; default none: no authentication)\n"
         "  --kms-keys FILE        JSON KeyARN -> 64 hex digits or {\"command\": [...]}: keys for\n"
@@ -209,6 +223,10 @@ static int parse_flags(int argc, char **argv, struct options *o)
     const char *max_streams = env_or("HYDRANT_MAX_STREAMS", "5000");
     const char *append_wait = env_or("HYDRANT_APPEND_WAIT_MS", "5000");
     o->streams_file = env_or("HYDRANT_STREAMS", NULL);
+    const char *kmax = env_or("HYDRANT_KINESIS_MAX_SHARDS", "256");
+    const char *khour = env_or("HYDRANT_KINESIS_HOUR_MS", "3600000");
+    const char *kkib = env_or("HYDRANT_KINESIS_SHARD_KIB_PER_S", "1024");
+    const char *krec = env_or("HYDRANT_KINESIS_SHARD_RECORDS_PER_S", "1000");
     o->credentials_file = env_or("HYDRANT_CREDENTIALS", NULL);
     o->kms_keys_file = env_or("HYDRANT_KMS_KEYS", NULL);
     o->statsd = env_or("HYDRANT_STATSD", NULL);
@@ -240,6 +258,10 @@ static int parse_flags(int argc, char **argv, struct options *o)
         {"max-streams", required_argument, NULL, 'm'},
         {"streams", required_argument, NULL, 's'},
         {"append-wait-ms", required_argument, NULL, 'w'},
+        {"kinesis-max-shards", required_argument, NULL, 'K'},
+        {"kinesis-hour-ms", required_argument, NULL, 'H'},
+        {"kinesis-shard-kib-per-s", required_argument, NULL, 1030},
+        {"kinesis-shard-records-per-s", required_argument, NULL, 'R'},
         {"credentials", required_argument, NULL, 'c'},
         {"kms-keys", required_argument, NULL, 1020},
         {"statsd", required_argument, NULL, 1010},
@@ -294,6 +316,18 @@ static int parse_flags(int argc, char **argv, struct options *o)
             break;
         case 'w':
             append_wait = optarg;
+            break;
+        case 'K':
+            kmax = optarg;
+            break;
+        case 'H':
+            khour = optarg;
+            break;
+        case 1030:
+            kkib = optarg;
+            break;
+        case 'R':
+            krec = optarg;
             break;
         case 'c':
             o->credentials_file = optarg;
@@ -393,6 +427,22 @@ static int parse_flags(int argc, char **argv, struct options *o)
     if (parse_u64(append_wait, &o->append_wait_ms) || o->append_wait_ms == 0 ||
         o->append_wait_ms > 600000) {
         fprintf(stderr, "hydrant: --append-wait-ms needs a whole number from 1 to 600000\n");
+        return HY_EINVAL;
+    }
+    if (parse_u64(kmax, &o->kinesis_max_shards) || o->kinesis_max_shards == 0 ||
+        o->kinesis_max_shards > 100000) {
+        fprintf(stderr, "hydrant: --kinesis-max-shards needs a whole number from 1 to 100000\n");
+        return HY_EINVAL;
+    }
+    if (parse_u64(khour, &o->kinesis_hour_ms) || o->kinesis_hour_ms == 0 ||
+        o->kinesis_hour_ms > 3600000) {
+        fprintf(stderr, "hydrant: --kinesis-hour-ms needs a whole number from 1 to 3600000\n");
+        return HY_EINVAL;
+    }
+    if (parse_u64(kkib, &o->kinesis_shard_kib_s) || o->kinesis_shard_kib_s > (1ull << 30) ||
+        parse_u64(krec, &o->kinesis_shard_records_s) || o->kinesis_shard_records_s > (1ull << 30)) {
+        fprintf(stderr, "hydrant: --kinesis-shard-kib-per-s and --kinesis-shard-records-per-s "
+                        "need a whole number (0 = unlimited)\n");
         return HY_EINVAL;
     }
     return 0;
@@ -566,10 +616,13 @@ static int serve(int argc, char **argv)
     }
     struct service *svc = NULL;
     struct firehose *fh = NULL;
+    struct datastream_reg *dreg = NULL;
+    struct kinesis *kin = NULL;
     struct admin *ad = NULL;
     struct oidc *og = NULL;
     struct creds *creds = NULL;
     struct awsauth *fh_auth = NULL;
+    struct awsauth *kin_auth = NULL;
     struct statsd *sd = NULL;
     struct s3 *s3 = NULL;
     struct loops loops = {0};
@@ -587,6 +640,27 @@ static int serve(int argc, char **argv)
         .account_id = o.account_id,
     };
     int code = 1;
+    struct datastream_config dcfg = {
+        .data_dir = o.data_dir,
+        .log_backend = &wal_backend,
+        .stream_cap_bytes = (uint64_t)o.quota_mib << 20,
+        .shard_bytes_per_s = (uint64_t)o.kinesis_shard_kib_s << 10,
+        .shard_records_per_s = (uint64_t)o.kinesis_shard_records_s,
+        .append_wait_ms = (int)o.append_wait_ms,
+        .max_shards = (size_t)o.kinesis_max_shards,
+        .hour_ms = (int64_t)o.kinesis_hour_ms,
+    };
+    rc = datastream_open(&dcfg, &dreg);
+    if (rc) {
+        LOG_ERROR("main", "cannot open the data streams", "dir=%s error=%s", o.data_dir,
+                  hy_strerror(rc));
+        goto out;
+    }
+    struct kinesis_config kcfg = {.reg = dreg, .region = o.region, .account_id = o.account_id};
+    if (kinesis_new(&kcfg, &kin)) {
+        LOG_ERROR("main", "out of memory", "%s", "");
+        goto out;
+    }
     if (oidc_from_options(&o, &og))
         goto out;
     if (o.credentials_file) {
@@ -601,7 +675,10 @@ static int serve(int argc, char **argv)
                                       .account_id = o.account_id,
                                       .inner = firehose_handle};
         fh_auth = awsauth_new(&acfg);
-        if (!fh_auth) {
+        acfg.service = "kinesis";
+        acfg.inner = kinesis_handle;
+        kin_auth = awsauth_new(&acfg);
+        if (!fh_auth || !kin_auth) {
             LOG_ERROR("main", "out of memory", "%s", "");
             goto out;
         }
@@ -623,9 +700,9 @@ static int serve(int argc, char **argv)
     /* The router's table: hydrant's own paths, then the JSON protocols by X-Amz-Target (an
      * unknown target, or a JSON-protocol body without one, is Firehose's
      * UnknownOperationException as AWS answers), then S3 REST as the fallback: S3 clients never
-     * send X-Amz-Target. With --credentials the Firehose front sits behind SigV4 (awsauth wraps
-     * it). */
-    struct router_route routes[6];
+     * send X-Amz-Target. With --credentials the Firehose and Kinesis fronts sit behind SigV4
+     * (awsauth wraps them). */
+    struct router_route routes[7];
     size_t nroutes = 0;
     if (og) {
         routes[nroutes++] =
@@ -641,8 +718,18 @@ static int serve(int argc, char **argv)
         fh_handler = awsauth_handle;
         fh_ud = fh_auth;
     }
+    http_handler_fn kin_handler = kinesis_handle;
+    void *kin_ud = kin;
+    if (kin_auth) {
+        admin_add_metrics(ad, awsauth_metrics_hook, kin_auth);
+        awsauth_set_inner_ud(kin_auth, kin);
+        kin_handler = awsauth_handle;
+        kin_ud = kin_auth;
+    }
     routes[nroutes++] =
         (struct router_route){ROUTER_TARGET_PREFIX, "Firehose_20150804.", fh_handler, fh_ud};
+    routes[nroutes++] =
+        (struct router_route){ROUTER_TARGET_PREFIX, "Kinesis_20131202.", kin_handler, kin_ud};
     routes[nroutes++] = (struct router_route){ROUTER_TARGET_PREFIX, "", fh_handler, fh_ud};
     routes[nroutes++] =
         (struct router_route){ROUTER_CTYPE_PREFIX, "application/x-amz-json", fh_handler, fh_ud};
@@ -662,6 +749,8 @@ static int serve(int argc, char **argv)
             statsd_add_source(sd, oidc_metrics_hook, og);
         if (fh_auth)
             statsd_add_source(sd, awsauth_metrics_hook, fh_auth);
+        if (kin_auth)
+            statsd_add_source(sd, awsauth_metrics_hook, kin_auth);
         if (statsd_start(sd)) {
             LOG_ERROR("main", "cannot start the statsd thread", "%s", "");
             goto out;
@@ -718,9 +807,12 @@ out:
     loops_free(&loops);
     statsd_free(sd);
     firehose_free(fh);
+    kinesis_free(kin);
     admin_free(ad);
+    datastream_close(dreg);
     oidc_free(og);
     awsauth_free(fh_auth);
+    awsauth_free(kin_auth);
     creds_free(creds);
     s3_free(s3);
     service_close(svc);

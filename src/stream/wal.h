@@ -53,8 +53,9 @@ struct wal_reader;
 struct seal_key;
 struct seal_ring;
 
-/* Firehose: a record is at most 1,000 KiB. */
-#define WAL_RECORD_MAX_LEN 1024000u
+/* The largest record: Kinesis's 1 MiB of data plus partition key, with room for a front's
+ * framing (Firehose's 1,000 KiB is checked by its front). */
+#define WAL_RECORD_MAX_LEN (1048576u + 4096u)
 
 struct wal_config {
     size_t segment_bytes;     /* roll to a new segment past this size; default 64 MiB */

@@ -77,7 +77,8 @@ else
         test_pipeline \
         test_s3 \
         test_s3sink \
-        test_encryption
+        test_encryption \
+        test_kinesis
     run "$debian_py" "debian python" test_api test_delivery
 fi
 

@@ -481,7 +481,8 @@ class ApiTest(HydrantTestCase):
                                DeliveryStreamName=long_name)
 
     def test_unknown_operation(self):
-        for target in ("Firehose_20150804.Frobnicate", "Kinesis_20131202.ListStreams", "Firehose_20150804"):
+        # Kinesis_20131202.* has its own front now; DynamoDB's prefix is still nobody's.
+        for target in ("Firehose_20150804.Frobnicate", "DynamoDB_20120810.ListTables", "Firehose_20150804"):
             resp = self.srv.raw_call(None, {}, target=target)
             self.assertRawError(resp, "UnknownOperationException")
         resp = self.srv.raw_call(None, {}, target=False)

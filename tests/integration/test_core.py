@@ -123,9 +123,13 @@ class RouterTest(HydrantTestCase):
         status, headers, body = srv.raw_call("ListDeliveryStreams", body={})
         self.assertEqual(status, 200, body)
         status, headers, body = srv.raw_call("ListDeliveryStreams", body={},
-                                             target="Kinesis_20131202.ListStreams")
+                                             target="DynamoDB_20120810.ListTables")
         self.assertEqual(status, 400)
         self.assertEqual(body["__type"], "UnknownOperationException")
+        # The Kinesis prefix has its own front.
+        status, headers, body = srv.raw_call("ListStreams", body={},
+                                             target="Kinesis_20131202.ListStreams")
+        self.assertEqual((status, body["StreamNames"]), (200, []))
         status, _, body = srv.http("GET", "/somebucket/key")
         self.assertEqual(status, 404)
 
