@@ -55,6 +55,9 @@ $(BUILD)/authbench: bench/authbench.c $(BUILD)/libhydrant.a
 $(BUILD)/authload: bench/authload.c
 	$(CC) $(CFLAGS_BASE) $(CFLAGS) -o $@ $^
 
+$(BUILD)/nabsweep: bench/nabsweep.c bench/nabsweep_model.c $(BUILD)/libhydrant.a
+	$(CC) $(CFLAGS_BASE) $(CFLAGS) -o $@ $^ $(LIBS)
+
 $(BUILD)/parse: bench/parse.c $(BUILD)/libhydrant.a
 	$(CC) $(CFLAGS_BASE) $(CFLAGS) -o $@ $^ $(LIBS)
 
