@@ -6,7 +6,8 @@
 #include "base/err.h"
 #include "base/mem.h"
 
-const struct detector_ops *const detector_list[] = {&dens_ops, &dwgauss_ops, &dnull_ops};
+const struct detector_ops *const detector_list[] = {&dens2_ops, &dens_ops, &dwgauss_ops,
+                                                    &dnull_ops};
 const size_t detector_count = sizeof detector_list / sizeof detector_list[0];
 
 const struct detector_ops *detector_find(const char *name)

@@ -33,6 +33,7 @@ int detector_run(const struct detector_ops *ops, const double *value, size_t n, 
 
 extern const struct detector_ops dwgauss_ops; /* NAB's windowedGaussian baseline */
 extern const struct detector_ops dnull_ops;   /* NAB's null detector (constant 0.5) */
-extern const struct detector_ops dens_ops;    /* the default ensemble */
+extern const struct detector_ops dens_ops;    /* the first ensemble */
+extern const struct detector_ops dens2_ops;   /* ensemble + difference channel (default) */
 
 #endif

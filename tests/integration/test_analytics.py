@@ -103,6 +103,10 @@ class AnalyticsCliTest(unittest.TestCase):
         self.assertEqual(row("null"), [0.0, 0.0, 0.0])
         # the default beats numenta HTM's 71.36 on these files (regression guard)
         self.assertGreater(row("ensemble")[0], 71.36)
+        # the default ensemble2 beats contextOSE's 72.82 and the first ensemble on all profiles
+        self.assertGreater(row("ensemble2")[0], 72.82)
+        for a, b in zip(row("ensemble2"), row("ensemble")):
+            self.assertGreater(a, b)
         r = run("nab", "--data", os.path.join(self.tmp, "nowhere"))
         self.assertEqual(r.returncode, 1)
 
