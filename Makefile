@@ -16,7 +16,7 @@ CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wstrict-prototypes
 	-Wformat=2 -Wno-unused-parameter -Isrc $(WERROR) -MMD -MP -pthread \
 	$(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 CFLAGS ?= -O2 -g -D_FORTIFY_SOURCE=2
-LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lh2o-evloop -pthread -lm
+LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -ljq -lh2o-evloop -pthread -lm
 
 SRC := $(filter-out src/main.c,$(wildcard src/*/*.c src/*/*/*.c))
 OBJ := $(SRC:%.c=$(BUILD)/obj/%.o)

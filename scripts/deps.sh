@@ -3,7 +3,7 @@
 #   scripts/deps.sh run    build and run
 #   scripts/deps.sh test   also everything the tests, sanitizers and fuzzers need
 set -eu
-run_pkgs="gcc make pkg-config libcjson-dev libh2o-evloop-dev libssl-dev libcurl4-openssl-dev"
+run_pkgs="gcc make pkg-config libcjson-dev libh2o-evloop-dev libssl-dev libcurl4-openssl-dev libjq-dev"
 test_pkgs="$run_pkgs libcmocka-dev clang libclang-rt-14-dev libfuzzer-14-dev awscli python3-boto3 cppcheck clang-format nginx-light python3-jwt gunicorn"
 case "${1:-run}" in
     run) want=$run_pkgs ;;

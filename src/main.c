@@ -6,6 +6,7 @@
  * pointer the signal handler stops.
  */
 #include "analytics/ancli.h"
+#include "analytics/ancons.h"
 #include "api/admin/admin.h"
 #include "api/awsjson/awsauth.h"
 #include "api/firehose/firehose.h"
@@ -477,7 +478,7 @@ static int serve(int argc, char **argv)
         LOG_ERROR("main", "data directory path too long", "dir=%s", o.data_dir);
         return 1;
     }
-    static const struct consumer_ops *const consumers[] = {&delivery_consumer};
+    static const struct consumer_ops *const consumers[] = {&delivery_consumer, &analytics_consumer};
     struct service_config scfg = {
         .data_dir = o.data_dir,
         .quota_bytes = (uint64_t)o.quota_mib << 20,

@@ -12,7 +12,8 @@
  *      "DeliveryStreamEncryptionConfiguration":{"Status":"DISABLED"},
  *      "Tags":[{"Key":"k","Value":"v"}, ...],          sorted by key
  *      "Destination":{"Kind":"ExtendedS3", "RoleARN":..., "BucketARN":..., ...},
- *      "FailureDescription":{"Type":"UNKNOWN_ERROR","Details":"..."}}   only while one is set
+ *      "FailureDescription":{"Type":"UNKNOWN_ERROR","Details":"..."},  only while one is set
+ *      "HydrantSettings":{"analytics":{...}}}    hydrant-only settings by consumer, when any
  *
  * The catalog is persistence plus lookup: it owns struct catalog_stream objects (refcounted),
  * but never opens logs or starts consumers; the service (core/service.h) wires the runtime.
@@ -63,6 +64,9 @@ struct catalog_stream {
     /* FailureDescription.Details (Type CATALOG_FAILURE_TYPE) reported by a consumer and kept
      * until an operator acknowledges it; owned, NULL when none. */
     char *failure;
+    /* hydrant-only settings (never in an AWS shape), an object keyed by consumer name, e.g.
+     * {"analytics":{...}}; owned, NULL when none. Consumers read them (consumer.h). */
+    struct cJSON *settings;
 
     /* Runtime, owned by the service (core/service.c): its log and consumers. Set before the
      * stream can be looked up; runtime_free (if set) runs when the last reference goes. */

@@ -99,6 +99,14 @@ int service_stream_update_dest(struct service *svc, struct service_stream *st,
 int service_stream_edit_tags(struct service *svc, struct service_stream *st, service_edit_fn edit,
                              void *arg);
 
+/* Set (value: an object, owned whatever happens) or remove (value NULL) the stream's
+ * hydrant-only setting named key (a consumer's name, e.g. "analytics"), durably, then stop and
+ * start again the consumer of that name so it applies. The value was validated by the front.
+ * 0 (1 when removing found none), HY_ECLOSED (not ACTIVE), HY_ENOMEM or a disk error (nothing
+ * changed). Blocks while the consumer stops and starts. */
+int service_stream_set_settings(struct service *svc, struct service_stream *st, const char *key,
+                                struct cJSON *value);
+
 /* A consistent copy of a stream's persisted fields. Free with service_stream_info_fini. */
 struct service_stream_info {
     char name[CATALOG_NAME_MAX + 1];
@@ -106,10 +114,11 @@ struct service_stream_info {
     uint64_t version;
     int64_t create_ms;
     int64_t update_ms;
-    uint64_t stream_id; /* identity of this incarnation (RecordIds, object ids) */
-    struct cJSON *dest; /* owned copy */
-    struct cJSON *tags; /* owned copy */
-    char *failure;      /* owned copy of FailureDescription.Details; NULL when none */
+    uint64_t stream_id;     /* identity of this incarnation (RecordIds, object ids) */
+    struct cJSON *dest;     /* owned copy */
+    struct cJSON *tags;     /* owned copy */
+    char *failure;          /* owned copy of FailureDescription.Details; NULL when none */
+    struct cJSON *settings; /* owned copy of the hydrant-only settings; NULL when none */
 };
 int service_stream_describe(struct service *svc, struct service_stream *st,
                             struct service_stream_info *out);

@@ -73,7 +73,8 @@ else
         test_http_hardening \
         test_auth \
         test_sigv4 \
-        test_analytics
+        test_analytics \
+        test_live_analytics
     run "$debian_py" "debian python" test_api test_delivery
 fi
 

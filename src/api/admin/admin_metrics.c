@@ -64,6 +64,16 @@ static const struct counter_def counters[] = {
     COUNTER("hydrant_delivery_quarantined_bytes_total", quarantined_bytes,
             "Damaged log bytes delivery quarantined (true length; an object shows at most "
             "1 MiB of a span)."),
+    COUNTER("hydrant_analytics_points_total", analytics_points,
+            "Values scored by the stream's live anomaly detector."),
+    COUNTER("hydrant_analytics_anomalies_total", analytics_anomalies,
+            "Scores at or above the threshold (anomaly events emitted)."),
+    COUNTER("hydrant_analytics_parse_failures_total", analytics_parse_failures,
+            "Records or JSON values without a usable value (or past the series key cap)."),
+    COUNTER("hydrant_analytics_dropped_events_total", analytics_dropped_events,
+            "Anomaly events the target stream refused for good (missing, deleted)."),
+    COUNTER("hydrant_analytics_webhook_failures_total", analytics_webhook_failures,
+            "Anomaly webhook POSTs that failed every try."),
 };
 
 /* Damage the log itself found (streamlog_damage_stats), counted since the log opened. */
