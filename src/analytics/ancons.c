@@ -50,6 +50,7 @@ struct ancons {
     char *path;
     struct anset set;
     struct anjq *qv, *qk, *qt;
+    int fast; /* every path is a plain chain of fields: records parsed by cJSON (anjq.h) */
     struct anmodels *models;
     struct streamlog *log;
     struct streamlog_reader *reader;
@@ -364,7 +365,7 @@ static void score_doc(struct ancons *a, const struct streamlog_record *rec,
 
 static void score_record(struct ancons *a, const struct streamlog_record *rec)
 {
-    struct anjq_parser *p = anjq_parser_new(rec->data, rec->len);
+    struct anjq_parser *p = anjq_parser_new(rec->data, rec->len, a->fast);
     struct anjq_doc *doc = NULL;
     int rc, any = 0;
     if (!p) {
@@ -532,6 +533,8 @@ static int start(const struct consumer_env *env, void **state)
         (a->set.key && (rc = anjq_compile(a->set.key, &a->qk, err, sizeof err))) ||
         (a->set.timestamp && (rc = anjq_compile(a->set.timestamp, &a->qt, err, sizeof err))))
         goto fail;
+    a->fast =
+        anjq_simple(a->qv) && (!a->qk || anjq_simple(a->qk)) && (!a->qt || anjq_simple(a->qt));
     rc = HY_ENOMEM;
     if (!(a->models = anmodels_new(a->set.ops, a->set.max_keys)))
         goto fail;

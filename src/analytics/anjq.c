@@ -1,9 +1,17 @@
 /*
  * anjq: libjq behind the JQ paths of live analytics (see anjq.h). libjq (Debian's libjq1) is
  * jq itself, so a path means exactly what it means on the jq command line.
+ *
+ * Fast path: jq's own JSON parser costs most of the time on records with long strings, so a
+ * program that is a plain chain of fields (".a", ".m.cpu") is also kept as its field names and,
+ * when every program of a caller is such a chain, records are parsed with cJSON and the chain
+ * followed there, with jq's meaning (a missing field or a null on the way gives null; a field of
+ * a non-object is an error). Not the same as jq in one corner: a duplicated member name finds
+ * the first occurrence (jq keeps the last).
  */
 #include "analytics/anjq.h"
 
+#include <cjson/cJSON.h>
 #include <jq.h>
 #include <jv.h>
 #include <math.h>
@@ -16,18 +24,54 @@
 #include "base/mem.h"
 
 #define PROGRAM_MAX 1024
+#define CHAIN_MAX 16
 
 struct anjq {
     jq_state *jq;
+    size_t nfields; /* > 0: the program is the chain .fields[0].fields[1]... */
+    char *fields[CHAIN_MAX];
 };
 
 struct anjq_doc {
+    cJSON *c; /* fast path: parsed by cJSON */
     jv v;
 };
 
 struct anjq_parser {
     jv_parser *p;
+    const char *at, *end; /* fast path */
 };
+
+/* Split ".a.b_c.d1" into its fields; 0 (not a plain chain) or the number of fields. */
+static size_t chain_of(struct anjq *q, const char *prog)
+{
+    size_t n = 0;
+    const char *p = prog;
+    while (*p == '.') {
+        const char *s = ++p;
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '_'))
+            break;
+        while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '_' ||
+               (*p >= '0' && *p <= '9'))
+            p++;
+        if (n == CHAIN_MAX || !(q->fields[n] = hy_malloc((size_t)(p - s) + 1)))
+            break;
+        memcpy(q->fields[n], s, (size_t)(p - s));
+        q->fields[n++][p - s] = '\0';
+        if (*p == '\0')
+            return q->nfields = n;
+    }
+    for (size_t i = 0; i < n; i++) {
+        hy_free(q->fields[i]);
+        q->fields[i] = NULL;
+    }
+    return 0;
+}
+
+int anjq_simple(const struct anjq *q)
+{
+    return q->nfields > 0;
+}
 
 struct errbuf {
     char *s;
@@ -70,6 +114,7 @@ int anjq_compile(const char *program, struct anjq **out, char *err, size_t cap)
         anjq_free(q);
         return HY_EINVAL;
     }
+    chain_of(q, program);
     *out = q;
     return 0;
 }
@@ -78,16 +123,23 @@ void anjq_free(struct anjq *q)
 {
     if (!q)
         return;
+    for (size_t i = 0; i < q->nfields; i++)
+        hy_free(q->fields[i]);
     if (q->jq)
         jq_teardown(&q->jq);
     hy_free(q);
 }
 
-struct anjq_parser *anjq_parser_new(const void *data, size_t len)
+struct anjq_parser *anjq_parser_new(const void *data, size_t len, int fast)
 {
     if (len > (size_t)INT32_MAX)
         return NULL;
     struct anjq_parser *p = hy_calloc(1, sizeof *p);
+    if (p && fast) {
+        p->at = data;
+        p->end = p->at + len;
+        return p;
+    }
     if (!p || !(p->p = jv_parser_new(0))) {
         hy_free(p);
         return NULL;
@@ -96,15 +148,40 @@ struct anjq_parser *anjq_parser_new(const void *data, size_t len)
     return p;
 }
 
+static int fast_next(struct anjq_parser *p, struct anjq_doc **doc)
+{
+    while (p->at < p->end && (*p->at == ' ' || *p->at == '\n' || *p->at == '\r' || *p->at == '\t'))
+        p->at++;
+    if (p->at == p->end)
+        return 0;
+    const char *stop = NULL;
+    cJSON *c = cJSON_ParseWithLengthOpts(p->at, (size_t)(p->end - p->at), &stop, 0);
+    if (!c) {
+        p->at = p->end;
+        return HY_EBADMSG;
+    }
+    p->at = stop;
+    struct anjq_doc *d = hy_calloc(1, sizeof *d);
+    if (!d) {
+        cJSON_Delete(c);
+        return HY_ENOMEM;
+    }
+    d->c = c;
+    *doc = d;
+    return 1;
+}
+
 int anjq_parser_next(struct anjq_parser *p, struct anjq_doc **doc)
 {
+    if (!p->p)
+        return fast_next(p, doc);
     jv v = jv_parser_next(p->p);
     if (!jv_is_valid(v)) {
         int bad = jv_invalid_has_msg(jv_copy(v));
         jv_free(v);
         return bad ? HY_EBADMSG : 0;
     }
-    struct anjq_doc *d = hy_malloc(sizeof *d);
+    struct anjq_doc *d = hy_calloc(1, sizeof *d);
     if (!d) {
         jv_free(v);
         return HY_ENOMEM;
@@ -118,7 +195,8 @@ void anjq_parser_free(struct anjq_parser *p)
 {
     if (!p)
         return;
-    jv_parser_free(p->p);
+    if (p->p)
+        jv_parser_free(p->p);
     hy_free(p);
 }
 
@@ -126,8 +204,29 @@ void anjq_doc_free(struct anjq_doc *doc)
 {
     if (!doc)
         return;
-    jv_free(doc->v);
+    if (doc->c)
+        cJSON_Delete(doc->c);
+    else
+        jv_free(doc->v);
     hy_free(doc);
+}
+
+/* Follow q's chain in a cJSON document: 0 with *out (NULL for jq's null), or HY_EBADMSG where
+ * jq raises an error (a field of a non-object) or q is no chain. */
+static int chain_get(const struct anjq *q, const cJSON *c, const cJSON **out)
+{
+    if (!q->nfields)
+        return HY_EBADMSG;
+    for (size_t i = 0; i < q->nfields && c; i++) {
+        if (cJSON_IsNull(c))
+            c = NULL;
+        else if (!cJSON_IsObject(c))
+            return HY_EBADMSG;
+        else
+            c = cJSON_GetObjectItemCaseSensitive(c, q->fields[i]);
+    }
+    *out = cJSON_IsNull(c) ? NULL : c;
+    return 0;
 }
 
 /* The first output of q on doc (invalid when none); the rest are not computed. */
@@ -137,8 +236,29 @@ static jv first(struct anjq *q, const struct anjq_doc *doc)
     return jq_next(q->jq);
 }
 
+static int number_of_text(const char *s, double *out)
+{
+    char *end = NULL;
+    double d = strtod(s, &end);
+    if (end == s || *end != '\0' || !isfinite(d))
+        return HY_EBADMSG;
+    *out = d;
+    return 0;
+}
+
 int anjq_number(struct anjq *q, const struct anjq_doc *doc, double *out)
 {
+    if (doc->c) {
+        const cJSON *c = NULL;
+        int rc = chain_get(q, doc->c, &c);
+        if (rc || !c)
+            return HY_EBADMSG;
+        if (cJSON_IsNumber(c) && isfinite(c->valuedouble)) {
+            *out = c->valuedouble;
+            return 0;
+        }
+        return cJSON_IsString(c) ? number_of_text(c->valuestring, out) : HY_EBADMSG;
+    }
     jv v = first(q, doc);
     int rc = HY_EBADMSG;
     double d = 0;
@@ -162,6 +282,22 @@ int anjq_number(struct anjq *q, const struct anjq_doc *doc, double *out)
 
 int anjq_json(struct anjq *q, const struct anjq_doc *doc, int raw, struct buf *out)
 {
+    if (doc->c) {
+        const cJSON *c = NULL;
+        int rc = chain_get(q, doc->c, &c);
+        if (rc)
+            return rc;
+        if (!c)
+            return HY_ENOTFOUND;
+        if (raw && cJSON_IsString(c))
+            return buf_append_str(out, c->valuestring);
+        char *t = cJSON_PrintUnformatted(c);
+        if (!t)
+            return HY_ENOMEM;
+        rc = buf_append_str(out, t);
+        cJSON_free(t);
+        return rc;
+    }
     jv v = first(q, doc);
     int rc;
     jv_kind k = jv_get_kind(v);

@@ -18,9 +18,13 @@ struct buf;
 int anjq_compile(const char *program, struct anjq **out, char *err, size_t cap);
 void anjq_free(struct anjq *q);
 
-/* Iterate the JSON values of one record (len bytes, borrowed until anjq_parser_free). NULL on
- * allocation failure or a record over 2 GiB. */
-struct anjq_parser *anjq_parser_new(const void *data, size_t len);
+/* 1 if q is a plain chain of fields (".a", ".m.cpu"), which the fast parser can evaluate. */
+int anjq_simple(const struct anjq *q);
+
+/* Iterate the JSON values of one record (len bytes, borrowed until anjq_parser_free). With
+ * fast (only when every program used on its documents is anjq_simple), cJSON parses them.
+ * NULL on allocation failure or a record over 2 GiB. */
+struct anjq_parser *anjq_parser_new(const void *data, size_t len, int fast);
 /* 1 with the next value in *doc (free with anjq_doc_free), 0 at the end, HY_EBADMSG when the
  * rest is not JSON (iteration ends), HY_ENOMEM. */
 int anjq_parser_next(struct anjq_parser *p, struct anjq_doc **doc);

@@ -250,14 +250,17 @@ static void check_events(struct fixture *f)
 static void test_ancons_scores_like_the_models(void **state)
 {
     struct fixture *f = *state;
+    /* a program that is no plain chain: records go through jq's own parser */
+    cJSON *an = cJSON_GetObjectItem(f->settings, "analytics");
+    cJSON_ReplaceItemInObject(an, "value", cJSON_CreateString(".v + 0"));
     struct consumer_env env = env_of(f);
     void *c = NULL;
     assert_true(analytics_consumer.wants(NULL, f->settings));
     assert_false(analytics_consumer.wants(NULL, NULL));
     assert_int_equal(analytics_consumer.start(&env, &c), 0);
     push(f, 0, N);
-    /* a record that is not JSON and one without the value: two parse failures */
-    struct streamlog_rec bad[2] = {{"not json", 8}, {"{\"k\":\"web-1\"}", 13}};
+    /* a record that is not JSON and one whose value is no number: two parse failures */
+    struct streamlog_rec bad[2] = {{"not json", 8}, {"{\"k\":\"web-1\",\"v\":\"x\"}", 21}};
     append_sync(f->src, bad, 2);
     wait_cursor(f);
     analytics_consumer.stop(c, 1);
@@ -390,16 +393,16 @@ static void test_anset_validation(void **state)
     anset_fini(&s);
 }
 
-static void test_anjq_paths(void **state)
+static void anjq_paths(int fast)
 {
-    (void)state;
     struct anjq *v = NULL, *k = NULL;
     char err[128];
     assert_int_equal(anjq_compile(".m.cpu", &v, err, sizeof err), 0);
     assert_int_equal(anjq_compile(".host", &k, err, sizeof err), 0);
     const char *rec = "{\"m\":{\"cpu\":1.5},\"host\":\"a\\\"b\"} {\"m\":{\"cpu\":\"2e3\"},"
                       "\"host\":7}\n{\"m\":{}}\n[1,";
-    struct anjq_parser *p = anjq_parser_new(rec, strlen(rec));
+    assert_true(anjq_simple(v) && anjq_simple(k));
+    struct anjq_parser *p = anjq_parser_new(rec, strlen(rec), fast);
     struct anjq_doc *d = NULL;
     double x;
     struct buf b;
@@ -429,6 +432,17 @@ static void test_anjq_paths(void **state)
     anjq_free(k);
     assert_int_equal(anjq_compile("{", &v, err, sizeof err), HY_EINVAL);
     assert_true(err[0] != '\0');
+    assert_int_equal(anjq_compile(".a + 0", &v, err, sizeof err), 0);
+    assert_false(anjq_simple(v));
+    anjq_free(v);
+}
+
+/* The same answers from jq's parser and from the fast path (cJSON). */
+static void test_anjq_paths(void **state)
+{
+    (void)state;
+    anjq_paths(0);
+    anjq_paths(1);
 }
 
 int main(void)
