@@ -40,7 +40,7 @@
 #define IDLE_WAIT_MS 200
 #define EVENTS_MAX (64u << 20)
 #define APPEND_CHUNK 500
-#define APPEND_TRIES 8
+#define APPEND_TRIES 8 /* for "Slow down." and a full quota */
 #define HOOK_TRIES 3
 #define HOOK_TIMEOUT_MS 2000
 #define PATH_MAX_LEN 4096
@@ -63,6 +63,7 @@ struct ancons {
     _Atomic uint64_t cursor;
     atomic_int stop;
     int flush;
+    int halted; /* thread: a batch could not be stored; no more checkpoints */
     pthread_t thread;
     struct buf events; /* NDJSON of this batch's events */
     struct buf key, ts, ckpt;
@@ -202,20 +203,57 @@ static int append_wait(struct ancons *a, struct streamlog_rec *recs, size_t n)
     return rc;
 }
 
-/* Append the batch's events (one record each) to the target stream. Transient refusals are
- * retried with backoff (bounded); a target that is missing or closed drops them, counted and
- * reported: analytics must not hold the source stream's log (and so its producers) hostage. */
-static void emit(struct ancons *a)
+/* Append m events to the target. A target that is closed (not open yet at start-up, stopping,
+ * being deleted) is waited for while the consumer runs; "Slow down." and a full quota are retried
+ * a few times. 0 (appended, or dropped: counted, logged and reported, so that analytics never
+ * holds the source stream's log and producers hostage to a broken target), or HY_ECLOSED when
+ * the consumer is stopping and the target is closed: the batch must not be checkpointed. */
+static int emit_chunk(struct ancons *a, struct streamlog_rec *recs, size_t m)
+{
+    int rc, tries = 0, backoff = 50;
+    for (;;) {
+        rc = append_wait(a, recs, m);
+        if (rc == 0 || rc == HY_ENOTFOUND)
+            break;
+        if (rc == HY_ECLOSED && atomic_load(&a->stop))
+            return HY_ECLOSED;
+        if (rc != HY_ECLOSED && rc != HY_EBUSY && rc != HY_EQUOTA)
+            break;
+        if (rc != HY_ECLOSED && ++tries >= APPEND_TRIES)
+            break;
+        struct timespec ts = {0, backoff * 1000000L};
+        nanosleep(&ts, NULL);
+        backoff = backoff < 1000 ? backoff * 2 : 1000;
+    }
+    if (rc) {
+        atomic_fetch_add_explicit(&a->stats->analytics_dropped_events, m, memory_order_relaxed);
+        LOG_ERROR("analytics", "target stream refused anomaly events; dropped",
+                  "stream=%s target=%s events=%zu err=%s", a->stream, a->set.target, m,
+                  hy_errname(rc));
+        if (a->report_failure) {
+            char msg[256];
+            snprintf(msg, sizeof msg,
+                     "analytics: target stream %s refused anomaly events (%s); they were dropped",
+                     a->set.target, hy_strerror(rc));
+            a->report_failure(a->rt, msg);
+        }
+    }
+    return 0;
+}
+
+/* Append the batch's events (one record each) to the target stream: 0 or HY_ECLOSED (see
+ * emit_chunk). */
+static int emit(struct ancons *a)
 {
     size_t n = 0;
     for (size_t i = 0; i < a->events.len; i++)
         n += a->events.data[i] == '\n';
     if (!n)
-        return;
+        return 0;
     struct streamlog_rec *recs = hy_calloc(n, sizeof *recs);
     if (!recs) {
         atomic_fetch_add_explicit(&a->stats->analytics_dropped_events, n, memory_order_relaxed);
-        return;
+        return 0;
     }
     size_t k = 0, start = 0;
     for (size_t i = 0; i < a->events.len; i++)
@@ -224,34 +262,14 @@ static void emit(struct ancons *a)
             recs[k++].len = i + 1 - start;
             start = i + 1;
         }
-    for (size_t off = 0; off < n;) {
+    int rc = 0;
+    for (size_t off = 0; off < n && !rc;) {
         size_t m = n - off < APPEND_CHUNK ? n - off : APPEND_CHUNK;
-        int rc = 0, backoff = 50;
-        for (int t = 0; t < APPEND_TRIES; t++) {
-            rc = append_wait(a, recs + off, m);
-            if (rc != HY_EBUSY && rc != HY_EQUOTA)
-                break;
-            struct timespec ts = {0, backoff * 1000000L};
-            nanosleep(&ts, NULL);
-            backoff = backoff < 1000 ? backoff * 2 : 1000;
-        }
-        if (rc) {
-            atomic_fetch_add_explicit(&a->stats->analytics_dropped_events, m, memory_order_relaxed);
-            LOG_ERROR("analytics", "target stream refused anomaly events; dropped",
-                      "stream=%s target=%s events=%zu err=%s", a->stream, a->set.target, m,
-                      hy_errname(rc));
-            if (a->report_failure) {
-                char msg[256];
-                snprintf(msg, sizeof msg,
-                         "analytics: target stream %s refused anomaly events (%s); they were "
-                         "dropped",
-                         a->set.target, hy_strerror(rc));
-                a->report_failure(a->rt, msg);
-            }
-        }
+        rc = emit_chunk(a, recs + off, m);
         off += m;
     }
     hy_free(recs);
+    return rc;
 }
 
 static size_t discard(char *p, size_t size, size_t n, void *ud)
@@ -405,6 +423,8 @@ static int position(struct ancons *a)
 /* Score what is durable (up to a batch), emit, checkpoint. Records scored, or an error. */
 static int batch(struct ancons *a, int wait_ms)
 {
+    if (a->halted)
+        return HY_ECLOSED;
     int rc = position(a);
     if (rc)
         return rc;
@@ -449,7 +469,17 @@ static int batch(struct ancons *a, int wait_ms)
     }
     if (a->next_seq == start)
         return 0;
-    emit(a);
+    if (emit(a)) {
+        /* Stopping with the target closed (shutdown stops it first): the models moved past
+         * records whose events are not stored, so nothing more is checkpointed; the next start
+         * scores them again from the last checkpoint. */
+        LOG_WARN("analytics",
+                 "target closed while stopping; the last batch is scored again at "
+                 "the next start",
+                 "stream=%s from_seq=%" PRIu64, a->stream, start);
+        a->halted = 1;
+        return HY_ECLOSED;
+    }
     hook(a);
     rc = ckpt_save(a);
     if (rc) {
@@ -465,7 +495,7 @@ static int batch(struct ancons *a, int wait_ms)
 static void *run(void *arg)
 {
     struct ancons *a = arg;
-    while (!atomic_load(&a->stop)) {
+    while (!atomic_load(&a->stop) && !a->halted) {
         int n = batch(a, IDLE_WAIT_MS);
         if (n < 0) {
             struct timespec ts = {0, 200000000L};

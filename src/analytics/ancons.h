@@ -10,6 +10,8 @@
  * Events are at-least-once: they are appended (and durable) before the checkpoint that moves
  * past their records, so a crash between the two appends them again on replay; each carries
  * "seq" (the source record's sequence number), with "stream" and "key" a unique id to dedupe.
+ * A missing target drops events (counted, reported); a closed one is waited for, and a stop
+ * meanwhile leaves that batch to the next start.
  */
 #ifndef HY_ANCONS_H
 #define HY_ANCONS_H

@@ -40,6 +40,7 @@ struct fixture {
     cJSON *settings;
     _Atomic uint64_t cursor;
     atomic_int failures;
+    atomic_int closed; /* the target answers HY_ECLOSED */
 };
 
 static double value_at(size_t i)
@@ -68,6 +69,8 @@ static int append_to(void *rt, const char *stream, struct streamlog_append *a)
     struct fixture *f = rt;
     if (strcmp(stream, "alerts") != 0)
         return HY_ENOTFOUND;
+    if (atomic_load(&f->closed))
+        return HY_ECLOSED;
     return streamlog_append(f->dst, a);
 }
 
@@ -326,6 +329,33 @@ static void test_ancons_missing_target_drops_and_reports(void **state)
     assert_true(atomic_load(&f->failures) >= 1);
 }
 
+/* A closed target (start-up order, shutdown) is waited for; stopping then keeps the batch
+ * unscored, and the next start scores it again: no event lost, none dropped. */
+static void test_ancons_closed_target_is_waited_for(void **state)
+{
+    struct fixture *f = *state;
+    struct consumer_env env = env_of(f);
+    void *c = NULL;
+    atomic_store(&f->closed, 1);
+    assert_int_equal(analytics_consumer.start(&env, &c), 0);
+    uint64_t first = analytics_consumer.cursor(c);
+    push(f, 0, N);
+    for (int i = 0; i < 3000 && atomic_load(&f->stats.analytics_anomalies) == 0; i++) {
+        struct timespec ts = {0, 5000000L};
+        nanosleep(&ts, NULL);
+    }
+    assert_true(atomic_load(&f->stats.analytics_anomalies) > 0);
+    assert_true(analytics_consumer.stop(c, 1) == first);
+    assert_true(streamlog_durable_next(f->dst) == 1);
+    atomic_store(&f->closed, 0);
+    assert_int_equal(analytics_consumer.start(&env, &c), 0);
+    wait_cursor(f);
+    analytics_consumer.stop(c, 1);
+    check_events(f);
+    assert_int_equal(atomic_load(&f->stats.analytics_dropped_events), 0);
+    assert_int_equal(atomic_load(&f->failures), 0);
+}
+
 /* ---------------------------------------------------------------- anset, anjq */
 
 static int parse_err(const char *json, const char *stream, const char *want)
@@ -454,6 +484,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_ancons_missing_target_drops_and_reports, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_ancons_closed_target_is_waited_for, setup, teardown),
         cmocka_unit_test(test_anset_validation),
         cmocka_unit_test(test_anjq_paths),
     };
