@@ -62,7 +62,7 @@ struct ancons {
     uint64_t next_seq; /* thread: first record not yet scored */
     _Atomic uint64_t cursor;
     atomic_int stop;
-    int flush;
+    atomic_int flush;
     int halted; /* thread: a batch could not be stored; no more checkpoints */
     pthread_t thread;
     struct buf events; /* NDJSON of this batch's events */
@@ -502,7 +502,7 @@ static void *run(void *arg)
             nanosleep(&ts, NULL);
         }
     }
-    if (a->flush)
+    if (atomic_load(&a->flush))
         while (batch(a, 0) > 0)
             ;
     return NULL;
@@ -585,12 +585,13 @@ static int start(const struct consumer_env *env, void **state)
     if (rc)
         goto fail;
     atomic_store(&a->cursor, a->next_seq);
+    /* Logged before the thread owns next_seq. */
+    LOG_INFO("analytics", "starting", "stream=%s cursor=%" PRIu64 " detector=%s target=%s",
+             a->stream, a->next_seq, a->set.ops->name, a->set.target);
     if ((rc = pthread_create(&a->thread, NULL, run, a)) != 0) {
         rc = -rc;
         goto fail;
     }
-    LOG_INFO("analytics", "started", "stream=%s cursor=%" PRIu64 " detector=%s target=%s",
-             a->stream, a->next_seq, a->set.ops->name, a->set.target);
     *state = a;
     return 0;
 fail:
@@ -607,7 +608,7 @@ static uint64_t cursor(void *state)
 static uint64_t stop(void *state, int flush)
 {
     struct ancons *a = state;
-    a->flush = flush;
+    atomic_store(&a->flush, flush);
     atomic_store(&a->stop, 1);
     streamlog_wake(a->log);
     pthread_join(a->thread, NULL);
