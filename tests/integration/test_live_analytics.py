@@ -4,11 +4,14 @@ the target stream's delivered objects equal to what `hydrant detect` gives for t
 also across a kill -9 in the middle."""
 
 import csv
+import http.server
 import io
 import json
 import os
+import socket
 import subprocess
 import sys
+import threading
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -202,6 +205,67 @@ class LiveAnalyticsTest(harness.HydrantTestCase):
             srv.start(timeout=harness.scaled(5))
         self.assertIn("HydrantAnalytics: unknown detector", srv.log_tail())
         del cm
+
+
+class Hook(http.server.BaseHTTPRequestHandler):
+    bodies = []
+
+    def do_POST(self):
+        n = int(self.headers.get("Content-Length", "0"))
+        Hook.bodies.append((self.headers.get("Content-Type"), self.rfile.read(n)))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *a):
+        pass
+
+
+class WebhookTest(harness.HydrantTestCase):
+    def test_webhook_gets_the_events_and_a_dead_one_is_counted(self):
+        if not os.path.exists(os.path.join(NAB, "data", CPU)):
+            self.skipTest("NAB data not found")
+        httpd = http.server.HTTPServer(("127.0.0.1", 0), Hook)
+        t = threading.Thread(target=httpd.serve_forever, daemon=True)
+        t.start()
+        self.addCleanup(httpd.server_close)
+        self.addCleanup(httpd.shutdown)
+        Hook.bodies = []
+        dead = socket.socket()
+        dead.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
+        self.addCleanup(dead.close)
+        srv = self.start_server()
+        c = srv.client()
+        for name in ("m1", "m2", "alerts"):
+            harness.create_stream(c, name, bucket="lake-" + name, size=1, interval=0)
+            harness.wait_active(c, name)
+        for name, url in (("m1", "http://127.0.0.1:%d/hook" % httpd.server_port),
+                          ("m2", "http://127.0.0.1:%d/hook" % dead.getsockname()[1])):
+            st, _, body = srv.http("PUT", "/_hydrant/streams/%s/analytics" % name,
+                                   json.dumps(dict(SETTINGS, target_stream="alerts",
+                                                   webhook=url)))
+            self.assertEqual(st, 200, body)
+        rows = nab_rows()
+        harness.put_all(c, "m1", records(rows))
+        harness.put_all(c, "m2", records(rows))
+        want = len(expected_events())
+
+        def hooked():
+            lines = [json.loads(x) for _, b in Hook.bodies for x in b.splitlines()]
+            return lines if len(lines) >= want else None
+        lines = harness.wait_until(hooked, harness.scaled(30), what="%d events POSTed" % want)
+        self.assertEqual(len(lines), want)
+        self.assertTrue(all(ct == "application/x-ndjson" for ct, _ in Hook.bodies))
+        self.assertTrue(all(e["stream"] == "m1" for e in lines))
+        harness.wait_until(lambda: (srv.metric("hydrant_analytics_webhook_failures_total",
+                                               stream="m2") or 0) > 0,
+                           harness.scaled(30), what="the dead webhook counted")
+        # both streams' events still land in the target stream
+        def landed():
+            ev = [json.loads(x) for k in srv.objects("lake-alerts")
+                  for x in srv.read_object("lake-alerts", k).splitlines()]
+            return ev if len(ev) >= 2 * want else None
+        ev = harness.wait_until(landed, harness.scaled(30), what="events of both streams")
+        self.assertEqual(sorted(e["stream"] for e in ev), ["m1"] * want + ["m2"] * want)
 
 
 def boto3_missing():
