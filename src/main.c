@@ -6,6 +6,7 @@
  * pointer the signal handler stops.
  */
 #include "analytics/ancli.h"
+#include "analytics/ancons.h"
 #include "api/admin/admin.h"
 #include "api/awsjson/awsauth.h"
 #include "api/firehose/firehose.h"
@@ -578,7 +579,7 @@ static int serve(int argc, char **argv)
         LOG_ERROR("main", "data directory path too long", "dir=%s", o.data_dir);
         return 1;
     }
-    static const struct consumer_ops *const consumers[] = {&delivery_consumer};
+    static const struct consumer_ops *const consumers[] = {&delivery_consumer, &analytics_consumer};
     struct seal_ring *ring = NULL;
     if (seal_ring_new(o.data_dir, o.kms_keys_file, &ring))
         return 1;

@@ -39,6 +39,12 @@ struct stream_stats {
     /* Arrival time (epoch ms) of the oldest record not yet delivered; 0 when none. Gives
      * DeliveryToS3.DataFreshness = now - this. Set by the delivery consumer. */
     _Atomic int64_t oldest_undelivered_ms;
+    /* Live analytics (analytics/ancons.c), on the stream whose records are scored. */
+    _Atomic uint64_t analytics_points;         /* values scored */
+    _Atomic uint64_t analytics_anomalies;      /* scores >= threshold (events emitted) */
+    _Atomic uint64_t analytics_parse_failures; /* JSON values with no usable value, over the cap */
+    _Atomic uint64_t analytics_dropped_events; /* events the target stream refused for good */
+    _Atomic uint64_t analytics_webhook_failures; /* webhook POSTs that failed every try */
 };
 
 void stats_latency_observe(struct stats_latency *l, uint64_t us);

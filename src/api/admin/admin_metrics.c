@@ -66,6 +66,16 @@ static const struct counter_def counters[] = {
             "1 MiB of a span)."),
     COUNTER("hydrant_delivery_error_output_records_total", error_output_records,
             "Records written to the error output (dynamic partitioning failures)."),
+    COUNTER("hydrant_analytics_points_total", analytics_points,
+            "Values scored by the stream's live anomaly detector."),
+    COUNTER("hydrant_analytics_anomalies_total", analytics_anomalies,
+            "Scores at or above the threshold (anomaly events emitted)."),
+    COUNTER("hydrant_analytics_parse_failures_total", analytics_parse_failures,
+            "Records or JSON values without a usable value (or past the series key cap)."),
+    COUNTER("hydrant_analytics_dropped_events_total", analytics_dropped_events,
+            "Anomaly events the target stream refused for good (missing, deleted)."),
+    COUNTER("hydrant_analytics_webhook_failures_total", analytics_webhook_failures,
+            "Anomaly webhook POSTs that failed every try."),
 };
 
 /* Damage the log itself found (streamlog_damage_stats), counted since the log opened. */
