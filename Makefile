@@ -59,7 +59,7 @@ deps:
 
 test-deps:
 	@scripts/deps.sh test
-	@[ -d tests/integration/js/node_modules ] || ! command -v npm >/dev/null || \
+	@[ tests/integration/js/node_modules/.package-lock.json -nt tests/integration/js/package-lock.json ] || ! command -v npm >/dev/null || \
 	    (cd tests/integration/js && npm ci --no-audit --no-fund --loglevel=error) || \
 	    echo "npm ci failed: the AWS SDK for JavaScript test will skip"
 
