@@ -39,14 +39,33 @@ enum { PAGE_DATA = 0, PAGE_DICT = 2, PAGE_DATA_V2 = 3 };
 #define STAT_MAX_BYTES 256 /* BYTE_ARRAY min/max longer than this are not written */
 #define LIT_MAX 504        /* values per bit-packed run (63 groups), as parquet-mr writes */
 
+/* One staged level entry of a leaf for the current row. */
+struct ent {
+    int16_t rep, def;
+    int64_t i;
+    double d;
+    __int128 dec;
+    const void *p;
+    size_t len;
+};
+
+/* A leaf column (one per primitive in the schema tree). */
 struct col {
-    char *name;
+    char *name;  /* the leaf's own name */
+    char **path; /* path_in_schema */
+    size_t npath;
+    int max_def, max_rep;
+    bool required; /* map keys */
+    struct ent *stg;
+    size_t nstg, stg_cap;
+    struct buf reps; /* repetition levels of the open page, uint32 each */
+    size_t page_nrows;
     enum pqwriter_type type;
     int precision, scale;
     int ptype;
     int type_len; /* FIXED_LEN_BYTE_ARRAY width */
 
-    /* staged value of the current row */
+    /* the value being committed */
     bool staged;
     int64_t si;
     double sd;
@@ -87,9 +106,24 @@ struct col {
     struct buf bmin, bmax;
 };
 
+/* The schema tree, for shredding values and writing the footer's schema. */
+struct xnode {
+    char *name;
+    enum pqwriter_type type;
+    int precision, scale;
+    struct xnode *kids;
+    size_t nkids;
+    size_t leaf, nleaves; /* leaves under this node: [leaf, leaf + nleaves) */
+    int rep;              /* list/map: the repetition level of its entries */
+    bool required;
+};
+
 struct pqwriter {
-    struct col *cols;
+    struct col *cols; /* leaves */
     size_t ncols;
+    struct xnode *tops; /* top-level columns */
+    size_t ntops;
+    bool *set; /* per top-level column: staged this row */
     struct pqwriter_opts o;
     pqwriter_write_fn fn;
     void *ctx;
@@ -98,7 +132,8 @@ struct pqwriter {
     size_t rg_bytes;
     struct buf rgs;     /* serialized RowGroup structs */
     struct buf scratch; /* page payload before compression */
-    struct buf levels;  /* RLE levels */
+    struct buf levels;  /* RLE definition levels */
+    struct buf rlev;    /* RLE repetition levels */
     struct buf comp;    /* compressed payload */
     struct buf hdr;     /* page header */
     struct buf page;    /* v1 page payload: levels then values */
@@ -547,9 +582,15 @@ static int page_flush(struct pqwriter *w, struct col *c)
     int rc, encoding = ENC_PLAIN;
     if (!c->page_rows)
         return 0;
+    /* page_rows counts level entries (values incl. nulls); page_nrows counts rows. */
     const uint32_t *defs = (const uint32_t *)(const void *)c->defs.data;
+    const uint32_t *reps = (const uint32_t *)(const void *)c->reps.data;
     buf_reset(&w->levels);
-    if ((rc = rle_encode(&w->levels, defs, c->page_rows, 1)))
+    buf_reset(&w->rlev);
+    if (c->max_rep &&
+        (rc = rle_encode(&w->rlev, reps, c->page_rows, bit_width((uint32_t)c->max_rep))))
+        return rc;
+    if ((rc = rle_encode(&w->levels, defs, c->page_rows, bit_width((uint32_t)c->max_def))))
         return rc;
     buf_reset(&w->scratch);
     if ((rc = values_section(w, c, &w->scratch, &encoding)))
@@ -560,28 +601,35 @@ static int page_flush(struct pqwriter *w, struct col *c)
     if (w->o.page_version == 2) {
         if ((rc = compress_into(w, w->scratch.data, w->scratch.len, &cp, &cn)))
             return rc;
-        unc = w->levels.len + w->scratch.len;
-        if ((rc = page_header(w, PAGE_DATA_V2, unc, w->levels.len + cn)))
+        unc = w->rlev.len + w->levels.len + w->scratch.len;
+        if ((rc = page_header(w, PAGE_DATA_V2, unc, w->rlev.len + w->levels.len + cn)))
             return rc;
         thrift_init(&t, &w->hdr);
         t.last[0] = 3;
         thrift_struct_begin(&t, 8);
         thrift_i32(&t, 1, (int32_t)c->page_rows);
         thrift_i32(&t, 2, (int32_t)c->page_nulls);
-        thrift_i32(&t, 3, (int32_t)c->page_rows);
+        thrift_i32(&t, 3, (int32_t)c->page_nrows);
         thrift_i32(&t, 4, encoding);
         thrift_i32(&t, 5, (int32_t)w->levels.len);
-        thrift_i32(&t, 6, 0);
+        thrift_i32(&t, 6, (int32_t)w->rlev.len);
         thrift_bool(&t, 7, w->o.codec != PQWRITER_UNCOMPRESSED);
         thrift_struct_end(&t);
         thrift_stop(&t);
         if ((rc = thrift_err(&t)) || (rc = buf_append(&c->chunk, w->hdr.data, w->hdr.len)) ||
+            (rc = buf_append(&c->chunk, w->rlev.data, w->rlev.len)) ||
             (rc = buf_append(&c->chunk, w->levels.data, w->levels.len)) ||
             (rc = buf_append(&c->chunk, cp, cn)))
             return rc;
     } else {
         buf_reset(&w->page);
         uint8_t len4[4];
+        if (c->max_rep) {
+            le32(len4, (uint32_t)w->rlev.len);
+            if ((rc = buf_append(&w->page, len4, 4)) ||
+                (rc = buf_append(&w->page, w->rlev.data, w->rlev.len)))
+                return rc;
+        }
         le32(len4, (uint32_t)w->levels.len);
         if ((rc = buf_append(&w->page, len4, 4)) ||
             (rc = buf_append(&w->page, w->levels.data, w->levels.len)) ||
@@ -607,9 +655,10 @@ static int page_flush(struct pqwriter *w, struct col *c)
     }
     c->chunk_unc += (int64_t)(w->hdr.len + unc);
     buf_reset(&c->defs);
+    buf_reset(&c->reps);
     buf_reset(&c->vals);
     c->nidx = 0;
-    c->page_rows = c->page_nulls = c->page_bytes = 0;
+    c->page_rows = c->page_nulls = c->page_bytes = c->page_nrows = 0;
     /* Where the dictionary does not pay (mostly distinct values), later pages go PLAIN. */
     if (c->dict_on && c->chunk_nonnull >= 64 && (int64_t)c->ndict * 4 > c->chunk_nonnull * 3)
         c->dict_on = false;
@@ -698,8 +747,9 @@ static int chunk_write(struct pqwriter *w, struct col *c, struct thrift_w *t, in
     thrift_list_begin(t, 2, THRIFT_I32, (size_t)ne);
     for (int i = 0; i < ne; i++)
         thrift_elem_i32(t, encs[i]);
-    thrift_list_begin(t, 3, THRIFT_BINARY, 1);
-    thrift_elem_binary(t, c->name, strlen(c->name));
+    thrift_list_begin(t, 3, THRIFT_BINARY, c->npath);
+    for (size_t i = 0; i < c->npath; i++)
+        thrift_elem_binary(t, c->path[i], strlen(c->path[i]));
     thrift_i32(t, 4, w->o.codec);
     thrift_i64(t, 5, c->chunk_values);
     thrift_i64(t, 6, unc);
@@ -754,13 +804,21 @@ static int row_group_flush(struct pqwriter *w)
     return 0;
 }
 
+static void logical_empty(struct thrift_w *t, int16_t id)
+{
+    thrift_struct_begin(t, 10);
+    thrift_struct_begin(t, id);
+    thrift_struct_end(t);
+    thrift_struct_end(t);
+}
+
 static void schema_leaf(const struct col *c, struct thrift_w *t)
 {
     thrift_elem_begin(t);
     thrift_i32(t, 1, c->ptype);
     if (c->ptype == PT_FLBA)
         thrift_i32(t, 2, c->type_len);
-    thrift_i32(t, 3, 1); /* OPTIONAL: Hive columns are nullable */
+    thrift_i32(t, 3, c->required ? 0 : 1); /* Hive columns are nullable; map keys are not */
     thrift_str(t, 4, c->name);
     switch (c->type) {
     case PQWRITER_TINYINT:
@@ -775,10 +833,7 @@ static void schema_leaf(const struct col *c, struct thrift_w *t)
         break;
     case PQWRITER_STRING:
         thrift_i32(t, 6, 0); /* UTF8 */
-        thrift_struct_begin(t, 10);
-        thrift_struct_begin(t, 1);
-        thrift_struct_end(t);
-        thrift_struct_end(t);
+        logical_empty(t, 1);
         break;
     case PQWRITER_DECIMAL:
         thrift_i32(t, 6, 5);
@@ -793,10 +848,7 @@ static void schema_leaf(const struct col *c, struct thrift_w *t)
         break;
     case PQWRITER_DATE:
         thrift_i32(t, 6, 6);
-        thrift_struct_begin(t, 10);
-        thrift_struct_begin(t, 6);
-        thrift_struct_end(t);
-        thrift_struct_end(t);
+        logical_empty(t, 6);
         break;
     case PQWRITER_TIMESTAMP:
         thrift_i32(t, 6, 10); /* TIMESTAMP_MICROS */
@@ -816,6 +868,57 @@ static void schema_leaf(const struct col *c, struct thrift_w *t)
     thrift_struct_end(t);
 }
 
+static void schema_group(struct thrift_w *t, int repetition, const char *name, size_t nkids,
+                         int converted, int16_t logical)
+{
+    thrift_elem_begin(t);
+    thrift_i32(t, 3, repetition);
+    thrift_str(t, 4, name);
+    thrift_i32(t, 5, (int32_t)nkids);
+    if (converted >= 0) {
+        thrift_i32(t, 6, converted);
+        logical_empty(t, logical);
+    }
+    thrift_struct_end(t);
+}
+
+/* Depth first, as Parquet flattens the schema: LIST is optional group (LIST) { repeated group
+ * list { element } }, MAP is optional group (MAP) { repeated group key_value { key; value } }. */
+static void schema_node(const struct pqwriter *w, const struct xnode *x, struct thrift_w *t)
+{
+    switch (x->type) {
+    case PQWRITER_STRUCT:
+        schema_group(t, 1, x->name, x->nkids, -1, 0);
+        for (size_t i = 0; i < x->nkids; i++)
+            schema_node(w, &x->kids[i], t);
+        break;
+    case PQWRITER_LIST:
+        schema_group(t, 1, x->name, 1, 3, 3);
+        schema_group(t, 2, "list", 1, -1, 0);
+        schema_node(w, &x->kids[0], t);
+        break;
+    case PQWRITER_MAP:
+        schema_group(t, 1, x->name, 1, 1, 2);
+        schema_group(t, 2, "key_value", 2, -1, 0);
+        schema_node(w, &x->kids[0], t);
+        schema_node(w, &x->kids[1], t);
+        break;
+    default:
+        schema_leaf(&w->cols[x->leaf], t);
+        break;
+    }
+}
+
+static size_t schema_count(const struct xnode *x)
+{
+    size_t n = 1;
+    if (x->type == PQWRITER_LIST || x->type == PQWRITER_MAP)
+        n++;
+    for (size_t i = 0; i < x->nkids; i++)
+        n += schema_count(&x->kids[i]);
+    return n;
+}
+
 int pqwriter_finish(struct pqwriter *w)
 {
     int rc;
@@ -831,13 +934,16 @@ int pqwriter_finish(struct pqwriter *w)
     struct thrift_w t;
     thrift_init(&t, m);
     thrift_i32(&t, 1, 1);
-    thrift_list_begin(&t, 2, THRIFT_STRUCT, w->ncols + 1);
+    size_t nschema = 1;
+    for (size_t i = 0; i < w->ntops; i++)
+        nschema += schema_count(&w->tops[i]);
+    thrift_list_begin(&t, 2, THRIFT_STRUCT, nschema);
     thrift_elem_begin(&t);
     thrift_str(&t, 4, "schema");
-    thrift_i32(&t, 5, (int32_t)w->ncols);
+    thrift_i32(&t, 5, (int32_t)w->ntops);
     thrift_struct_end(&t);
-    for (size_t i = 0; i < w->ncols; i++)
-        schema_leaf(&w->cols[i], &t);
+    for (size_t i = 0; i < w->ntops; i++)
+        schema_node(w, &w->tops[i], &t);
     thrift_i64(&t, 3, (int64_t)w->rows);
     thrift_list_begin(&t, 4, THRIFT_STRUCT, w->nrg);
     if ((rc = thrift_err(&t)) || (rc = buf_append(m, w->rgs.data, w->rgs.len)))
@@ -864,66 +970,282 @@ fail:
     return rc;
 }
 
-/* ---- rows ---- */
+/* ---- rows: staging and shredding ---- */
 
 static int append_u32(struct buf *b, uint32_t v)
 {
     return buf_append(b, &v, sizeof v);
 }
 
+static int stage(struct col *c, int rep, int def, const struct ent *v)
+{
+    if (c->nstg == c->stg_cap) {
+        size_t nc = c->stg_cap ? c->stg_cap * 2 : 8;
+        struct ent *n = hy_realloc(c->stg, nc * sizeof *n);
+        if (!n)
+            return HY_ENOMEM;
+        c->stg = n;
+        c->stg_cap = nc;
+    }
+    struct ent *e = &c->stg[c->nstg++];
+    if (v)
+        *e = *v;
+    else
+        memset(e, 0, sizeof *e);
+    e->rep = (int16_t)rep;
+    e->def = (int16_t)def;
+    return 0;
+}
+
+static int stage_nulls(struct pqwriter *w, const struct xnode *x, int rep, int def)
+{
+    int rc;
+    for (size_t i = x->leaf; i < x->leaf + x->nleaves; i++)
+        if ((rc = stage(&w->cols[i], rep, def, NULL)))
+            return rc;
+    return 0;
+}
+
+static __int128 pow10_128(int p)
+{
+    __int128 r = 1;
+    while (p-- > 0)
+        r *= 10;
+    return r;
+}
+
+/* Check a primitive value against the leaf's type and fill e. */
+static int prim_value(const struct col *c, const struct pqwriter_value *v, struct ent *e)
+{
+    memset(e, 0, sizeof *e);
+    int64_t lo = INT32_MIN, hi = INT32_MAX;
+    switch (c->type) {
+    case PQWRITER_BOOLEAN:
+        if (v->kind != PQWRITER_V_BOOL)
+            return HY_EINVAL;
+        e->i = v->b;
+        return 0;
+    case PQWRITER_TINYINT:
+        lo = INT8_MIN;
+        hi = INT8_MAX;
+        break;
+    case PQWRITER_SMALLINT:
+        lo = INT16_MIN;
+        hi = INT16_MAX;
+        break;
+    case PQWRITER_INT:
+    case PQWRITER_DATE:
+        break;
+    case PQWRITER_BIGINT:
+    case PQWRITER_TIMESTAMP:
+        lo = INT64_MIN;
+        hi = INT64_MAX;
+        break;
+    case PQWRITER_FLOAT:
+    case PQWRITER_DOUBLE:
+        if (v->kind != PQWRITER_V_DOUBLE)
+            return HY_EINVAL;
+        e->d = c->type == PQWRITER_FLOAT ? (double)(float)v->d : v->d;
+        return 0;
+    case PQWRITER_STRING:
+    case PQWRITER_BINARY:
+        if (v->kind != PQWRITER_V_BYTES || v->len > UINT32_MAX)
+            return HY_EINVAL;
+        e->p = v->len ? v->p : "";
+        e->len = v->len;
+        return 0;
+    case PQWRITER_DECIMAL: {
+        if (v->kind != PQWRITER_V_DECIMAL)
+            return HY_EINVAL;
+        __int128 lim = pow10_128(c->precision);
+        if (v->dec >= lim || v->dec <= -lim)
+            return HY_EINVAL;
+        e->dec = v->dec;
+        return 0;
+    }
+    default:
+        return HY_EINVAL;
+    }
+    if (v->kind != PQWRITER_V_INT || v->i < lo || v->i > hi)
+        return HY_EINVAL;
+    e->i = v->i;
+    return 0;
+}
+
+/* Dremel shredding: rep is the repetition level of the first entry this value produces, def the
+ * definition level reached by its parent. */
+static int shred(struct pqwriter *w, const struct xnode *x, const struct pqwriter_value *v, int rep,
+                 int def)
+{
+    int rc;
+    bool null = !v || v->kind == PQWRITER_V_NULL;
+    if (null && x->required)
+        return HY_EINVAL; /* a null map key */
+    if (null)
+        return stage_nulls(w, x, rep, def);
+    switch (x->type) {
+    case PQWRITER_STRUCT:
+        if (v->kind != PQWRITER_V_ITEMS || v->len != x->nkids)
+            return HY_EINVAL;
+        for (size_t i = 0; i < x->nkids; i++)
+            if ((rc = shred(w, &x->kids[i], &v->items[i], rep, def + 1)))
+                return rc;
+        return 0;
+    case PQWRITER_LIST:
+    case PQWRITER_MAP: {
+        size_t per = x->type == PQWRITER_MAP ? 2 : 1;
+        if (v->kind != PQWRITER_V_ITEMS || v->len % per)
+            return HY_EINVAL;
+        if (!v->len) /* empty: defined at this level, no entries */
+            return stage_nulls(w, x, rep, def + 1);
+        for (size_t k = 0; k < v->len / per; k++)
+            for (size_t j = 0; j < per; j++)
+                if ((rc = shred(w, &x->kids[j], &v->items[k * per + j], k ? x->rep : rep, def + 2)))
+                    return rc;
+        return 0;
+    }
+    default: {
+        struct ent e;
+        if ((rc = prim_value(&w->cols[x->leaf], v, &e)))
+            return rc;
+        return stage(&w->cols[x->leaf], rep, def + (x->required ? 0 : 1), &e);
+    }
+    }
+}
+
+static void unstage(struct pqwriter *w, size_t top)
+{
+    const struct xnode *x = &w->tops[top];
+    for (size_t i = x->leaf; i < x->leaf + x->nleaves; i++)
+        w->cols[i].nstg = 0;
+    w->set[top] = false;
+}
+
+int pqwriter_set_value(struct pqwriter *w, size_t col, const struct pqwriter_value *v)
+{
+    if (col >= w->ntops)
+        return HY_EINVAL;
+    unstage(w, col);
+    int rc = shred(w, &w->tops[col], v, 0, 0);
+    if (rc) {
+        unstage(w, col);
+        return rc;
+    }
+    w->set[col] = true;
+    return 0;
+}
+
+int pqwriter_set_null(struct pqwriter *w, size_t col)
+{
+    if (col >= w->ntops)
+        return HY_EINVAL;
+    unstage(w, col);
+    return 0;
+}
+
+int pqwriter_set_bool(struct pqwriter *w, size_t col, bool v)
+{
+    struct pqwriter_value x = {.kind = PQWRITER_V_BOOL, .b = v};
+    return pqwriter_set_value(w, col, &x);
+}
+
+int pqwriter_set_int(struct pqwriter *w, size_t col, int64_t v)
+{
+    struct pqwriter_value x = {.kind = PQWRITER_V_INT, .i = v};
+    return pqwriter_set_value(w, col, &x);
+}
+
+int pqwriter_set_double(struct pqwriter *w, size_t col, double v)
+{
+    struct pqwriter_value x = {.kind = PQWRITER_V_DOUBLE, .d = v};
+    return pqwriter_set_value(w, col, &x);
+}
+
+int pqwriter_set_bytes(struct pqwriter *w, size_t col, const void *p, size_t len)
+{
+    struct pqwriter_value x = {.kind = PQWRITER_V_BYTES, .p = p, .len = len};
+    return pqwriter_set_value(w, col, &x);
+}
+
+int pqwriter_set_decimal(struct pqwriter *w, size_t col, __int128 unscaled)
+{
+    struct pqwriter_value x = {.kind = PQWRITER_V_DECIMAL, .dec = unscaled};
+    return pqwriter_set_value(w, col, &x);
+}
+
+/* ---- rows: commit ---- */
+
+static int entry_commit(struct pqwriter *w, struct col *c, const struct ent *e)
+{
+    int rc;
+    if (c->max_rep && (rc = append_u32(&c->reps, (uint32_t)e->rep)))
+        return rc;
+    if ((rc = append_u32(&c->defs, (uint32_t)e->def)))
+        return rc;
+    c->page_rows++;
+    c->chunk_values++;
+    w->rg_bytes += 1;
+    if (e->def < c->max_def) {
+        c->nulls++;
+        c->page_nulls++;
+        return 0;
+    }
+    c->si = e->i;
+    c->sd = e->d;
+    c->sdec = e->dec;
+    c->sp = e->p;
+    c->slen = e->len;
+    if ((rc = stats_add(c)))
+        return rc;
+    uint8_t fixed[16];
+    const void *key;
+    size_t klen, plen;
+    if (c->ptype == PT_BYTE_ARRAY) {
+        key = c->sp;
+        klen = c->slen;
+        plen = 4 + klen;
+    } else {
+        klen = plen = plain_fixed(c, c->si, c->sd, c->sdec, fixed);
+        key = fixed;
+    }
+    if (c->dict_on) {
+        uint32_t ix;
+        uint8_t len4[4];
+        le32(len4, (uint32_t)klen);
+        if ((rc = dict_lookup(c, key, klen, len4, c->ptype == PT_BYTE_ARRAY ? 4 : 0, &ix)))
+            return rc;
+        if (c->nidx == c->idx_cap) {
+            size_t nc = c->idx_cap ? c->idx_cap * 2 : 1024;
+            uint32_t *ni = hy_realloc(c->idx, nc * sizeof *ni);
+            if (!ni)
+                return HY_ENOMEM;
+            c->idx = ni;
+            c->idx_cap = nc;
+        }
+        c->idx[c->nidx++] = ix;
+    } else if (c->ptype == PT_BYTE_ARRAY) {
+        uint8_t len4[4];
+        le32(len4, (uint32_t)klen);
+        if ((rc = buf_append(&c->vals, len4, 4)) || (rc = buf_append(&c->vals, key, klen)))
+            return rc;
+    } else if ((rc = buf_append(&c->vals, key, klen))) {
+        return rc;
+    }
+    c->chunk_nonnull++;
+    c->page_bytes += plen;
+    w->rg_bytes += plen;
+    return 0;
+}
+
+/* Commit the row's entries of one leaf; pages are cut only between rows. */
 static int col_commit(struct pqwriter *w, struct col *c)
 {
     int rc;
-    if (!c->staged) {
-        c->nulls++;
-        c->page_nulls++;
-        if ((rc = append_u32(&c->defs, 0)))
+    for (size_t i = 0; i < c->nstg; i++)
+        if ((rc = entry_commit(w, c, &c->stg[i])))
             return rc;
-    } else {
-        if ((rc = append_u32(&c->defs, 1)) || (rc = stats_add(c)))
-            return rc;
-        uint8_t fixed[16];
-        const void *key;
-        size_t klen, plen;
-        if (c->ptype == PT_BYTE_ARRAY) {
-            key = c->sp;
-            klen = c->slen;
-            plen = 4 + klen;
-        } else {
-            klen = plen = plain_fixed(c, c->si, c->sd, c->sdec, fixed);
-            key = fixed;
-        }
-        if (c->dict_on) {
-            uint32_t ix;
-            uint8_t len4[4];
-            le32(len4, (uint32_t)klen);
-            if ((rc = dict_lookup(c, key, klen, len4, c->ptype == PT_BYTE_ARRAY ? 4 : 0, &ix)))
-                return rc;
-            if (c->nidx == c->idx_cap) {
-                size_t nc = c->idx_cap ? c->idx_cap * 2 : 1024;
-                uint32_t *ni = hy_realloc(c->idx, nc * sizeof *ni);
-                if (!ni)
-                    return HY_ENOMEM;
-                c->idx = ni;
-                c->idx_cap = nc;
-            }
-            c->idx[c->nidx++] = ix;
-        } else if (c->ptype == PT_BYTE_ARRAY) {
-            uint8_t len4[4];
-            le32(len4, (uint32_t)klen);
-            if ((rc = buf_append(&c->vals, len4, 4)) || (rc = buf_append(&c->vals, key, klen)))
-                return rc;
-        } else if ((rc = buf_append(&c->vals, key, klen))) {
-            return rc;
-        }
-        c->chunk_nonnull++;
-        c->page_bytes += plen;
-        w->rg_bytes += plen;
-    }
-    c->page_rows++;
-    c->chunk_values++;
-    c->staged = false;
-    w->rg_bytes += 1;
+    c->nstg = 0;
+    c->page_nrows++;
     if (c->dict_on && c->dict_vals.len > DICT_MAX_BYTES) {
         /* Dictionary full: this page keeps its indices, later pages of the chunk go PLAIN. */
         if ((rc = page_flush(w, c)))
@@ -942,9 +1264,14 @@ int pqwriter_row_end(struct pqwriter *w)
         return w->err;
     if (w->finished)
         return HY_EINVAL;
+    for (size_t i = 0; i < w->ntops; i++)
+        if (!w->set[i] && (rc = stage_nulls(w, &w->tops[i], 0, 0)))
+            goto fail;
     for (size_t i = 0; i < w->ncols; i++)
         if ((rc = col_commit(w, &w->cols[i])))
             goto fail;
+    for (size_t i = 0; i < w->ntops; i++)
+        w->set[i] = false;
     w->rows++;
     w->rg_rows++;
     if (w->rg_bytes >= w->o.block_size && (rc = row_group_flush(w)))
@@ -957,111 +1284,8 @@ fail:
 
 void pqwriter_row_abort(struct pqwriter *w)
 {
-    for (size_t i = 0; i < w->ncols; i++)
-        w->cols[i].staged = false;
-}
-
-static struct col *col_get(struct pqwriter *w, size_t col)
-{
-    return col < w->ncols ? &w->cols[col] : NULL;
-}
-
-int pqwriter_set_null(struct pqwriter *w, size_t col)
-{
-    struct col *c = col_get(w, col);
-    if (!c)
-        return HY_EINVAL;
-    c->staged = false;
-    return 0;
-}
-
-int pqwriter_set_bool(struct pqwriter *w, size_t col, bool v)
-{
-    struct col *c = col_get(w, col);
-    if (!c || c->type != PQWRITER_BOOLEAN)
-        return HY_EINVAL;
-    c->si = v;
-    c->staged = true;
-    return 0;
-}
-
-int pqwriter_set_int(struct pqwriter *w, size_t col, int64_t v)
-{
-    struct col *c = col_get(w, col);
-    if (!c)
-        return HY_EINVAL;
-    int64_t lo = INT32_MIN, hi = INT32_MAX;
-    switch (c->type) {
-    case PQWRITER_TINYINT:
-        lo = INT8_MIN;
-        hi = INT8_MAX;
-        break;
-    case PQWRITER_SMALLINT:
-        lo = INT16_MIN;
-        hi = INT16_MAX;
-        break;
-    case PQWRITER_INT:
-    case PQWRITER_DATE:
-        break;
-    case PQWRITER_BIGINT:
-    case PQWRITER_TIMESTAMP:
-        lo = INT64_MIN;
-        hi = INT64_MAX;
-        break;
-    default:
-        return HY_EINVAL;
-    }
-    if (v < lo || v > hi)
-        return HY_EINVAL;
-    c->si = v;
-    c->staged = true;
-    return 0;
-}
-
-int pqwriter_set_double(struct pqwriter *w, size_t col, double v)
-{
-    struct col *c = col_get(w, col);
-    if (!c)
-        return HY_EINVAL;
-    if (c->type == PQWRITER_FLOAT)
-        v = (double)(float)v;
-    else if (c->type != PQWRITER_DOUBLE)
-        return HY_EINVAL;
-    c->sd = v;
-    c->staged = true;
-    return 0;
-}
-
-int pqwriter_set_bytes(struct pqwriter *w, size_t col, const void *p, size_t len)
-{
-    struct col *c = col_get(w, col);
-    if (!c || (c->type != PQWRITER_STRING && c->type != PQWRITER_BINARY) || len > UINT32_MAX)
-        return HY_EINVAL;
-    c->sp = len ? p : "";
-    c->slen = len;
-    c->staged = true;
-    return 0;
-}
-
-static __int128 pow10_128(int p)
-{
-    __int128 r = 1;
-    while (p-- > 0)
-        r *= 10;
-    return r;
-}
-
-int pqwriter_set_decimal(struct pqwriter *w, size_t col, __int128 unscaled)
-{
-    struct col *c = col_get(w, col);
-    if (!c || c->type != PQWRITER_DECIMAL)
-        return HY_EINVAL;
-    __int128 lim = pow10_128(c->precision);
-    if (unscaled >= lim || unscaled <= -lim)
-        return HY_EINVAL;
-    c->sdec = unscaled;
-    c->staged = true;
-    return 0;
+    for (size_t i = 0; i < w->ntops; i++)
+        unstage(w, i);
 }
 
 /* ---- lifecycle ---- */
@@ -1069,7 +1293,12 @@ int pqwriter_set_decimal(struct pqwriter *w, size_t col, __int128 unscaled)
 static void col_fini(struct col *c)
 {
     hy_free(c->name);
+    for (size_t i = 0; i < c->npath; i++)
+        hy_free(c->path[i]);
+    hy_free(c->path);
+    hy_free(c->stg);
     buf_fini(&c->defs);
+    buf_fini(&c->reps);
     buf_fini(&c->vals);
     buf_fini(&c->chunk);
     buf_fini(&c->dict_vals);
@@ -1081,6 +1310,14 @@ static void col_fini(struct col *c)
     hy_free(c->slots);
 }
 
+static void xnode_fini(struct xnode *x)
+{
+    for (size_t i = 0; i < x->nkids; i++)
+        xnode_fini(&x->kids[i]);
+    hy_free(x->kids);
+    hy_free(x->name);
+}
+
 void pqwriter_free(struct pqwriter *w)
 {
     if (!w)
@@ -1088,9 +1325,14 @@ void pqwriter_free(struct pqwriter *w)
     for (size_t i = 0; i < w->ncols; i++)
         col_fini(&w->cols[i]);
     hy_free(w->cols);
+    for (size_t i = 0; i < w->ntops; i++)
+        xnode_fini(&w->tops[i]);
+    hy_free(w->tops);
+    hy_free(w->set);
     buf_fini(&w->rgs);
     buf_fini(&w->scratch);
     buf_fini(&w->levels);
+    buf_fini(&w->rlev);
     buf_fini(&w->comp);
     buf_fini(&w->hdr);
     buf_fini(&w->page);
@@ -1100,8 +1342,6 @@ void pqwriter_free(struct pqwriter *w)
 
 static int col_setup(struct col *c, const struct pqwriter_column *d, bool dictionary)
 {
-    if (!d->name || !d->name[0])
-        return HY_EINVAL;
     c->type = d->type;
     switch (d->type) {
     case PQWRITER_BOOLEAN:
@@ -1149,10 +1389,8 @@ static int col_setup(struct col *c, const struct pqwriter_column *d, bool dictio
     default:
         return HY_EINVAL;
     }
-    c->name = hy_strdup(d->name);
-    if (!c->name)
-        return HY_ENOMEM;
     buf_init(&c->defs, BUF_MAX);
+    buf_init(&c->reps, BUF_MAX);
     buf_init(&c->vals, BUF_MAX);
     buf_init(&c->chunk, BUF_MAX);
     buf_init(&c->dict_vals, BUF_MAX);
@@ -1162,11 +1400,109 @@ static int col_setup(struct col *c, const struct pqwriter_column *d, bool dictio
     return 0;
 }
 
+static size_t leaf_count(const struct pqwriter_column *d, int depth)
+{
+    if (depth > 32)
+        return 0;
+    switch (d->type) {
+    case PQWRITER_LIST:
+        return d->nchildren == 1 ? leaf_count(&d->children[0], depth + 1) : 0;
+    case PQWRITER_MAP: {
+        if (d->nchildren != 2)
+            return 0;
+        size_t k = leaf_count(&d->children[0], depth + 1);
+        size_t v = leaf_count(&d->children[1], depth + 1);
+        return k && v ? k + v : 0;
+    }
+    case PQWRITER_STRUCT: {
+        size_t n = 0;
+        for (size_t i = 0; i < d->nchildren; i++) {
+            size_t k = leaf_count(&d->children[i], depth + 1);
+            if (!k)
+                return 0;
+            n += k;
+        }
+        return n;
+    }
+    default:
+        return 1;
+    }
+}
+
+/* Build the tree node for d at definition level def and repetition level rep, path names so
+ * far in path[0..npath). Leaves are numbered in depth-first order. */
+static int build(struct pqwriter *w, struct xnode *x, const struct pqwriter_column *d,
+                 const char *name, bool required, int def, int rep, const char **path, size_t npath)
+{
+    int rc;
+    x->name = hy_strdup(name);
+    if (!x->name)
+        return HY_ENOMEM;
+    x->type = d->type;
+    x->required = required;
+    x->leaf = w->ncols;
+    path[npath++] = name;
+    int mydef = def + (required ? 0 : 1);
+    if (d->type == PQWRITER_LIST || d->type == PQWRITER_MAP || d->type == PQWRITER_STRUCT) {
+        if (d->type == PQWRITER_STRUCT && !d->nchildren)
+            return HY_EINVAL;
+        x->kids = hy_calloc(d->nchildren, sizeof *x->kids);
+        if (!x->kids)
+            return HY_ENOMEM;
+        x->nkids = d->nchildren;
+        int kdef = mydef, krep = rep;
+        if (d->type != PQWRITER_STRUCT) {
+            path[npath++] = d->type == PQWRITER_LIST ? "list" : "key_value";
+            kdef = mydef + 1; /* the repeated group */
+            krep = rep + 1;
+            x->rep = krep;
+        }
+        for (size_t i = 0; i < d->nchildren; i++) {
+            const char *kname = d->children[i].name;
+            if (d->type == PQWRITER_LIST)
+                kname = "element";
+            else if (d->type == PQWRITER_MAP)
+                kname = i ? "value" : "key";
+            if (!kname || !kname[0])
+                return HY_EINVAL;
+            bool kreq = d->type == PQWRITER_MAP && i == 0;
+            if ((rc = build(w, &x->kids[i], &d->children[i], kname, kreq, kdef, krep, path, npath)))
+                return rc;
+        }
+    } else {
+        struct col *c = &w->cols[w->ncols++];
+        if ((rc = col_setup(c, d, w->o.dictionary)))
+            return rc;
+        c->max_def = mydef;
+        c->max_rep = rep;
+        c->required = required;
+        c->name = hy_strdup(name);
+        c->path = hy_calloc(npath, sizeof *c->path);
+        if (!c->name || !c->path)
+            return HY_ENOMEM;
+        for (size_t i = 0; i < npath; i++) {
+            c->path[i] = hy_strdup(path[i]);
+            if (!c->path[i])
+                return HY_ENOMEM;
+            c->npath = i + 1;
+        }
+    }
+    x->nleaves = w->ncols - x->leaf;
+    return 0;
+}
+
 struct pqwriter *pqwriter_new(const struct pqwriter_column *cols, size_t ncols,
                               const struct pqwriter_opts *opts, pqwriter_write_fn fn, void *ctx)
 {
     if (!ncols || !fn)
         return NULL;
+    size_t nleaves = 0;
+    for (size_t i = 0; i < ncols; i++) {
+        size_t k = leaf_count(&cols[i], 0);
+        if (!k || !cols[i].name || !cols[i].name[0])
+            return NULL;
+        nleaves += k;
+    }
     struct pqwriter *w = hy_calloc(1, sizeof *w);
     if (!w)
         return NULL;
@@ -1182,16 +1518,20 @@ struct pqwriter *pqwriter_new(const struct pqwriter_column *cols, size_t ncols,
     buf_init(&w->rgs, BUF_MAX);
     buf_init(&w->scratch, BUF_MAX);
     buf_init(&w->levels, BUF_MAX);
+    buf_init(&w->rlev, BUF_MAX);
     buf_init(&w->comp, BUF_MAX);
     buf_init(&w->hdr, BUF_MAX);
     buf_init(&w->page, BUF_MAX);
     buf_init(&w->rgcols, BUF_MAX);
-    w->cols = hy_calloc(ncols, sizeof *w->cols);
-    if (!w->cols)
+    w->cols = hy_calloc(nleaves, sizeof *w->cols);
+    w->tops = hy_calloc(ncols, sizeof *w->tops);
+    w->set = hy_calloc(ncols, sizeof *w->set);
+    if (!w->cols || !w->tops || !w->set)
         goto fail;
+    const char *path[80];
     for (size_t i = 0; i < ncols; i++) {
-        w->ncols = i + 1;
-        if (col_setup(&w->cols[i], &cols[i], opts->dictionary))
+        w->ntops = i + 1;
+        if (build(w, &w->tops[i], &cols[i], cols[i].name, false, 0, 0, path, 0))
             goto fail;
     }
     return w;

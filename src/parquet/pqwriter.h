@@ -1,10 +1,13 @@
 /*
- * pqwriter: a streaming Parquet file writer for flat tables of Hive-typed, nullable columns.
+ * pqwriter: a streaming Parquet file writer for tables of Hive-typed, nullable columns.
  * Debian packages no Parquet library (Arrow's C++ library is not in bookworm), so the format is
  * written here from ../shared/specs/parquet-writer.md: Thrift compact footer, data page v1 or v2,
  * PLAIN values, RLE/bit-packed definition levels, RLE_DICTIONARY with a PLAIN fallback when the
  * dictionary grows past 1 MiB or does not pay, per-chunk statistics (min, max, null count, NaN
  * count) and UNCOMPRESSED/SNAPPY/GZIP/ZSTD page codecs.
+ *
+ * Nested columns (list, map, struct) are shredded into leaf columns with definition and
+ * repetition levels (Parquet's three-level LIST and MAP layouts).
  *
  * Use: set each column's value for a row (pqwriter_set_*; unset columns are null), then
  * pqwriter_row_end to commit it or pqwriter_row_abort to drop it. Rows are buffered in memory until
@@ -37,6 +40,9 @@ enum pqwriter_type {
     PQWRITER_BINARY,
     PQWRITER_DATE,
     PQWRITER_TIMESTAMP,
+    PQWRITER_LIST,   /* children[0]: the element */
+    PQWRITER_MAP,    /* children[0]: the key (never null), children[1]: the value */
+    PQWRITER_STRUCT, /* children: the fields */
 };
 
 /* Parquet CompressionCodec ids. */
@@ -50,8 +56,33 @@ enum pqwriter_codec {
 struct pqwriter_column {
     const char *name; /* copied */
     enum pqwriter_type type;
-    int precision; /* decimal only: 1..38 */
-    int scale;     /* decimal only: 0..precision */
+    int precision;                          /* decimal only: 1..38 */
+    int scale;                              /* decimal only: 0..precision */
+    const struct pqwriter_column *children; /* list, map, struct; names of list/map parts unused */
+    size_t nchildren;
+};
+
+/* A value for pqwriter_set_value. Lists hold their elements, maps their entries as key, value,
+ * key, value..., structs one item per field in schema order. Borrowed until the row ends. */
+enum pqwriter_vkind {
+    PQWRITER_V_NULL,
+    PQWRITER_V_BOOL,
+    PQWRITER_V_INT,
+    PQWRITER_V_DOUBLE,
+    PQWRITER_V_BYTES,
+    PQWRITER_V_DECIMAL,
+    PQWRITER_V_ITEMS,
+};
+
+struct pqwriter_value {
+    enum pqwriter_vkind kind;
+    bool b;
+    int64_t i;
+    double d;
+    __int128 dec;
+    const void *p;
+    size_t len; /* bytes: length; items: count */
+    const struct pqwriter_value *items;
 };
 
 struct pqwriter_opts {
@@ -77,6 +108,9 @@ void pqwriter_free(struct pqwriter *w);
  * column type: set_int takes tinyint..bigint (range-checked), date (days) and timestamp (micros);
  * set_double takes float and double; set_bytes takes string and binary (borrowed until row end);
  * set_decimal takes the unscaled value, checked against the precision. */
+/* Stage a whole (possibly nested) value for top-level column col; HY_EINVAL when it does not fit
+ * the column's type (the column is then null for this row). */
+int pqwriter_set_value(struct pqwriter *w, size_t col, const struct pqwriter_value *v);
 int pqwriter_set_null(struct pqwriter *w, size_t col);
 int pqwriter_set_bool(struct pqwriter *w, size_t col, bool v);
 int pqwriter_set_int(struct pqwriter *w, size_t col, int64_t v);

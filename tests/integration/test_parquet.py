@@ -3,7 +3,10 @@
 build/tests/pqwriter_test writes one file per codec (UNCOMPRESSED, SNAPPY, GZIP, ZSTD) x data
 page version (1, 2) x dictionary (on, off), each 3,000 rows of every flat Hive type with nulls,
 NaN, +-0.0, infinities, integer and decimal extremes, empty and multi-byte strings, pre-1970
-timestamps, cut into several row groups and pages; plus expect.json with the exact values.
+timestamps, cut into several row groups and pages; plus expect.json with the exact values. The
+same matrix writes a nested table (array<string>, map<string,int>, struct<int, array<double>,
+struct<string>>, array<array<bigint>>) with null, empty and null-element lists and null map
+values; nested.expect.json holds it as JSON.
 js/pqcheck.mjs reads every file with DuckDB (@duckdb/node-api) and hyparquet and compares value
 by value, and checks the footer statistics DuckDB decodes.
 """
@@ -48,10 +51,10 @@ class ParquetReaders(unittest.TestCase):
                            timeout=scaled(120))
         self.assertEqual(r.returncode, 0, r.stdout[-2000:] + r.stderr[-2000:])
         files = sorted(f for f in os.listdir(self.dir) if f.endswith(".parquet"))
-        self.assertEqual(len(files), 16)
+        self.assertEqual(len(files), 32)
         c = self.check()
         self.assertEqual(c.returncode, 0, c.stdout[-3000:] + c.stderr[-3000:])
-        self.assertIn('"files":16', c.stdout)
+        self.assertIn('"files":32', c.stdout)
         self.assertIn('"mismatches":0', c.stdout)
 
     def test_checker_notices_a_wrong_value(self):

@@ -309,6 +309,231 @@ static void gen_value(struct pqwriter *w, struct buf *e, size_t c, int r)
     buf_printf(e, "\"%lld\"", (long long)iv);
 }
 
+/* ---- nested: lists, maps, structs ---- */
+
+static const struct pqwriter_column n_tags_el[] = {{.name = "element", .type = PQWRITER_STRING}};
+static const struct pqwriter_column n_m_kv[] = {{.name = "key", .type = PQWRITER_STRING},
+                                                {.name = "value", .type = PQWRITER_INT}};
+static const struct pqwriter_column n_st_b_el[] = {{.name = "element", .type = PQWRITER_DOUBLE}};
+static const struct pqwriter_column n_st_c[] = {{.name = "x", .type = PQWRITER_STRING}};
+static const struct pqwriter_column n_st[] = {
+    {.name = "a", .type = PQWRITER_INT},
+    {.name = "b", .type = PQWRITER_LIST, .children = n_st_b_el, .nchildren = 1},
+    {.name = "c", .type = PQWRITER_STRUCT, .children = n_st_c, .nchildren = 1},
+};
+static const struct pqwriter_column n_ll_in[] = {{.name = "element", .type = PQWRITER_BIGINT}};
+static const struct pqwriter_column n_ll_el[] = {
+    {.name = "element", .type = PQWRITER_LIST, .children = n_ll_in, .nchildren = 1}};
+static const struct pqwriter_column nested_cols[] = {
+    {.name = "id", .type = PQWRITER_INT},
+    {.name = "tags", .type = PQWRITER_LIST, .children = n_tags_el, .nchildren = 1},
+    {.name = "m", .type = PQWRITER_MAP, .children = n_m_kv, .nchildren = 2},
+    {.name = "st", .type = PQWRITER_STRUCT, .children = n_st, .nchildren = 3},
+    {.name = "ll", .type = PQWRITER_LIST, .children = n_ll_el, .nchildren = 1},
+};
+#define NNESTED (sizeof nested_cols / sizeof nested_cols[0])
+
+static const char *words5[] = {"red", "green", "", "blue", "cyan"};
+
+/* Row r of the nested table into w (values borrowed from static storage until row end) and its
+ * expected JSON into e. Each list-like value is null, empty, or holds nulls now and then. */
+static void gen_nested(struct pqwriter *w, struct buf *e, int r)
+{
+    static struct pqwriter_value items[64], inner[64], st[3], stc[1], ll[8], lli[64];
+    size_t ni = 0;
+    pqwriter_set_int(w, 0, r);
+    buf_printf(e, "[%d,", r);
+    /* tags */
+    uint64_t x = rnd();
+    if (x % 5 == 0) {
+        buf_append_str(e, "null,");
+    } else {
+        size_t n = x % 5 == 1 ? 0 : (size_t)(x >> 8) % 6;
+        size_t first = ni;
+        buf_append_str(e, "[");
+        for (size_t k = 0; k < n; k++) {
+            struct pqwriter_value *v = &items[ni++];
+            uint64_t y = rnd();
+            if (y % 4 == 0) {
+                *v = (struct pqwriter_value){.kind = PQWRITER_V_NULL};
+                buf_append_str(e, k ? ",null" : "null");
+            } else {
+                const char *s = words5[y % 5];
+                *v = (struct pqwriter_value){.kind = PQWRITER_V_BYTES, .p = s, .len = strlen(s)};
+                buf_printf(e, "%s\"%s\"", k ? "," : "", s);
+            }
+        }
+        buf_append_str(e, "],");
+        struct pqwriter_value l = {.kind = PQWRITER_V_ITEMS, .items = items + first, .len = n};
+        assert_int_equal(pqwriter_set_value(w, 1, &l), 0);
+    }
+    /* m: keys k0..k3 distinct, values sometimes null */
+    x = rnd();
+    if (x % 6 == 0) {
+        buf_append_str(e, "null,");
+    } else {
+        size_t n = x % 6 == 1 ? 0 : (size_t)(x >> 8) % 4;
+        size_t first = ni;
+        static const char *keys[] = {"k0", "k1", "k2", "k3"};
+        buf_append_str(e, "[");
+        for (size_t k = 0; k < n; k++) {
+            uint64_t y = rnd();
+            items[ni++] = (struct pqwriter_value){.kind = PQWRITER_V_BYTES, .p = keys[k], .len = 2};
+            if (y % 3 == 0) {
+                items[ni++] = (struct pqwriter_value){.kind = PQWRITER_V_NULL};
+                buf_printf(e, "%s[\"%s\",null]", k ? "," : "", keys[k]);
+            } else {
+                int32_t val = (int32_t)((y >> 4) % 2000000) - 1000000;
+                items[ni++] = (struct pqwriter_value){.kind = PQWRITER_V_INT, .i = val};
+                buf_printf(e, "%s[\"%s\",%d]", k ? "," : "", keys[k], val);
+            }
+        }
+        buf_append_str(e, "],");
+        struct pqwriter_value m = {.kind = PQWRITER_V_ITEMS, .items = items + first, .len = 2 * n};
+        assert_int_equal(pqwriter_set_value(w, 2, &m), 0);
+    }
+    /* st: struct<a:int, b:array<double>, c:struct<x:string>> */
+    x = rnd();
+    if (x % 7 == 0) {
+        buf_append_str(e, "null,");
+    } else {
+        buf_append_str(e, "{");
+        if (x & 8) {
+            st[0] = (struct pqwriter_value){.kind = PQWRITER_V_INT, .i = (int32_t)(x >> 20)};
+            buf_printf(e, "\"a\":%d,", (int32_t)(x >> 20));
+        } else {
+            st[0] = (struct pqwriter_value){.kind = PQWRITER_V_NULL};
+            buf_append_str(e, "\"a\":null,");
+        }
+        size_t n = (x >> 4) % 4;
+        if (n == 3) {
+            st[1] = (struct pqwriter_value){.kind = PQWRITER_V_NULL};
+            buf_append_str(e, "\"b\":null,");
+        } else {
+            buf_append_str(e, "\"b\":[");
+            for (size_t k = 0; k < n; k++) {
+                double d = ((double)(int64_t)(rnd() % 2000001) - 1e6) / 8;
+                inner[k] = (struct pqwriter_value){.kind = PQWRITER_V_DOUBLE, .d = d};
+                buf_printf(e, "%s%.17g", k ? "," : "", d);
+            }
+            buf_append_str(e, "],");
+            st[1] = (struct pqwriter_value){.kind = PQWRITER_V_ITEMS, .items = inner, .len = n};
+        }
+        if (x & 64) {
+            st[2] = (struct pqwriter_value){.kind = PQWRITER_V_NULL};
+            buf_append_str(e, "\"c\":null}");
+        } else {
+            const char *s = words5[(x >> 12) % 5];
+            stc[0] =
+                (x & 128)
+                    ? (struct pqwriter_value){.kind = PQWRITER_V_NULL}
+                    : (struct pqwriter_value){.kind = PQWRITER_V_BYTES, .p = s, .len = strlen(s)};
+            st[2] = (struct pqwriter_value){.kind = PQWRITER_V_ITEMS, .items = stc, .len = 1};
+            if (x & 128)
+                buf_append_str(e, "\"c\":{\"x\":null}}");
+            else
+                buf_printf(e, "\"c\":{\"x\":\"%s\"}}", s);
+        }
+        buf_append_str(e, ",");
+        struct pqwriter_value s3 = {.kind = PQWRITER_V_ITEMS, .items = st, .len = 3};
+        assert_int_equal(pqwriter_set_value(w, 3, &s3), 0);
+    }
+    /* ll: array<array<bigint>> with null and empty inner lists */
+    x = rnd();
+    if (x % 5 == 0) {
+        buf_append_str(e, "null]");
+        return;
+    }
+    size_t n = (x >> 3) % 5, used = 0;
+    buf_append_str(e, "[");
+    for (size_t k = 0; k < n; k++) {
+        uint64_t y = rnd();
+        if (k)
+            buf_append_str(e, ",");
+        if (y % 4 == 0) {
+            ll[k] = (struct pqwriter_value){.kind = PQWRITER_V_NULL};
+            buf_append_str(e, "null");
+            continue;
+        }
+        size_t m = (y >> 3) % 4;
+        buf_append_str(e, "[");
+        for (size_t j = 0; j < m; j++) {
+            int64_t v = (int64_t)(rnd() % 1000000) - 500000;
+            lli[used + j] = (struct pqwriter_value){.kind = PQWRITER_V_INT, .i = v};
+            buf_printf(e, "%s%lld", j ? "," : "", (long long)v);
+        }
+        buf_append_str(e, "]");
+        ll[k] = (struct pqwriter_value){.kind = PQWRITER_V_ITEMS, .items = lli + used, .len = m};
+        used += m;
+    }
+    buf_append_str(e, "]]");
+    struct pqwriter_value l = {.kind = PQWRITER_V_ITEMS, .items = ll, .len = n};
+    assert_int_equal(pqwriter_set_value(w, 4, &l), 0);
+}
+
+static void test_pqwriter_nested_values_are_checked(void **state)
+{
+    struct buf b;
+    buf_init(&b, 1 << 20);
+    struct pqwriter_opts o = {0};
+    struct pqwriter *w = pqwriter_new(nested_cols, NNESTED, &o, to_buf, &b);
+    assert_non_null(w);
+    struct pqwriter_value kv[2] = {{.kind = PQWRITER_V_NULL}, {.kind = PQWRITER_V_INT, .i = 1}};
+    struct pqwriter_value m = {.kind = PQWRITER_V_ITEMS, .items = kv, .len = 2};
+    assert_int_equal(pqwriter_set_value(w, 2, &m), HY_EINVAL); /* null map key */
+    m.len = 1;
+    assert_int_equal(pqwriter_set_value(w, 2, &m), HY_EINVAL); /* odd entry count */
+    struct pqwriter_value s1 = {.kind = PQWRITER_V_ITEMS, .items = kv, .len = 2};
+    assert_int_equal(pqwriter_set_value(w, 3, &s1), HY_EINVAL); /* wrong field count */
+    struct pqwriter_value bad = {.kind = PQWRITER_V_BYTES, .p = "x", .len = 1};
+    struct pqwriter_value l = {.kind = PQWRITER_V_ITEMS, .items = &bad, .len = 1};
+    assert_int_equal(pqwriter_set_value(w, 4, &l), HY_EINVAL); /* element not a list */
+    assert_int_equal(pqwriter_row_end(w), 0);
+    assert_int_equal(pqwriter_finish(w), 0);
+    pqwriter_free(w);
+    buf_fini(&b);
+}
+
+static int to_file(void *ctx, const void *p, size_t len);
+
+static void write_nested(const char *dir, const char *name, const struct pqwriter_opts *o)
+{
+    struct buf e, mem;
+    buf_init(&e, 1 << 26);
+    buf_init(&mem, 1 << 26);
+    char path[512];
+    FILE *f = NULL;
+    if (dir) {
+        snprintf(path, sizeof path, "%s/nested-%s.parquet", dir, name);
+        f = fopen(path, "wb");
+        assert_non_null(f);
+    }
+    struct pqwriter *w = f ? pqwriter_new(nested_cols, NNESTED, o, to_file, f)
+                           : pqwriter_new(nested_cols, NNESTED, o, to_buf, &mem);
+    assert_non_null(w);
+    rng_state = 7;
+    buf_append_str(&e, "[");
+    for (int r = 0; r < 2000; r++) {
+        buf_append_str(&e, r ? ",\n" : "\n");
+        gen_nested(w, &e, r);
+        assert_int_equal(pqwriter_row_end(w), 0);
+    }
+    buf_append_str(&e, "]\n");
+    assert_int_equal(pqwriter_finish(w), 0);
+    assert_true(pqwriter_row_groups(w) > 1);
+    pqwriter_free(w);
+    if (f) {
+        assert_int_equal(fclose(f), 0);
+        snprintf(path, sizeof path, "%s/nested.expect.json", dir);
+        f = fopen(path, "wb");
+        assert_non_null(f);
+        assert_int_equal(fwrite(e.data, 1, e.len, f), e.len);
+        assert_int_equal(fclose(f), 0);
+    }
+    buf_fini(&e);
+    buf_fini(&mem);
+}
+
 static int to_file(void *ctx, const void *p, size_t len)
 {
     return fwrite(p, 1, len, ctx) == len ? 0 : -5;
@@ -369,6 +594,11 @@ static void test_pqwriter_reader_matrix(void **state)
                     assert_int_equal(fclose(f), 0);
                 }
                 buf_fini(&e);
+                char name[64];
+                snprintf(name, sizeof name, "%s-v%d-%s", cname[ci], v, dict ? "dict" : "plain");
+                o.block_size = 16 << 10;
+                o.page_size = 1024;
+                write_nested(dir, name, &o);
             }
 }
 
@@ -380,6 +610,7 @@ int main(void)
         cmocka_unit_test(test_pqwriter_rejects_bad_columns),
         cmocka_unit_test(test_pqwriter_cuts_row_groups_at_block_size),
         cmocka_unit_test(test_pqwriter_write_error_is_sticky),
+        cmocka_unit_test(test_pqwriter_nested_values_are_checked),
         cmocka_unit_test(test_pqwriter_reader_matrix),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
