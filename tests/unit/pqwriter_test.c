@@ -602,6 +602,39 @@ static void test_pqwriter_reader_matrix(void **state)
             }
 }
 
+static void test_pqwriter_allocation_failures_give_enomem(void **state)
+{
+    struct pqwriter_opts o = {.block_size = 8 << 10, .page_size = 512, .dictionary = true,
+                              .codec = PQWRITER_GZIP, .page_version = 2};
+    bool done = false;
+    for (unsigned long n = 1; n < 20000 && !done; n++) {
+        struct buf b;
+        buf_init(&b, 1 << 24);
+        hy_mem_fail_at(n);
+        struct pqwriter *w = pqwriter_new(all_cols, NCOLS, &o, to_buf, &b);
+        int rc = w ? 0 : HY_ENOMEM;
+        rng_state = 42;
+        struct buf e;
+        buf_init(&e, 1 << 24);
+        for (int r = 0; r < 300 && !rc; r++) {
+            for (size_t c = 0; c < NCOLS; c++)
+                gen_value(w, &e, c, r);
+            rc = pqwriter_row_end(w);
+        }
+        if (!rc)
+            rc = pqwriter_finish(w);
+        hy_mem_fail_at(0);
+        if (!rc)
+            done = true;
+        else
+            assert_true(rc == HY_ENOMEM || rc == HY_E2BIG);
+        pqwriter_free(w);
+        buf_fini(&e);
+        buf_fini(&b);
+    }
+    assert_true(done);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -612,6 +645,7 @@ int main(void)
         cmocka_unit_test(test_pqwriter_write_error_is_sticky),
         cmocka_unit_test(test_pqwriter_nested_values_are_checked),
         cmocka_unit_test(test_pqwriter_reader_matrix),
+        cmocka_unit_test(test_pqwriter_allocation_failures_give_enomem),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
