@@ -9,6 +9,7 @@
 #include "api/admin/admin.h"
 #include "api/awsjson/awsauth.h"
 #include "api/firehose/firehose.h"
+#include "api/glue/glue.h"
 #include "auth/creds.h"
 #include "auth/oidc.h"
 #include "base/err.h"
@@ -495,6 +496,8 @@ static int serve(int argc, char **argv)
     struct oidc *og = NULL;
     struct creds *creds = NULL;
     struct awsauth *fh_auth = NULL;
+    struct glue *gl = NULL;
+    struct awsauth *gl_auth = NULL;
     struct statsd *sd = NULL;
     struct loops loops = {0};
     rc = service_open(&scfg, &svc);
@@ -523,10 +526,19 @@ static int serve(int argc, char **argv)
                                       .account_id = o.account_id,
                                       .inner = firehose_handle};
         fh_auth = awsauth_new(&acfg);
-        if (!fh_auth) {
+        acfg.service = "glue";
+        acfg.inner = glue_handle;
+        gl_auth = awsauth_new(&acfg);
+        if (!fh_auth || !gl_auth) {
             LOG_ERROR("main", "out of memory", "%s", "");
             goto out;
         }
+    }
+    rc = glue_open(o.data_dir, o.account_id, &gl);
+    if (rc) {
+        LOG_ERROR("main", "cannot open the Glue catalog", "dir=%s error=%s", o.data_dir,
+                  hy_strerror(rc));
+        goto out;
     }
     ad = admin_new(svc);
     if (firehose_new(&fcfg, &fh) || !ad) {
@@ -543,7 +555,7 @@ static int serve(int argc, char **argv)
     }
     /* The router's table: hydrant's own paths, then the JSON protocols by X-Amz-Target, then
      * the fallback (Firehose answers UnknownOperationException / 404 as AWS does). */
-    struct router_route routes[4];
+    struct router_route routes[5];
     size_t nroutes = 0;
     if (og) {
         routes[nroutes++] =
@@ -562,6 +574,11 @@ static int serve(int argc, char **argv)
     }
     routes[nroutes++] =
         (struct router_route){ROUTER_TARGET_PREFIX, "Firehose_20150804.", fh_handler, fh_ud};
+    if (gl_auth)
+        awsauth_set_inner_ud(gl_auth, gl);
+    routes[nroutes++] = (struct router_route){ROUTER_TARGET_PREFIX, "AWSGlue.",
+                                              gl_auth ? awsauth_handle : glue_handle,
+                                              gl_auth ? (void *)gl_auth : (void *)gl};
     routes[nroutes++] = (struct router_route){ROUTER_ANY, NULL, fh_handler, fh_ud};
     struct router router = {routes, nroutes};
     if (o.statsd) {
@@ -631,6 +648,8 @@ out:
     loops_free(&loops);
     statsd_free(sd);
     firehose_free(fh);
+    glue_free(gl);
+    awsauth_free(gl_auth);
     admin_free(ad);
     oidc_free(og);
     awsauth_free(fh_auth);

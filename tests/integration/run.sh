@@ -75,7 +75,8 @@ else
         test_sigv4 \
         test_analytics \
         test_pipeline \
-        test_parquet
+        test_parquet \
+        test_glue
     run "$debian_py" "debian python" test_api test_delivery
 fi
 
