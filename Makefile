@@ -54,6 +54,9 @@ LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lsnappy -ljq -lh2o-evloo
 $(BUILD)/parse: bench/parse.c $(BUILD)/libhydrant.a
 	$(CC) $(CFLAGS_BASE) $(CFLAGS) -o $@ $^ $(LIBS)
 
+$(BUILD)/pqconv: bench/pqconv.c $(BUILD)/libhydrant.a
+	$(CC) $(CFLAGS_BASE) $(CFLAGS) -o $@ $^ $(LIBS)
+
 deps:
 	@scripts/deps.sh run
 
@@ -73,7 +76,7 @@ integration: all
 	@tests/integration/run.sh $(BUILD)/hydrant
 
 test: test-deps
-	$(MAKE) -j2 all unit
+	$(MAKE) -j2 all unit $(BUILD)/pqconv
 	$(MAKE) integration
 
 asan:
@@ -106,7 +109,7 @@ fuzz: fuzz-lib
 lint:
 	@scripts/lint.sh
 
-bench: all $(BUILD)/loadgen $(BUILD)/parse
+bench: all $(BUILD)/loadgen $(BUILD)/parse $(BUILD)/pqconv
 	@bench/run.sh
 
 clean:
