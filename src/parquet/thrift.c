@@ -52,7 +52,8 @@ static void uvar(struct thrift_w *t, uint64_t v)
 
 static uint64_t zigzag(int64_t v)
 {
-    return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+    /* Zigzag without shifting a negative value: all ones for negatives, else zero. */
+    return ((uint64_t)v << 1) ^ (v < 0 ? UINT64_MAX : 0);
 }
 
 static void field(struct thrift_w *t, int16_t id, int ctype)

@@ -604,8 +604,11 @@ static void test_pqwriter_reader_matrix(void **state)
 
 static void test_pqwriter_allocation_failures_give_enomem(void **state)
 {
-    struct pqwriter_opts o = {.block_size = 8 << 10, .page_size = 512, .dictionary = true,
-                              .codec = PQWRITER_GZIP, .page_version = 2};
+    struct pqwriter_opts o = {.block_size = 8 << 10,
+                              .page_size = 512,
+                              .dictionary = true,
+                              .codec = PQWRITER_GZIP,
+                              .page_version = 2};
     bool done = false;
     for (unsigned long n = 1; n < 20000 && !done; n++) {
         struct buf b;
