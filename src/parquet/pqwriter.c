@@ -1246,8 +1246,11 @@ static int col_commit(struct pqwriter *w, struct col *c)
             return rc;
     c->nstg = 0;
     c->page_nrows++;
-    if (c->dict_on && c->dict_vals.len > DICT_MAX_BYTES) {
-        /* Dictionary full: this page keeps its indices, later pages of the chunk go PLAIN. */
+    /* A dictionary that is full, or that after 1,000 values holds mostly distinct ones, does not
+     * pay: this page keeps its indices, later pages of the chunk go PLAIN (and skip hashing). */
+    if (c->dict_on &&
+        (c->dict_vals.len > DICT_MAX_BYTES ||
+         (c->chunk_nonnull >= 1000 && (int64_t)c->ndict * 4 > c->chunk_nonnull * 3))) {
         if ((rc = page_flush(w, c)))
             return rc;
         c->dict_on = false;
