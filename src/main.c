@@ -10,6 +10,7 @@
 #include "api/admin/admin.h"
 #include "api/awsjson/awsauth.h"
 #include "api/firehose/firehose.h"
+#include "api/glue/glue.h"
 #include "api/kinesis/kinesis.h"
 #include "auth/creds.h"
 #include "auth/oidc.h"
@@ -624,6 +625,8 @@ static int serve(int argc, char **argv)
     struct creds *creds = NULL;
     struct awsauth *fh_auth = NULL;
     struct awsauth *kin_auth = NULL;
+    struct glue *gl = NULL;
+    struct awsauth *gl_auth = NULL;
     struct statsd *sd = NULL;
     struct s3 *s3 = NULL;
     struct loops loops = {0};
@@ -679,10 +682,19 @@ static int serve(int argc, char **argv)
         acfg.service = "kinesis";
         acfg.inner = kinesis_handle;
         kin_auth = awsauth_new(&acfg);
-        if (!fh_auth || !kin_auth) {
+        acfg.service = "glue";
+        acfg.inner = glue_handle;
+        gl_auth = awsauth_new(&acfg);
+        if (!fh_auth || !kin_auth || !gl_auth) {
             LOG_ERROR("main", "out of memory", "%s", "");
             goto out;
         }
+    }
+    rc = glue_open(o.data_dir, o.account_id, &gl);
+    if (rc) {
+        LOG_ERROR("main", "cannot open the Glue catalog", "dir=%s error=%s", o.data_dir,
+                  hy_strerror(rc));
+        goto out;
     }
     ad = admin_new(svc);
     struct s3_config s3cfg = {.root = s3_root, .region = o.region, .domain = o.s3_domain};
@@ -701,9 +713,9 @@ static int serve(int argc, char **argv)
     /* The router's table: hydrant's own paths, then the JSON protocols by X-Amz-Target (an
      * unknown target, or a JSON-protocol body without one, is Firehose's
      * UnknownOperationException as AWS answers), then S3 REST as the fallback: S3 clients never
-     * send X-Amz-Target. With --credentials the Firehose and Kinesis fronts sit behind SigV4
-     * (awsauth wraps them). */
-    struct router_route routes[7];
+     * send X-Amz-Target. With --credentials the Firehose, Kinesis and Glue fronts sit
+     * behind SigV4 (awsauth wraps them). */
+    struct router_route routes[8];
     size_t nroutes = 0;
     if (og) {
         routes[nroutes++] =
@@ -731,6 +743,11 @@ static int serve(int argc, char **argv)
         (struct router_route){ROUTER_TARGET_PREFIX, "Firehose_20150804.", fh_handler, fh_ud};
     routes[nroutes++] =
         (struct router_route){ROUTER_TARGET_PREFIX, "Kinesis_20131202.", kin_handler, kin_ud};
+    if (gl_auth)
+        awsauth_set_inner_ud(gl_auth, gl);
+    routes[nroutes++] = (struct router_route){ROUTER_TARGET_PREFIX, "AWSGlue.",
+                                              gl_auth ? awsauth_handle : glue_handle,
+                                              gl_auth ? (void *)gl_auth : (void *)gl};
     routes[nroutes++] = (struct router_route){ROUTER_TARGET_PREFIX, "", fh_handler, fh_ud};
     routes[nroutes++] =
         (struct router_route){ROUTER_CTYPE_PREFIX, "application/x-amz-json", fh_handler, fh_ud};
@@ -809,6 +826,8 @@ out:
     statsd_free(sd);
     firehose_free(fh);
     kinesis_free(kin);
+    glue_free(gl);
+    awsauth_free(gl_auth);
     admin_free(ad);
     datastream_close(dreg);
     oidc_free(og);

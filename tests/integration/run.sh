@@ -79,7 +79,9 @@ else
         test_s3sink \
         test_encryption \
         test_kinesis \
-        test_live_analytics
+        test_live_analytics \
+        test_parquet \
+        test_glue
     run "$debian_py" "debian python" test_api test_delivery
 fi
 
