@@ -46,10 +46,6 @@ static int path_normalise(const char *path, size_t len, char *out, size_t cap)
                 o--;
             if (o > 0)
                 o--; /* drop the slash before the removed segment */
-            while (o > 0 && out[o - 1] != '/')
-                o--;
-            if (o > 0)
-                o--;
             if (last) {
                 if (o + 1 >= cap)
                     return HY_E2BIG;
