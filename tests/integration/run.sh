@@ -76,7 +76,8 @@ else
         test_analytics \
         test_pipeline \
         test_s3 \
-        test_s3sink
+        test_s3sink \
+        test_alexa
     run "$debian_py" "debian python" test_api test_delivery
 fi
 

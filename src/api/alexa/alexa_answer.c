@@ -196,9 +196,9 @@ static void stream_status(struct service *svc, struct service_stream *st, struct
     uint64_t out = atomic_load_explicit(&s->delivery_records, memory_order_relaxed);
     snprintf(ssml, sizeof ssml,
              "Stream %s is %s. It received <say-as interpret-as=\"cardinal\">%" PRIu64
-             "</say-as> records and delivered <say-as interpret-as=\"cardinal\">%" PRIu64
+             "</say-as> record%s and delivered <say-as interpret-as=\"cardinal\">%" PRIu64
              "</say-as>.%s",
-             w, status_word(info.status), in, out,
+             w, status_word(info.status), in, in == 1 ? "" : "s", out,
              info.failure ? " It reports a delivery failure." : "");
     snprintf(card, sizeof card, "%s: %s. Received %" PRIu64 " records, delivered %" PRIu64 ".%s%s",
              info.name, status_word(info.status), in, out, info.failure ? " Failure: " : "",
@@ -219,8 +219,9 @@ static void incoming(struct service_stream *st, const char *span, struct reply *
     snprintf(
         ssml, sizeof ssml,
         "%sSince hydrant started, stream %s received <say-as interpret-as=\"cardinal\">%" PRIu64
-        "</say-as> records, <say-as interpret-as=\"cardinal\">%" PRIu64 "</say-as> bytes.",
-        span ? "I only count since hydrant started, not by time span. " : "", w, recs, bytes);
+        "</say-as> record%s, <say-as interpret-as=\"cardinal\">%" PRIu64 "</say-as> bytes.",
+        span ? "I only count since hydrant started, not by time span. " : "", w, recs,
+        recs == 1 ? "" : "s", bytes);
     snprintf(card, sizeof card, "%s: %" PRIu64 " records, %" PRIu64 " bytes since start.",
              r->stream, recs, bytes);
     say(r, ssml, card);
