@@ -289,6 +289,13 @@ static void intent(struct alexa *ax, const cJSON *in, const char *last, struct r
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(in, "name");
     const char *n = cJSON_IsString(name) ? name->valuestring : "";
     struct service *svc = alexa_service(ax);
+    if (!svc) {
+        /* Only the fuzz target and unit tests run without a service. */
+        say(r, "Sorry, I cannot read the streams right now.",
+            "Sorry, I cannot read the streams right now.");
+        r->end = 1;
+        return;
+    }
     if (last)
         snprintf(r->stream, sizeof r->stream, "%s", last);
     if (!strcmp(n, "AMAZON.StopIntent") || !strcmp(n, "AMAZON.CancelIntent")) {
