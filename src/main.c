@@ -28,6 +28,7 @@
 #include "sink/s3sink.h"
 #include "stream/wal.h"
 
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -792,11 +793,13 @@ static int alexa_model(int argc, char **argv)
     for (size_t i = 0; names && i < n; i++)
         if (v[i]->status == CATALOG_STATUS_ACTIVE)
             names[k++] = v[i]->name;
-    int rc = names ? alexa_model_print(stdout, inv, names, k) : HY_ENOMEM;
+    char *model = names ? alexa_model_render(inv, names, k) : NULL;
+    int rc = model && printf("%s\n", model) > 0 ? 0 : 1;
+    cJSON_free(model);
     hy_free(names);
     catalog_snapshot_free(v, n);
     catalog_free(cat);
-    return rc ? 1 : 0;
+    return rc;
 }
 
 int main(int argc, char **argv)

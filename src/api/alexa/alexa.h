@@ -17,7 +17,7 @@
 #ifndef HY_ALEXA_H
 #define HY_ALEXA_H
 
-#include <stdio.h>
+#include <stddef.h>
 
 struct alexa;
 struct http_exchange;
@@ -41,8 +41,9 @@ void alexa_free(struct alexa *ax);
 /* The http_handler_fn; ud is the struct alexa *. */
 void alexa_handle(struct http_exchange *ex, const struct http_request *req, void *ud);
 
-/* Print the interaction model ({"interactionModel":...}) for the skill package, with the given
- * stream names as the values of the STREAM slot type. 0 or HY_ENOMEM. */
-int alexa_model_print(FILE *out, const char *invocation, char **names, size_t n);
+/* The interaction model ({"interactionModel":...}) for the skill package, with the given stream
+ * names as the values of the STREAM slot type (invocation NULL: "hydrant streams"). Caller frees
+ * with cJSON_free; NULL when out of memory. */
+char *alexa_model_render(const char *invocation, char **names, size_t n);
 
 #endif

@@ -7,12 +7,9 @@
 #include "api/alexa/alexa.h"
 
 #include <ctype.h>
-#include <errno.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
-
-#include "base/err.h"
 
 static const char *const builtins[] = {"AMAZON.HelpIntent", "AMAZON.StopIntent",
                                        "AMAZON.CancelIntent", "AMAZON.FallbackIntent",
@@ -56,7 +53,7 @@ static cJSON *slot(const char *name, const char *type)
     return s;
 }
 
-int alexa_model_print(FILE *out, const char *invocation, char **names, size_t n)
+char *alexa_model_render(const char *invocation, char **names, size_t n)
 {
     cJSON *root = cJSON_CreateObject();
     cJSON *im = cJSON_AddObjectToObject(root, "interactionModel");
@@ -113,9 +110,5 @@ int alexa_model_print(FILE *out, const char *invocation, char **names, size_t n)
     cJSON_AddArrayToObject(im, "prompts");
     char *text = cJSON_Print(root);
     cJSON_Delete(root);
-    if (!text)
-        return HY_ENOMEM;
-    int rc = fprintf(out, "%s\n", text) < 0 ? -EIO : 0;
-    cJSON_free(text);
-    return rc;
+    return text;
 }
