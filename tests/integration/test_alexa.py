@@ -194,6 +194,7 @@ class AlexaSignedTest(HydrantTestCase):
         # Still alive, still answering good requests, and GET is not the skill.
         self.assertEqual(self.post()[0], 200)
         self.assertEqual(self.class_server.http("GET", "/_hydrant/alexa")[0], 405)
+        self.assertEqual(self.class_server.http("POST", "/_hydrant/alexa/x", body=good)[0], 404)
 
 
 class AlexaDialogTest(HydrantTestCase):

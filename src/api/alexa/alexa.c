@@ -20,6 +20,7 @@
 #include "core/catalog.h"
 #include "net/http.h"
 
+#define ALEXA_PATH "/_hydrant/alexa"
 #define ALEXA_CACHE_MAX 8
 #define ALEXA_URL_MAX 512
 #define ALEXA_FETCH_TIMEOUT_MS 2000
@@ -51,6 +52,14 @@ static char *dup_or_null(const char *s)
     return d;
 }
 
+/* libcurl's global set-up is not thread-safe: done once, before the loops run. */
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+
+static void curl_init_once(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
 struct alexa *alexa_new(const struct alexa_config *cfg)
 {
     if (!cfg->skill_id || !*cfg->skill_id || cfg->tolerance_s < 0 ||
@@ -75,6 +84,7 @@ struct alexa *alexa_new(const struct alexa_config *cfg)
     ax->cfg.ca_file = ax->ca_file;
     ax->cfg.cert_url_prefix = ax->prefix;
     catalog_json_init();
+    pthread_once(&curl_once, curl_init_once);
     if (ax->cfg.insecure)
         LOG_WARN("alexa",
                  "--alexa-insecure: requests are not checked for Amazon's signature; anyone who "
@@ -223,6 +233,15 @@ void alexa_handle(struct http_exchange *ex, const struct http_request *req, void
     if (req->stream) {
         req->stream->abort(req->stream);
         reject(ex, "alexa request body too large");
+        return;
+    }
+    /* The router matched the prefix; only the path itself (a query is ignored) is the skill. */
+    size_t n = req->path_len;
+    const char *q = memchr(req->path, '?', n);
+    if (q)
+        n = (size_t)(q - req->path);
+    if (n != sizeof ALEXA_PATH - 1 || memcmp(req->path, ALEXA_PATH, n) != 0) {
+        http_respond(ex, 404, "Content-Type: text/plain\r\n", "not found\n", 10);
         return;
     }
     if (req->method_len != 4 || memcmp(req->method, "POST", 4) != 0) {
