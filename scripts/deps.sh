@@ -11,6 +11,7 @@ test_pkgs="$run_pkgs libcmocka-dev clang libclang-rt-14-dev libfuzzer-14-dev cpp
 test_pkgs="$test_pkgs awscli python3-boto3"
 test_pkgs="$test_pkgs nginx-light python3-jwt gunicorn"         # auth
 test_pkgs="$test_pkgs python3-snappy zstd unzip libdeflate-dev" # pipeline
+test_pkgs="$test_pkgs openssl python3-cryptography"              # alexa (test PKI, signing)
 case "${1:-run}" in
     run) want=$run_pkgs ;;
     test) want=$test_pkgs ;;

@@ -8,6 +8,7 @@
 #include "analytics/ancli.h"
 #include "analytics/ancons.h"
 #include "api/admin/admin.h"
+#include "api/alexa/alexa.h"
 #include "api/awsjson/awsauth.h"
 #include "api/firehose/firehose.h"
 #include "api/glue/glue.h"
@@ -19,6 +20,7 @@
 #include "base/fsutil.h"
 #include "base/log.h"
 #include "base/mem.h"
+#include "core/catalog.h"
 #include "core/consumer.h"
 #include "core/datastream.h"
 #include "core/service.h"
@@ -31,6 +33,7 @@
 #include "stream/seal.h"
 #include "stream/wal.h"
 
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -137,6 +140,9 @@ struct options {
     /* The OIDC gate (/_hydrant/auth); off unless signers or an issuer are given. */
     const char *oidc_signers, *oidc_key_url, *oidc_issuer, *oidc_jwks_url, *oidc_audience;
     const char *oidc_ca_file, *oidc_required, *oidc_domains, *oidc_leeway, *oidc_timeout;
+    /* The Alexa skill (/_hydrant/alexa); off unless a skill id is given. */
+    const char *alexa_skill_id, *alexa_ca_file, *alexa_cert_url_prefix;
+    int alexa_insecure, alexa_allow_sha1;
 };
 
 static void usage(FILE *out)
@@ -146,6 +152,7 @@ static void usage(FILE *out)
         "usage: hydrant serve [flags]\n"
         "       hydrant detect [--detector NAME] --input F.csv --output OUT.csv\n"
         "       hydrant nab --data DIR [--detector NAME|all]\n"
+        "       hydrant alexa-model [--data-dir DIR] [--invocation NAME]\n"
         "       hydrant version\n\n"
         "flags (each may also come from the environment variable shown):\n"
         "  --listen HOST:PORT     address to serve on (HYDRANT_LISTEN; default 127.0.0.1:4566)\n"
@@ -192,7 +199,13 @@ static void usage(FILE *out)
         "                         (default true)\n"
         "  --oidc-valid-domains D,..  email domains allowed (default any)\n"
         "  --oidc-leeway-s N      exp tolerance in seconds (default 60)\n"
-        "  --oidc-fetch-timeout-ms N  bound of one key fetch (default 2000)\n");
+        "  --oidc-fetch-timeout-ms N  bound of one key fetch (default 2000)\n"
+        "  --alexa-skill-id ID    serve the Alexa skill at /_hydrant/alexa for this skill id\n"
+        "                         (HYDRANT_ALEXA_SKILL_ID; default: off)\n"
+        "  --alexa-ca-file FILE   trust store for Alexa signing chains (default: the system's)\n"
+        "  --alexa-allow-sha1     accept the legacy Signature header without Signature-256\n"
+        "  --alexa-insecure       do not check Alexa request signatures (local experiments)\n"
+        "  --alexa-test-cert-url-prefix URL  tests only: signing chains come from under URL\n");
 }
 
 static const char *env_or(const char *name, const char *def)
@@ -244,6 +257,7 @@ static int parse_flags(int argc, char **argv, struct options *o)
     o->oidc_domains = env_or("HYDRANT_OIDC_VALID_DOMAINS", NULL);
     o->oidc_leeway = env_or("HYDRANT_OIDC_LEEWAY_S", "60");
     o->oidc_timeout = env_or("HYDRANT_OIDC_FETCH_TIMEOUT_MS", "2000");
+    o->alexa_skill_id = env_or("HYDRANT_ALEXA_SKILL_ID", NULL);
     o->s3_domain = env_or("HYDRANT_S3_DOMAIN", "localhost");
     const char *endpoint = env_or("HYDRANT_S3_ENDPOINT", NULL);
     if (endpoint)
@@ -283,6 +297,11 @@ static int parse_flags(int argc, char **argv, struct options *o)
         {"s3-endpoint", required_argument, NULL, 'E'},
         {"bucket-endpoint", required_argument, NULL, 'B'},
         {"s3-path-style", no_argument, NULL, 'P'},
+        {"alexa-skill-id", required_argument, NULL, 1100},
+        {"alexa-ca-file", required_argument, NULL, 1101},
+        {"alexa-test-cert-url-prefix", required_argument, NULL, 1102},
+        {"alexa-insecure", no_argument, NULL, 1103},
+        {"alexa-allow-sha1", no_argument, NULL, 1104},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -400,6 +419,21 @@ static int parse_flags(int argc, char **argv, struct options *o)
             break;
         case 'P':
             o->s3_path_style = 1;
+            break;
+        case 1100:
+            o->alexa_skill_id = optarg;
+            break;
+        case 1101:
+            o->alexa_ca_file = optarg;
+            break;
+        case 1102:
+            o->alexa_cert_url_prefix = optarg;
+            break;
+        case 1103:
+            o->alexa_insecure = 1;
+            break;
+        case 1104:
+            o->alexa_allow_sha1 = 1;
             break;
         case 'h':
             usage(stdout);
@@ -622,6 +656,7 @@ static int serve(int argc, char **argv)
     struct kinesis *kin = NULL;
     struct admin *ad = NULL;
     struct oidc *og = NULL;
+    struct alexa *ax = NULL;
     struct creds *creds = NULL;
     struct awsauth *fh_auth = NULL;
     struct awsauth *kin_auth = NULL;
@@ -715,12 +750,27 @@ static int serve(int argc, char **argv)
      * UnknownOperationException as AWS answers), then S3 REST as the fallback: S3 clients never
      * send X-Amz-Target. With --credentials the Firehose, Kinesis and Glue fronts sit
      * behind SigV4 (awsauth wraps them). */
-    struct router_route routes[8];
+    struct router_route routes[9];
     size_t nroutes = 0;
     if (og) {
         routes[nroutes++] =
             (struct router_route){ROUTER_PATH_PREFIX, "/_hydrant/auth", oidc_handle, og};
         admin_add_metrics(ad, oidc_metrics_hook, og);
+    }
+    if (o.alexa_skill_id) {
+        struct alexa_config xcfg = {.svc = svc,
+                                    .skill_id = o.alexa_skill_id,
+                                    .ca_file = o.alexa_ca_file,
+                                    .cert_url_prefix = o.alexa_cert_url_prefix,
+                                    .insecure = o.alexa_insecure,
+                                    .allow_sha1 = o.alexa_allow_sha1};
+        ax = alexa_new(&xcfg);
+        if (!ax) {
+            LOG_ERROR("main", "cannot start the Alexa skill", "%s", "");
+            goto out;
+        }
+        routes[nroutes++] =
+            (struct router_route){ROUTER_PATH_PREFIX, "/_hydrant/alexa", alexa_handle, ax};
     }
     routes[nroutes++] = (struct router_route){ROUTER_PATH_PREFIX, "/_hydrant/", admin_handle, ad};
     http_handler_fn fh_handler = firehose_handle;
@@ -831,6 +881,7 @@ out:
     admin_free(ad);
     datastream_close(dreg);
     oidc_free(og);
+    alexa_free(ax);
     awsauth_free(fh_auth);
     awsauth_free(kin_auth);
     creds_free(creds);
@@ -843,6 +894,42 @@ out:
     return code;
 }
 
+/* hydrant alexa-model: the skill's interaction model with the data directory's stream names. */
+static int alexa_model(int argc, char **argv)
+{
+    const char *data_dir = env_or("HYDRANT_DATA_DIR", "./hydrant-data"), *inv = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (i + 1 < argc && strcmp(argv[i], "--data-dir") == 0)
+            data_dir = argv[++i];
+        else if (i + 1 < argc && strcmp(argv[i], "--invocation") == 0)
+            inv = argv[++i];
+        else {
+            fprintf(stderr, "usage: hydrant alexa-model [--data-dir DIR] [--invocation NAME]\n");
+            return 2;
+        }
+    }
+    struct catalog *cat = NULL;
+    struct catalog_stream **v = NULL;
+    size_t n = 0;
+    if (catalog_open(data_dir, &cat) || catalog_snapshot(cat, &v, &n)) {
+        fprintf(stderr, "hydrant: cannot read the streams in %s\n", data_dir);
+        catalog_free(cat);
+        return 1;
+    }
+    char **names = hy_malloc((n ? n : 1) * sizeof *names);
+    size_t k = 0;
+    for (size_t i = 0; names && i < n; i++)
+        if (v[i]->status == CATALOG_STATUS_ACTIVE)
+            names[k++] = v[i]->name;
+    char *model = names ? alexa_model_render(inv, names, k) : NULL;
+    int rc = model && printf("%s\n", model) > 0 ? 0 : 1;
+    cJSON_free(model);
+    hy_free(names);
+    catalog_snapshot_free(v, n);
+    catalog_free(cat);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "serve") == 0)
@@ -851,6 +938,8 @@ int main(int argc, char **argv)
         return ancli_detect(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "nab") == 0)
         return ancli_nab(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "alexa-model") == 0)
+        return alexa_model(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "version") == 0) {
         printf("hydrant %s\n", HYDRANT_VERSION);
         return 0;

@@ -81,7 +81,8 @@ else
         test_kinesis \
         test_live_analytics \
         test_parquet \
-        test_glue
+        test_glue \
+        test_alexa
     run "$debian_py" "debian python" test_api test_delivery
 fi
 
