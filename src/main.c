@@ -23,6 +23,7 @@
 #include "net/statsd.h"
 #include "sink/fssink.h"
 #include "stream/wal.h"
+#include "transform/lambdafn.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -112,6 +113,7 @@ struct options {
     const char *region;
     const char *account_id;
     const char *streams_file;
+    const char *functions_file; /* --functions: Lambda ARNs to local functions */
     unsigned long long quota_mib;
     unsigned long long io_threads;
     unsigned long long max_streams;
@@ -145,6 +147,9 @@ static void usage(FILE *out)
         "  --max-streams N        delivery streams allowed (HYDRANT_MAX_STREAMS; default 5000)\n"
         "  --streams FILE         JSON array of CreateDeliveryStream inputs applied at start\n"
         "                         (HYDRANT_STREAMS; default none)\n"
+        "  --functions FILE       JSON object from Lambda ARN or function name to a local\n"
+        "                         function {\"url\": ...} or {\"command\": [...]} for the\n"
+        "                         Lambda processor (HYDRANT_FUNCTIONS; default none)\n"
         "  --append-wait-ms N     how long a put may wait for room in a stream's log before\n"
         "                         \"Slow down.\" (HYDRANT_APPEND_WAIT_MS; default 5000)\n"
         "  --credentials FILE     JSON access keys: AWS requests must be SigV4-signed by one of\n"
@@ -197,6 +202,7 @@ static int parse_flags(int argc, char **argv, struct options *o)
     const char *max_streams = env_or("HYDRANT_MAX_STREAMS", "5000");
     const char *append_wait = env_or("HYDRANT_APPEND_WAIT_MS", "5000");
     o->streams_file = env_or("HYDRANT_STREAMS", NULL);
+    o->functions_file = env_or("HYDRANT_FUNCTIONS", NULL);
     o->credentials_file = env_or("HYDRANT_CREDENTIALS", NULL);
     o->statsd = env_or("HYDRANT_STATSD", NULL);
     o->statsd_prefix = env_or("HYDRANT_STATSD_PREFIX", "hydrant.");
@@ -221,6 +227,7 @@ static int parse_flags(int argc, char **argv, struct options *o)
         {"io-threads", required_argument, NULL, 't'},
         {"max-streams", required_argument, NULL, 'm'},
         {"streams", required_argument, NULL, 's'},
+        {"functions", required_argument, NULL, 1013},
         {"append-wait-ms", required_argument, NULL, 'w'},
         {"credentials", required_argument, NULL, 'c'},
         {"statsd", required_argument, NULL, 1010},
@@ -274,6 +281,9 @@ static int parse_flags(int argc, char **argv, struct options *o)
             break;
         case 'c':
             o->credentials_file = optarg;
+            break;
+        case 1013:
+            o->functions_file = optarg;
             break;
         case 1010:
             o->statsd = optarg;
@@ -477,6 +487,17 @@ static int serve(int argc, char **argv)
         LOG_ERROR("main", "data directory path too long", "dir=%s", o.data_dir);
         return 1;
     }
+    /* Functions first: streams found in the data directory start delivering (and may invoke
+     * them) as the service opens. */
+    struct lambdafn_set *fns = NULL;
+    if (o.functions_file) {
+        char err[512];
+        if (lambdafn_set_load(o.functions_file, &fns, err, sizeof err)) {
+            LOG_ERROR("main", err, "file=%s", o.functions_file);
+            return 1;
+        }
+    }
+    lambdafn_set_install(fns, o.region, o.account_id);
     static const struct consumer_ops *const consumers[] = {&delivery_consumer};
     struct service_config scfg = {
         .data_dir = o.data_dir,
@@ -501,6 +522,7 @@ static int serve(int argc, char **argv)
     if (rc) {
         LOG_ERROR("main", "cannot open the data directory", "dir=%s error=%s", o.data_dir,
                   hy_strerror(rc));
+        lambdafn_set_free(fns);
         return 1;
     }
     struct firehose_config fcfg = {
@@ -636,6 +658,8 @@ out:
     awsauth_free(fh_auth);
     creds_free(creds);
     service_close(svc);
+    lambdafn_set_install(NULL, NULL, NULL);
+    lambdafn_set_free(fns); /* after the service: delivery threads invoke them until it closes */
     if (code == 0)
         LOG_INFO("main", "stopped", "%s", "");
     return code;

@@ -47,6 +47,10 @@ struct delivery_target {
     uint32_t max_partitions;     /* active partitions per batch; 0 = the default */
     struct process_opts process; /* the record processors (delimiter copied) */
     const char *time_zone;       /* CustomTimeZone; NULL or "" = UTC */
+    /* The Lambda processor (transform/lambdafn.h): NULL = none. */
+    const char *lambda_arn;
+    int lambda_retries;           /* NumberOfRetries: attempts = 1 + retries */
+    uint64_t lambda_buffer_bytes; /* BufferSizeInMBs: records per invocation round */
 };
 
 /* Firehose's default cap on active partitions (past it records go to the error output). */

@@ -66,6 +66,12 @@ static const struct counter_def counters[] = {
             "1 MiB of a span)."),
     COUNTER("hydrant_delivery_error_output_records_total", error_output_records,
             "Records written to the error output (dynamic partitioning failures)."),
+    COUNTER("hydrant_execute_processing_total", lambda_invocations,
+            "Lambda processor invocation attempts (Firehose ExecuteProcessing, as a count)."),
+    COUNTER("hydrant_execute_processing_failures_total", lambda_failures,
+            "Lambda invocation attempts that failed (ExecuteProcessing.Success 0)."),
+    COUNTER("hydrant_execute_processing_duration_ms_total", lambda_ms,
+            "Time spent in Lambda invocations (Firehose ExecuteProcessing.Duration, summed)."),
 };
 
 /* Damage the log itself found (streamlog_damage_stats), counted since the log opened. */
