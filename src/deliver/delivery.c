@@ -125,7 +125,8 @@
 #define ERR_CODE_EXTRACTION "DynamicPartitioning.MetadataExtractionFailed"
 #define ERR_CODE_PARTITION_LIMIT "DynamicPartitioning.ActivePartitionsLimitExceeded"
 #define ERR_CODE_PREFIX "DynamicPartitioning.PrefixEvaluationFailed"
-#define ERR_LINE_MAX (2u << 20) /* one error record: base64 of a 1,000 KiB record plus fields */
+/* One error record: base64 of the largest record (a decompressed one) plus fields. */
+#define ERR_LINE_MAX (PROCESS_MAX_DECOMPRESSED / 3 * 4 + (64u << 10))
 /* Raw bytes base64-encoded per sink write: a multiple of 3 whose encoding fills staging. */
 #define QUAR_CHUNK_LEN (STAGING_LEN / 4 * 3)
 
@@ -345,6 +346,10 @@ static void jx_refresh(struct delivery *d)
     d->jx = NULL;
     hy_free(d->jx_query);
     d->jx_query = hy_strdup(d->cur->jq_query);
+    /* No query: the keys come from the Lambda function alone (or, without one, every record
+     * goes to the error output). */
+    if (!d->cur->jq_query[0])
+        return;
     if (d->jx_query && jqextract_new(d->cur->jq_query, &d->jx, &reason) < 0)
         LOG_ERROR("delivery",
                   "MetadataExtractionQuery does not compile; records go to the error output",
@@ -1295,6 +1300,8 @@ static int lambda_invoke_range(struct delivery *d, size_t from, size_t to)
                                              &d->lam_parsed, &code, &message);
             if (rc == HY_ENOMEM)
                 return rc;
+            if (rc == HY_EBADMSG)
+                lambdafn_discard(fn);
         }
         atomic_fetch_add_explicit(&d->stats->lambda_invocations, 1, memory_order_relaxed);
         atomic_fetch_add_explicit(&d->stats->lambda_ms, (uint64_t)(hytime_mono_ms() - t0),

@@ -471,3 +471,14 @@ int lambdafn_invoke(struct lambdafn *fn, const char *event, size_t len, struct b
     }
     return rc;
 }
+
+void lambdafn_discard(struct lambdafn *fn)
+{
+    pthread_mutex_lock(&fn->mu);
+    if (!fn->url && fn->pid > 0) {
+        LOG_WARN("lambdafn", "worker answered an unusable response, restarting it",
+                 "function=%s pid=%d", fn->key, (int)fn->pid);
+        worker_stop(fn);
+    }
+    pthread_mutex_unlock(&fn->mu);
+}

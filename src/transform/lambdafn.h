@@ -60,6 +60,10 @@ const char *lambdafn_account(void);
 int lambdafn_invoke(struct lambdafn *fn, const char *event, size_t len, struct buf *resp,
                     const char **code, const char **message);
 
+/* The last answer of fn could not be used (not a response for its event): a command worker is
+ * stopped, so the next call starts a fresh one rather than read a desynchronised stream. */
+void lambdafn_discard(struct lambdafn *fn);
+
 /* ------------------------------------------------------------------ event and response */
 
 enum lambdafn_status {
