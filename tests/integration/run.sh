@@ -74,7 +74,8 @@ else
         test_auth \
         test_sigv4 \
         test_analytics \
-        test_pipeline
+        test_pipeline \
+        test_transform
     run "$debian_py" "debian python" test_api test_delivery
 fi
 
