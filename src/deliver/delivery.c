@@ -149,7 +149,11 @@ struct target {
     struct tzone *tz; /* CustomTimeZone; NULL = UTC */
     char *jq_query;   /* MetadataExtractionQuery ("" when none) */
     uint32_t max_partitions;
-    char *lambda_arn; /* the Lambda processor's LambdaArn; NULL = none */
+    char *lambda_arn;    /* the Lambda processor's LambdaArn; NULL = none */
+    char *backup_bucket; /* source record backup; NULL = off */
+    char *backup_prefix;
+    char *backup_ext;
+    enum codec_kind backup_codec;
     int lambda_retries;
     uint64_t lambda_buffer_bytes;
 };
@@ -196,6 +200,13 @@ struct delivery {
     struct buf intent_prefix;
     struct buf intent_error_prefix;
     struct buf intent_ext;
+    /* The source record backup of a partitioned intent (intent_backup set): its own bucket,
+     * prefix, extension and codec, kept like the prefixes above. */
+    int intent_backup;
+    struct buf intent_backup_bucket;
+    struct buf intent_backup_prefix;
+    struct buf intent_backup_ext;
+    enum codec_kind intent_backup_codec;
     int64_t intent_opened_ms; /* monotonic time its batch first opened; 0 = not yet. The
                                * interval counts from here, across failed attempts. */
     uint64_t refill_last;     /* last seq a failed attempt reached: interval cuts of the retry
@@ -264,6 +275,9 @@ static void target_free(struct target *t)
     hy_free(t->extension);
     hy_free(t->jq_query);
     hy_free(t->lambda_arn);
+    hy_free(t->backup_bucket);
+    hy_free(t->backup_prefix);
+    hy_free(t->backup_ext);
     hy_free((void *)t->process.delimiter);
     tzone_free(t->tz);
     hy_free(t);
@@ -310,8 +324,20 @@ static struct target *target_copy(const struct delivery_target *src)
         target_free(t);
         return NULL;
     }
+    if (src->backup_bucket && src->backup_bucket[0]) {
+        if (!src->backup_compression ||
+            codec_from_name(src->backup_compression, &t->backup_codec) < 0)
+            t->backup_codec = CODEC_NONE;
+        t->backup_bucket = hy_strdup(src->backup_bucket);
+        t->backup_prefix = hy_strdup(src->backup_prefix ? src->backup_prefix : "");
+        t->backup_ext = hy_strdup(codec_extension(t->backup_codec));
+        if (!t->backup_bucket || !t->backup_prefix || !t->backup_ext) {
+            target_free(t);
+            return NULL;
+        }
+    }
     t->partitioned = t->dynamic || t->process.decompress || t->process.cwl_extract ||
-                     t->process.deagg != PROCESS_DEAGG_NONE || t->lambda_arn;
+                     t->process.deagg != PROCESS_DEAGG_NONE || t->lambda_arn || t->backup_bucket;
     t->jq_query = hy_strdup(src->jq_query ? src->jq_query : "");
     t->max_partitions = src->max_partitions ? src->max_partitions : DELIVERY_DEFAULT_PARTITIONS;
     if (!t->stream_name || !t->bucket || !t->prefix || !t->error_prefix || !t->extension ||
@@ -406,6 +432,24 @@ static int cursor_store(struct delivery *d, uint64_t next_seq, int with_intent)
                 rc = buf_append_json_str(&b, d->intent_ext.data, d->intent_ext.len);
             if (rc == 0 && d->sealed_last)
                 rc = buf_printf(&b, ",\"sealed_last\":%" PRIu64, d->sealed_last);
+            if (rc == 0 && d->intent_backup) {
+                rc = buf_append_str(&b, ",\"backup\":{\"bucket\":");
+                if (rc == 0)
+                    rc = buf_append_json_str(&b, d->intent_backup_bucket.data,
+                                             d->intent_backup_bucket.len);
+                if (rc == 0)
+                    rc = buf_append_str(&b, ",\"prefix\":");
+                if (rc == 0)
+                    rc = buf_append_json_str(&b, d->intent_backup_prefix.data,
+                                             d->intent_backup_prefix.len);
+                if (rc == 0)
+                    rc = buf_append_str(&b, ",\"ext\":");
+                if (rc == 0)
+                    rc = buf_append_json_str(&b, d->intent_backup_ext.data,
+                                             d->intent_backup_ext.len);
+                if (rc == 0)
+                    rc = buf_printf(&b, ",\"codec\":\"%s\"}", codec_name(d->intent_backup_codec));
+            }
             if (rc == 0)
                 rc = buf_append_str(&b, "}");
         }
@@ -496,6 +540,23 @@ static int cursor_load(struct delivery *d)
                 (rc = buf_append_str(&d->intent_ext, ex->valuestring)) < 0)
                 goto out;
             rc = HY_ECORRUPT;
+            const cJSON *bk = cJSON_GetObjectItemCaseSensitive(pt, "backup");
+            if (bk) {
+                const cJSON *bb = cJSON_GetObjectItemCaseSensitive(bk, "bucket");
+                const cJSON *bp = cJSON_GetObjectItemCaseSensitive(bk, "prefix");
+                const cJSON *be = cJSON_GetObjectItemCaseSensitive(bk, "ext");
+                const cJSON *bc = cJSON_GetObjectItemCaseSensitive(bk, "codec");
+                if (!cJSON_IsString(bb) || !cJSON_IsString(bp) || !cJSON_IsString(be) ||
+                    !cJSON_IsString(bc) ||
+                    codec_from_name(bc->valuestring, &d->intent_backup_codec) < 0)
+                    goto out;
+                if ((rc = buf_append_str(&d->intent_backup_bucket, bb->valuestring)) < 0 ||
+                    (rc = buf_append_str(&d->intent_backup_prefix, bp->valuestring)) < 0 ||
+                    (rc = buf_append_str(&d->intent_backup_ext, be->valuestring)) < 0)
+                    goto out;
+                rc = HY_ECORRUPT;
+                d->intent_backup = 1;
+            }
             d->intent_partitioned = 1;
         }
         /* Written before streaming: the old attempt's last record, a hint for the replay's cut. */
@@ -710,6 +771,18 @@ static int intent_partitioned(struct delivery *d)
     d->intent_codec = d->cur->codec;
     d->intent_partitioned = 1;
     d->sealed_last = 0;
+    d->intent_backup = 0;
+    buf_reset(&d->intent_backup_bucket);
+    buf_reset(&d->intent_backup_prefix);
+    buf_reset(&d->intent_backup_ext);
+    if (d->cur->backup_bucket) {
+        if ((rc = buf_append_str(&d->intent_backup_bucket, d->cur->backup_bucket)) < 0 ||
+            (rc = buf_append_str(&d->intent_backup_prefix, d->cur->backup_prefix)) < 0 ||
+            (rc = buf_append_str(&d->intent_backup_ext, d->cur->backup_ext)) < 0)
+            return rc;
+        d->intent_backup_codec = d->cur->backup_codec;
+        d->intent_backup = 1;
+    }
     return 0;
 }
 
@@ -847,6 +920,10 @@ static int emit(struct delivery *d, const struct iovec *iov, size_t n)
  * The cap on active partitions counts the partitions of one batch; records of a new partition
  * past it go to the error output.
  */
+
+/* part.is_error for the source record backup object (1 is an error object, 0 data). */
+#define PART_BACKUP 2
+#define PART_BACKUP_ID "source-backup"
 
 struct part {
     uint64_t hash;
@@ -990,6 +1067,16 @@ static int part_key(struct delivery *d, struct part *p, const struct streamlog_r
     };
     int rc;
     buf_reset(&p->key);
+    if (p->is_error == PART_BACKUP) {
+        /* Backup ids are distinct from data and error ids. */
+        r.stream_id = keyname_derive_id(r.stream_id, "\2", 1);
+        rc = keyname_object_key(d->intent_backup_prefix.data, &r, &p->key);
+        if (rc == HY_EINVAL || rc == HY_E2BIG) {
+            buf_reset(&p->key);
+            rc = keyname_object_key(NULL, &r, &p->key);
+        }
+        return rc == 0 ? buf_append_str(&p->key, d->intent_backup_ext.data) : rc;
+    }
     if (p->is_error) {
         /* Error ids are distinct from every data id (whose keys never hash through twice). */
         r.stream_id = keyname_derive_id(r.stream_id, "\1", 1);
@@ -1042,12 +1129,18 @@ static int part_open(struct delivery *d, const char *id, size_t id_len, int is_e
         goto fail;
     if ((rc = part_key(d, p, rec, keys, n_keys)) < 0)
         goto fail;
-    /* Error objects are JSON lines, written uncompressed (hydrant's choice). */
-    if (!is_error && d->intent_codec != CODEC_NONE && !(p->codec = codec_new(d->intent_codec))) {
+    /* Error objects are JSON lines, written uncompressed (hydrant's choice); the backup uses
+     * its own configuration's codec. */
+    enum codec_kind kind = is_error == PART_BACKUP ? d->intent_backup_codec
+                           : is_error              ? CODEC_NONE
+                                                   : d->intent_codec;
+    if (kind != CODEC_NONE && !(p->codec = codec_new(kind))) {
         rc = HY_ENOMEM;
         goto fail;
     }
-    if ((rc = d->sink->open(d->sink_ctx, d->intent_bucket.data, p->key.data, &p->writer)) < 0) {
+    const char *bucket =
+        is_error == PART_BACKUP ? d->intent_backup_bucket.data : d->intent_bucket.data;
+    if ((rc = d->sink->open(d->sink_ctx, bucket, p->key.data, &p->writer)) < 0) {
         p->writer = NULL;
         goto fail;
     }
@@ -1213,6 +1306,23 @@ static int part_route(struct delivery *d, const struct streamlog_record *rec, co
  * records (a function whose partition keys change between attempts can leave a partition object
  * of the earlier attempt behind).
  */
+
+/* The stored record, as it is, into the source record backup object. */
+static int part_backup(struct delivery *d, const struct streamlog_record *rec)
+{
+    static const char id[] = PART_BACKUP_ID;
+    size_t slot;
+    uint64_t h = part_hash(id, sizeof id - 1, 1);
+    struct part *p = part_find(d, id, sizeof id - 1, PART_BACKUP, h, &slot);
+    int rc;
+    if (!p && (rc = part_open(d, id, sizeof id - 1, PART_BACKUP, h, slot, rec, NULL, 0, &p)) < 0)
+        return rc;
+    if ((rc = part_write(p, rec->data, rec->len)) < 0)
+        return rc;
+    p->len += rec->len;
+    p->records++;
+    return 0;
+}
 
 struct lam_rec {
     uint64_t seq;
@@ -1406,13 +1516,16 @@ static int route_emit(void *arg, const void *data, size_t len)
  * processor cannot handle goes to the error output as it was stored. */
 static int part_append(struct delivery *d, const struct streamlog_record *rec)
 {
+    int rc;
     if (!d->proc)
         return HY_ENOMEM; /* the batch fails and is read again; jx_refresh retries */
+    if (d->intent_backup && (rc = part_backup(d, rec)) < 0)
+        return rc;
     if (!process_active(d->proc))
         return route_emit(&(struct route_ctx){.d = d, .rec = rec}, rec->data, rec->len);
     struct route_ctx c = {.d = d, .rec = rec};
     struct process_error err = {0};
-    int rc = process_run(d->proc, rec->data, rec->len, route_emit, &c, &err);
+    rc = process_run(d->proc, rec->data, rec->len, route_emit, &c, &err);
     if (rc == HY_EBADMSG)
         return part_error(d, rec, rec->data, rec->len, err.type, err.code, err.message);
     return rc;
@@ -1443,10 +1556,10 @@ static int parts_commit(struct delivery *d)
         p->writer = NULL;
         if ((rc = d->sink->commit(w)) < 0)
             return rc;
-        if (p->is_error)
+        if (p->is_error == 1)
             atomic_fetch_add_explicit(&d->stats->error_output_records, p->records,
                                       memory_order_relaxed);
-        else
+        else if (p->is_error == 0)
             atomic_fetch_add_explicit(&d->stats->delivery_records, p->records,
                                       memory_order_relaxed);
         atomic_fetch_add_explicit(&d->stats->delivery_objects, 1, memory_order_relaxed);
@@ -1909,6 +2022,9 @@ static void delivery_free(struct delivery *d)
     buf_fini(&d->intent_prefix);
     buf_fini(&d->intent_error_prefix);
     buf_fini(&d->intent_ext);
+    buf_fini(&d->intent_backup_bucket);
+    buf_fini(&d->intent_backup_prefix);
+    buf_fini(&d->intent_backup_ext);
     hy_free(d->lam);
     buf_fini(&d->lam_data);
     buf_fini(&d->lam_event);
@@ -1951,6 +2067,9 @@ int delivery_start(const struct consumer_env *env, const struct delivery_target 
     buf_init(&d->intent_prefix, KEY_MAX_LEN);
     buf_init(&d->intent_error_prefix, KEY_MAX_LEN);
     buf_init(&d->intent_ext, KEY_MAX_LEN);
+    buf_init(&d->intent_backup_bucket, KEY_MAX_LEN);
+    buf_init(&d->intent_backup_prefix, KEY_MAX_LEN);
+    buf_init(&d->intent_backup_ext, KEY_MAX_LEN);
     /* Lambda: a round's records (its size plus one record of up to 16 MiB decompressed) and one
      * invocation's event and answer (6 MB each). */
     buf_init(&d->lam_data, (64u << 20));

@@ -51,6 +51,11 @@ struct delivery_target {
     const char *lambda_arn;
     int lambda_retries;           /* NumberOfRetries: attempts = 1 + retries */
     uint64_t lambda_buffer_bytes; /* BufferSizeInMBs: records per invocation round */
+    /* Source record backup (S3BackupMode Enabled): the stored records, before any processor,
+     * also go to objects in this bucket under this prefix. NULL = off. */
+    const char *backup_bucket;
+    const char *backup_prefix;
+    const char *backup_compression; /* codec name; NULL = UNCOMPRESSED */
 };
 
 /* Firehose's default cap on active partitions (past it records go to the error output). */

@@ -160,6 +160,13 @@ static void target_of(const struct consumer_env *env, struct delivery_target *t,
     t->time_zone = str_of(env->dest, "CustomTimeZone");
     t->max_partitions = (uint32_t)int_of(cJSON_GetObjectItemCaseSensitive(env->dest, "Hydrant"),
                                          "MaxActivePartitions", DELIVERY_DEFAULT_PARTITIONS);
+    const char *bmode = str_of(env->dest, "S3BackupMode");
+    const cJSON *bk = cJSON_GetObjectItemCaseSensitive(env->dest, "S3BackupDescription");
+    if (bmode && strcmp(bmode, "Enabled") == 0 && bk) {
+        t->backup_bucket = bucket_of(str_of(bk, "BucketARN"));
+        t->backup_prefix = str_of(bk, "Prefix");
+        t->backup_compression = str_of(bk, "CompressionFormat");
+    }
     const cJSON *lp = processor_of(env->dest, "Lambda");
     if (lp) {
         const char *r = param_of(lp, "NumberOfRetries");
@@ -343,6 +350,16 @@ static int check(const cJSON *dest, const char **reason)
     if (rc == 0 && dynamic && prefix && strstr(prefix, "!{partitionKeyFromQuery:") &&
         !processor_of(dest, "MetadataExtraction")) {
         *reason = "!{partitionKeyFromQuery:...} in Prefix requires a MetadataExtraction processor";
+        return HY_EINVAL;
+    }
+    const cJSON *bk = cJSON_GetObjectItemCaseSensitive(dest, "S3BackupDescription");
+    const char *bcomp = str_of(bk, "CompressionFormat");
+    if (rc == 0 && bk &&
+        (rc = keyname_prefixes_validate(str_of(bk, "Prefix"), str_of(bk, "ErrorOutputPrefix"),
+                                        reason)) < 0)
+        return rc;
+    if (rc == 0 && bcomp && codec_from_name(bcomp, &k) < 0) {
+        *reason = "Unknown S3BackupConfiguration CompressionFormat";
         return HY_EINVAL;
     }
     const char *tz = str_of(dest, "CustomTimeZone");

@@ -278,6 +278,55 @@ class TransformTest(harness.HydrantTestCase):
         self.assertEqual(data, collections.Counter(("", r + b"\n") for r in recs),
                          "records lost or duplicated after kill -9 during transformation")
 
+    def test_source_record_backup_keeps_the_untransformed_records(self):
+        srv = self.serve({"slow": self.faulty("slow", "slow", SLOW_S="0.1")})
+        fh = srv.client()
+        dest = harness.s3_dest(bucket="tx", size=1, interval=0, prefix="out/")
+        dest["ErrorOutputPrefix"] = "err/!{firehose:error-output-type}/"
+        dest["ProcessingConfiguration"] = {"Enabled": True, "Processors": [
+            lambda_processor(ARN % "slow", size_mb=0.2)]}
+        dest["S3BackupMode"] = "Enabled"
+        with self.assertRaises(harness.ClientError) as cm:
+            harness.call_lenient(fh, "create_delivery_stream", DeliveryStreamName="tx",
+                                 ExtendedS3DestinationConfiguration=dest)
+        self.assertIn("S3BackupConfiguration", cm.exception.response["Error"]["Message"])
+        dest["S3BackupConfiguration"] = {"RoleARN": harness.ROLE_ARN, "BucketARN": "arn:aws:s3:::src",
+                                         "Prefix": "raw/"}
+        harness.call_lenient(fh, "create_delivery_stream", DeliveryStreamName="tx",
+                             ExtendedS3DestinationConfiguration=dest)
+        d = fh.describe_delivery_stream(DeliveryStreamName="tx")["DeliveryStreamDescription"]
+        ext = d["Destinations"][0]["ExtendedS3DestinationDescription"]
+        self.assertEqual(ext["S3BackupMode"], "Enabled")
+        self.assertEqual(ext["S3BackupDescription"]["BucketARN"], "arn:aws:s3:::src")
+        self.assertEqual(ext["S3BackupDescription"]["Prefix"], "raw/")
+        with self.assertRaises(harness.ClientError) as cm:
+            harness.call_lenient(fh, "update_destination", DeliveryStreamName="tx",
+                                 CurrentDeliveryStreamVersionId=d["VersionId"],
+                                 DestinationId=d["Destinations"][0]["DestinationId"],
+                                 ExtendedS3DestinationUpdate={"S3BackupMode": "Disabled"})
+        self.assertIn("cannot be disabled", cm.exception.response["Error"]["Message"])
+        recs = [rec(i, action="fail" if i % 10 == 0 else None, pad=1000) for i in range(1200)]
+        harness.put_all(fh, "tx", recs)
+        seen = len(self.invocations("slow"))
+        harness.wait_until(lambda: len(self.invocations("slow")) >= seen + 2, 30,
+                           what="the function invoked")
+        srv.restart(kill=True)
+        self.settle(srv, "tx", len(recs))
+        self.assertEqual(srv.stop(signal.SIGTERM), 0)
+        data, errors = self.collect(srv, "tx")
+        self.assertEqual(data, collections.Counter(("", r + b"\n") for r in recs if b'"fail"' not in r))
+        self.assertEqual(sorted(base64.b64decode(e["rawData"]) for e in errors), sorted(recs[0::10]))
+        keys = srv.objects("src")
+        self.assertTrue(keys and all(k.startswith("raw/") for k in keys), keys)
+        dec, got = json.JSONDecoder(), collections.Counter()
+        for k in keys:
+            body = srv.read_object("src", k).decode()
+            at = 0
+            while at < len(body):
+                obj, at = dec.raw_decode(body, at)
+                got[json.dumps(obj, sort_keys=True).encode()] += 1
+        self.assertEqual(got, collections.Counter(recs), "each source record backed up once")
+
     def test_lambda_processor_parameters_are_checked(self):
         srv = self.serve({"f": {"url": "http://127.0.0.1:9/2015-03-31/functions/function/invocations"}})
         fh = srv.client()
