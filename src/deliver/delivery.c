@@ -1434,9 +1434,13 @@ static int lambda_invoke_range(struct delivery *d, size_t from, size_t to)
     for (size_t i = 0; i < n; i++) {
         const struct lambdafn_item *it = &d->lam_parsed.items[i];
         const struct lam_rec *lr = &d->lam[from + i];
+        if (it->status == LAMBDAFN_DROPPED || it->status == LAMBDAFN_OK)
+            atomic_fetch_add_explicit(&d->stats->lambda_ok_records, 1, memory_order_relaxed);
         if (it->status == LAMBDAFN_DROPPED)
             continue;
         if (it->status == LAMBDAFN_OK) {
+            atomic_fetch_add_explicit(&d->stats->lambda_ok_bytes, it->data_len,
+                                      memory_order_relaxed);
             struct streamlog_record r = {.seq = lr->seq, .arrival_ms = lr->arrival_ms};
             rc = part_route(d, &r, d->lam_parsed.data.data + it->data_off, it->data_len,
                             d->lam_parsed.keys.data + it->keys_off, it->n_keys);
@@ -1661,6 +1665,7 @@ static int batch_commit(struct delivery *d)
     d->has_intent = 0;
     d->sealed_last = 0;
     d->in_batch = 0;
+    d->lam_round = 0;
     parts_clear(d);
     d->intent_opened_ms = 0;
     d->refill_last = 0;

@@ -14,6 +14,9 @@
  * "<stream>-<version>-<yyyy-MM-dd-HH-mm-ss>-<id>" + extension (FileExtension, else the codec's
  * default: .gz, .zip, .snappy, .zst), <id> derived from the stream identity and F.
  *
+ * The Lambda processor (transform/lambdafn.h) and source record backup run inside a batch, before
+ * it is sealed, so they share its exactly-once protocol (delivery.c, "The Lambda processor").
+ *
  * Threads: start/update/stop from the service's control threads; the consumer runs on its own
  * thread.
  */

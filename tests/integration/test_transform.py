@@ -135,6 +135,9 @@ class TransformTest(harness.HydrantTestCase):
         recs = [rec(i, action=(None, None, "drop", "fail")[i % 4]) for i in range(400)]
         harness.put_all(fh, "drop", recs)
         self.settle(srv, "drop", 300)
+        harness.wait_until(lambda: srv.metric("hydrant_succeed_processing_records_total",
+                                              stream="drop") == 300, 10, what="the metric")
+        self.assertGreaterEqual(srv.metric("hydrant_execute_processing_total", stream="drop"), 1)
         self.assertEqual(srv.stop(signal.SIGTERM), 0)
         self.check_dropper(srv, "drop", recs, arn)
 

@@ -72,6 +72,11 @@ static const struct counter_def counters[] = {
             "Lambda invocation attempts that failed (ExecuteProcessing.Success 0)."),
     COUNTER("hydrant_execute_processing_duration_ms_total", lambda_ms,
             "Time spent in Lambda invocations (Firehose ExecuteProcessing.Duration, summed)."),
+    COUNTER("hydrant_succeed_processing_records_total", lambda_ok_records,
+            "Records the Lambda function returned Ok or Dropped (Firehose "
+            "SucceedProcessing.Records)."),
+    COUNTER("hydrant_succeed_processing_bytes_total", lambda_ok_bytes,
+            "Bytes of the Ok records the Lambda function returned (SucceedProcessing.Bytes)."),
 };
 
 /* Damage the log itself found (streamlog_damage_stats), counted since the log opened. */
