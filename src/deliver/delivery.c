@@ -1335,12 +1335,18 @@ struct lam_rec {
 /* Event bytes besides the records: ids, the ARN, the region. */
 #define LAMBDA_EVENT_OVERHEAD 1024
 
+/* b's bytes at off; an empty buffer may have no memory yet (NULL + 0 is undefined). */
+static const char *at_off(const struct buf *b, size_t off)
+{
+    return b->data ? b->data + off : "";
+}
+
 static int lambda_fail(struct delivery *d, const struct lam_rec *lr, const char *code,
                        const char *message, int attempts)
 {
     struct streamlog_record r = {.seq = lr->seq,
                                  .arrival_ms = lr->arrival_ms,
-                                 .data = (const uint8_t *)d->lam_data.data + lr->off,
+                                 .data = (const uint8_t *)at_off(&d->lam_data, lr->off),
                                  .len = lr->len};
     return part_error_ex(d, &r, r.data, r.len, ERROR_TYPE_PROCESSING, code, message, attempts,
                          d->cur->lambda_arn);
@@ -1388,8 +1394,8 @@ static int lambda_invoke_range(struct delivery *d, size_t from, size_t to)
     rc = lambdafn_event_begin(&d->lam_event, inv, arn, lambdafn_region());
     for (size_t i = 0; rc == 0 && i < n; i++) {
         const struct lam_rec *lr = &d->lam[from + i];
-        rc = lambdafn_event_add(&d->lam_event, i, base, lr->arrival_ms, d->lam_data.data + lr->off,
-                                lr->len);
+        rc = lambdafn_event_add(&d->lam_event, i, base, lr->arrival_ms,
+                                at_off(&d->lam_data, lr->off), lr->len);
     }
     if (rc == 0)
         rc = lambdafn_event_end(&d->lam_event);
@@ -1442,8 +1448,8 @@ static int lambda_invoke_range(struct delivery *d, size_t from, size_t to)
             atomic_fetch_add_explicit(&d->stats->lambda_ok_bytes, it->data_len,
                                       memory_order_relaxed);
             struct streamlog_record r = {.seq = lr->seq, .arrival_ms = lr->arrival_ms};
-            rc = part_route(d, &r, d->lam_parsed.data.data + it->data_off, it->data_len,
-                            d->lam_parsed.keys.data + it->keys_off, it->n_keys);
+            rc = part_route(d, &r, at_off(&d->lam_parsed.data, it->data_off), it->data_len,
+                            at_off(&d->lam_parsed.keys, it->keys_off), it->n_keys);
         } else {
             code = item_code(it->status, &message);
             rc = lambda_fail(d, lr, code, message, attempts);

@@ -375,7 +375,7 @@ static int worker_exchange(struct lambdafn *fn, const char *event, size_t len, s
     size_t sent = 0, total = len + 1;
     for (;;) {
         /* A line already read (a worker may answer before all of a big event is written). */
-        char *nl = memchr(fn->line.data, '\n', fn->line.len);
+        char *nl = fn->line.len ? memchr(fn->line.data, '\n', fn->line.len) : NULL;
         if (nl && sent == total) {
             size_t n = (size_t)(nl - fn->line.data);
             int rc = buf_append(resp, fn->line.data, n);
