@@ -32,6 +32,7 @@
 #include "sink/s3sink.h"
 #include "stream/seal.h"
 #include "stream/wal.h"
+#include "transform/lambdafn.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -126,6 +127,7 @@ struct options {
     struct s3sink_endpoint endpoints[64]; /* --s3-endpoint (bucket NULL), --bucket-endpoint */
     size_t nendpoints;
     int s3_path_style;
+    const char *functions_file; /* --functions: Lambda ARNs to local functions */
     unsigned long long quota_mib;
     unsigned long long io_threads;
     unsigned long long max_streams;
@@ -168,6 +170,9 @@ static void usage(FILE *out)
         "  --max-streams N        delivery streams allowed (HYDRANT_MAX_STREAMS; default 5000)\n"
         "  --streams FILE         JSON array of CreateDeliveryStream inputs applied at start\n"
         "                         (HYDRANT_STREAMS; default none)\n"
+        "  --functions FILE       JSON object from Lambda ARN or function name to a local\n"
+        "                         function {\"url\": ...} or {\"command\": [...]} for the\n"
+        "                         Lambda processor (HYDRANT_FUNCTIONS; default none)\n"
         "  --append-wait-ms N     how long a put may wait for room in a stream's log before\n"
         "                         \"Slow down.\" (HYDRANT_APPEND_WAIT_MS; default 5000)\n"
         "  --kinesis-max-shards N open Kinesis data stream shards allowed\n"
@@ -242,6 +247,7 @@ static int parse_flags(int argc, char **argv, struct options *o)
     const char *khour = env_or("HYDRANT_KINESIS_HOUR_MS", "3600000");
     const char *kkib = env_or("HYDRANT_KINESIS_SHARD_KIB_PER_S", "1024");
     const char *krec = env_or("HYDRANT_KINESIS_SHARD_RECORDS_PER_S", "1000");
+    o->functions_file = env_or("HYDRANT_FUNCTIONS", NULL);
     o->credentials_file = env_or("HYDRANT_CREDENTIALS", NULL);
     o->kms_keys_file = env_or("HYDRANT_KMS_KEYS", NULL);
     o->statsd = env_or("HYDRANT_STATSD", NULL);
@@ -273,6 +279,7 @@ static int parse_flags(int argc, char **argv, struct options *o)
         {"io-threads", required_argument, NULL, 't'},
         {"max-streams", required_argument, NULL, 'm'},
         {"streams", required_argument, NULL, 's'},
+        {"functions", required_argument, NULL, 1013},
         {"append-wait-ms", required_argument, NULL, 'w'},
         {"kinesis-max-shards", required_argument, NULL, 'K'},
         {"kinesis-hour-ms", required_argument, NULL, 'H'},
@@ -355,6 +362,9 @@ static int parse_flags(int argc, char **argv, struct options *o)
             break;
         case 1020:
             o->kms_keys_file = optarg;
+            break;
+        case 1013:
+            o->functions_file = optarg;
             break;
         case 1010:
             o->statsd = optarg;
@@ -614,6 +624,17 @@ static int serve(int argc, char **argv)
         LOG_ERROR("main", "data directory path too long", "dir=%s", o.data_dir);
         return 1;
     }
+    /* Functions first: streams found in the data directory start delivering (and may invoke
+     * them) as the service opens. */
+    struct lambdafn_set *fns = NULL;
+    if (o.functions_file) {
+        char err[512];
+        if (lambdafn_set_load(o.functions_file, &fns, err, sizeof err)) {
+            LOG_ERROR("main", err, "file=%s", o.functions_file);
+            return 1;
+        }
+    }
+    lambdafn_set_install(fns, o.region, o.account_id);
     static const struct consumer_ops *const consumers[] = {&delivery_consumer, &analytics_consumer};
     struct seal_ring *ring = NULL;
     if (seal_ring_new(o.data_dir, o.kms_keys_file, &ring))
@@ -671,6 +692,7 @@ static int serve(int argc, char **argv)
                   hy_strerror(rc));
         s3sink_free(remote);
         seal_ring_free(ring);
+        lambdafn_set_free(fns);
         return 1;
     }
     struct firehose_config fcfg = {
@@ -889,6 +911,8 @@ out:
     service_close(svc);
     s3sink_free(remote);
     seal_ring_free(ring);
+    lambdafn_set_install(NULL, NULL, NULL);
+    lambdafn_set_free(fns); /* after the service: delivery threads invoke them until it closes */
     if (code == 0)
         LOG_INFO("main", "stopped", "%s", "");
     return code;

@@ -36,6 +36,11 @@ struct stream_stats {
     _Atomic uint64_t quarantined_spans;    /* damaged log spans written to corrupted-log objects */
     _Atomic uint64_t quarantined_bytes;    /* their damaged bytes (true length) */
     _Atomic uint64_t error_output_records; /* records written to the error output */
+    _Atomic uint64_t lambda_invocations;   /* ExecuteProcessing attempts (Lambda processor) */
+    _Atomic uint64_t lambda_failures;      /* attempts that failed (ExecuteProcessing.Success 0) */
+    _Atomic uint64_t lambda_ms;            /* ExecuteProcessing.Duration, summed */
+    _Atomic uint64_t lambda_ok_records;    /* SucceedProcessing.Records (Ok and Dropped) */
+    _Atomic uint64_t lambda_ok_bytes;      /* SucceedProcessing.Bytes (Ok data) */
     /* Arrival time (epoch ms) of the oldest record not yet delivered; 0 when none. Gives
      * DeliveryToS3.DataFreshness = now - this. Set by the delivery consumer. */
     _Atomic int64_t oldest_undelivered_ms;

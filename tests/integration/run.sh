@@ -82,7 +82,8 @@ else
         test_live_analytics \
         test_parquet \
         test_glue \
-        test_alexa
+        test_alexa \
+        test_transform
     run "$debian_py" "debian python" test_api test_delivery
 fi
 

@@ -76,6 +76,17 @@ static const struct counter_def counters[] = {
             "Anomaly events the target stream refused for good (missing, deleted)."),
     COUNTER("hydrant_analytics_webhook_failures_total", analytics_webhook_failures,
             "Anomaly webhook POSTs that failed every try."),
+    COUNTER("hydrant_execute_processing_total", lambda_invocations,
+            "Lambda processor invocation attempts (Firehose ExecuteProcessing, as a count)."),
+    COUNTER("hydrant_execute_processing_failures_total", lambda_failures,
+            "Lambda invocation attempts that failed (ExecuteProcessing.Success 0)."),
+    COUNTER("hydrant_execute_processing_duration_ms_total", lambda_ms,
+            "Time spent in Lambda invocations (Firehose ExecuteProcessing.Duration, summed)."),
+    COUNTER("hydrant_succeed_processing_records_total", lambda_ok_records,
+            "Records the Lambda function returned Ok or Dropped (Firehose "
+            "SucceedProcessing.Records)."),
+    COUNTER("hydrant_succeed_processing_bytes_total", lambda_ok_bytes,
+            "Bytes of the Ok records the Lambda function returned (SucceedProcessing.Bytes)."),
 };
 
 /* Damage the log itself found (streamlog_damage_stats), counted since the log opened. */
