@@ -592,7 +592,8 @@ static int serve(int argc, char **argv)
         }
     }
     ad = admin_new(svc);
-    struct s3_config s3cfg = {.root = s3_root, .region = o.region, .domain = o.s3_domain};
+    struct s3_config s3cfg = {
+        .root = s3_root, .region = o.region, .domain = o.s3_domain, .creds = creds};
     if (firehose_new(&fcfg, &fh) || !ad || s3_new(&s3cfg, &s3)) {
         LOG_ERROR("main", "out of memory", "%s", "");
         goto out;
@@ -609,7 +610,7 @@ static int serve(int argc, char **argv)
      * unknown target, or a JSON-protocol body without one, is Firehose's
      * UnknownOperationException as AWS answers), then S3 REST as the fallback: S3 clients never
      * send X-Amz-Target. With --credentials the Firehose front sits behind SigV4 (awsauth wraps
-     * it). */
+     * it) and the S3 front verifies SigV4 itself (s3_auth.c, with its streamed bodies). */
     struct router_route routes[6];
     size_t nroutes = 0;
     if (og) {

@@ -4,6 +4,8 @@
  * object's fssink temp file, or the part's temp file, with the MD5 and the checksum the request
  * names computed on the way. The handler then checks digests and conditions and commits or
  * drops the file. aws-chunked bodies are not streamed (they stay within the body limit).
+ * With credentials the head is verified here, before a byte is written, and the body's SHA-256
+ * is checked against a signed hex x-amz-content-sha256 at the end.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -41,13 +43,18 @@ struct s3_stream {
     uint32_t crc32c;
     uint64_t crc64;
     uint64_t len;
+    int denied;           /* the head failed SigV4: bytes are dropped, nothing is stored */
+    EVP_MD_CTX *body_sha; /* SigV4 with a hex x-amz-content-sha256: the body's SHA-256 */
+    char want_sha256[65];
 };
 
 static int stream_write(struct http_body_stream *base, const char *p, size_t n)
 {
     struct s3_stream *s = (struct s3_stream *)base;
-    if (s->rc)
+    if (s->rc || s->denied)
         return s->rc;
+    if (s->body_sha)
+        EVP_DigestUpdate(s->body_sha, p, n);
     EVP_DigestUpdate(s->md5, p, n);
     switch (s->alg) {
     case S3_SUM_CRC32:
@@ -96,6 +103,7 @@ static void stream_free(struct s3_stream *s)
     }
     EVP_MD_CTX_free(s->md5);
     EVP_MD_CTX_free(s->sha);
+    EVP_MD_CTX_free(s->body_sha);
     hy_free(s);
 }
 
@@ -161,6 +169,21 @@ struct http_body_stream *s3_stream_open(const struct http_request *req, uint64_t
             goto fail;
     }
     st->crc32 = crc32(0L, Z_NULL, 0);
+    if (s3->sigv4.creds) {
+        /* Verify the head before a byte reaches the disk. A refused request gets a stream that
+         * drops its body, so the handler can answer S3's error (it verifies again). */
+        struct sigv4_result res;
+        if (s3_auth_verify(s3, req, 1, op, t.bucket.data, &res)) {
+            st->denied = 1;
+            goto out;
+        }
+        if (res.content_sha256[0]) {
+            memcpy(st->want_sha256, res.content_sha256, sizeof st->want_sha256);
+            st->body_sha = EVP_MD_CTX_new();
+            if (!st->body_sha || EVP_DigestInit_ex(st->body_sha, EVP_sha256(), NULL) != 1)
+                goto fail;
+        }
+    }
     if (op == S3_OP_PUT_OBJECT) {
         if (fssink_open(s3->root, t.bucket.data, t.key.data, &st->w))
             goto fail;
@@ -196,9 +219,30 @@ out:
 int s3_stream_finish(struct s3_reply *r, struct http_body_stream *base, char etag[33])
 {
     struct s3_stream *s = (struct s3_stream *)base;
+    if (s->denied) {
+        /* The head failed at open and verified in the handler (a clock edge): refuse. */
+        s3_error(r, 403, "AccessDenied", "Access Denied");
+        return -1;
+    }
     if (s->rc) {
         s3_error_errno(r, s->rc);
         return -1;
+    }
+    if (r->auth && r->auth->content_sha256[0]) {
+        unsigned char h[32];
+        char hex[65];
+        unsigned hl = 0;
+        if (!s->body_sha || EVP_DigestFinal_ex(s->body_sha, h, &hl) != 1 || hl != 32) {
+            s3_error(r, 500, "InternalError", "We encountered an internal error.");
+            return -1;
+        }
+        s3_store_hex(h, 32, hex);
+        if (strcmp(hex, r->auth->content_sha256) != 0) {
+            s3_error(r, 400, "XAmzContentSHA256Mismatch",
+                     "The provided 'x-amz-content-sha256' header does not match what was "
+                     "computed.");
+            return -1;
+        }
     }
     unsigned char d[EVP_MAX_MD_SIZE];
     unsigned dl = 0;
