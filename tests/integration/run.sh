@@ -76,6 +76,7 @@ else
         test_analytics \
         test_pipeline \
         test_s3 \
+        test_s3_auth \
         test_s3sink
     run "$debian_py" "debian python" test_api test_delivery
 fi

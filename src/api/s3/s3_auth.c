@@ -35,6 +35,20 @@ static void deny(struct s3_reply *r, int status, const char *code, const char *r
     s3_error(r, status, code, msg);
 }
 
+/* Signature Version 2 (Authorization: AWS ..., or ?AWSAccessKeyId=...&Signature=...), which
+ * S3 refuses in every region opened since 2014: named as such instead of "missing". */
+static int sigv2(const struct http_request *req)
+{
+    const struct http_header *a = http_request_header(req, "authorization");
+    if (a && a->value_len > 4 && memcmp(a->value, "AWS ", 4) == 0)
+        return 1;
+    const char *q = memchr(req->path, '?', req->path_len);
+    if (!q)
+        return 0;
+    size_t n = req->path_len - (size_t)(q - req->path);
+    return memmem(q, n, "AWSAccessKeyId=", 15) && memmem(q, n, "Signature=", 10);
+}
+
 void s3_auth_refuse(struct s3_reply *r, const struct sigv4_result *res)
 {
     enum sigv4_status st = res->status;
@@ -44,7 +58,12 @@ void s3_auth_refuse(struct s3_reply *r, const struct sigv4_result *res)
     case SIGV4_OK:
         break;
     case SIGV4_MISSING:
-        deny(r, 403, "AccessDenied", reason, akid, "Access Denied");
+        if (sigv2(r->req))
+            deny(r, 400, "InvalidRequest", "sigv2", akid,
+                 "The authorization mechanism you have provided is not supported. Please use "
+                 "AWS4-HMAC-SHA256.");
+        else
+            deny(r, 403, "AccessDenied", reason, akid, "Access Denied");
         break;
     case SIGV4_INCOMPLETE:
     case SIGV4_BAD_SCOPE:
