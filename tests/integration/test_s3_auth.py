@@ -174,12 +174,12 @@ class S3AuthTest(HydrantTestCase):
                              bad["body"])
         self.assertEqual(self.send(bad)[:2], (403, "SignatureDoesNotMatch"))
 
-    def chunked(self, data, size=65536):
+    def chunked(self, data, size=65536, path="/lake/c.bin"):
         """A STREAMING-AWS4-HMAC-SHA256-PAYLOAD upload: the head signed by botocore, each chunk
         signed here as AWS's S3 documentation describes (the unit test checks AWS's vector)."""
         chunks = [data[i:i + size] for i in range(0, len(data), size)] + [b""]
-        framed = sum(len("%x;chunk-signature=" % len(c)) + 64 + 4 + len(c) for c in chunks) + 2
-        r = self.signed(path="/lake/c.bin", body=b"", content_sha="STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
+        framed = sum(len("%x;chunk-signature=" % len(c)) + 64 + 4 + len(c) for c in chunks)
+        r = self.signed(path=path, body=b"", content_sha="STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
                         headers={"Content-Encoding": "aws-chunked", "Content-Length": str(framed),
                                  "x-amz-decoded-content-length": str(len(data))})
         auth = r["headers"]["Authorization"]
@@ -195,7 +195,6 @@ class S3AuthTest(HydrantTestCase):
                              hashlib.sha256(c).hexdigest()])
             prev = hmac.new(k, sts.encode(), hashlib.sha256).hexdigest()
             body += b"%x;chunk-signature=%s\r\n%s\r\n" % (len(c), prev.encode(), c)
-        body += b"\r\n"
         r["body"] = body
         return r
 
@@ -211,6 +210,15 @@ class S3AuthTest(HydrantTestCase):
         self.assertEqual(self.error_of(c.head_object, Bucket="lake", Key="big2.bin")[0], 404)
         r = self.signed(path="/lake/big3.bin", body=data, secret="wrong")
         self.assertEqual(self.send(r)[:2], (403, "SignatureDoesNotMatch"))
+        # Signed aws-chunked over the limit: decoded and verified chunk by chunk on the way in.
+        r = self.chunked(data, size=MiB, path="/lake/big4.bin")
+        self.assertEqual(self.send(r)[:2], (200, None))
+        self.assertEqual(c.get_object(Bucket="lake", Key="big4.bin")["Body"].read(), data)
+        body = r["body"]
+        i = len(body) - MiB  # inside a late chunk's data
+        r["body"] = body[:i] + bytes([body[i] ^ 1]) + body[i + 1:]
+        self.assertEqual(self.send(r)[:2], (403, "SignatureDoesNotMatch"))
+        self.assertEqual(c.get_object(Bucket="lake", Key="big4.bin")["Body"].read(), data)
 
     # --- boto3 ------------------------------------------------------------------------------
 
