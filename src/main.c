@@ -754,7 +754,8 @@ static int serve(int argc, char **argv)
         goto out;
     }
     ad = admin_new(svc);
-    struct s3_config s3cfg = {.root = s3_root, .region = o.region, .domain = o.s3_domain};
+    struct s3_config s3cfg = {
+        .root = s3_root, .region = o.region, .domain = o.s3_domain, .creds = creds};
     if (firehose_new(&fcfg, &fh) || !ad || s3_new(&s3cfg, &s3)) {
         LOG_ERROR("main", "out of memory", "%s", "");
         goto out;
@@ -771,7 +772,8 @@ static int serve(int argc, char **argv)
      * unknown target, or a JSON-protocol body without one, is Firehose's
      * UnknownOperationException as AWS answers), then S3 REST as the fallback: S3 clients never
      * send X-Amz-Target. With --credentials the Firehose, Kinesis and Glue fronts sit
-     * behind SigV4 (awsauth wraps them). */
+     * behind SigV4 (awsauth wraps them) and the S3 front verifies SigV4 itself (s3_auth.c, with
+     * its streamed bodies). */
     struct router_route routes[9];
     size_t nroutes = 0;
     if (og) {

@@ -83,7 +83,8 @@ else
         test_parquet \
         test_glue \
         test_alexa \
-        test_transform
+        test_transform \
+        test_s3_auth
     run "$debian_py" "debian python" test_api test_delivery
 fi
 
