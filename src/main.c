@@ -19,6 +19,7 @@
 #include "base/mem.h"
 #include "core/consumer.h"
 #include "core/datastream.h"
+#include "deliver/kinsrc.h"
 #include "core/service.h"
 #include "deliver/delivery.h"
 #include "net/http.h"
@@ -578,7 +579,8 @@ static int serve(int argc, char **argv)
         LOG_ERROR("main", "data directory path too long", "dir=%s", o.data_dir);
         return 1;
     }
-    static const struct consumer_ops *const consumers[] = {&delivery_consumer};
+    /* kinsrc first: it resolves its append in flight before delivery reads the log. */
+    static const struct consumer_ops *const consumers[] = {&kinsrc_consumer, &delivery_consumer};
     struct seal_ring *ring = NULL;
     if (seal_ring_new(o.data_dir, o.kms_keys_file, &ring))
         return 1;
@@ -656,6 +658,8 @@ static int serve(int argc, char **argv)
                   hy_strerror(rc));
         goto out;
     }
+    kinsrc_attach(dreg);
+    fcfg.dreg = dreg;
     struct kinesis_config kcfg = {.reg = dreg, .region = o.region, .account_id = o.account_id};
     if (kinesis_new(&kcfg, &kin)) {
         LOG_ERROR("main", "out of memory", "%s", "");
@@ -809,6 +813,7 @@ out:
     firehose_free(fh);
     kinesis_free(kin);
     admin_free(ad);
+    kinsrc_detach();
     datastream_close(dreg);
     oidc_free(og);
     awsauth_free(fh_auth);

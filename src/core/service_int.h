@@ -43,6 +43,7 @@ struct service_stream {
     char *enc_failure;     /* [put_lock] the encryption key is missing: appends are refused */
     struct service_consumer *cons; /* control threads only */
     _Atomic size_t ncons;          /* read by consumer threads (trim) while later ones start */
+    int no_puts;                   /* the destination has a "Source" (fixed at create) */
 };
 
 /* service_stream.c */

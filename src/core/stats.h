@@ -36,6 +36,9 @@ struct stream_stats {
     _Atomic uint64_t quarantined_spans;    /* damaged log spans written to corrupted-log objects */
     _Atomic uint64_t quarantined_bytes;    /* their damaged bytes (true length) */
     _Atomic uint64_t error_output_records; /* records written to the error output */
+    /* KinesisStreamAsSource: records the data stream's retention removed before the delivery
+     * stream read them (deliver/kinsrc.h). */
+    _Atomic uint64_t kinesis_source_expired_records;
     /* Arrival time (epoch ms) of the oldest record not yet delivered; 0 when none. Gives
      * DeliveryToS3.DataFreshness = now - this. Set by the delivery consumer. */
     _Atomic int64_t oldest_undelivered_ms;

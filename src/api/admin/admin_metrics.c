@@ -66,6 +66,9 @@ static const struct counter_def counters[] = {
             "1 MiB of a span)."),
     COUNTER("hydrant_delivery_error_output_records_total", error_output_records,
             "Records written to the error output (dynamic partitioning failures)."),
+    COUNTER("hydrant_kinesis_source_expired_records_total", kinesis_source_expired_records,
+            "KinesisStreamAsSource: records the data stream's retention removed before the "
+            "delivery stream read them."),
 };
 
 /* Damage the log itself found (streamlog_damage_stats), counted since the log opened. */
