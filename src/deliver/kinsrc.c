@@ -126,7 +126,8 @@ int kinsrc_ckpt_parse(const char *text, size_t len, struct kinsrc_ckpt *c)
         uint64_t a, b, d;
         int done;
         char tail;
-        if (seen_end)
+        /* Numbers are unsigned: sscanf would wrap a minus sign. */
+        if (seen_end || strchr(line, '-'))
             goto out;
         if (!seen_head) {
             if (strcmp(line, "kinsrc 1") != 0)
