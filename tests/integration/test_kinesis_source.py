@@ -112,6 +112,38 @@ class KinesisSourceTest(HydrantTestCase):
             self.fh.describe_delivery_stream(DeliveryStreamName="ks-bad")
 
 
+class KinesisSourceExpiryTest(HydrantTestCase):
+    def test_records_expired_before_read_are_reported(self):
+        # A retention "hour" of 50 ms: records live 1.2 s. The delivery stalls (its bucket path
+        # is a file), its 1 MiB log fills, the pump stops moving, the rest expires unread.
+        srv = self.start_server(extra_args=["--stream-quota-mib", "1", "--kinesis-hour-ms", "50"]
+                                + UNLIMITED)
+        os.makedirs(os.path.dirname(srv.s3_dir("exlake")), exist_ok=True)
+        with open(srv.s3_dir("exlake"), "w") as f:
+            f.write("not a bucket")
+        kin = kclient(srv)
+        kin.create_stream(StreamName="ex-src", ShardCount=1)
+        create_source(srv, srv.client(), kin, "ex-dest", "ex-src", "exlake")
+        acked = []
+        for i in range(0, 2000, 250):
+            acked += put_frames(kin, "ex-src", list(range(i, i + 250)), payload=b"e" * 1000)
+        self.assertEqual(len(acked), 2000)
+
+        def expired():
+            return srv.metric("hydrant_kinesis_source_expired_records_total", stream="ex-dest") or 0
+        wait_until(lambda: expired() > 0, harness.scaled(20), what="expired records reported")
+        with open(srv.log_path) as f:
+            self.assertIn("records expired from the data stream", f.read())
+        os.remove(srv.s3_dir("exlake"))
+        # Every record is either delivered exactly once or counted as expired.
+        wait_until(lambda: len(delivered(srv, "exlake")) + expired() == 2000, harness.scaled(30),
+                   what="delivered + expired == put")
+        seen = delivered(srv, "exlake")
+        self.assertEqual([n for n, c in seen.items() if c != 1], [])
+        self.assertTrue(set(seen) <= set(acked))
+        self.assertGreater(len(seen), 0)
+
+
 class KinesisSourceCrashTest(HydrantTestCase):
     def test_kill9_under_load_every_acknowledged_record_once(self):
         srv = self.start_server(extra_args=UNLIMITED)
