@@ -366,20 +366,24 @@ static long pass(struct pump *p, struct datastream *ds)
         size_t n = 0;
         uint64_t first = 0, last = seq - 1;
         struct streamlog_record rec;
-        int rc;
+        int rc, bad = 0; /* bad: the reader is past last + 1 (a gap), or failed */
         /* Offsets first (the buffer may move), pointers after. */
         size_t offs[BATCH_RECORDS];
         while (n < BATCH_RECORDS && p->data.len < BATCH_BYTES &&
                (rc = streamlog_reader_next(r, &rec)) != 0) {
-            if (rc < 0)
+            if (rc < 0) {
+                bad = 1;
                 break;
+            }
             if (rc != 1)
                 continue; /* damage in the data stream: its reader reports it */
             if (n == 0)
                 first = rec.seq;
             /* Seqs are dense within a batch; a gap ends it (the next pass starts there). */
-            if (rec.seq != last + 1 && n > 0)
+            if (rec.seq != last + 1 && n > 0) {
+                bad = 1;
                 break;
+            }
             /* A data stream record is [1][partition key length, 2 bytes LE][key][data]
              * (api/kinesis); the delivery stream gets the data. Anything else (never written)
              * goes through whole, so that shard seqs and delivery seqs stay one for one. */
@@ -392,14 +396,15 @@ static long pass(struct pump *p, struct datastream *ds)
             }
             offs[n] = p->data.len;
             if (buf_append(&p->data, d, dl)) {
-                rc = -1;
+                bad = 1;
                 break;
             }
             p->recs[n].len = dl;
             last = rec.seq;
             n++;
         }
-        datastream_reader_give(ds, i, r, last + 1, 1);
+        /* A reader left exactly at last + 1 is kept for the next pass. */
+        datastream_reader_give(ds, i, r, last + 1, bad);
         if (n == 0) {
             uint64_t end;
             if (datastream_shard_closed(ds, i, &end) && s->next >= end) {
