@@ -23,6 +23,7 @@
 #include "core/catalog.h"
 #include "core/consumer.h"
 #include "core/datastream.h"
+#include "deliver/kinsrc.h"
 #include "core/service.h"
 #include "deliver/delivery.h"
 #include "net/http.h"
@@ -635,7 +636,9 @@ static int serve(int argc, char **argv)
         }
     }
     lambdafn_set_install(fns, o.region, o.account_id);
-    static const struct consumer_ops *const consumers[] = {&delivery_consumer, &analytics_consumer};
+    /* kinsrc first: it resolves its append in flight before delivery reads the log. */
+    static const struct consumer_ops *const consumers[] = {&kinsrc_consumer, &delivery_consumer,
+                                                           &analytics_consumer};
     struct seal_ring *ring = NULL;
     if (seal_ring_new(o.data_dir, o.kms_keys_file, &ring))
         return 1;
@@ -717,6 +720,8 @@ static int serve(int argc, char **argv)
                   hy_strerror(rc));
         goto out;
     }
+    kinsrc_attach(dreg);
+    fcfg.dreg = dreg;
     struct kinesis_config kcfg = {.reg = dreg, .region = o.region, .account_id = o.account_id};
     if (kinesis_new(&kcfg, &kin)) {
         LOG_ERROR("main", "out of memory", "%s", "");
@@ -903,6 +908,7 @@ out:
     glue_free(gl);
     awsauth_free(gl_auth);
     admin_free(ad);
+    kinsrc_detach();
     datastream_close(dreg);
     oidc_free(og);
     alexa_free(ax);

@@ -161,6 +161,9 @@ int service_enc_stop(struct service *svc, struct service_stream *st);
  * encryption key is not available: nothing is stored in clear instead), HY_EQUOTA,
  * HY_EBUSY ("Slow down."), HY_E2BIG, HY_ENOMEM. */
 int service_append(struct service_stream *st, struct streamlog_append *a);
+/* 1 when producers may not put into st (its source is a Kinesis data stream: the destination
+ * has "Source"; fixed at create). */
+int service_stream_no_puts(struct service_stream *st);
 /* The stream's identity (stable for the reference's life). */
 uint64_t service_stream_id(struct service_stream *st);
 /* Counters (borrowed while the reference is held): fronts count ingestion, consumers delivery. */

@@ -44,6 +44,7 @@ struct service_stream {
     struct service_consumer *cons; /* control threads only, under cons_lock */
     pthread_mutex_t cons_lock;     /* starting and stopping consumers */
     _Atomic size_t ncons;          /* read by consumer threads (trim) while later ones start */
+    int no_puts;                   /* the destination has a "Source" (fixed at create) */
 };
 
 /* service_stream.c */

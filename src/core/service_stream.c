@@ -52,6 +52,7 @@ struct service_stream *service_stream_rt_new(struct service *svc, struct catalog
         return NULL;
     st->svc = svc;
     st->cs = cs;
+    st->no_puts = cs->dest && cJSON_GetObjectItemCaseSensitive(cs->dest, "Source") != NULL;
     pthread_rwlock_init(&st->put_lock, NULL);
     pthread_mutex_init(&st->cons_lock, NULL);
     cs->runtime = st;
@@ -388,6 +389,11 @@ int service_append(struct service_stream *st, struct streamlog_append *a)
         rc = st->enc_failure ? HY_ENOKEY : streamlog_append(st->log, a);
     pthread_rwlock_unlock(&st->put_lock);
     return rc;
+}
+
+int service_stream_no_puts(struct service_stream *st)
+{
+    return st->no_puts;
 }
 
 uint64_t service_stream_log_bytes(struct service_stream *st)

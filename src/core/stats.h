@@ -41,6 +41,9 @@ struct stream_stats {
     _Atomic uint64_t lambda_ms;            /* ExecuteProcessing.Duration, summed */
     _Atomic uint64_t lambda_ok_records;    /* SucceedProcessing.Records (Ok and Dropped) */
     _Atomic uint64_t lambda_ok_bytes;      /* SucceedProcessing.Bytes (Ok data) */
+    /* KinesisStreamAsSource: records the data stream's retention removed before the delivery
+     * stream read them (deliver/kinsrc.h). */
+    _Atomic uint64_t kinesis_source_expired_records;
     /* Arrival time (epoch ms) of the oldest record not yet delivered; 0 when none. Gives
      * DeliveryToS3.DataFreshness = now - this. Set by the delivery consumer. */
     _Atomic int64_t oldest_undelivered_ms;

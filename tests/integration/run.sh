@@ -84,7 +84,8 @@ else
         test_glue \
         test_alexa \
         test_transform \
-        test_s3_auth
+        test_s3_auth \
+        test_kinesis_source
     run "$debian_py" "debian python" test_api test_delivery
 fi
 

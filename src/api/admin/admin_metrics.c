@@ -87,6 +87,9 @@ static const struct counter_def counters[] = {
             "SucceedProcessing.Records)."),
     COUNTER("hydrant_succeed_processing_bytes_total", lambda_ok_bytes,
             "Bytes of the Ok records the Lambda function returned (SucceedProcessing.Bytes)."),
+    COUNTER("hydrant_kinesis_source_expired_records_total", kinesis_source_expired_records,
+            "KinesisStreamAsSource: records the data stream's retention removed before the "
+            "delivery stream read them."),
 };
 
 /* Damage the log itself found (streamlog_damage_stats), counted since the log opened. */

@@ -404,6 +404,7 @@ int firehose_new(const struct firehose_config *cfg, struct firehose **out)
     a->svc = cfg->svc;
     a->region = hy_strdup(cfg->region ? cfg->region : "us-east-1");
     a->account_id = hy_strdup(cfg->account_id ? cfg->account_id : "000000000000");
+    a->dreg = cfg->dreg;
     if (!a->region || !a->account_id) {
         firehose_free(a);
         return HY_ENOMEM;

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "api/firehose/firehose_int.h"
+#include "base/hytime.h"
 #include "core/catalog.h"
 
 #define DEFAULT_SIZE_MB 5 /* Firehose: BufferingHints defaults for S3 */
@@ -255,14 +256,25 @@ static int finish_dest(cJSON *d, int oom, cJSON **dest, struct awsjson_err *e)
 int firehose_dest_from_create(const cJSON *root, cJSON **dest, struct awsjson_err *e)
 {
     const cJSON *type = get(root, "DeliveryStreamType");
-    if (type && strcmp(type->valuestring, "DirectPut") != 0) {
+    int kinesis = type && strcmp(type->valuestring, "KinesisStreamAsSource") == 0;
+    if (type && !kinesis && strcmp(type->valuestring, "DirectPut") != 0) {
         awsjson_err_set(e, AWSJSON_BAD_REQUEST, "InvalidArgumentException",
-                        "hydrant does not support DeliveryStreamType %s yet; only DirectPut",
+                        "hydrant does not support DeliveryStreamType %s yet; only DirectPut and "
+                        "KinesisStreamAsSource",
                         type->valuestring);
         return -1;
     }
-    static const char *const sources[] = {"KinesisStreamSourceConfiguration",
-                                          "MSKSourceConfiguration", "DatabaseSourceConfiguration"};
+    const cJSON *ksrc = get(root, "KinesisStreamSourceConfiguration");
+    if (!kinesis != !ksrc) {
+        /* Firehose: the source configuration goes with its type, and only with it. */
+        awsjson_err_set(e, AWSJSON_BAD_REQUEST, "InvalidArgumentException",
+                        kinesis ? "KinesisStreamSourceConfiguration is required for "
+                                  "KinesisStreamAsSource delivery stream type."
+                                : "KinesisStreamSourceConfiguration is only allowed for "
+                                  "KinesisStreamAsSource delivery stream type.");
+        return -1;
+    }
+    static const char *const sources[] = {"MSKSourceConfiguration", "DatabaseSourceConfiguration"};
     for (size_t i = 0; i < sizeof sources / sizeof sources[0]; i++)
         if (get(root, sources[i])) {
             firehose_dest_unsupported(e, sources[i]);
@@ -286,7 +298,17 @@ int firehose_dest_from_create(const cJSON *root, cJSON **dest, struct awsjson_er
     if (ext && (check_features(ext, e) || check_backup(NULL, ext, e)))
         return -1;
     cJSON *d = dest_defaults(ext ? "ExtendedS3" : "S3");
-    return finish_dest(d, !d || apply(d, cfg, ext != NULL), dest, e);
+    int oom = !d || apply(d, cfg, ext != NULL);
+    if (!oom && ksrc) {
+        /* The source, kept with the destination (UpdateDestination carries it over). */
+        cJSON *src = cJSON_AddObjectToObject(d, "Source");
+        oom = !src ||
+              !cJSON_AddStringToObject(src, "KinesisStreamARN",
+                                       get(ksrc, "KinesisStreamARN")->valuestring) ||
+              !cJSON_AddStringToObject(src, "RoleARN", get(ksrc, "RoleARN")->valuestring) ||
+              !cJSON_AddNumberToObject(src, "DeliveryStartMs", (double)hytime_now_ms());
+    }
+    return finish_dest(d, oom, dest, e);
 }
 
 static const char *const other_updates[] = {
@@ -359,6 +381,7 @@ int firehose_dest_describe(const cJSON *dest, cJSON *destinations)
             goto fail;
     cJSON_DeleteItemFromObjectCaseSensitive(ext, "Kind");
     cJSON_DeleteItemFromObjectCaseSensitive(ext, "Hydrant"); /* hydrant's own options */
+    cJSON_DeleteItemFromObjectCaseSensitive(ext, "Source");  /* shown as the stream's Source */
     if (!cJSON_AddItemToObject(item, "ExtendedS3DestinationDescription", ext))
         goto fail;
     cJSON_AddItemToArray(destinations, item);
