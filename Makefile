@@ -51,7 +51,7 @@ $(BUILD)/loadgen: bench/loadgen.c $(BUILD)/libhydrant.a
 
 LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lsnappy -ljq -lh2o-evloop -pthread -lm
 
-$(BUILD)/nabsweep: bench/nabsweep.c bench/nabsweep_model.c $(BUILD)/libhydrant.a
+$(BUILD)/nabsweep: bench/nabsweep.c $(BUILD)/libhydrant.a
 	$(CC) $(CFLAGS_BASE) $(CFLAGS) -o $@ $^ $(LIBS)
 
 $(BUILD)/parse: bench/parse.c $(BUILD)/libhydrant.a

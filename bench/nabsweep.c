@@ -3,15 +3,69 @@
  * of setting carries to unseen series by leave-one-category-out: for each category, the setting
  * and the threshold are chosen on the other categories (standard profile) and the held-out
  * category is scored at that threshold; the held-out raw scores are summed and normalised.
- * Usage: nabsweep NAB_DIR < settings (one per line, "knob=value ...", knobs in nabsweep_model.c).
+ * Usage: nabsweep NAB_DIR < settings (one per line, "knob=value ...", knobs below).
  * Prints one line per setting (standard, low_FP, low_FN, TP, FP, threshold) then the estimate.
+ * The detector is the real one (src/analytics/dens.c) driven through struct dens_cfg; knob
+ * numbers are those of the search's original copy of the detector, so bench/nabsweep.grid and
+ * the README's recorded settings still read the same. Unset knobs are "ensemble"'s values:
+ *   0 levels, 1 zclip, 2 value horizon, 4 warm-up, 5 likelihood horizon, 6 hold-off points,
+ *   7 hold-off level, 9 difference channel on, 12 spatial tolerance, 20 overflow level.
+ * The copy's other knobs (3 orders, 13 difference horizon, 14 likelihood average length, 19
+ * shifted quantisers, and 8, 10, 11, 15-18) are not constants of dens.c that can move without a
+ * state change, or channels that were tried and rejected: a setting using one is refused.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "analytics/dens.h"
 #include "analytics/nabrun.h"
-extern double sweep_p[32];
-extern const struct detector_ops sweep_ops;
+static struct dens_cfg sweep_cfg;
+static double sweep_step(void *p, double x)
+{
+    return dens_run(p, x, &sweep_cfg);
+}
+static struct detector_ops sweep_ops = {
+    .name = "sweep",
+    .summary = "the ensembles with the knobs of a setting",
+};
+/* Apply knob i = v to sweep_cfg; -1 for a knob the detector does not have. */
+static int set_knob(int i, double v)
+{
+    switch (i) {
+    case 0:
+        sweep_cfg.levels = (int)v;
+        return v >= 1 && v <= 254 ? 0 : -1;
+    case 1:
+        sweep_cfg.zclip = v;
+        return 0;
+    case 2:
+        sweep_cfg.zhorizon = v;
+        return 0;
+    case 4:
+        sweep_cfg.warm = (int)v;
+        return 0;
+    case 5:
+        sweep_cfg.lhorizon = v;
+        return 0;
+    case 6:
+        sweep_cfg.hold = (int)v;
+        return 0;
+    case 7:
+        sweep_cfg.hold_level = v;
+        return 0;
+    case 9:
+        sweep_cfg.diff = v != 0;
+        return 0;
+    case 12:
+        sweep_cfg.spatial_tol = v;
+        return 0;
+    case 20:
+        sweep_cfg.overflow = v != 0;
+        return 0;
+    default:
+        return -1;
+    }
+}
 #define MAXG 400
 #define NC 5
 static const char *cats[NC] = {"artificialNoAnomaly", "artificialWithAnomaly", "realAdExchange",
@@ -37,21 +91,24 @@ int main(int argc, char **argv)
         fprintf(stderr, "load %s\n", why);
         return 1;
     }
-    double def[32];
-    memcpy(def, sweep_p, sizeof def);
+    sweep_ops.state_size = dens_state_size;
+    sweep_ops.init = dens_init;
+    sweep_ops.step = sweep_step;
     char buf[256];
     int g = 0;
     struct nabscore_file *nf = calloc(r.n, sizeof *nf), *sub = calloc(r.n, sizeof *sub);
     while (g < MAXG && fgets(buf, sizeof buf, stdin)) {
         buf[strcspn(buf, "\n")] = 0;
         snprintf(lines[g], sizeof lines[g], "%s", buf);
-        memcpy(sweep_p, def, sizeof def);
+        sweep_cfg = dens_cfg_v1;
         char *save, *tok = strtok_r(buf, " ", &save);
         for (; tok; tok = strtok_r(NULL, " ", &save)) {
             int i;
             double v;
-            if (sscanf(tok, "%d=%lf", &i, &v) == 2)
-                sweep_p[i] = v;
+            if (sscanf(tok, "%d=%lf", &i, &v) != 2 || set_knob(i, v)) {
+                fprintf(stderr, "nabsweep: knob '%s' is not one of the detector's\n", tok);
+                return 2;
+            }
         }
         nabrun_detect(&r, &sweep_ops);
         for (size_t i = 0; i < r.n; i++) {

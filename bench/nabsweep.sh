@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The parameter search behind the default detector, reproducible (bench/README.md, "Analytics"):
-# every setting in bench/nabsweep.grid (177: the first ensemble's search space and the settings
+# every setting in bench/nabsweep.grid (146: the first ensemble's search space and the settings
 # tried for ensemble2) scored on the shared NAB files, then the leave-one-category-out estimate of
 # the whole search (setting and threshold chosen on 4 categories, the 5th scored). Prints the 10
 # best settings, the two shipped ones and the estimate. Environment: NAB_DIR, BUILD. ~2 minutes.

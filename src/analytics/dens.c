@@ -27,6 +27,8 @@
  * measurement on the shared NAB files, with a leave-one-category-out estimate of how that choice
  * carries to unseen series (README, "Stream analytics").
  * Hand-written: no Debian library offers streaming anomaly detection. */
+#include "analytics/dens.h"
+
 #include "analytics/detector.h"
 
 #include <math.h>
@@ -36,16 +38,9 @@
 #define DENS_TBITS 13
 #define DENS_TSIZE (1u << DENS_TBITS)
 #define DENS_ORDER 3
-#define DENS_LEVELS 10
-#define DENS_ZHORIZON 3000.0
 #define DENS_AVG 10
-#define DENS_WARM 300
-#define DENS_LHORIZON 8640.0
 #define DENS_RED 0.99999
 #define DENS_YELLOW 0.9999
-#define DENS_SPATIAL_TOL 0.05
-#define DENS_HOLD 100
-#define DENS_HOLD_LEVEL 0.5
 
 struct dens_slot {
     uint32_t key; /* 0: empty */
@@ -111,20 +106,21 @@ static double qtail(double z)
     return 0.5 * erfc(z / sqrt(2.0));
 }
 
-static double lik_step(struct dens_lik *c, double raw, uint64_t n)
+static double lik_step(struct dens_lik *c, double raw, uint64_t n, const struct dens_cfg *cfg)
 {
+    uint64_t warm = (uint64_t)cfg->warm;
     c->sum += raw - c->ring[n % DENS_AVG];
     c->ring[n % DENS_AVG] = raw;
     double avg = c->sum / (double)(n < DENS_AVG ? n : DENS_AVG);
     double lik = 0.5;
-    if (n > DENS_WARM) {
+    if (n > warm) {
         double m = c->mean < 0.03 ? 0.03 : c->mean;
         double v = c->var < 0.0003 ? 0.0003 : c->var;
         lik = 1.0 - qtail((avg - m) / sqrt(v));
     }
-    if (n > DENS_WARM / 2) {
+    if (n > warm / 2) {
         c->n++;
-        double a = 1.0 / ((double)c->n < DENS_LHORIZON ? (double)c->n : DENS_LHORIZON);
+        double a = 1.0 / ((double)c->n < cfg->lhorizon ? (double)c->n : cfg->lhorizon);
         double d = avg - c->mean;
         c->mean += a * d;
         c->var = (1 - a) * (c->var + a * d * d);
@@ -160,17 +156,35 @@ static double seq_step(struct dens *s, int sym)
     return known ? (double)unseen / known : 1.0;
 }
 
-/* What tells the two variants apart. */
-struct dens_cfg {
-    double zclip; /* quantiser range in sigmas */
-    int overflow; /* values above +zclip get a level of their own */
-    int diff;     /* difference channel on */
+/* What tells the two variants apart; the other fields are the constants of the recipe above. */
+const struct dens_cfg dens_cfg_v1 = {
+    .levels = 10,
+    .zclip = 4.0,
+    .overflow = 0,
+    .diff = 0,
+    .zhorizon = 3000.0,
+    .warm = 300,
+    .lhorizon = 8640.0,
+    .spatial_tol = 0.05,
+    .hold = 100,
+    .hold_level = 0.5,
+};
+const struct dens_cfg dens_cfg_v2 = {
+    .levels = 10,
+    .zclip = 5.0,
+    .overflow = 1,
+    .diff = 1,
+    .zhorizon = 3000.0,
+    .warm = 300,
+    .lhorizon = 8640.0,
+    .spatial_tol = 0.05,
+    .hold = 100,
+    .hold_level = 0.5,
 };
 
-static const struct dens_cfg dens_v1 = {4.0, 0, 0};
-static const struct dens_cfg dens_v2 = {5.0, 1, 1};
+const size_t dens_state_size = sizeof(struct dens);
 
-static void dens_init(void *p)
+void dens_init(void *p)
 {
     memset(p, 0, sizeof(struct dens));
 }
@@ -182,14 +196,15 @@ static void dens_ew(double *mean, double *var, double x, double a)
     *var = (1 - a) * (*var + a * d * d);
 }
 
-static double dens_run(struct dens *s, double x, const struct dens_cfg *cfg)
+double dens_run(void *state, double x, const struct dens_cfg *cfg)
 {
+    struct dens *s = state;
     int spatial = 0;
     if (s->n == 0) {
         s->lo = s->hi = x;
         s->prev = x;
     } else {
-        double tol = (s->hi - s->lo) * DENS_SPATIAL_TOL;
+        double tol = (s->hi - s->lo) * cfg->spatial_tol;
         if (s->hi > s->lo && (x > s->hi + tol || x < s->lo - tol))
             spatial = 1;
         s->hi = x > s->hi ? x : s->hi;
@@ -201,7 +216,7 @@ static double dens_run(struct dens *s, double x, const struct dens_cfg *cfg)
         z = (x - s->mean) / sqrt(s->var + floor);
         zd = dx / sqrt(s->dvar + floor);
     }
-    double a = 1.0 / ((double)s->n + 1 < DENS_ZHORIZON ? (double)s->n + 1 : DENS_ZHORIZON);
+    double a = 1.0 / ((double)s->n + 1 < cfg->zhorizon ? (double)s->n + 1 : cfg->zhorizon);
     dens_ew(&s->mean, &s->var, x, a);
     if (s->n > 0)
         dens_ew(&s->dmean, &s->dvar, dx, a);
@@ -217,25 +232,25 @@ static double dens_run(struct dens *s, double x, const struct dens_cfg *cfg)
     if (isnan(zd))
         zd = 0;
     double q = (z + cfg->zclip) / (2 * cfg->zclip);
-    int sym = !(q > 0) ? 0 : (q >= 1 ? DENS_LEVELS - 1 + cfg->overflow : (int)(q * DENS_LEVELS));
+    int sym = !(q > 0) ? 0 : (q >= 1 ? cfg->levels - 1 + cfg->overflow : (int)(q * cfg->levels));
     double raw_seq = seq_step(s, sym);
     double raw_lvl = 1.0 - 2 * qtail(fabs(z));
     s->n++;
-    double score = lik_step(&s->lik[0], raw_seq, s->n);
-    double s2 = lik_step(&s->lik[1], raw_lvl, s->n);
+    double score = lik_step(&s->lik[0], raw_seq, s->n, cfg);
+    double s2 = lik_step(&s->lik[1], raw_lvl, s->n, cfg);
     if (s2 > score)
         score = s2;
     if (cfg->diff) {
-        double s3 = lik_step(&s->lik[2], 1.0 - 2 * qtail(fabs(zd)), s->n);
+        double s3 = lik_step(&s->lik[2], 1.0 - 2 * qtail(fabs(zd)), s->n, cfg);
         if (s3 > score)
             score = s3;
     }
     if (spatial)
         score = 1.0;
     s->age++;
-    if (s->age <= DENS_HOLD && score <= s->held) {
+    if (s->age <= (uint64_t)cfg->hold && score <= s->held) {
         score = 0;
-    } else if (score >= DENS_HOLD_LEVEL) {
+    } else if (score >= cfg->hold_level) {
         s->held = score;
         s->age = 0;
     }
@@ -244,12 +259,12 @@ static double dens_run(struct dens *s, double x, const struct dens_cfg *cfg)
 
 static double dens_step(void *p, double x)
 {
-    return dens_run(p, x, &dens_v1);
+    return dens_run(p, x, &dens_cfg_v1);
 }
 
 static double dens_step2(void *p, double x)
 {
-    return dens_run(p, x, &dens_v2);
+    return dens_run(p, x, &dens_cfg_v2);
 }
 
 const struct detector_ops dens2_ops = {

@@ -17,27 +17,18 @@
 
 #include "base/buf.h"
 #include "base/err.h"
+#include "base/hex.h"
 #include "base/mem.h"
 
 #define ALGO "AWS4-HMAC-SHA256"
 #define EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 #define CANON_MAX_BYTES (256u << 10)
 
-static void hex(const uint8_t *in, size_t n, char *out)
-{
-    static const char d[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = d[in[i] >> 4];
-        out[2 * i + 1] = d[in[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
 static void sha256_hex(const void *p, size_t n, char out[65])
 {
     uint8_t md[32];
     SHA256(p, n, md);
-    hex(md, 32, out);
+    hex_encode(md, 32, out);
 }
 
 static void hmac(const uint8_t *key, size_t key_len, const void *msg, size_t n, uint8_t out[32])
@@ -62,17 +53,6 @@ void sigv4_signing_key(const char *secret, const char *date, size_t date_len, co
 
 /* ---------------------------------------------------------------- parsing */
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* %-decode in[0..n) into out (NUL-terminated, at most size-1 bytes). 0 or HY_E2BIG. A '%' not
  * followed by two hex digits stays literal. */
 static int pct_decode(const char *in, size_t n, char *out, size_t size)
@@ -80,8 +60,10 @@ static int pct_decode(const char *in, size_t n, char *out, size_t size)
     size_t o = 0;
     for (size_t i = 0; i < n; i++) {
         char c = in[i];
-        if (c == '%' && i + 2 < n && hexval(in[i + 1]) >= 0 && hexval(in[i + 2]) >= 0) {
-            c = (char)(hexval(in[i + 1]) * 16 + hexval(in[i + 2]));
+        if (c == '%' && i + 2 < n && hex_digit((unsigned char)in[i + 1]) >= 0 &&
+            hex_digit((unsigned char)in[i + 2]) >= 0) {
+            c = (char)(hex_digit((unsigned char)in[i + 1]) * 16 +
+                       hex_digit((unsigned char)in[i + 2]));
             i += 2;
         }
         if (o + 1 >= size)
@@ -321,7 +303,6 @@ int sigv4_parse_query(const char *query, size_t len, struct sigv4_auth *out, con
 /* RFC 3986 encoding (spec step 6.2): unreserved bytes as they are, the rest %XX upper case. */
 static int uri_encode(struct buf *b, const char *s, size_t n, int keep_slash)
 {
-    static const char d[] = "0123456789ABCDEF";
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         int rc;
@@ -329,7 +310,7 @@ static int uri_encode(struct buf *b, const char *s, size_t n, int keep_slash)
             c == '-' || c == '.' || c == '_' || c == '~' || (keep_slash && c == '/')) {
             rc = buf_append(b, &s[i], 1);
         } else {
-            char e[3] = {'%', d[c >> 4], d[c & 15]};
+            char e[3] = {'%', hex_upper[c >> 4], hex_upper[c & 15]};
             rc = buf_append(b, e, 3);
         }
         if (rc)
@@ -715,7 +696,7 @@ enum sigv4_status sigv4_verify(const struct sigv4_config *cfg, const struct http
     uint8_t sig[32];
     hmac(res->signing_key, 32, sts, (size_t)sn, sig);
     char sig_hex[65];
-    hex(sig, 32, sig_hex);
+    hex_encode(sig, 32, sig_hex);
     if (CRYPTO_memcmp(sig_hex, a.signature, 64) != 0)
         return fail(res, SIGV4_BAD_SIGNATURE, "%s", MSG_BAD_SIG);
     memcpy(res->seed_signature, sig_hex, 65);
@@ -761,14 +742,14 @@ int sigv4_chunk_finish(struct sigv4_chunk *c, const char *sig_hex, size_t sig_le
     EVP_DigestFinal_ex(c->sha, md, &ml);
     EVP_DigestInit_ex(c->sha, EVP_sha256(), NULL);
     char data_hash[65];
-    hex(md, 32, data_hash);
+    hex_encode(md, 32, data_hash);
     char sts[512];
     int n = snprintf(sts, sizeof sts, "AWS4-HMAC-SHA256-PAYLOAD\n%s\n%s\n%s\n" EMPTY_SHA256 "\n%s",
                      c->amz_date, c->scope, c->prev, data_hash);
     uint8_t sig[32];
     hmac(c->key, 32, sts, (size_t)n, sig);
     char want[65];
-    hex(sig, 32, want);
+    hex_encode(sig, 32, want);
     if (sig_len != 64 || CRYPTO_memcmp(want, sig_hex, 64) != 0)
         return HY_EBADMSG;
     memcpy(c->prev, want, 65);

@@ -1,6 +1,7 @@
 #include "base/buf.h"
 
 #include "base/err.h"
+#include "base/hex.h"
 #include "base/mem.h"
 
 #include <stdint.h>
@@ -91,7 +92,6 @@ int buf_printf(struct buf *b, const char *fmt, ...)
 
 int buf_append_json_str(struct buf *b, const char *s, size_t n)
 {
-    static const char hex[] = "0123456789abcdef";
     size_t old = b->len;
     /* Worst case every byte becomes \u00XX. */
     int rc = buf_reserve(b, n * 6 + 2);
@@ -128,8 +128,8 @@ int buf_append_json_str(struct buf *b, const char *s, size_t n)
                 *o++ = 'u';
                 *o++ = '0';
                 *o++ = '0';
-                *o++ = hex[c >> 4];
-                *o++ = hex[c & 15];
+                *o++ = hex_lower[c >> 4];
+                *o++ = hex_lower[c & 15];
             } else {
                 *o++ = (char)c;
             }

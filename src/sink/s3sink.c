@@ -19,6 +19,7 @@
 #include "base/buf.h"
 #include "base/err.h"
 #include "base/fsutil.h"
+#include "base/hex.h"
 #include "base/log.h"
 #include "base/mem.h"
 #include "sink/fssink.h"
@@ -384,14 +385,13 @@ static int request(struct s3sink_writer *w, const char *method, const char *quer
 
 static int append_encoded(struct buf *b, const char *s, int keep_slash)
 {
-    static const char hex[] = "0123456789ABCDEF";
     int rc = 0;
     for (const unsigned char *p = (const unsigned char *)s; !rc && *p; p++) {
         unsigned char c = *p;
         if (isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || (c == '/' && keep_slash))
             rc = buf_append(b, p, 1);
         else
-            rc = buf_printf(b, "%%%c%c", hex[c >> 4], hex[c & 15]);
+            rc = buf_printf(b, "%%%c%c", hex_upper[c >> 4], hex_upper[c & 15]);
     }
     return rc;
 }

@@ -24,6 +24,7 @@
 #include "base/buf.h"
 #include "base/err.h"
 #include "base/fsutil.h"
+#include "base/hex.h"
 #include "base/log.h"
 #include "base/mem.h"
 
@@ -48,17 +49,6 @@ struct seal_ring {
 
 /* ---- formats -------------------------------------------------------------------------------- */
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static int is_space(int c)
 {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
@@ -74,13 +64,7 @@ int seal_hex_key(const char *text, size_t len, uint8_t key[SEAL_KEY_LEN])
         len--;
     if (len != 2 * SEAL_KEY_LEN)
         return HY_EBADMSG;
-    for (size_t i = 0; i < SEAL_KEY_LEN; i++) {
-        int hi = hexval((unsigned char)text[2 * i]), lo = hexval((unsigned char)text[2 * i + 1]);
-        if (hi < 0 || lo < 0)
-            return HY_EBADMSG;
-        key[i] = (uint8_t)(hi << 4 | lo);
-    }
-    return 0;
+    return hex_decode(text, SEAL_KEY_LEN, key);
 }
 
 void seal_key_id(struct seal_key *k)
@@ -398,8 +382,7 @@ static int master_create(struct seal_ring *r)
         rc = master_path(r, &fin, "master.key");
     if (rc)
         goto out;
-    for (size_t i = 0; i < SEAL_KEY_LEN; i++)
-        snprintf(hex + 2 * i, 3, "%02x", key[i]);
+    hex_encode(key, SEAL_KEY_LEN, hex);
     hex[2 * SEAL_KEY_LEN] = '\n';
     fd = open((const char *)tmp.data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) {
@@ -530,8 +513,7 @@ int seal_open(struct seal_ring *r, uint64_t seq, int64_t arrival_ms, const uint8
         return HY_ECORRUPT;
     const struct seal_key *k = r ? seal_ring_find(r, in) : NULL;
     if (!k) {
-        for (int i = 0; i < SEAL_ID_LEN; i++)
-            snprintf(id_hex + 2 * i, 3, "%02x", in[i]);
+        hex_encode(in, SEAL_ID_LEN, id_hex);
         return HY_ENOKEY;
     }
     size_t ctlen = len - SEAL_OVERHEAD;

@@ -235,7 +235,7 @@ static void test_checksums(void **state)
     unsigned char d[16];
     char hex[33];
     s3_store_md5("hello world", 11, d);
-    s3_store_hex(d, 16, hex);
+    hex_encode(d, 16, hex);
     assert_string_equal(hex, "5eb63bbbe01eeed093cb22bb8f5acdc3");
 }
 

@@ -13,6 +13,7 @@
 #include <sys/random.h>
 
 #include "base/err.h"
+#include "base/hex.h"
 #include "base/hytime.h"
 #include "net/http.h"
 
@@ -259,13 +260,12 @@ void awsjson_request_id(char out[37])
     }
     b[6] = (uint8_t)((b[6] & 0x0f) | 0x40); /* version 4 */
     b[8] = (uint8_t)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
-    static const char h[] = "0123456789abcdef";
     int o = 0;
     for (int i = 0; i < 16; i++) {
         if (i == 4 || i == 6 || i == 8 || i == 10)
             out[o++] = '-';
-        out[o++] = h[b[i] >> 4];
-        out[o++] = h[b[i] & 15];
+        out[o++] = hex_lower[b[i] >> 4];
+        out[o++] = hex_lower[b[i] & 15];
     }
     out[o] = '\0';
 }

@@ -22,6 +22,7 @@
 #include "api/firehose/firehose_int.h"
 #include "base/base64.h"
 #include "base/err.h"
+#include "base/hex.h"
 #include "base/hytime.h"
 #include "base/log.h"
 #include "base/mem.h"
@@ -135,9 +136,8 @@ static uint64_t mix64(uint64_t x)
 
 static void hex(uint64_t v, int digits, char *out)
 {
-    static const char h[] = "0123456789abcdef";
     for (int i = digits - 1; i >= 0; i--) {
-        out[i] = h[v & 15];
+        out[i] = hex_lower[v & 15];
         v >>= 4;
     }
 }

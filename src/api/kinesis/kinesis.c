@@ -190,6 +190,30 @@ static void reply_empty(struct http_exchange *ex)
     awsjson_reply_json(ex, "{}", 2);
 }
 
+/* Answers the validation errors collected in e, if any: 1 when it did. */
+static int reply_invalid(struct http_exchange *ex, struct awsjson_err *e)
+{
+    if (!awsjson_err_done(e))
+        return 0;
+    awsjson_reply_err(ex, e);
+    return 1;
+}
+
+/* The stream the request names once its members validated (a reference), or NULL when the
+ * validation errors or a missing stream have been answered. */
+static struct datastream *lookup_valid(struct kinesis *k, struct http_exchange *ex,
+                                       const cJSON *root, struct awsjson_err *e)
+{
+    return reply_invalid(ex, e) ? NULL : kinesis_lookup(k, ex, root);
+}
+
+/* A shard id member (Kinesis' ShardId pattern), required or not. */
+static const cJSON *shard_id_arg(const cJSON *root, const char *member, const char *path,
+                                 int required, struct awsjson_err *e)
+{
+    return kinesis_codec_str(root, member, path, 1, 128, "[a-zA-Z0-9_.-]+", required, e);
+}
+
 static int tags_from_map(const cJSON *map, cJSON *tags, struct awsjson_err *e);
 
 static void op_create(struct kinesis *k, struct http_exchange *ex, const cJSON *root,
@@ -218,10 +242,8 @@ static void op_create(struct kinesis *k, struct http_exchange *ex, const cJSON *
         }
     }
     const cJSON *tagmap = cJSON_GetObjectItemCaseSensitive(root, "Tags");
-    if (awsjson_err_done(e)) {
-        awsjson_reply_err(ex, e);
+    if (reply_invalid(ex, e))
         return;
-    }
     enum datastream_mode m = mode && strcmp(mode->valuestring, "ON_DEMAND") == 0
                                  ? DATASTREAM_ON_DEMAND
                                  : DATASTREAM_PROVISIONED;
@@ -322,14 +344,9 @@ static void op_describe(struct kinesis *k, struct http_exchange *ex, const cJSON
     const cJSON *lim = NULL, *start = NULL;
     if (!summary) {
         lim = kinesis_codec_int(root, "Limit", "limit", 1, 10000, 0, e);
-        start = kinesis_codec_str(root, "ExclusiveStartShardId", "exclusiveStartShardId", 1, 128,
-                                  "[a-zA-Z0-9_.-]+", 0, e);
+        start = shard_id_arg(root, "ExclusiveStartShardId", "exclusiveStartShardId", 0, e);
     }
-    if (awsjson_err_done(e)) {
-        awsjson_reply_err(ex, e);
-        return;
-    }
-    struct datastream *ds = kinesis_lookup(k, ex, root);
+    struct datastream *ds = lookup_valid(k, ex, root, e);
     if (!ds)
         return;
     struct datastream_info info;
@@ -409,10 +426,8 @@ static void op_list_streams(struct kinesis *k, struct http_exchange *ex, const c
         kinesis_codec_str(root, "ExclusiveStartStreamName", "exclusiveStartStreamName", 1,
                           DATASTREAM_NAME_MAX, "[a-zA-Z0-9_.-]+", 0, e);
     const cJSON *tok = kinesis_codec_str(root, "NextToken", "nextToken", 1, 1048576, NULL, 0, e);
-    if (awsjson_err_done(e)) {
-        awsjson_reply_err(ex, e);
+    if (reply_invalid(ex, e))
         return;
-    }
     /* Our NextToken is the last name of the previous page (stream names are not secret). */
     const char *after = tok ? tok->valuestring : start ? start->valuestring : NULL;
     size_t limit = lim ? (size_t)lim->valuedouble : 100;
@@ -526,20 +541,16 @@ static void op_list_shards(struct kinesis *k, struct http_exchange *ex, const cJ
                            struct awsjson_err *e)
 {
     const cJSON *tok = kinesis_codec_str(root, "NextToken", "nextToken", 1, 1048576, NULL, 0, e);
-    const cJSON *start = kinesis_codec_str(root, "ExclusiveStartShardId", "exclusiveStartShardId",
-                                           1, 128, "[a-zA-Z0-9_.-]+", 0, e);
+    const cJSON *start = shard_id_arg(root, "ExclusiveStartShardId", "exclusiveStartShardId", 0, e);
     const cJSON *maxr = kinesis_codec_int(root, "MaxResults", "maxResults", 1, 10000, 0, e);
     const cJSON *filter = cJSON_GetObjectItemCaseSensitive(root, "ShardFilter");
     const cJSON *ftype = NULL, *fshard = NULL;
     if (cJSON_IsObject(filter)) {
         ftype = kinesis_codec_str(filter, "Type", "shardFilter.type", 1, 64, NULL, 1, e);
-        fshard = kinesis_codec_str(filter, "ShardId", "shardFilter.shardId", 1, 128,
-                                   "[a-zA-Z0-9_.-]+", 0, e);
+        fshard = shard_id_arg(filter, "ShardId", "shardFilter.shardId", 0, e);
     }
-    if (awsjson_err_done(e)) {
-        awsjson_reply_err(ex, e);
+    if (reply_invalid(ex, e))
         return;
-    }
     int has_name = cJSON_GetObjectItemCaseSensitive(root, "StreamName") ||
                    cJSON_GetObjectItemCaseSensitive(root, "StreamARN");
     char name[DATASTREAM_NAME_MAX + 1];
@@ -656,11 +667,7 @@ static void op_retention(struct kinesis *k, struct http_exchange *ex, const cJSO
 {
     const cJSON *h = kinesis_codec_int(root, "RetentionPeriodHours", "retentionPeriodHours",
                                        -2147483648.0, 2147483647.0, 1, e);
-    if (awsjson_err_done(e)) {
-        awsjson_reply_err(ex, e);
-        return;
-    }
-    struct datastream *ds = kinesis_lookup(k, ex, root);
+    struct datastream *ds = lookup_valid(k, ex, root, e);
     if (!ds)
         return;
     struct datastream_info info;
@@ -841,11 +848,7 @@ static void op_tags_edit(struct kinesis *k, struct http_exchange *ex, const cJSO
                                          : "Member must have length less than or equal to 50");
         }
     }
-    if (awsjson_err_done(e)) {
-        awsjson_reply_err(ex, e);
-        return;
-    }
-    struct datastream *ds = kinesis_lookup(k, ex, root);
+    struct datastream *ds = lookup_valid(k, ex, root, e);
     if (!ds)
         return;
     struct tag_edit te = {arg, add, e};
@@ -865,11 +868,7 @@ static void op_list_tags(struct kinesis *k, struct http_exchange *ex, const cJSO
     const cJSON *start =
         kinesis_codec_str(root, "ExclusiveStartTagKey", "exclusiveStartTagKey", 1, 128, NULL, 0, e);
     const cJSON *lim = kinesis_codec_int(root, "Limit", "limit", 1, 50, 0, e);
-    if (awsjson_err_done(e)) {
-        awsjson_reply_err(ex, e);
-        return;
-    }
-    struct datastream *ds = kinesis_lookup(k, ex, root);
+    struct datastream *ds = lookup_valid(k, ex, root, e);
     if (!ds)
         return;
     struct datastream_info info;
@@ -957,15 +956,10 @@ static int refuse_on_demand(struct http_exchange *ex, struct datastream *ds, con
 static void op_split(struct kinesis *k, struct http_exchange *ex, const cJSON *root,
                      struct awsjson_err *e)
 {
-    const cJSON *sh =
-        kinesis_codec_str(root, "ShardToSplit", "shardToSplit", 1, 128, "[a-zA-Z0-9_.-]+", 1, e);
+    const cJSON *sh = shard_id_arg(root, "ShardToSplit", "shardToSplit", 1, e);
     const cJSON *key = kinesis_codec_str(root, "NewStartingHashKey", "newStartingHashKey", 0, 4096,
                                          "0|([1-9]\\d{0,38})", 1, e);
-    if (awsjson_err_done(e)) {
-        awsjson_reply_err(ex, e);
-        return;
-    }
-    struct datastream *ds = kinesis_lookup(k, ex, root);
+    struct datastream *ds = lookup_valid(k, ex, root, e);
     if (!ds)
         return;
     unsigned __int128 v;
@@ -998,15 +992,9 @@ static void op_split(struct kinesis *k, struct http_exchange *ex, const cJSON *r
 static void op_merge(struct kinesis *k, struct http_exchange *ex, const cJSON *root,
                      struct awsjson_err *e)
 {
-    const cJSON *a =
-        kinesis_codec_str(root, "ShardToMerge", "shardToMerge", 1, 128, "[a-zA-Z0-9_.-]+", 1, e);
-    const cJSON *b = kinesis_codec_str(root, "AdjacentShardToMerge", "adjacentShardToMerge", 1, 128,
-                                       "[a-zA-Z0-9_.-]+", 1, e);
-    if (awsjson_err_done(e)) {
-        awsjson_reply_err(ex, e);
-        return;
-    }
-    struct datastream *ds = kinesis_lookup(k, ex, root);
+    const cJSON *a = shard_id_arg(root, "ShardToMerge", "shardToMerge", 1, e);
+    const cJSON *b = shard_id_arg(root, "AdjacentShardToMerge", "adjacentShardToMerge", 1, e);
+    struct datastream *ds = lookup_valid(k, ex, root, e);
     if (!ds)
         return;
     long pa = kinesis_shard_find(ds, a->valuestring, strlen(a->valuestring));
@@ -1044,11 +1032,7 @@ static void op_update_shard_count(struct kinesis *k, struct http_exchange *ex, c
         awsjson_err_validation(e, v, (size_t)vn, "scalingType",
                                "Member must satisfy enum value set: [UNIFORM_SCALING]");
     }
-    if (awsjson_err_done(e)) {
-        awsjson_reply_err(ex, e);
-        return;
-    }
-    struct datastream *ds = kinesis_lookup(k, ex, root);
+    struct datastream *ds = lookup_valid(k, ex, root, e);
     if (!ds)
         return;
     size_t cur = datastream_open_shards(ds);

@@ -827,7 +827,7 @@ static void put_object(struct s3 *s, struct s3_reply *r, const char *bucket, con
             goto out;
         unsigned char d[16];
         s3_store_md5(body.data, body.len, d);
-        s3_store_hex(d, 16, m.etag);
+        hex_encode(d, 16, m.etag);
         rc = s3_object_write(s, bucket, key, body.data, body.len, -1, 0, &m);
     }
     if (rc) {

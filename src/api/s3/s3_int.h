@@ -11,6 +11,7 @@
 
 #include "auth/sigv4.h"
 #include "base/buf.h"
+#include "base/hex.h"
 
 struct http_exchange;
 struct http_request;
@@ -195,7 +196,6 @@ int s3_store_meta_load(int fd, struct s3_meta *m);
 int s3_store_md5_fd(int fd, char hex[33]);
 /* MD5 of p[0..n) (raw), and a raw digest as lowercase hex (33 bytes with the NUL). */
 void s3_store_md5(const void *p, size_t n, unsigned char out[16]);
-void s3_store_hex(const unsigned char *d, size_t n, char *out);
 /* Remove the now-empty parent directories of path below the bucket dir (best effort). */
 void s3_store_prune(const char *path, size_t bucket_dir_len);
 

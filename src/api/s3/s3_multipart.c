@@ -147,7 +147,7 @@ void s3_multipart_create(struct s3 *s, struct s3_reply *r, const char *bucket, c
         s3_error_errno(r, -EIO);
         goto out;
     }
-    s3_store_hex(rnd, 16, u.id);
+    hex_encode(rnd, 16, u.id);
     int rc = buf_printf(&u.dir, "%s/" S3_MPU_DIR "/%s", s->root, u.id);
     if (!rc)
         rc = fsutil_mkdirs(u.dir.data, 0755);
@@ -292,7 +292,7 @@ static int copy_part(struct upload *u, long n, int src_fd, uint64_t start, uint6
     if (!rc && EVP_DigestFinal_ex(md5, d, &dl) != 1)
         rc = HY_ENOMEM;
     if (!rc)
-        s3_store_hex(d, 16, etag);
+        hex_encode(d, 16, etag);
     char blob[64];
     int bl = snprintf(blob, sizeof blob, "%s\n", etag);
     if (!rc && (fsetxattr(fd, S3_META_XATTR, blob, (size_t)bl, 0) < 0 || fdatasync(fd) < 0))
@@ -383,7 +383,7 @@ void s3_multipart_upload_part(struct s3 *s, struct s3_reply *r, const struct s3_
         have_body = 1;
         unsigned char d[16];
         s3_store_md5(body.data, body.len, d);
-        s3_store_hex(d, 16, etag);
+        hex_encode(d, 16, etag);
         rc = write_part(&u, n, body.data, body.len, -1, 0, etag);
     }
     if (rc) {
@@ -628,7 +628,7 @@ void s3_multipart_complete(struct s3 *s, struct s3_reply *r, const struct s3_que
     unsigned char d[16];
     s3_store_md5(raw, 16 * x.n, d);
     hy_free(raw);
-    s3_store_hex(d, 16, u.meta.etag);
+    hex_encode(d, 16, u.meta.etag);
     snprintf(u.meta.etag + 32, sizeof u.meta.etag - 32, "-%zu", x.n);
 
     struct fssink_writer *w = NULL;

@@ -9,18 +9,8 @@
 
 #include "api/s3/s3_int.h"
 #include "base/err.h"
+#include "base/hex.h"
 #include "base/mem.h"
-
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 int s3_query_decode(const char *in, size_t len, int plus_space, struct buf *out)
 {
@@ -36,7 +26,7 @@ int s3_query_decode(const char *in, size_t len, int plus_space, struct buf *out)
                 buf_truncate(out, old);
                 return HY_EBADMSG;
             }
-            int a = hexval((unsigned char)in[i + 1]), b = hexval((unsigned char)in[i + 2]);
+            int a = hex_digit((unsigned char)in[i + 1]), b = hex_digit((unsigned char)in[i + 2]);
             if (a < 0 || b < 0) {
                 buf_truncate(out, old);
                 return HY_EBADMSG;
@@ -56,7 +46,6 @@ int s3_query_decode(const char *in, size_t len, int plus_space, struct buf *out)
 
 int s3_query_encode(const char *in, size_t len, int keep_slash, struct buf *out)
 {
-    static const char hex[] = "0123456789ABCDEF";
     int rc = buf_reserve(out, len * 3);
     if (rc)
         return rc;
@@ -68,8 +57,8 @@ int s3_query_encode(const char *in, size_t len, int keep_slash, struct buf *out)
             *o++ = (char)c;
         } else {
             *o++ = '%';
-            *o++ = hex[c >> 4];
-            *o++ = hex[c & 15];
+            *o++ = hex_upper[c >> 4];
+            *o++ = hex_upper[c & 15];
         }
     }
     out->len = (size_t)(o - out->data);

@@ -17,6 +17,7 @@
 
 #include "api/s3/s3_int.h"
 #include "base/err.h"
+#include "base/hex.h"
 #include "base/mem.h"
 #include "sink/fssink.h"
 
@@ -154,16 +155,6 @@ void s3_store_md5(const void *p, size_t n, unsigned char out[16])
     memcpy(out, d, 16);
 }
 
-void s3_store_hex(const unsigned char *d, size_t n, char *out)
-{
-    static const char hex[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = hex[d[i] >> 4];
-        out[2 * i + 1] = hex[d[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
 int s3_store_md5_fd(int fd, char hex[33])
 {
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
@@ -192,7 +183,7 @@ int s3_store_md5_fd(int fd, char hex[33])
     if (!rc && EVP_DigestFinal_ex(ctx, d, &dl) != 1)
         rc = HY_ENOMEM;
     if (!rc)
-        s3_store_hex(d, 16, hex);
+        hex_encode(d, 16, hex);
     hy_free(chunk);
     EVP_MD_CTX_free(ctx);
     return rc;

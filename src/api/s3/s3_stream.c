@@ -419,7 +419,7 @@ int s3_stream_finish(struct s3_reply *r, struct http_body_stream *base, char eta
     unsigned char d[EVP_MAX_MD_SIZE];
     unsigned dl = 0;
     EVP_DigestFinal_ex(s->md5, d, &dl);
-    s3_store_hex(d, 16, etag);
+    hex_encode(d, 16, etag);
     const struct http_header *md5 = http_request_header(r->req, "content-md5");
     if (md5) {
         uint8_t want[BASE64_DECODED_MAX(64)];
