@@ -381,8 +381,8 @@ static void test_sigv4_creds_file_errors_are_explained(void **state)
         "[1]",
         "[{\"AccessKeyId\":\"A\"}]",
         "[{\"AccessKeyId\":\"A\",\"SecretAccessKey\":\"s\",\"Streams\":\"x\"}]",
-        "[{\"AccessKeyId\":\"A\",\"SecretAccessKey\":\"s\"},{\"AccessKeyId\":\"A\","
-        "\"SecretAccessKey\":\"t\"}]",
+        ("[{\"AccessKeyId\":\"A\",\"SecretAccessKey\":\"s\"},{\"AccessKeyId\":\"A\","
+         "\"SecretAccessKey\":\"t\"}]"),
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         struct creds *c = NULL;

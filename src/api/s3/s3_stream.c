@@ -24,6 +24,7 @@
 
 #include "api/s3/s3.h"
 #include "api/s3/s3_int.h"
+#include "base/hex.h"
 #include "base/base64.h"
 #include "base/crc32c.h"
 #include "base/err.h"
@@ -408,7 +409,7 @@ int s3_stream_finish(struct s3_reply *r, struct http_body_stream *base, char eta
             s3_error(r, 500, "InternalError", "We encountered an internal error.");
             return -1;
         }
-        s3_store_hex(h, 32, hex);
+        hex_encode(h, 32, hex);
         if (strcmp(hex, r->auth->content_sha256) != 0) {
             s3_error(r, 400, "XAmzContentSHA256Mismatch",
                      "The provided 'x-amz-content-sha256' header does not match what was "
