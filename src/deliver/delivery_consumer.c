@@ -17,6 +17,7 @@
 #include "pipeline/codec.h"
 #include "pipeline/jqextract.h"
 #include "pipeline/tzone.h"
+#include "warehouse/warehouse.h"
 
 /* Firehose: BufferingHints defaults for S3 (a stored document always has both). */
 #define DEFAULT_SIZE_MB 5
@@ -325,9 +326,15 @@ static uint64_t stop(void *state, int flush)
     return delivery_stop(state, flush);
 }
 
+/* Every stream but the Redshift ones (warehouse/ stages and loads those itself). */
+static int wants(const cJSON *dest)
+{
+    return !warehouse_is_redshift(dest);
+}
+
 const struct consumer_ops delivery_consumer = {
     .name = "delivery",
-    .wants = NULL,
+    .wants = wants,
     .check = check,
     .start = start,
     .update = update,

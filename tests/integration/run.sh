@@ -78,7 +78,8 @@ else
         test_s3 \
         test_s3sink \
         test_encryption \
-        test_kinesis
+        test_kinesis \
+        test_postgres
     run "$debian_py" "debian python" test_api test_delivery
 fi
 

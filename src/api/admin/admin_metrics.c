@@ -66,6 +66,12 @@ static const struct counter_def counters[] = {
             "1 MiB of a span)."),
     COUNTER("hydrant_delivery_error_output_records_total", error_output_records,
             "Records written to the error output (dynamic partitioning failures)."),
+    COUNTER("hydrant_delivery_to_redshift_records_total", redshift_records,
+            "Rows loaded into PostgreSQL (Firehose DeliveryToRedshift.Records)."),
+    COUNTER("hydrant_delivery_to_redshift_bytes_total", redshift_bytes,
+            "Bytes of batches loaded into PostgreSQL (Firehose DeliveryToRedshift.Bytes)."),
+    COUNTER("hydrant_delivery_to_redshift_success_total", redshift_success,
+            "Batches committed to PostgreSQL (Firehose DeliveryToRedshift.Success, as a count)."),
 };
 
 /* Damage the log itself found (streamlog_damage_stats), counted since the log opened. */
