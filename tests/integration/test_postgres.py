@@ -257,6 +257,35 @@ class PostgresTest(HydrantTestCase):
 
 @unittest.skipUnless(os.path.exists(os.path.join(PG_BIN, "initdb")), "PostgreSQL 15 server not installed")
 class PostgresCrashTest(HydrantTestCase):
+    def test_replay_of_a_committed_batch_commits_nothing(self):
+        """The window between COMMIT and the cursor file, made deterministic: put a committed
+        batch's intent back into the cursor file (what a kill -9 right after COMMIT leaves)."""
+        pg = Postgres()
+        self.addCleanup(pg.destroy)
+        pg.sql("CREATE TABLE replay_t (id int)")
+        srv = self.start_server()
+        fh = srv.client()
+        create(fh, "pg-replay", redshift(pg, "replay_t", "id", "CSV"))
+        harness.put_all(fh, "pg-replay", [b"%d\n" % i for i in range(40)])
+        wait_until(lambda: count(pg, "replay_t") == 40, 20, what="40 rows")
+        manifest = pg.sql("SELECT manifest FROM hydrant_loads ORDER BY manifest LIMIT 1")[0][0]
+        f, l = [int(x) for x in manifest.rsplit("-", 2)[1:]]
+        self.assertEqual(srv.kill9(), -signal.SIGKILL)
+        state = os.path.join(srv.data_dir, "streams", "pg-replay", "consumers", "warehouse.state")
+        with open(state) as fp:
+            self.assertEqual(fp.read().split()[1], "0")
+        with open(state, "w") as fp:
+            fp.write("%d %d\n" % (f, l))
+        srv.start()
+        def replayed():
+            with open(state) as fp:
+                c, intent = [int(x) for x in fp.read().split()]
+            return c >= l and intent == 0
+        wait_until(replayed, 20, what="the batch replayed and the cursor past it")
+        harness.put_all(srv.client(), "pg-replay", [b"%d\n" % i for i in range(40, 50)])
+        wait_until(lambda: count(pg, "replay_t") >= 50, 20, what="50 rows")
+        self.assertEqual(pg.sql("SELECT count(*), count(DISTINCT id) FROM replay_t"), [["50", "50"]])
+
     def test_kill9_under_load_exactly_once(self):
         pg = Postgres()
         self.addCleanup(pg.destroy)
@@ -269,7 +298,7 @@ class PostgresCrashTest(HydrantTestCase):
         sys.stderr.write("[test_postgres] seed %d\n" % seed)
         acked = set()
         next_id = 0
-        for rnd_i in range(3):
+        for rnd_i in range(4):
             stop = threading.Event()
             lock = threading.Lock()
             client = srv.client()
