@@ -579,8 +579,7 @@ static int serve(int argc, char **argv)
         LOG_ERROR("main", "data directory path too long", "dir=%s", o.data_dir);
         return 1;
     }
-    static const struct consumer_ops *const consumers[] = {&delivery_consumer,
-                                                            &warehouse_consumer};
+    static const struct consumer_ops *const consumers[] = {&delivery_consumer, &warehouse_consumer};
     struct seal_ring *ring = NULL;
     if (seal_ring_new(o.data_dir, o.kms_keys_file, &ring))
         return 1;
