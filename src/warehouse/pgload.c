@@ -13,6 +13,7 @@
 #include "base/mem.h"
 
 #define LOAD_BUF_MAX ((size_t)1 << 31)
+#define COPY_CHUNK ((size_t)1 << 18)
 
 struct pgload {
     PGconn *conn;
@@ -250,11 +251,15 @@ static int copy_lines(struct pgload *p, const char *sql, const struct buf *in,
         return -1;
     }
     PQclear(r);
+    /* The COPY input of lines [from, to) is contiguous (lines that are not JSON objects have
+     * none), so it goes in large chunks. */
     int ok = 1;
-    for (size_t i = from; ok && i < to; i++) {
-        if (lines[i].bad_json)
-            continue;
-        ok = PQputCopyData(p->conn, in->data + lines[i].off, (int)lines[i].len + 1) == 1;
+    size_t pos = from < to ? lines[from].off : 0;
+    size_t end = from < to ? lines[to - 1].off + lines[to - 1].len + !lines[to - 1].bad_json : 0;
+    while (ok && pos < end) {
+        size_t chunk = end - pos < COPY_CHUNK ? end - pos : COPY_CHUNK;
+        ok = PQputCopyData(p->conn, in->data + pos, (int)chunk) == 1;
+        pos += chunk;
     }
     if (PQputCopyEnd(p->conn, ok ? NULL : "hydrant: sending failed") != 1)
         ok = 0;
@@ -356,7 +361,7 @@ static int prepare(const struct pgload_target *t, const char *data, size_t len, 
             rc = buf_append(in, s, l);
         }
         ln->len = in->len - ln->off;
-        if (rc || buf_append_str(in, "\n")) {
+        if (rc || (!ln->bad_json && buf_append_str(in, "\n"))) {
             hy_free(lines);
             return -1;
         }
