@@ -57,12 +57,15 @@ $(BUILD)/nabsweep: bench/nabsweep.c bench/nabsweep_model.c $(BUILD)/libhydrant.a
 $(BUILD)/parse: bench/parse.c $(BUILD)/libhydrant.a
 	$(CC) $(CFLAGS_BASE) $(CFLAGS) -o $@ $^ $(LIBS)
 
+$(BUILD)/pqconv: bench/pqconv.c $(BUILD)/libhydrant.a
+	$(CC) $(CFLAGS_BASE) $(CFLAGS) -o $@ $^ $(LIBS)
+
 deps:
 	@scripts/deps.sh run
 
 test-deps:
 	@scripts/deps.sh test
-	@[ -d tests/integration/js/node_modules ] || ! command -v npm >/dev/null || \
+	@[ tests/integration/js/node_modules/.package-lock.json -nt tests/integration/js/package-lock.json ] || ! command -v npm >/dev/null || \
 	    (cd tests/integration/js && npm ci --no-audit --no-fund --loglevel=error) || \
 	    echo "npm ci failed: the AWS SDK for JavaScript test will skip"
 
@@ -76,7 +79,7 @@ integration: all
 	@tests/integration/run.sh $(BUILD)/hydrant
 
 test: test-deps
-	$(MAKE) -j2 all unit
+	$(MAKE) -j2 all unit $(BUILD)/pqconv
 	$(MAKE) integration
 
 asan:
@@ -109,7 +112,7 @@ fuzz: fuzz-lib
 lint:
 	@scripts/lint.sh
 
-bench: all $(BUILD)/loadgen $(BUILD)/parse
+bench: all $(BUILD)/loadgen $(BUILD)/parse $(BUILD)/pqconv
 	@bench/run.sh
 
 clean:

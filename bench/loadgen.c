@@ -251,6 +251,7 @@ static struct {
     bool quiet;
     int threads;
     bool gen_cpu;
+    bool json; /* records are JSON {"v":number,"pad":"..."} (live analytics rows) */
 } opt;
 
 struct body {
@@ -735,6 +736,17 @@ static void build_bodies(void)
             for (size_t k = 0; k < opt.record_size; k += 8) {
                 uint64_t x = xorshift(&rng);
                 memcpy(raw + k, &x, 8);
+            }
+            if (opt.json) {
+                /* A value that wanders around 50 (and an outlier now and then), padded with
+                 * letters to record_size bytes. */
+                uint64_t x = xorshift(&rng);
+                double v = 50 + (double)(x % 1000) / 100.0 + (x % 997 == 0 ? 500 : 0);
+                int n = snprintf((char *)raw, opt.record_size + 8, "{\"v\":%.2f,\"pad\":\"", v);
+                size_t k = (size_t)n;
+                for (; k + 3 < opt.record_size; k++)
+                    raw[k] = 'a' + (uint8_t)(k % 26);
+                memcpy(raw + k, "\"}\n", 3);
             }
             if (r)
                 d[o++] = ',';
@@ -1305,6 +1317,7 @@ static void usage(void)
         "  --access-key K --secret-key S --region R   SigV4 (test/test/us-east-1)\n"
         "  --timeout S                 per-request socket timeout (30)\n"
         "  --quiet                     no human summary on stderr\n"
+        "  --json                      JSON records {\"v\":N,\"pad\":...} (--record-size >= 64)\n"
         "  --gen-cpu                   add a column with loadgen's own CPU %% (getrusage)\n");
     exit(2);
 }
@@ -1377,6 +1390,7 @@ int main(int argc, char **argv)
         {"quiet", no_argument, NULL, 'q'},
         {"threads", required_argument, NULL, 'j'},
         {"gen-cpu", no_argument, NULL, 'G'},
+        {"json", no_argument, NULL, 'J'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -1482,6 +1496,9 @@ int main(int argc, char **argv)
         case 'G':
             opt.gen_cpu = true;
             break;
+        case 'J':
+            opt.json = true;
+            break;
         default:
             usage();
         }
@@ -1491,8 +1508,8 @@ int main(int argc, char **argv)
         return 0;
     }
     if (opt.connections < 1 || opt.connections > 4096 || opt.records_per_batch < 1 ||
-        opt.records_per_batch > 500 || opt.record_size < 1 || opt.record_size > 1024000 ||
-        opt.threads < 1 || opt.threads > 64)
+        opt.records_per_batch > 500 || opt.record_size < (opt.json ? 64u : 1u) ||
+        opt.record_size > 1024000 || opt.threads < 1 || opt.threads > 64)
         die("option out of range (connections 1..4096, records-per-batch 1..500, "
             "record-size 1..1024000, threads 1..64)");
     if (opt.duration_s <= 0 && opt.requests <= 0)

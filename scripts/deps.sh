@@ -13,6 +13,7 @@ test_pkgs="$test_pkgs awscli python3-boto3"
 test_pkgs="$test_pkgs nginx-light python3-jwt gunicorn"         # auth
 test_pkgs="$test_pkgs python3-snappy zstd unzip libdeflate-dev" # pipeline
 test_pkgs="$test_pkgs postgresql" # warehouse
+test_pkgs="$test_pkgs openssl python3-cryptography"              # alexa (test PKI, signing)
 case "${1:-run}" in
     run) want=$run_pkgs ;;
     test) want=$test_pkgs ;;

@@ -6,9 +6,12 @@
  * pointer the signal handler stops.
  */
 #include "analytics/ancli.h"
+#include "analytics/ancons.h"
 #include "api/admin/admin.h"
+#include "api/alexa/alexa.h"
 #include "api/awsjson/awsauth.h"
 #include "api/firehose/firehose.h"
+#include "api/glue/glue.h"
 #include "api/kinesis/kinesis.h"
 #include "auth/creds.h"
 #include "auth/oidc.h"
@@ -17,8 +20,10 @@
 #include "base/fsutil.h"
 #include "base/log.h"
 #include "base/mem.h"
+#include "core/catalog.h"
 #include "core/consumer.h"
 #include "core/datastream.h"
+#include "deliver/kinsrc.h"
 #include "core/service.h"
 #include "deliver/delivery.h"
 #include "net/http.h"
@@ -29,7 +34,9 @@
 #include "stream/seal.h"
 #include "stream/wal.h"
 #include "warehouse/warehouse.h"
+#include "transform/lambdafn.h"
 
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -122,6 +129,7 @@ struct options {
     struct s3sink_endpoint endpoints[64]; /* --s3-endpoint (bucket NULL), --bucket-endpoint */
     size_t nendpoints;
     int s3_path_style;
+    const char *functions_file; /* --functions: Lambda ARNs to local functions */
     unsigned long long quota_mib;
     unsigned long long io_threads;
     unsigned long long max_streams;
@@ -136,6 +144,9 @@ struct options {
     /* The OIDC gate (/_hydrant/auth); off unless signers or an issuer are given. */
     const char *oidc_signers, *oidc_key_url, *oidc_issuer, *oidc_jwks_url, *oidc_audience;
     const char *oidc_ca_file, *oidc_required, *oidc_domains, *oidc_leeway, *oidc_timeout;
+    /* The Alexa skill (/_hydrant/alexa); off unless a skill id is given. */
+    const char *alexa_skill_id, *alexa_ca_file, *alexa_cert_url_prefix;
+    int alexa_insecure, alexa_allow_sha1;
 };
 
 static void usage(FILE *out)
@@ -145,6 +156,7 @@ static void usage(FILE *out)
         "usage: hydrant serve [flags]\n"
         "       hydrant detect [--detector NAME] --input F.csv --output OUT.csv\n"
         "       hydrant nab --data DIR [--detector NAME|all]\n"
+        "       hydrant alexa-model [--data-dir DIR] [--invocation NAME]\n"
         "       hydrant version\n\n"
         "flags (each may also come from the environment variable shown):\n"
         "  --listen HOST:PORT     address to serve on (HYDRANT_LISTEN; default 127.0.0.1:4566)\n"
@@ -160,6 +172,9 @@ static void usage(FILE *out)
         "  --max-streams N        delivery streams allowed (HYDRANT_MAX_STREAMS; default 5000)\n"
         "  --streams FILE         JSON array of CreateDeliveryStream inputs applied at start\n"
         "                         (HYDRANT_STREAMS; default none)\n"
+        "  --functions FILE       JSON object from Lambda ARN or function name to a local\n"
+        "                         function {\"url\": ...} or {\"command\": [...]} for the\n"
+        "                         Lambda processor (HYDRANT_FUNCTIONS; default none)\n"
         "  --append-wait-ms N     how long a put may wait for room in a stream's log before\n"
         "                         \"Slow down.\" (HYDRANT_APPEND_WAIT_MS; default 5000)\n"
         "  --kinesis-max-shards N open Kinesis data stream shards allowed\n"
@@ -191,7 +206,13 @@ static void usage(FILE *out)
         "                         (default true)\n"
         "  --oidc-valid-domains D,..  email domains allowed (default any)\n"
         "  --oidc-leeway-s N      exp tolerance in seconds (default 60)\n"
-        "  --oidc-fetch-timeout-ms N  bound of one key fetch (default 2000)\n");
+        "  --oidc-fetch-timeout-ms N  bound of one key fetch (default 2000)\n"
+        "  --alexa-skill-id ID    serve the Alexa skill at /_hydrant/alexa for this skill id\n"
+        "                         (HYDRANT_ALEXA_SKILL_ID; default: off)\n"
+        "  --alexa-ca-file FILE   trust store for Alexa signing chains (default: the system's)\n"
+        "  --alexa-allow-sha1     accept the legacy Signature header without Signature-256\n"
+        "  --alexa-insecure       do not check Alexa request signatures (local experiments)\n"
+        "  --alexa-test-cert-url-prefix URL  tests only: signing chains come from under URL\n");
 }
 
 static const char *env_or(const char *name, const char *def)
@@ -228,6 +249,7 @@ static int parse_flags(int argc, char **argv, struct options *o)
     const char *khour = env_or("HYDRANT_KINESIS_HOUR_MS", "3600000");
     const char *kkib = env_or("HYDRANT_KINESIS_SHARD_KIB_PER_S", "1024");
     const char *krec = env_or("HYDRANT_KINESIS_SHARD_RECORDS_PER_S", "1000");
+    o->functions_file = env_or("HYDRANT_FUNCTIONS", NULL);
     o->credentials_file = env_or("HYDRANT_CREDENTIALS", NULL);
     o->kms_keys_file = env_or("HYDRANT_KMS_KEYS", NULL);
     o->statsd = env_or("HYDRANT_STATSD", NULL);
@@ -243,6 +265,7 @@ static int parse_flags(int argc, char **argv, struct options *o)
     o->oidc_domains = env_or("HYDRANT_OIDC_VALID_DOMAINS", NULL);
     o->oidc_leeway = env_or("HYDRANT_OIDC_LEEWAY_S", "60");
     o->oidc_timeout = env_or("HYDRANT_OIDC_FETCH_TIMEOUT_MS", "2000");
+    o->alexa_skill_id = env_or("HYDRANT_ALEXA_SKILL_ID", NULL);
     o->s3_domain = env_or("HYDRANT_S3_DOMAIN", "localhost");
     const char *endpoint = env_or("HYDRANT_S3_ENDPOINT", NULL);
     if (endpoint)
@@ -258,6 +281,7 @@ static int parse_flags(int argc, char **argv, struct options *o)
         {"io-threads", required_argument, NULL, 't'},
         {"max-streams", required_argument, NULL, 'm'},
         {"streams", required_argument, NULL, 's'},
+        {"functions", required_argument, NULL, 1013},
         {"append-wait-ms", required_argument, NULL, 'w'},
         {"kinesis-max-shards", required_argument, NULL, 'K'},
         {"kinesis-hour-ms", required_argument, NULL, 'H'},
@@ -282,6 +306,11 @@ static int parse_flags(int argc, char **argv, struct options *o)
         {"s3-endpoint", required_argument, NULL, 'E'},
         {"bucket-endpoint", required_argument, NULL, 'B'},
         {"s3-path-style", no_argument, NULL, 'P'},
+        {"alexa-skill-id", required_argument, NULL, 1100},
+        {"alexa-ca-file", required_argument, NULL, 1101},
+        {"alexa-test-cert-url-prefix", required_argument, NULL, 1102},
+        {"alexa-insecure", no_argument, NULL, 1103},
+        {"alexa-allow-sha1", no_argument, NULL, 1104},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -335,6 +364,9 @@ static int parse_flags(int argc, char **argv, struct options *o)
             break;
         case 1020:
             o->kms_keys_file = optarg;
+            break;
+        case 1013:
+            o->functions_file = optarg;
             break;
         case 1010:
             o->statsd = optarg;
@@ -399,6 +431,21 @@ static int parse_flags(int argc, char **argv, struct options *o)
             break;
         case 'P':
             o->s3_path_style = 1;
+            break;
+        case 1100:
+            o->alexa_skill_id = optarg;
+            break;
+        case 1101:
+            o->alexa_ca_file = optarg;
+            break;
+        case 1102:
+            o->alexa_cert_url_prefix = optarg;
+            break;
+        case 1103:
+            o->alexa_insecure = 1;
+            break;
+        case 1104:
+            o->alexa_allow_sha1 = 1;
             break;
         case 'h':
             usage(stdout);
@@ -579,7 +626,20 @@ static int serve(int argc, char **argv)
         LOG_ERROR("main", "data directory path too long", "dir=%s", o.data_dir);
         return 1;
     }
-    static const struct consumer_ops *const consumers[] = {&delivery_consumer, &warehouse_consumer};
+    /* Functions first: streams found in the data directory start delivering (and may invoke
+     * them) as the service opens. */
+    struct lambdafn_set *fns = NULL;
+    if (o.functions_file) {
+        char err[512];
+        if (lambdafn_set_load(o.functions_file, &fns, err, sizeof err)) {
+            LOG_ERROR("main", err, "file=%s", o.functions_file);
+            return 1;
+        }
+    }
+    lambdafn_set_install(fns, o.region, o.account_id);
+    /* kinsrc first: it resolves its append in flight before delivery reads the log. */
+    static const struct consumer_ops *const consumers[] = {
+        &kinsrc_consumer, &delivery_consumer, &analytics_consumer, &warehouse_consumer};
     struct seal_ring *ring = NULL;
     if (seal_ring_new(o.data_dir, o.kms_keys_file, &ring))
         return 1;
@@ -621,9 +681,12 @@ static int serve(int argc, char **argv)
     struct kinesis *kin = NULL;
     struct admin *ad = NULL;
     struct oidc *og = NULL;
+    struct alexa *ax = NULL;
     struct creds *creds = NULL;
     struct awsauth *fh_auth = NULL;
     struct awsauth *kin_auth = NULL;
+    struct glue *gl = NULL;
+    struct awsauth *gl_auth = NULL;
     struct statsd *sd = NULL;
     struct s3 *s3 = NULL;
     struct loops loops = {0};
@@ -633,6 +696,7 @@ static int serve(int argc, char **argv)
                   hy_strerror(rc));
         s3sink_free(remote);
         seal_ring_free(ring);
+        lambdafn_set_free(fns);
         return 1;
     }
     struct firehose_config fcfg = {
@@ -657,6 +721,8 @@ static int serve(int argc, char **argv)
                   hy_strerror(rc));
         goto out;
     }
+    kinsrc_attach(dreg);
+    fcfg.dreg = dreg;
     struct kinesis_config kcfg = {.reg = dreg, .region = o.region, .account_id = o.account_id};
     if (kinesis_new(&kcfg, &kin)) {
         LOG_ERROR("main", "out of memory", "%s", "");
@@ -679,13 +745,23 @@ static int serve(int argc, char **argv)
         acfg.service = "kinesis";
         acfg.inner = kinesis_handle;
         kin_auth = awsauth_new(&acfg);
-        if (!fh_auth || !kin_auth) {
+        acfg.service = "glue";
+        acfg.inner = glue_handle;
+        gl_auth = awsauth_new(&acfg);
+        if (!fh_auth || !kin_auth || !gl_auth) {
             LOG_ERROR("main", "out of memory", "%s", "");
             goto out;
         }
     }
+    rc = glue_open(o.data_dir, o.account_id, &gl);
+    if (rc) {
+        LOG_ERROR("main", "cannot open the Glue catalog", "dir=%s error=%s", o.data_dir,
+                  hy_strerror(rc));
+        goto out;
+    }
     ad = admin_new(svc);
-    struct s3_config s3cfg = {.root = s3_root, .region = o.region, .domain = o.s3_domain};
+    struct s3_config s3cfg = {
+        .root = s3_root, .region = o.region, .domain = o.s3_domain, .creds = creds};
     if (firehose_new(&fcfg, &fh) || !ad || s3_new(&s3cfg, &s3)) {
         LOG_ERROR("main", "out of memory", "%s", "");
         goto out;
@@ -701,14 +777,30 @@ static int serve(int argc, char **argv)
     /* The router's table: hydrant's own paths, then the JSON protocols by X-Amz-Target (an
      * unknown target, or a JSON-protocol body without one, is Firehose's
      * UnknownOperationException as AWS answers), then S3 REST as the fallback: S3 clients never
-     * send X-Amz-Target. With --credentials the Firehose and Kinesis fronts sit behind SigV4
-     * (awsauth wraps them). */
-    struct router_route routes[7];
+     * send X-Amz-Target. With --credentials the Firehose, Kinesis and Glue fronts sit
+     * behind SigV4 (awsauth wraps them) and the S3 front verifies SigV4 itself (s3_auth.c, with
+     * its streamed bodies). */
+    struct router_route routes[9];
     size_t nroutes = 0;
     if (og) {
         routes[nroutes++] =
             (struct router_route){ROUTER_PATH_PREFIX, "/_hydrant/auth", oidc_handle, og};
         admin_add_metrics(ad, oidc_metrics_hook, og);
+    }
+    if (o.alexa_skill_id) {
+        struct alexa_config xcfg = {.svc = svc,
+                                    .skill_id = o.alexa_skill_id,
+                                    .ca_file = o.alexa_ca_file,
+                                    .cert_url_prefix = o.alexa_cert_url_prefix,
+                                    .insecure = o.alexa_insecure,
+                                    .allow_sha1 = o.alexa_allow_sha1};
+        ax = alexa_new(&xcfg);
+        if (!ax) {
+            LOG_ERROR("main", "cannot start the Alexa skill", "%s", "");
+            goto out;
+        }
+        routes[nroutes++] =
+            (struct router_route){ROUTER_PATH_PREFIX, "/_hydrant/alexa", alexa_handle, ax};
     }
     routes[nroutes++] = (struct router_route){ROUTER_PATH_PREFIX, "/_hydrant/", admin_handle, ad};
     http_handler_fn fh_handler = firehose_handle;
@@ -731,6 +823,11 @@ static int serve(int argc, char **argv)
         (struct router_route){ROUTER_TARGET_PREFIX, "Firehose_20150804.", fh_handler, fh_ud};
     routes[nroutes++] =
         (struct router_route){ROUTER_TARGET_PREFIX, "Kinesis_20131202.", kin_handler, kin_ud};
+    if (gl_auth)
+        awsauth_set_inner_ud(gl_auth, gl);
+    routes[nroutes++] = (struct router_route){ROUTER_TARGET_PREFIX, "AWSGlue.",
+                                              gl_auth ? awsauth_handle : glue_handle,
+                                              gl_auth ? (void *)gl_auth : (void *)gl};
     routes[nroutes++] = (struct router_route){ROUTER_TARGET_PREFIX, "", fh_handler, fh_ud};
     routes[nroutes++] =
         (struct router_route){ROUTER_CTYPE_PREFIX, "application/x-amz-json", fh_handler, fh_ud};
@@ -809,9 +906,13 @@ out:
     statsd_free(sd);
     firehose_free(fh);
     kinesis_free(kin);
+    glue_free(gl);
+    awsauth_free(gl_auth);
     admin_free(ad);
+    kinsrc_detach();
     datastream_close(dreg);
     oidc_free(og);
+    alexa_free(ax);
     awsauth_free(fh_auth);
     awsauth_free(kin_auth);
     creds_free(creds);
@@ -819,9 +920,47 @@ out:
     service_close(svc);
     s3sink_free(remote);
     seal_ring_free(ring);
+    lambdafn_set_install(NULL, NULL, NULL);
+    lambdafn_set_free(fns); /* after the service: delivery threads invoke them until it closes */
     if (code == 0)
         LOG_INFO("main", "stopped", "%s", "");
     return code;
+}
+
+/* hydrant alexa-model: the skill's interaction model with the data directory's stream names. */
+static int alexa_model(int argc, char **argv)
+{
+    const char *data_dir = env_or("HYDRANT_DATA_DIR", "./hydrant-data"), *inv = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (i + 1 < argc && strcmp(argv[i], "--data-dir") == 0)
+            data_dir = argv[++i];
+        else if (i + 1 < argc && strcmp(argv[i], "--invocation") == 0)
+            inv = argv[++i];
+        else {
+            fprintf(stderr, "usage: hydrant alexa-model [--data-dir DIR] [--invocation NAME]\n");
+            return 2;
+        }
+    }
+    struct catalog *cat = NULL;
+    struct catalog_stream **v = NULL;
+    size_t n = 0;
+    if (catalog_open(data_dir, &cat) || catalog_snapshot(cat, &v, &n)) {
+        fprintf(stderr, "hydrant: cannot read the streams in %s\n", data_dir);
+        catalog_free(cat);
+        return 1;
+    }
+    char **names = hy_malloc((n ? n : 1) * sizeof *names);
+    size_t k = 0;
+    for (size_t i = 0; names && i < n; i++)
+        if (v[i]->status == CATALOG_STATUS_ACTIVE)
+            names[k++] = v[i]->name;
+    char *model = names ? alexa_model_render(inv, names, k) : NULL;
+    int rc = model && printf("%s\n", model) > 0 ? 0 : 1;
+    cJSON_free(model);
+    hy_free(names);
+    catalog_snapshot_free(v, n);
+    catalog_free(cat);
+    return rc;
 }
 
 int main(int argc, char **argv)
@@ -832,6 +971,8 @@ int main(int argc, char **argv)
         return ancli_detect(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "nab") == 0)
         return ancli_nab(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "alexa-model") == 0)
+        return alexa_model(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "version") == 0) {
         printf("hydrant %s\n", HYDRANT_VERSION);
         return 0;

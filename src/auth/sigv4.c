@@ -652,8 +652,17 @@ enum sigv4_status sigv4_verify(const struct sigv4_config *cfg, const struct http
         res->unsigned_payload = 1;
     } else if (cfg->s3 && header_eq(ch, "STREAMING-AWS4-HMAC-SHA256-PAYLOAD")) {
         res->streaming = 1;
+    } else if (cfg->s3 && header_eq(ch, "STREAMING-UNSIGNED-PAYLOAD-TRAILER")) {
+        res->unsigned_trailer = 1;
     } else if (cfg->s3 && presigned && !ch) {
         res->unsigned_payload = 1; /* presigned URLs sign no payload */
+    } else if (cfg->s3 && cfg->body_later && ch && ch->value_len == 64) {
+        memcpy(payload, ch->value, 64);
+        payload[64] = '\0';
+        if (strspn(payload, "0123456789abcdef") != 64)
+            return fail(res, SIGV4_BAD_CONTENT_SHA256,
+                        "The provided 'x-amz-content-sha256' header is not a valid hash.");
+        memcpy(res->content_sha256, payload, sizeof payload);
     } else {
         sha256_hex(req->body ? req->body : "", req->body_len, payload);
         if (ch && (ch->value_len != 64 || memcmp(ch->value, payload, 64) != 0))
@@ -661,9 +670,10 @@ enum sigv4_status sigv4_verify(const struct sigv4_config *cfg, const struct http
                         "The provided 'x-amz-content-sha256' header does not match what was "
                         "computed.");
     }
-    const char *payload_hash = res->unsigned_payload ? "UNSIGNED-PAYLOAD"
-                               : res->streaming      ? "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
-                                                     : payload;
+    const char *payload_hash = res->unsigned_payload   ? "UNSIGNED-PAYLOAD"
+                               : res->streaming        ? "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
+                               : res->unsigned_trailer ? "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
+                                                       : payload;
 
     /* Step 6: the canonical request. */
     struct buf c;

@@ -66,6 +66,9 @@ struct sigv4_config {
     int skew_s;          /* 0: SIGV4_DEFAULT_SKEW_S */
     int s3;              /* S3 rules: path encoded once and not normalised; UNSIGNED-PAYLOAD and
                             streaming payloads allowed */
+    int body_later;      /* S3: the body is not in req (streamed): a hex x-amz-content-sha256
+                            is taken as the payload hash and copied to res->content_sha256 for
+                            the caller to check against the body */
 };
 
 /* Parsed credential parts, decoded and NUL-terminated (presigned values arrive %-encoded). */
@@ -87,9 +90,11 @@ struct sigv4_result {
     char message[320];              /* AWS-like text for the error answer; "" when OK */
     const struct creds_entry *cred; /* the signer, when the key was known */
     /* For aws-chunked bodies and checks after the head (valid when status is OK). */
-    int streaming;        /* x-amz-content-sha256 was STREAMING-AWS4-HMAC-SHA256-PAYLOAD */
-    int unsigned_payload; /* x-amz-content-sha256 was UNSIGNED-PAYLOAD (S3) */
-    int presigned;        /* the signature came in the query string */
+    int streaming;           /* x-amz-content-sha256 was STREAMING-AWS4-HMAC-SHA256-PAYLOAD */
+    int unsigned_payload;    /* x-amz-content-sha256 was UNSIGNED-PAYLOAD (S3) */
+    int unsigned_trailer;    /* STREAMING-UNSIGNED-PAYLOAD-TRAILER (S3): aws-chunked, unsigned */
+    int presigned;           /* the signature came in the query string */
+    char content_sha256[65]; /* body_later: the hex hash the body must have ("" otherwise) */
     uint8_t signing_key[32];
     char seed_signature[65];
     char amz_date[17];

@@ -99,6 +99,7 @@ void catalog_stream_unref(struct catalog_stream *s)
         s->runtime_free(s->runtime);
     cJSON_Delete(s->dest);
     cJSON_Delete(s->tags);
+    cJSON_Delete(s->settings);
     hy_free(s->failure);
     hy_free(s);
 }
@@ -156,6 +157,15 @@ int catalog_stream_to_json(const struct catalog_stream *s, struct buf *out)
             goto fail;
         }
     }
+    if (s->settings) {
+        cJSON *hs = cJSON_Duplicate(s->settings, 1);
+        if (!hs)
+            goto fail;
+        if (!cJSON_AddItemToObject(o, "HydrantSettings", hs)) {
+            cJSON_Delete(hs);
+            goto fail;
+        }
+    }
     if (s->failure) {
         cJSON *fd = cJSON_AddObjectToObject(o, "FailureDescription");
         if (!fd || add_str(fd, "Type", CATALOG_FAILURE_TYPE) || add_str(fd, "Details", s->failure))
@@ -205,7 +215,10 @@ int catalog_stream_from_json(const char *text, size_t len, struct catalog_stream
     cJSON *dest = cJSON_GetObjectItemCaseSensitive(o, "Destination");
     const cJSON *fdesc = cJSON_GetObjectItemCaseSensitive(o, "FailureDescription");
     const cJSON *details = cJSON_GetObjectItemCaseSensitive(fdesc, "Details");
+    cJSON *hset = cJSON_GetObjectItemCaseSensitive(o, "HydrantSettings");
     if (fdesc && (!cJSON_IsObject(fdesc) || !cJSON_IsString(details)))
+        goto fail;
+    if (hset && !cJSON_IsObject(hset))
         goto fail;
     if (!cJSON_IsNumber(fmt) || fmt->valuedouble != CATALOG_FORMAT || !cJSON_IsString(name) ||
         !cJSON_IsString(ver) || !cJSON_IsNumber(cms) || !cJSON_IsNumber(ums) ||
@@ -262,6 +275,8 @@ int catalog_stream_from_json(const char *text, size_t len, struct catalog_stream
     /* Move the subtrees instead of copying them. */
     cJSON_DetachItemViaPointer(o, tags);
     cJSON_DetachItemViaPointer(o, dest);
+    if (hset)
+        s->settings = cJSON_DetachItemViaPointer(o, hset);
     cJSON_Delete(s->tags);
     s->tags = tags;
     s->dest = dest;

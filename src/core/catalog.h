@@ -14,7 +14,8 @@
  *          "KeyARN":"..." (customer keys only)}
  *      "Tags":[{"Key":"k","Value":"v"}, ...],          sorted by key
  *      "Destination":{"Kind":"ExtendedS3", "RoleARN":..., "BucketARN":..., ...},
- *      "FailureDescription":{"Type":"UNKNOWN_ERROR","Details":"..."}}   only while one is set
+ *      "FailureDescription":{"Type":"UNKNOWN_ERROR","Details":"..."},  only while one is set
+ *      "HydrantSettings":{"analytics":{...}}}    hydrant-only settings by consumer, when any
  *
  * The catalog is persistence plus lookup: it owns struct catalog_stream objects (refcounted),
  * but never opens logs or starts consumers; the service (core/service.h) wires the runtime.
@@ -72,6 +73,9 @@ struct catalog_stream {
     int enc_on;
     int enc_customer;
     char enc_key_arn[CATALOG_KEY_ARN_MAX + 1];
+    /* hydrant-only settings (never in an AWS shape), an object keyed by consumer name, e.g.
+     * {"analytics":{...}}; owned, NULL when none. Consumers read them (consumer.h). */
+    struct cJSON *settings;
 
     /* Runtime, owned by the service (core/service.c): its log and consumers. Set before the
      * stream can be looked up; runtime_free (if set) runs when the last reference goes. */

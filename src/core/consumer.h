@@ -20,6 +20,7 @@ struct cJSON;
 struct sink_ops;
 struct stream_stats;
 struct streamlog;
+struct streamlog_append;
 
 /* What the runtime gives a consumer. Borrowed: strings and dest for the duration of the call
  * (copy what you keep); log, stats and the sink until stop returns. */
@@ -28,6 +29,8 @@ struct consumer_env {
     uint64_t version;         /* stream VersionId (+1 per destination update) */
     int64_t create_ms;        /* with the name, the identity of this stream incarnation */
     const struct cJSON *dest; /* the stream's destination document, as persisted (catalog.h) */
+    /* The stream's hydrant-only settings object (catalog.h "HydrantSettings"); NULL if none. */
+    const struct cJSON *settings;
     struct streamlog *log;
     struct stream_stats *stats;
     const char *state_path; /* this consumer's cursor file (its directory exists) */
@@ -41,13 +44,20 @@ struct consumer_env {
      * FailureDescription and persists it until acknowledged, replacing an earlier one. Any
      * thread; blocks on the catalog's fsync. May be NULL (then nothing is shown). */
     void (*report_failure)(void *rt, const char *details);
+    /* Append to another stream of the service by name (service_append's contract: 0 and
+     * a->done is called once, or an error: HY_ENOTFOUND for no such stream, HY_ECLOSED...).
+     * Any thread. */
+    int (*append_to)(void *rt, const char *stream, struct streamlog_append *a);
     void *rt;
 };
 
 struct consumer_ops {
     const char *name; /* [a-z0-9-]+: names the cursor file */
-    /* 1 if the consumer runs for a stream with this destination; NULL = always. */
-    int (*wants)(const struct cJSON *dest);
+    /* 1 if the consumer runs for a stream with this destination and hydrant-only settings
+     * (NULL when none); NULL = always. A consumer whose wants reads settings is stopped and
+     * started again (never updated: it has no update op) when service_stream_set_settings
+     * changes its entry. */
+    int (*wants)(const struct cJSON *dest, const struct cJSON *settings);
     /* Check a destination document it would run for (create, update, --streams): 0, or
      * HY_EINVAL with *reason a static message for the user. NULL = accepts any. Pure. */
     int (*check)(const struct cJSON *dest, const char **reason);

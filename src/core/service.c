@@ -65,7 +65,7 @@ int service_dest_check(struct service *svc, const cJSON *dest, const char **reas
 {
     for (size_t i = 0; i < svc->cfg.nconsumers; i++) {
         const struct consumer_ops *ops = svc->cfg.consumers[i];
-        if (ops->wants && !ops->wants(dest))
+        if (ops->wants && !ops->wants(dest, NULL))
             continue;
         int rc = ops->check ? ops->check(dest, reason) : 0;
         if (rc)
@@ -295,6 +295,57 @@ out:
     return rc;
 }
 
+int service_stream_set_settings(struct service *svc, struct service_stream *st, const char *key,
+                                cJSON *value)
+{
+    struct catalog_stream *cs = st->cs;
+    cJSON *old = NULL, *ns = NULL;
+    int rc = 0;
+    catalog_lock(svc->cat);
+    if (cs->status != CATALOG_STATUS_ACTIVE) {
+        rc = HY_ECLOSED;
+        goto out;
+    }
+    if (!value && !cJSON_GetObjectItemCaseSensitive(cs->settings, key)) {
+        rc = 1;
+        goto out;
+    }
+    ns = cs->settings ? cJSON_Duplicate(cs->settings, 1) : cJSON_CreateObject();
+    if (!ns) {
+        rc = HY_ENOMEM;
+        goto out;
+    }
+    cJSON_DeleteItemFromObjectCaseSensitive(ns, key);
+    if (value && !cJSON_AddItemToObject(ns, key, value)) {
+        rc = HY_ENOMEM;
+        goto out;
+    }
+    value = NULL;
+    if (!ns->child) {
+        cJSON_Delete(ns);
+        ns = NULL;
+    }
+    old = cs->settings;
+    cs->settings = ns;
+    rc = catalog_save(svc->cat, cs);
+    if (rc) {
+        LOG_ERROR("service", "catalog save failed", "stream=%s err=%s", cs->name, hy_errname(rc));
+        cs->settings = old;
+        old = ns;
+    }
+    ns = NULL;
+out:
+    catalog_unlock(svc->cat);
+    cJSON_Delete(value);
+    cJSON_Delete(ns);
+    cJSON_Delete(old);
+    if (rc == 0) {
+        LOG_INFO("service", "settings changed", "stream=%s key=%s", cs->name, key);
+        service_stream_rt_restart(st, key);
+    }
+    return rc;
+}
+
 /* ---------------------------------------------------------------- reads */
 
 int service_stream_describe(struct service *svc, struct service_stream *st,
@@ -315,6 +366,7 @@ int service_stream_describe(struct service *svc, struct service_stream *st,
     out->enc_on = cs->enc_on;
     out->enc_customer = cs->enc_customer;
     memcpy(out->enc_key_arn, cs->enc_key_arn, sizeof out->enc_key_arn);
+    nomem |= cs->settings && !(out->settings = cJSON_Duplicate(cs->settings, 1));
     catalog_unlock(svc->cat);
     pthread_rwlock_rdlock(&st->put_lock);
     nomem |= st->enc_failure && !(out->enc_failure = hy_strdup(st->enc_failure));
@@ -330,6 +382,8 @@ void service_stream_info_fini(struct service_stream_info *info)
 {
     cJSON_Delete(info->dest);
     cJSON_Delete(info->tags);
+    cJSON_Delete(info->settings);
+    info->settings = NULL;
     hy_free(info->failure);
     hy_free(info->enc_failure);
     info->dest = info->tags = NULL;

@@ -101,6 +101,14 @@ int service_stream_update_dest(struct service *svc, struct service_stream *st,
 int service_stream_edit_tags(struct service *svc, struct service_stream *st, service_edit_fn edit,
                              void *arg);
 
+/* Set (value: an object, owned whatever happens) or remove (value NULL) the stream's
+ * hydrant-only setting named key (a consumer's name, e.g. "analytics"), durably, then stop and
+ * start again the consumer of that name so it applies. The value was validated by the front.
+ * 0 (1 when removing found none), HY_ECLOSED (not ACTIVE), HY_ENOMEM or a disk error (nothing
+ * changed). Blocks while the consumer stops and starts. */
+int service_stream_set_settings(struct service *svc, struct service_stream *st, const char *key,
+                                struct cJSON *value);
+
 /* A consistent copy of a stream's persisted fields. Free with service_stream_info_fini. */
 struct service_stream_info {
     char name[CATALOG_NAME_MAX + 1];
@@ -118,6 +126,7 @@ struct service_stream_info {
     int enc_customer;
     char enc_key_arn[CATALOG_KEY_ARN_MAX + 1];
     char *enc_failure;
+    struct cJSON *settings; /* owned copy of the hydrant-only settings; NULL when none */
 };
 int service_stream_describe(struct service *svc, struct service_stream *st,
                             struct service_stream_info *out);
@@ -152,6 +161,9 @@ int service_enc_stop(struct service *svc, struct service_stream *st);
  * encryption key is not available: nothing is stored in clear instead), HY_EQUOTA,
  * HY_EBUSY ("Slow down."), HY_E2BIG, HY_ENOMEM. */
 int service_append(struct service_stream *st, struct streamlog_append *a);
+/* 1 when producers may not put into st (its source is a Kinesis data stream: the destination
+ * has "Source"; fixed at create). */
+int service_stream_no_puts(struct service_stream *st);
 /* The stream's identity (stable for the reference's life). */
 uint64_t service_stream_id(struct service_stream *st);
 /* Counters (borrowed while the reference is held): fronts count ingestion, consumers delivery. */

@@ -41,8 +41,10 @@ struct service_stream {
     struct streamlog *log; /* [put_lock] NULL while not open */
     int closing;           /* [put_lock] stopping: appends are refused */
     char *enc_failure;     /* [put_lock] the encryption key is missing: appends are refused */
-    struct service_consumer *cons; /* control threads only */
+    struct service_consumer *cons; /* control threads only, under cons_lock */
+    pthread_mutex_t cons_lock;     /* starting and stopping consumers */
     _Atomic size_t ncons;          /* read by consumer threads (trim) while later ones start */
+    int no_puts;                   /* the destination has a "Source" (fixed at create) */
 };
 
 /* service_stream.c */
@@ -52,6 +54,9 @@ int service_stream_rt_start(struct service_stream *st);
 /* Refuse appends, drain them, flush and stop the consumers, close the log. 0, or HY_EBUSY when
  * acknowledged records stayed unconsumed (a failing sink): they stay in the log. */
 int service_stream_rt_stop(struct service_stream *st);
+/* Stop the consumer named name if it runs, and start it if it wants the stream's current
+ * destination and settings. Caller holds no lock. */
+void service_stream_rt_restart(struct service_stream *st, const char *name);
 /* Tell the consumers that the destination or version changed. Caller holds the catalog lock. */
 void service_stream_rt_update(struct service_stream *st);
 struct seal_key;

@@ -40,6 +40,7 @@ static void rt_free(void *p)
     HY_ASSERT(!st->log);
     pthread_rwlock_destroy(&st->put_lock);
     hy_free(st->enc_failure);
+    pthread_mutex_destroy(&st->cons_lock);
     hy_free(st->cons);
     hy_free(st);
 }
@@ -51,7 +52,9 @@ struct service_stream *service_stream_rt_new(struct service *svc, struct catalog
         return NULL;
     st->svc = svc;
     st->cs = cs;
+    st->no_puts = cs->dest && cJSON_GetObjectItemCaseSensitive(cs->dest, "Source") != NULL;
     pthread_rwlock_init(&st->put_lock, NULL);
+    pthread_mutex_init(&st->cons_lock, NULL);
     cs->runtime = st;
     cs->runtime_free = rt_free;
     return st;
@@ -121,6 +124,19 @@ static int migrate_legacy_cursor(const char *stream_dir, const char *consumers_d
     return rc;
 }
 
+/* A consumer appends to another stream of the service. */
+static int append_to(void *arg, const char *stream, struct streamlog_append *a)
+{
+    struct service_consumer *c = arg;
+    struct service_stream *target = NULL;
+    int rc = service_stream_get(c->st->svc, stream, strlen(stream), &target);
+    if (rc)
+        return rc;
+    rc = service_append(target, a);
+    service_stream_unref(target);
+    return rc;
+}
+
 static void fill_env(struct service_stream *st, struct service_consumer *c, const char *path,
                      struct consumer_env *env)
 {
@@ -130,6 +146,8 @@ static void fill_env(struct service_stream *st, struct service_consumer *c, cons
     env->version = cs->version;
     env->create_ms = cs->create_ms;
     env->dest = cs->dest;
+    env->settings = cs->settings;
+    env->append_to = append_to;
     env->log = st->log;
     env->stats = &st->stats;
     env->state_path = path;
@@ -146,6 +164,8 @@ static uint64_t stop_consumers(struct service_stream *st, int flush)
     uint64_t min = UINT64_MAX;
     for (size_t i = st->ncons; i > 0; i--) {
         struct service_consumer *c = &st->cons[i - 1];
+        if (!c->state) /* stopped by a settings change */
+            continue;
         uint64_t cur = c->ops->stop(c->state, flush);
         c->state = NULL;
         if (cur < min)
@@ -202,7 +222,7 @@ int service_stream_rt_start(struct service_stream *st)
     }
     for (size_t i = 0; i < svc->cfg.nconsumers; i++) {
         const struct consumer_ops *ops = svc->cfg.consumers[i];
-        if (ops->wants && !ops->wants(cs->dest))
+        if (ops->wants && !ops->wants(cs->dest, cs->settings))
             continue;
         struct service_consumer *c = &st->cons[st->ncons];
         c->st = st;
@@ -258,8 +278,10 @@ int service_stream_rt_stop(struct service_stream *st)
         LOG_WARN("service", "appends not durable before the final flush", "stream=%s",
                  st->cs->name);
     uint64_t durable = streamlog_durable_next(log);
+    pthread_mutex_lock(&st->cons_lock);
     int had = st->ncons > 0;
     uint64_t done = stop_consumers(st, 1);
+    pthread_mutex_unlock(&st->cons_lock);
     pthread_rwlock_wrlock(&st->put_lock);
     st->log = NULL;
     pthread_rwlock_unlock(&st->put_lock);
@@ -273,13 +295,86 @@ int service_stream_rt_stop(struct service_stream *st)
     return 0;
 }
 
+void service_stream_rt_restart(struct service_stream *st, const char *name)
+{
+    struct service *svc = st->svc;
+    struct catalog_stream *cs = st->cs;
+    const struct consumer_ops *ops = NULL;
+    for (size_t i = 0; i < svc->cfg.nconsumers && !ops; i++)
+        if (strcmp(svc->cfg.consumers[i]->name, name) == 0)
+            ops = svc->cfg.consumers[i];
+    if (!ops)
+        return;
+    pthread_mutex_lock(&st->cons_lock);
+    struct service_consumer *c = NULL;
+    for (size_t i = 0; i < st->ncons && !c; i++)
+        if (st->cons[i].ops == ops)
+            c = &st->cons[i];
+    if (c && c->state) {
+        ops->stop(c->state, 0);
+        c->state = NULL;
+        atomic_store(&c->cursor, UINT64_MAX); /* holds no trim back while stopped */
+    }
+    pthread_rwlock_rdlock(&st->put_lock);
+    int open = st->log && !st->closing && st->cons;
+    pthread_rwlock_unlock(&st->put_lock);
+    /* Copies: a later settings change may replace the catalog's trees during start. */
+    catalog_lock(svc->cat);
+    cJSON *dest = cJSON_Duplicate(cs->dest, 1);
+    cJSON *settings = cs->settings ? cJSON_Duplicate(cs->settings, 1) : NULL;
+    int nomem = !dest || (cs->settings && !settings);
+    int want = open && !nomem && (!ops->wants || ops->wants(dest, settings));
+    catalog_unlock(svc->cat);
+    struct buf path;
+    buf_init(&path, PATH_BYTES);
+    int rc = 0;
+    if (want) {
+        if (!c) {
+            c = &st->cons[st->ncons];
+            c->st = st;
+            c->ops = ops;
+            atomic_store(&c->cursor, 0);
+            st->ncons++;
+        }
+        atomic_store(&c->cursor, 0);
+        rc = catalog_stream_path(svc->cat, cs->name, CONSUMERS_DIR, &path);
+        if (!rc)
+            rc = buf_printf(&path, "/%s.state", ops->name);
+        if (!rc) {
+            struct consumer_env env;
+            fill_env(st, c, path.data, &env);
+            env.dest = dest;
+            env.settings = settings;
+            void *state = NULL;
+            rc = ops->start(&env, &state);
+            if (!rc) {
+                c->state = state;
+                atomic_store(&c->cursor, ops->cursor(state));
+            }
+        }
+        if (rc) {
+            atomic_store(&c->cursor, UINT64_MAX);
+            LOG_ERROR("service", "consumer did not start after a settings change",
+                      "stream=%s consumer=%s err=%s", cs->name, ops->name, hy_errname(rc));
+        }
+    }
+    pthread_mutex_unlock(&st->cons_lock);
+    buf_fini(&path);
+    cJSON_Delete(dest);
+    cJSON_Delete(settings);
+}
+
 void service_stream_rt_update(struct service_stream *st)
 {
     for (size_t i = 0; i < st->ncons; i++) {
         struct service_consumer *c = &st->cons[i];
+        /* Settings-driven consumers have no update op and may be restarting: skip them
+         * before touching their state. */
+        if (!c->ops->update || !c->state)
+            continue;
         struct consumer_env env;
         fill_env(st, c, "", &env);
-        int rc = c->ops->update ? c->ops->update(c->state, &env) : 0;
+        int rc = c->ops->update(c->state, &env);
         if (rc)
             LOG_ERROR("service", "consumer update failed; applies after restart",
                       "stream=%s consumer=%s err=%s", st->cs->name, c->ops->name, hy_errname(rc));
@@ -294,6 +389,11 @@ int service_append(struct service_stream *st, struct streamlog_append *a)
         rc = st->enc_failure ? HY_ENOKEY : streamlog_append(st->log, a);
     pthread_rwlock_unlock(&st->put_lock);
     return rc;
+}
+
+int service_stream_no_puts(struct service_stream *st)
+{
+    return st->no_puts;
 }
 
 uint64_t service_stream_log_bytes(struct service_stream *st)

@@ -39,9 +39,23 @@ struct stream_stats {
     _Atomic uint64_t redshift_records;     /* DeliveryToRedshift.Records (rows loaded) */
     _Atomic uint64_t redshift_bytes;       /* DeliveryToRedshift.Bytes (staged, uncompressed) */
     _Atomic uint64_t redshift_success;     /* DeliveryToRedshift.Success: batches committed */
+    _Atomic uint64_t lambda_invocations;   /* ExecuteProcessing attempts (Lambda processor) */
+    _Atomic uint64_t lambda_failures;      /* attempts that failed (ExecuteProcessing.Success 0) */
+    _Atomic uint64_t lambda_ms;            /* ExecuteProcessing.Duration, summed */
+    _Atomic uint64_t lambda_ok_records;    /* SucceedProcessing.Records (Ok and Dropped) */
+    _Atomic uint64_t lambda_ok_bytes;      /* SucceedProcessing.Bytes (Ok data) */
+    /* KinesisStreamAsSource: records the data stream's retention removed before the delivery
+     * stream read them (deliver/kinsrc.h). */
+    _Atomic uint64_t kinesis_source_expired_records;
     /* Arrival time (epoch ms) of the oldest record not yet delivered; 0 when none. Gives
      * DeliveryToS3.DataFreshness = now - this. Set by the delivery consumer. */
     _Atomic int64_t oldest_undelivered_ms;
+    /* Live analytics (analytics/ancons.c), on the stream whose records are scored. */
+    _Atomic uint64_t analytics_points;         /* values scored */
+    _Atomic uint64_t analytics_anomalies;      /* scores >= threshold (events emitted) */
+    _Atomic uint64_t analytics_parse_failures; /* JSON values with no usable value, over the cap */
+    _Atomic uint64_t analytics_dropped_events; /* events the target stream refused for good */
+    _Atomic uint64_t analytics_webhook_failures; /* webhook POSTs that failed every try */
 };
 
 void stats_latency_observe(struct stats_latency *l, uint64_t us);

@@ -31,6 +31,7 @@
 #include "core/stats.h"
 #include "sink/sink.h"
 #include "stream/streamlog.h"
+#include "transform/lambdafn.h"
 
 /*
  * Cursor state (the consumer's state file, consumers/delivery.state), a slot file (base/slotfile.h:
@@ -125,7 +126,8 @@
 #define ERR_CODE_EXTRACTION "DynamicPartitioning.MetadataExtractionFailed"
 #define ERR_CODE_PARTITION_LIMIT "DynamicPartitioning.ActivePartitionsLimitExceeded"
 #define ERR_CODE_PREFIX "DynamicPartitioning.PrefixEvaluationFailed"
-#define ERR_LINE_MAX (2u << 20) /* one error record: base64 of a 1,000 KiB record plus fields */
+/* One error record: base64 of the largest record (a decompressed one) plus fields. */
+#define ERR_LINE_MAX (PROCESS_MAX_DECOMPRESSED / 3 * 4 + (64u << 10))
 /* Raw bytes base64-encoded per sink write: a multiple of 3 whose encoding fills staging. */
 #define QUAR_CHUNK_LEN (STAGING_LEN / 4 * 3)
 
@@ -148,6 +150,13 @@ struct target {
     struct tzone *tz; /* CustomTimeZone; NULL = UTC */
     char *jq_query;   /* MetadataExtractionQuery ("" when none) */
     uint32_t max_partitions;
+    char *lambda_arn;    /* the Lambda processor's LambdaArn; NULL = none */
+    char *backup_bucket; /* source record backup; NULL = off */
+    char *backup_prefix;
+    char *backup_ext;
+    enum codec_kind backup_codec;
+    int lambda_retries;
+    uint64_t lambda_buffer_bytes;
 };
 
 struct delivery {
@@ -192,6 +201,13 @@ struct delivery {
     struct buf intent_prefix;
     struct buf intent_error_prefix;
     struct buf intent_ext;
+    /* The source record backup of a partitioned intent (intent_backup set): its own bucket,
+     * prefix, extension and codec, kept like the prefixes above. */
+    int intent_backup;
+    struct buf intent_backup_bucket;
+    struct buf intent_backup_prefix;
+    struct buf intent_backup_ext;
+    enum codec_kind intent_backup_codec;
     int64_t intent_opened_ms; /* monotonic time its batch first opened; 0 = not yet. The
                                * interval counts from here, across failed attempts. */
     uint64_t refill_last;     /* last seq a failed attempt reached: interval cuts of the retry
@@ -230,6 +246,15 @@ struct delivery {
     struct buf keys;                  /* one record's partition keys */
     struct buf errline;               /* one error record */
     struct buf staging;
+    /* The Lambda processor's buffer in the open batch: records (after the built-in processors)
+     * waiting for an invocation round, their bytes, and the round's event and response. */
+    struct lam_rec *lam;
+    size_t n_lam, lam_cap;
+    struct buf lam_data;
+    struct buf lam_event;
+    struct buf lam_resp;
+    struct lambdafn_response lam_parsed;
+    uint64_t lam_round; /* invocations of the open batch so far: names the next one */
     uint64_t batch_first;
     uint64_t batch_last;
     uint64_t batch_records;
@@ -251,6 +276,10 @@ static void target_free(struct target *t)
     hy_free(t->error_prefix);
     hy_free(t->extension);
     hy_free(t->jq_query);
+    hy_free(t->lambda_arn);
+    hy_free(t->backup_bucket);
+    hy_free(t->backup_prefix);
+    hy_free(t->backup_ext);
     hy_free((void *)t->process.delimiter);
     tzone_free(t->tz);
     hy_free(t);
@@ -291,8 +320,26 @@ static struct target *target_copy(const struct delivery_target *src)
         target_free(t);
         return NULL;
     }
+    t->lambda_retries = src->lambda_retries < 0 ? 0 : src->lambda_retries;
+    t->lambda_buffer_bytes = src->lambda_buffer_bytes ? src->lambda_buffer_bytes : (1u << 20);
+    if (src->lambda_arn && src->lambda_arn[0] && !(t->lambda_arn = hy_strdup(src->lambda_arn))) {
+        target_free(t);
+        return NULL;
+    }
+    if (src->backup_bucket && src->backup_bucket[0]) {
+        if (!src->backup_compression ||
+            codec_from_name(src->backup_compression, &t->backup_codec) < 0)
+            t->backup_codec = CODEC_NONE;
+        t->backup_bucket = hy_strdup(src->backup_bucket);
+        t->backup_prefix = hy_strdup(src->backup_prefix ? src->backup_prefix : "");
+        t->backup_ext = hy_strdup(codec_extension(t->backup_codec));
+        if (!t->backup_bucket || !t->backup_prefix || !t->backup_ext) {
+            target_free(t);
+            return NULL;
+        }
+    }
     t->partitioned = t->dynamic || t->process.decompress || t->process.cwl_extract ||
-                     t->process.deagg != PROCESS_DEAGG_NONE;
+                     t->process.deagg != PROCESS_DEAGG_NONE || t->lambda_arn || t->backup_bucket;
     t->jq_query = hy_strdup(src->jq_query ? src->jq_query : "");
     t->max_partitions = src->max_partitions ? src->max_partitions : DELIVERY_DEFAULT_PARTITIONS;
     if (!t->stream_name || !t->bucket || !t->prefix || !t->error_prefix || !t->extension ||
@@ -327,6 +374,10 @@ static void jx_refresh(struct delivery *d)
     d->jx = NULL;
     hy_free(d->jx_query);
     d->jx_query = hy_strdup(d->cur->jq_query);
+    /* No query: the keys come from the Lambda function alone (or, without one, every record
+     * goes to the error output). */
+    if (!d->cur->jq_query[0])
+        return;
     if (d->jx_query && jqextract_new(d->cur->jq_query, &d->jx, &reason) < 0)
         LOG_ERROR("delivery",
                   "MetadataExtractionQuery does not compile; records go to the error output",
@@ -383,6 +434,24 @@ static int cursor_store(struct delivery *d, uint64_t next_seq, int with_intent)
                 rc = buf_append_json_str(&b, d->intent_ext.data, d->intent_ext.len);
             if (rc == 0 && d->sealed_last)
                 rc = buf_printf(&b, ",\"sealed_last\":%" PRIu64, d->sealed_last);
+            if (rc == 0 && d->intent_backup) {
+                rc = buf_append_str(&b, ",\"backup\":{\"bucket\":");
+                if (rc == 0)
+                    rc = buf_append_json_str(&b, d->intent_backup_bucket.data,
+                                             d->intent_backup_bucket.len);
+                if (rc == 0)
+                    rc = buf_append_str(&b, ",\"prefix\":");
+                if (rc == 0)
+                    rc = buf_append_json_str(&b, d->intent_backup_prefix.data,
+                                             d->intent_backup_prefix.len);
+                if (rc == 0)
+                    rc = buf_append_str(&b, ",\"ext\":");
+                if (rc == 0)
+                    rc = buf_append_json_str(&b, d->intent_backup_ext.data,
+                                             d->intent_backup_ext.len);
+                if (rc == 0)
+                    rc = buf_printf(&b, ",\"codec\":\"%s\"}", codec_name(d->intent_backup_codec));
+            }
             if (rc == 0)
                 rc = buf_append_str(&b, "}");
         }
@@ -473,6 +542,23 @@ static int cursor_load(struct delivery *d)
                 (rc = buf_append_str(&d->intent_ext, ex->valuestring)) < 0)
                 goto out;
             rc = HY_ECORRUPT;
+            const cJSON *bk = cJSON_GetObjectItemCaseSensitive(pt, "backup");
+            if (bk) {
+                const cJSON *bb = cJSON_GetObjectItemCaseSensitive(bk, "bucket");
+                const cJSON *bp = cJSON_GetObjectItemCaseSensitive(bk, "prefix");
+                const cJSON *be = cJSON_GetObjectItemCaseSensitive(bk, "ext");
+                const cJSON *bc = cJSON_GetObjectItemCaseSensitive(bk, "codec");
+                if (!cJSON_IsString(bb) || !cJSON_IsString(bp) || !cJSON_IsString(be) ||
+                    !cJSON_IsString(bc) ||
+                    codec_from_name(bc->valuestring, &d->intent_backup_codec) < 0)
+                    goto out;
+                if ((rc = buf_append_str(&d->intent_backup_bucket, bb->valuestring)) < 0 ||
+                    (rc = buf_append_str(&d->intent_backup_prefix, bp->valuestring)) < 0 ||
+                    (rc = buf_append_str(&d->intent_backup_ext, be->valuestring)) < 0)
+                    goto out;
+                rc = HY_ECORRUPT;
+                d->intent_backup = 1;
+            }
             d->intent_partitioned = 1;
         }
         /* Written before streaming: the old attempt's last record, a hint for the replay's cut. */
@@ -698,6 +784,18 @@ static int intent_partitioned(struct delivery *d)
     d->intent_codec = d->cur->codec;
     d->intent_partitioned = 1;
     d->sealed_last = 0;
+    d->intent_backup = 0;
+    buf_reset(&d->intent_backup_bucket);
+    buf_reset(&d->intent_backup_prefix);
+    buf_reset(&d->intent_backup_ext);
+    if (d->cur->backup_bucket) {
+        if ((rc = buf_append_str(&d->intent_backup_bucket, d->cur->backup_bucket)) < 0 ||
+            (rc = buf_append_str(&d->intent_backup_prefix, d->cur->backup_prefix)) < 0 ||
+            (rc = buf_append_str(&d->intent_backup_ext, d->cur->backup_ext)) < 0)
+            return rc;
+        d->intent_backup_codec = d->cur->backup_codec;
+        d->intent_backup = 1;
+    }
     return 0;
 }
 
@@ -835,6 +933,10 @@ static int emit(struct delivery *d, const struct iovec *iov, size_t n)
  * The cap on active partitions counts the partitions of one batch; records of a new partition
  * past it go to the error output.
  */
+
+/* part.is_error for the source record backup object (1 is an error object, 0 data). */
+#define PART_BACKUP 2
+#define PART_BACKUP_ID "source-backup"
 
 struct part {
     uint64_t hash;
@@ -978,6 +1080,16 @@ static int part_key(struct delivery *d, struct part *p, const struct streamlog_r
     };
     int rc;
     buf_reset(&p->key);
+    if (p->is_error == PART_BACKUP) {
+        /* Backup ids are distinct from data and error ids. */
+        r.stream_id = keyname_derive_id(r.stream_id, "\2", 1);
+        rc = keyname_object_key(d->intent_backup_prefix.data, &r, &p->key);
+        if (rc == HY_EINVAL || rc == HY_E2BIG) {
+            buf_reset(&p->key);
+            rc = keyname_object_key(NULL, &r, &p->key);
+        }
+        return rc == 0 ? buf_append_str(&p->key, d->intent_backup_ext.data) : rc;
+    }
     if (p->is_error) {
         /* Error ids are distinct from every data id (whose keys never hash through twice). */
         r.stream_id = keyname_derive_id(r.stream_id, "\1", 1);
@@ -1030,12 +1142,18 @@ static int part_open(struct delivery *d, const char *id, size_t id_len, int is_e
         goto fail;
     if ((rc = part_key(d, p, rec, keys, n_keys)) < 0)
         goto fail;
-    /* Error objects are JSON lines, written uncompressed (hydrant's choice). */
-    if (!is_error && d->intent_codec != CODEC_NONE && !(p->codec = codec_new(d->intent_codec))) {
+    /* Error objects are JSON lines, written uncompressed (hydrant's choice); the backup uses
+     * its own configuration's codec. */
+    enum codec_kind kind = is_error == PART_BACKUP ? d->intent_backup_codec
+                           : is_error              ? CODEC_NONE
+                                                   : d->intent_codec;
+    if (kind != CODEC_NONE && !(p->codec = codec_new(kind))) {
         rc = HY_ENOMEM;
         goto fail;
     }
-    if ((rc = d->sink->open(d->sink_ctx, d->intent_bucket.data, p->key.data, &p->writer)) < 0) {
+    const char *bucket =
+        is_error == PART_BACKUP ? d->intent_backup_bucket.data : d->intent_bucket.data;
+    if ((rc = d->sink->open(d->sink_ctx, bucket, p->key.data, &p->writer)) < 0) {
         p->writer = NULL;
         goto fail;
     }
@@ -1058,9 +1176,11 @@ fail:
 }
 
 /* Write data (rec or a record derived from it) as one of Firehose's JSON error records into
- * the error object of type. */
-static int part_error(struct delivery *d, const struct streamlog_record *rec, const void *data,
-                      size_t len, const char *type, const char *code, const char *message)
+ * the error object of type; a Lambda failure (lambda_arn set) names its function and attempts,
+ * ending now. */
+static int part_error_ex(struct delivery *d, const struct streamlog_record *rec, const void *data,
+                         size_t len, const char *type, const char *code, const char *message,
+                         int attempts, const char *lambda_arn)
 {
     size_t type_len = strlen(type), slot;
     uint64_t h = part_hash(type, type_len, 1);
@@ -1074,20 +1194,27 @@ static int part_error(struct delivery *d, const struct streamlog_record *rec, co
      * errorMessage, attemptEndingTimestamp, rawData. The ending time is the arrival time, so
      * a replay writes the same bytes. */
     rc = buf_printf(l,
-                    "{\"attemptsMade\":1,\"arrivalTimestamp\":%" PRId64
+                    "{\"attemptsMade\":%d,\"arrivalTimestamp\":%" PRId64
                     ",\"errorCode\":\"%s\",\"errorMessage\":",
-                    rec->arrival_ms, code);
+                    attempts, rec->arrival_ms, code);
     if (rc == 0)
         rc = buf_append_json_str(l, message, strlen(message));
     if (rc == 0)
         rc = buf_printf(l, ",\"attemptEndingTimestamp\":%" PRId64 ",\"rawData\":\"",
-                        rec->arrival_ms);
+                        lambda_arn ? hytime_now_ms() : rec->arrival_ms);
     if (rc == 0)
         rc = buf_reserve(l, BASE64_ENCODED_LEN(len) + 3);
     if (rc == 0) {
         l->len += base64_encode((const uint8_t *)data, len, l->data + l->len);
-        rc = buf_append_str(l, "\"}\n");
+        rc = buf_append_str(l, "\"");
     }
+    if (rc == 0 && lambda_arn) {
+        rc = buf_append_str(l, ",\"lambdaArn\":");
+        if (rc == 0)
+            rc = buf_append_json_str(l, lambda_arn, strlen(lambda_arn));
+    }
+    if (rc == 0)
+        rc = buf_append_str(l, "}\n");
     if (rc == 0)
         rc = part_write(p, l->data, l->len);
     if (rc == 0) {
@@ -1097,10 +1224,34 @@ static int part_error(struct delivery *d, const struct streamlog_record *rec, co
     return rc;
 }
 
+static int part_error(struct delivery *d, const struct streamlog_record *rec, const void *data,
+                      size_t len, const char *type, const char *code, const char *message)
+{
+    return part_error_ex(d, rec, data, len, type, code, message, 1, NULL);
+}
+
+/* Append a Lambda function's partition keys (lk: n "name\0value\0" pairs) to d->keys, each
+ * name marked as keyname.h says. */
+static int lambda_keys_append(struct delivery *d, const char *lk, size_t n)
+{
+    static const char mark[1] = {KEYNAME_LAMBDA_MARK};
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        size_t kl = strlen(lk) + 1, vl = strlen(lk + kl) + 1;
+        rc = buf_append(&d->keys, mark, 1);
+        if (rc == 0)
+            rc = buf_append(&d->keys, lk, kl + vl);
+        lk += kl + vl;
+    }
+    return rc;
+}
+
 /* Route one output record (data, derived from rec) to its partition or to the error output.
- * Without dynamic partitioning every record goes to the one data object (partition ""). */
+ * Without dynamic partitioning every record goes to the one data object (partition ""). With
+ * it, the partition is the MetadataExtraction query's keys plus the n_lk keys lk a Lambda
+ * function gave the record. */
 static int part_route(struct delivery *d, const struct streamlog_record *rec, const void *data,
-                      size_t len)
+                      size_t len, const char *lk, size_t n_lk)
 {
     size_t n_keys = 0, slot;
     const char *reason = NULL;
@@ -1108,13 +1259,19 @@ static int part_route(struct delivery *d, const struct streamlog_record *rec, co
     buf_reset(&d->keys);
     if (!d->cur->dynamic) {
         rc = 0;
-    } else if (!d->jx) {
+    } else if (!d->jx && !d->cur->lambda_arn) {
         reason = "MetadataExtractionQuery is missing or not valid";
         rc = HY_EBADMSG;
     } else {
-        rc = jqextract_run(d->jx, data, len, &d->keys, &n_keys, &reason);
+        if (d->jx)
+            rc = jqextract_run(d->jx, data, len, &d->keys, &n_keys, &reason);
+        if (rc == 0 && n_lk) {
+            rc = lambda_keys_append(d, lk, n_lk);
+            n_keys += n_lk;
+        }
         if (rc == 0 && n_keys == 0) {
-            reason = "MetadataExtractionQuery produced no partition keys";
+            reason = d->jx ? "MetadataExtractionQuery produced no partition keys"
+                           : "The Lambda function returned no partition keys";
             rc = HY_EBADMSG;
         }
     }
@@ -1151,6 +1308,220 @@ static int part_route(struct delivery *d, const struct streamlog_record *rec, co
     return 0;
 }
 
+/* ---------------------------------------------------------------------------------------------
+ * The Lambda processor (transform/lambdafn.h). Records leaving the built-in processors are
+ * buffered per batch and sent to the function in rounds of BufferSizeInMBs (and at the batch's
+ * cut), each round split into invocations of at most Lambda's 6 MB payload. What comes back is
+ * routed like any processed record; failures go to the error output as processing-failed with
+ * the function's ARN. All of it happens before the batch is sealed and its objects commit, so a
+ * crash replays the batch from its first record and invokes the function again: the objects
+ * are replaced under the same keys as long as the function answers the same for the same
+ * records (a function whose partition keys change between attempts can leave a partition object
+ * of the earlier attempt behind).
+ */
+
+/* The stored record, as it is, into the source record backup object. */
+static int part_backup(struct delivery *d, const struct streamlog_record *rec)
+{
+    static const char id[] = PART_BACKUP_ID;
+    size_t slot;
+    uint64_t h = part_hash(id, sizeof id - 1, 1);
+    struct part *p = part_find(d, id, sizeof id - 1, PART_BACKUP, h, &slot);
+    int rc;
+    if (!p && (rc = part_open(d, id, sizeof id - 1, PART_BACKUP, h, slot, rec, NULL, 0, &p)) < 0)
+        return rc;
+    if ((rc = part_write(p, rec->data, rec->len)) < 0)
+        return rc;
+    p->len += rec->len;
+    p->records++;
+    return 0;
+}
+
+struct lam_rec {
+    uint64_t seq;
+    int64_t arrival_ms;
+    size_t off, len; /* in lam_data */
+};
+
+#define ERROR_TYPE_PROCESSING "processing-failed"
+#define LAMBDA_BACKOFF_MIN_MS 200
+/* Event bytes besides the records: ids, the ARN, the region. */
+#define LAMBDA_EVENT_OVERHEAD 1024
+
+/* b's bytes at off; an empty buffer may have no memory yet (NULL + 0 is undefined). */
+static const char *at_off(const struct buf *b, size_t off)
+{
+    return b->data ? b->data + off : "";
+}
+
+static int lambda_fail(struct delivery *d, const struct lam_rec *lr, const char *code,
+                       const char *message, int attempts)
+{
+    struct streamlog_record r = {.seq = lr->seq,
+                                 .arrival_ms = lr->arrival_ms,
+                                 .data = (const uint8_t *)at_off(&d->lam_data, lr->off),
+                                 .len = lr->len};
+    return part_error_ex(d, &r, r.data, r.len, ERROR_TYPE_PROCESSING, code, message, attempts,
+                         d->cur->lambda_arn);
+}
+
+static const char *item_code(enum lambdafn_status st, const char **message)
+{
+    switch (st) {
+    case LAMBDAFN_MISSING:
+        *message = "The Lambda function's response did not include this record's recordId";
+        return "Lambda.MissingRecordId";
+    case LAMBDAFN_DUPLICATE:
+        *message = "The Lambda function's response included this record's recordId more than once";
+        return "Lambda.DuplicatedRecordId";
+    case LAMBDAFN_INVALID:
+        *message = "The Lambda function returned an invalid result, data or partitionKeys for "
+                   "this record";
+        return "Lambda.InvalidRecord";
+    case LAMBDAFN_FAILED:
+    case LAMBDAFN_OK:
+    case LAMBDAFN_DROPPED:
+        break;
+    }
+    *message = "The Lambda function returned ProcessingFailed for this record";
+    return "Lambda.ProcessingFailed";
+}
+
+/* Invoke the function for the buffered records [from, to), retrying NumberOfRetries times,
+ * and route what it answers. 0; HY_ECLOSED when stopped during a retry wait; else a sink or
+ * memory error. */
+static int lambda_invoke_range(struct delivery *d, size_t from, size_t to)
+{
+    struct lambdafn *fn = lambdafn_find(d->cur->lambda_arn);
+    uint64_t base = d->lam[from].seq;
+    size_t n = to - from;
+    char arn[512], inv[64];
+    const char *code = NULL, *message = NULL;
+    int attempts = 0, backoff_ms = LAMBDA_BACKOFF_MIN_MS, rc;
+    snprintf(arn, sizeof arn, "arn:aws:firehose:%s:%s:deliverystream/%s", lambdafn_region(),
+             lambdafn_account(), d->cur->stream_name);
+    /* The same batch round gets the same id on a replay. */
+    snprintf(inv, sizeof inv, "%016" PRIx64 "-%" PRIu64 "-%" PRIu64, d->cur->stream_id,
+             d->intent_first, d->lam_round++);
+    buf_reset(&d->lam_event);
+    rc = lambdafn_event_begin(&d->lam_event, inv, arn, lambdafn_region());
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        const struct lam_rec *lr = &d->lam[from + i];
+        rc = lambdafn_event_add(&d->lam_event, i, base, lr->arrival_ms,
+                                at_off(&d->lam_data, lr->off), lr->len);
+    }
+    if (rc == 0)
+        rc = lambdafn_event_end(&d->lam_event);
+    if (rc < 0)
+        return rc == HY_E2BIG ? HY_ENOMEM : rc; /* sized by lambda_flush: only memory */
+    for (;;) {
+        attempts++;
+        int64_t t0 = hytime_mono_ms();
+        if (!fn) {
+            code = "Lambda.FunctionNotFound";
+            message = "The LambdaArn is not mapped to a local function (hydrant --functions)";
+            rc = -EIO;
+        } else {
+            rc = lambdafn_invoke(fn, d->lam_event.data, d->lam_event.len, &d->lam_resp, &code,
+                                 &message);
+            if (rc == 0)
+                rc = lambdafn_response_parse(d->lam_resp.data, d->lam_resp.len, base, n,
+                                             &d->lam_parsed, &code, &message);
+            if (rc == HY_ENOMEM)
+                return rc;
+            if (rc == HY_EBADMSG)
+                lambdafn_discard(fn);
+        }
+        atomic_fetch_add_explicit(&d->stats->lambda_invocations, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&d->stats->lambda_ms, (uint64_t)(hytime_mono_ms() - t0),
+                                  memory_order_relaxed);
+        if (rc == 0)
+            break;
+        atomic_fetch_add_explicit(&d->stats->lambda_failures, 1, memory_order_relaxed);
+        LOG_WARN("delivery", "Lambda invocation failed",
+                 "stream=%s first=%" PRIu64 " records=%zu attempt=%d code=%s", d->cur->stream_name,
+                 base, n, attempts, code);
+        if (attempts > d->cur->lambda_retries) {
+            for (size_t i = from; i < to; i++)
+                if ((rc = lambda_fail(d, &d->lam[i], code, message, attempts)) < 0)
+                    return rc;
+            return 0;
+        }
+        if (backoff_step(d, &backoff_ms))
+            return HY_ECLOSED;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct lambdafn_item *it = &d->lam_parsed.items[i];
+        const struct lam_rec *lr = &d->lam[from + i];
+        if (it->status == LAMBDAFN_DROPPED || it->status == LAMBDAFN_OK)
+            atomic_fetch_add_explicit(&d->stats->lambda_ok_records, 1, memory_order_relaxed);
+        if (it->status == LAMBDAFN_DROPPED)
+            continue;
+        if (it->status == LAMBDAFN_OK) {
+            atomic_fetch_add_explicit(&d->stats->lambda_ok_bytes, it->data_len,
+                                      memory_order_relaxed);
+            struct streamlog_record r = {.seq = lr->seq, .arrival_ms = lr->arrival_ms};
+            rc = part_route(d, &r, at_off(&d->lam_parsed.data, it->data_off), it->data_len,
+                            at_off(&d->lam_parsed.keys, it->keys_off), it->n_keys);
+        } else {
+            code = item_code(it->status, &message);
+            rc = lambda_fail(d, lr, code, message, attempts);
+        }
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* Send every buffered record to the function, in invocations within the payload limit. */
+static int lambda_flush(struct delivery *d)
+{
+    size_t i = 0, fixed = LAMBDA_EVENT_OVERHEAD + strlen(d->cur->lambda_arn);
+    int rc = 0;
+    while (rc == 0 && i < d->n_lam) {
+        size_t from = i, bytes = fixed;
+        if (bytes + lambdafn_event_record_len(d->lam[i].len) > LAMBDAFN_PAYLOAD_MAX) {
+            rc = lambda_fail(d, &d->lam[i], "Lambda.PayloadTooLarge",
+                             "The record alone exceeds Lambda's 6 MB invocation payload", 1);
+            i++;
+            continue;
+        }
+        while (i < d->n_lam &&
+               bytes + lambdafn_event_record_len(d->lam[i].len) <= LAMBDAFN_PAYLOAD_MAX) {
+            bytes += lambdafn_event_record_len(d->lam[i].len);
+            i++;
+        }
+        rc = lambda_invoke_range(d, from, i);
+    }
+    if (rc == 0) {
+        d->n_lam = 0;
+        buf_reset(&d->lam_data);
+    }
+    return rc;
+}
+
+/* Buffer one processed record for the function; a full buffer is sent. */
+static int lambda_add(struct delivery *d, const struct streamlog_record *rec, const void *data,
+                      size_t len)
+{
+    int rc;
+    if (d->n_lam == d->lam_cap) {
+        size_t cap = d->lam_cap ? d->lam_cap * 2 : 256;
+        struct lam_rec *v = hy_realloc(d->lam, cap * sizeof *v);
+        if (!v)
+            return HY_ENOMEM;
+        d->lam = v;
+        d->lam_cap = cap;
+    }
+    if ((rc = buf_append(&d->lam_data, data, len)) < 0)
+        return rc;
+    d->lam[d->n_lam++] = (struct lam_rec){
+        .seq = rec->seq, .arrival_ms = rec->arrival_ms, .off = d->lam_data.len - len, .len = len};
+    if (d->lam_data.len >= d->cur->lambda_buffer_bytes)
+        return lambda_flush(d);
+    return 0;
+}
+
 struct route_ctx {
     struct delivery *d;
     const struct streamlog_record *rec;
@@ -1159,20 +1530,25 @@ struct route_ctx {
 static int route_emit(void *arg, const void *data, size_t len)
 {
     struct route_ctx *c = arg;
-    return part_route(c->d, c->rec, data, len);
+    if (c->d->cur->lambda_arn)
+        return lambda_add(c->d, c->rec, data, len);
+    return part_route(c->d, c->rec, data, len, NULL, 0);
 }
 
 /* One stored record through the processors (section 1.7 order), then routed. A record a
  * processor cannot handle goes to the error output as it was stored. */
 static int part_append(struct delivery *d, const struct streamlog_record *rec)
 {
+    int rc;
     if (!d->proc)
         return HY_ENOMEM; /* the batch fails and is read again; jx_refresh retries */
+    if (d->intent_backup && (rc = part_backup(d, rec)) < 0)
+        return rc;
     if (!process_active(d->proc))
-        return part_route(d, rec, rec->data, rec->len);
+        return route_emit(&(struct route_ctx){.d = d, .rec = rec}, rec->data, rec->len);
     struct route_ctx c = {.d = d, .rec = rec};
     struct process_error err = {0};
-    int rc = process_run(d->proc, rec->data, rec->len, route_emit, &c, &err);
+    rc = process_run(d->proc, rec->data, rec->len, route_emit, &c, &err);
     if (rc == HY_EBADMSG)
         return part_error(d, rec, rec->data, rec->len, err.type, err.code, err.message);
     return rc;
@@ -1203,10 +1579,10 @@ static int parts_commit(struct delivery *d)
         p->writer = NULL;
         if ((rc = d->sink->commit(w)) < 0)
             return rc;
-        if (p->is_error)
+        if (p->is_error == 1)
             atomic_fetch_add_explicit(&d->stats->error_output_records, p->records,
                                       memory_order_relaxed);
-        else
+        else if (p->is_error == 0)
             atomic_fetch_add_explicit(&d->stats->delivery_records, p->records,
                                       memory_order_relaxed);
         atomic_fetch_add_explicit(&d->stats->delivery_objects, 1, memory_order_relaxed);
@@ -1263,6 +1639,9 @@ static void batch_drop(struct delivery *d)
     d->writer = NULL;
     parts_clear(d);
     buf_reset(&d->staging);
+    d->n_lam = 0;
+    d->lam_round = 0;
+    buf_reset(&d->lam_data);
     d->in_batch = 0;
     d->batch_records = 0;
     d->batch_len = 0;
@@ -1276,6 +1655,8 @@ static int batch_commit(struct delivery *d)
 {
     int rc = 0;
     if (d->intent_partitioned) {
+        if (d->n_lam && (rc = lambda_flush(d)) < 0)
+            return rc;
         if ((rc = parts_commit(d)) < 0)
             return rc; /* the caller drops the rest; the sealed intent replays [F, L] */
     } else {
@@ -1303,6 +1684,7 @@ static int batch_commit(struct delivery *d)
     d->has_intent = 0;
     d->sealed_last = 0;
     d->in_batch = 0;
+    d->lam_round = 0;
     parts_clear(d);
     d->intent_opened_ms = 0;
     d->refill_last = 0;
@@ -1548,8 +1930,8 @@ static int batch_due(const struct delivery *d)
     if (d->sealed_last) /* a sealed batch is cut exactly where it was */
         return d->batch_last >= d->sealed_last;
     if (d->intent_partitioned)
-        return d->max_part_len >= d->cur->size_bytes || d->batch_len >= PART_BATCH_MAX_BYTES ||
-               batch_interval_due(d);
+        return d->max_part_len + d->lam_data.len >= d->cur->size_bytes ||
+               d->batch_len >= PART_BATCH_MAX_BYTES || batch_interval_due(d);
     return d->batch_len >= d->cur->size_bytes || batch_interval_due(d);
 }
 
@@ -1664,6 +2046,14 @@ static void delivery_free(struct delivery *d)
     buf_fini(&d->intent_prefix);
     buf_fini(&d->intent_error_prefix);
     buf_fini(&d->intent_ext);
+    buf_fini(&d->intent_backup_bucket);
+    buf_fini(&d->intent_backup_prefix);
+    buf_fini(&d->intent_backup_ext);
+    hy_free(d->lam);
+    buf_fini(&d->lam_data);
+    buf_fini(&d->lam_event);
+    buf_fini(&d->lam_resp);
+    lambdafn_response_fini(&d->lam_parsed);
     buf_fini(&d->staging);
     buf_fini(&d->intent_bucket);
     buf_fini(&d->intent_key);
@@ -1701,6 +2091,15 @@ int delivery_start(const struct consumer_env *env, const struct delivery_target 
     buf_init(&d->intent_prefix, KEY_MAX_LEN);
     buf_init(&d->intent_error_prefix, KEY_MAX_LEN);
     buf_init(&d->intent_ext, KEY_MAX_LEN);
+    buf_init(&d->intent_backup_bucket, KEY_MAX_LEN);
+    buf_init(&d->intent_backup_prefix, KEY_MAX_LEN);
+    buf_init(&d->intent_backup_ext, KEY_MAX_LEN);
+    /* Lambda: a round's records (its size plus one record of up to 16 MiB decompressed) and one
+     * invocation's event and answer (6 MB each). */
+    buf_init(&d->lam_data, (64u << 20));
+    buf_init(&d->lam_event, LAMBDAFN_PAYLOAD_MAX + LAMBDA_EVENT_OVERHEAD);
+    buf_init(&d->lam_resp, LAMBDAFN_RESPONSE_MAX);
+    lambdafn_response_init(&d->lam_parsed);
     d->sink = env->sink;
     d->sink_ctx = env->sink_ctx;
     d->backoff_ms = BACKOFF_MIN_MS;

@@ -14,6 +14,9 @@
  * "<stream>-<version>-<yyyy-MM-dd-HH-mm-ss>-<id>" + extension (FileExtension, else the codec's
  * default: .gz, .zip, .snappy, .zst), <id> derived from the stream identity and F.
  *
+ * The Lambda processor (transform/lambdafn.h) and source record backup run inside a batch, before
+ * it is sealed, so they share its exactly-once protocol (delivery.c, "The Lambda processor").
+ *
  * Threads: start/update/stop from the service's control threads; the consumer runs on its own
  * thread.
  */
@@ -47,6 +50,15 @@ struct delivery_target {
     uint32_t max_partitions;     /* active partitions per batch; 0 = the default */
     struct process_opts process; /* the record processors (delimiter copied) */
     const char *time_zone;       /* CustomTimeZone; NULL or "" = UTC */
+    /* The Lambda processor (transform/lambdafn.h): NULL = none. */
+    const char *lambda_arn;
+    int lambda_retries;           /* NumberOfRetries: attempts = 1 + retries */
+    uint64_t lambda_buffer_bytes; /* BufferSizeInMBs: records per invocation round */
+    /* Source record backup (S3BackupMode Enabled): the stored records, before any processor,
+     * also go to objects in this bucket under this prefix. NULL = off. */
+    const char *backup_bucket;
+    const char *backup_prefix;
+    const char *backup_compression; /* codec name; NULL = UNCOMPRESSED */
 };
 
 /* Firehose's default cap on active partitions (past it records go to the error output). */

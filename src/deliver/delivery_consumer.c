@@ -7,6 +7,7 @@
  * the fronts accept against what delivery can run.
  */
 #include <cjson/cJSON.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/base64.h"
@@ -17,11 +18,15 @@
 #include "pipeline/codec.h"
 #include "pipeline/jqextract.h"
 #include "pipeline/tzone.h"
+#include "transform/lambdafn.h"
 #include "warehouse/warehouse.h"
 
 /* Firehose: BufferingHints defaults for S3 (a stored document always has both). */
 #define DEFAULT_SIZE_MB 5
 #define DEFAULT_INTERVAL_S 300
+/* Firehose: the Lambda processor's defaults. */
+#define LAMBDA_DEFAULT_RETRIES 3
+#define LAMBDA_DEFAULT_BUFFER_MB 1.0
 
 static const char *str_of(const cJSON *o, const char *k)
 {
@@ -156,6 +161,63 @@ static void target_of(const struct consumer_env *env, struct delivery_target *t,
     t->time_zone = str_of(env->dest, "CustomTimeZone");
     t->max_partitions = (uint32_t)int_of(cJSON_GetObjectItemCaseSensitive(env->dest, "Hydrant"),
                                          "MaxActivePartitions", DELIVERY_DEFAULT_PARTITIONS);
+    const char *bmode = str_of(env->dest, "S3BackupMode");
+    const cJSON *bk = cJSON_GetObjectItemCaseSensitive(env->dest, "S3BackupDescription");
+    if (bmode && strcmp(bmode, "Enabled") == 0 && bk) {
+        t->backup_bucket = bucket_of(str_of(bk, "BucketARN"));
+        t->backup_prefix = str_of(bk, "Prefix");
+        t->backup_compression = str_of(bk, "CompressionFormat");
+    }
+    const cJSON *lp = processor_of(env->dest, "Lambda");
+    if (lp) {
+        const char *r = param_of(lp, "NumberOfRetries");
+        const char *b = param_of(lp, "BufferSizeInMBs");
+        t->lambda_arn = param_of(lp, "LambdaArn");
+        t->lambda_retries = r ? (int)strtol(r, NULL, 10) : LAMBDA_DEFAULT_RETRIES;
+        t->lambda_buffer_bytes =
+            (uint64_t)((b ? strtod(b, NULL) : LAMBDA_DEFAULT_BUFFER_MB) * (1 << 20));
+    }
+}
+
+/* A decimal parameter value within [lo, hi] (whole when whole is set). */
+static int number_in(const char *v, double lo, double hi, int whole)
+{
+    char *end = NULL;
+    if (!v || !v[0])
+        return 0;
+    double x = strtod(v, &end);
+    return *end == '\0' && x >= lo && x <= hi && (!whole || x == (double)(long)x);
+}
+
+/* Firehose's Lambda processor parameters (firehose-reference.md 1.6). */
+static int check_lambda(const cJSON *p, const char **reason)
+{
+    const char *arn = param_of(p, "LambdaArn");
+    if (!arn || !arn[0]) {
+        *reason = "Lambda processor requires the LambdaArn parameter";
+        return HY_EINVAL;
+    }
+    if (!lambdafn_find(arn)) {
+        *reason = "LambdaArn is not mapped to a local function: add it (or its function name) to "
+                  "the file given to hydrant --functions";
+        return HY_EINVAL;
+    }
+    const char *r = param_of(p, "NumberOfRetries");
+    if (r && !number_in(r, 0, 300, 1)) {
+        *reason = "NumberOfRetries must be a whole number from 0 to 300";
+        return HY_EINVAL;
+    }
+    const char *b = param_of(p, "BufferSizeInMBs");
+    if (b && !number_in(b, 0.2, 3, 0)) {
+        *reason = "BufferSizeInMBs must be from 0.2 to 3";
+        return HY_EINVAL;
+    }
+    const char *i = param_of(p, "BufferIntervalInSeconds");
+    if (i && !number_in(i, 60, 900, 1)) {
+        *reason = "BufferIntervalInSeconds must be a whole number from 60 to 900";
+        return HY_EINVAL;
+    }
+    return 0;
 }
 
 /* Processors delivery runs; the rest are refused by name rather than accepted and ignored. */
@@ -248,7 +310,13 @@ static int check_processors(const cJSON *dest, const char **reason)
             }
             continue;
         }
-        *reason = "hydrant does not support this processor type yet (Lambda)";
+        if (strcmp(t, "Lambda") == 0) {
+            int rc = check_lambda(p, reason);
+            if (rc < 0)
+                return rc;
+            continue;
+        }
+        *reason = "Unknown processor type";
         return HY_EINVAL;
     }
     return 0;
@@ -269,9 +337,30 @@ static int check(const cJSON *dest, const char **reason)
                                           dynamic, reason);
     if (rc == 0)
         rc = check_processors(dest, reason);
-    if (rc == 0 && dynamic && !processor_of(dest, "MetadataExtraction")) {
-        /* hydrant has no Lambda processor: the keys can only come from a JQ query. */
-        *reason = "Dynamic Partitioning requires a MetadataExtraction processor in hydrant";
+    if (rc == 0 && dynamic && !processor_of(dest, "MetadataExtraction") &&
+        !processor_of(dest, "Lambda")) {
+        *reason = "Dynamic Partitioning requires a MetadataExtraction or Lambda processor";
+        return HY_EINVAL;
+    }
+    const char *prefix = str_of(dest, "Prefix");
+    if (rc == 0 && dynamic && prefix && strstr(prefix, "!{partitionKeyFromLambda:") &&
+        !processor_of(dest, "Lambda")) {
+        *reason = "!{partitionKeyFromLambda:...} in Prefix requires a Lambda processor";
+        return HY_EINVAL;
+    }
+    if (rc == 0 && dynamic && prefix && strstr(prefix, "!{partitionKeyFromQuery:") &&
+        !processor_of(dest, "MetadataExtraction")) {
+        *reason = "!{partitionKeyFromQuery:...} in Prefix requires a MetadataExtraction processor";
+        return HY_EINVAL;
+    }
+    const cJSON *bk = cJSON_GetObjectItemCaseSensitive(dest, "S3BackupDescription");
+    const char *bcomp = str_of(bk, "CompressionFormat");
+    if (rc == 0 && bk &&
+        (rc = keyname_prefixes_validate(str_of(bk, "Prefix"), str_of(bk, "ErrorOutputPrefix"),
+                                        reason)) < 0)
+        return rc;
+    if (rc == 0 && bcomp && codec_from_name(bcomp, &k) < 0) {
+        *reason = "Unknown S3BackupConfiguration CompressionFormat";
         return HY_EINVAL;
     }
     const char *tz = str_of(dest, "CustomTimeZone");
@@ -327,8 +416,9 @@ static uint64_t stop(void *state, int flush)
 }
 
 /* Every stream but the Redshift ones (warehouse/ stages and loads those itself). */
-static int wants(const cJSON *dest)
+static int wants(const cJSON *dest, const cJSON *settings)
 {
+    (void)settings;
     return !warehouse_is_redshift(dest);
 }
 

@@ -35,7 +35,6 @@ static const char *const wday_long[7] = {"Sunday",   "Monday", "Tuesday", "Wedne
 #define R_TS_LETTER                                                                                \
     "Unsupported timestamp pattern; supported letters: y, u, M, d, H, m, s, S, E and 'literals'"
 #define R_TOO_LONG "Prefix must be at most 1024 characters"
-#define R_LAMBDA "hydrant does not support partitionKeyFromLambda yet (it has no Lambda processor)"
 #define R_PART_IN_ERROR "Dynamic Partitioning Namespaces cannot be part of ErrorOutputPrefix"
 #define R_PART_MISSING "Partition key referenced by the prefix was not extracted from the record"
 #define R_DP_NEEDS_ERR "ErrorOutputPrefix is required when Dynamic Partitioning is enabled"
@@ -315,6 +314,20 @@ static long value_end(const char *p, int quoted)
     return -1;
 }
 
+/* The value of a Lambda partition key (stored as "\1name", see keyname.h) or NULL. */
+static const char *lambda_key(const char *keys, size_t n, const char *name, size_t name_len)
+{
+    const char *p = keys;
+    for (size_t i = 0; i < n; i++) {
+        size_t kl = strlen(p);
+        const char *v = p + kl + 1;
+        if (kl == name_len + 1 && p[0] == KEYNAME_LAMBDA_MARK && memcmp(p + 1, name, name_len) == 0)
+            return v;
+        p = v + strlen(v) + 1;
+    }
+    return NULL;
+}
+
 static int walk_expr(struct walk *wk, const char *p, size_t *consumed)
 {
     /* p points just past "!{". */
@@ -373,14 +386,12 @@ static int walk_expr(struct walk *wk, const char *p, size_t *consumed)
         } else if (wk->is_error_prefix) {
             wk->reason = R_PART_IN_ERROR;
             rc = HY_EINVAL;
-        } else if (ns_is(p, ns_len, "partitionKeyFromLambda")) {
-            wk->reason = R_LAMBDA;
-            rc = HY_EINVAL;
         } else if (wk->out) {
             const char *v =
-                wk->batch->part_keys
-                    ? jqextract_key(wk->batch->part_keys, wk->batch->n_part_keys, val, val_len)
-                    : NULL;
+                !wk->batch->part_keys ? NULL
+                : ns_is(p, ns_len, "partitionKeyFromLambda")
+                    ? lambda_key(wk->batch->part_keys, wk->batch->n_part_keys, val, val_len)
+                    : jqextract_key(wk->batch->part_keys, wk->batch->n_part_keys, val, val_len);
             if (!v) {
                 wk->reason = R_PART_MISSING;
                 rc = HY_ENOTFOUND;

@@ -27,6 +27,7 @@ struct buf;
 #define KEYNAME_ID_LEN 36     /* 8-4-4-4-12 lowercase hex */
 #define KEYNAME_RANDOM_LEN 11 /* like Firehose's "046b6c7f-0b" */
 #define KEYNAME_PREFIX_MAX 1024
+#define KEYNAME_LAMBDA_MARK '\1' /* first byte of a Lambda partition key's name */
 
 /* What names one batch's object: everything known when the batch opens at its first record. */
 struct keyname_batch {
@@ -36,8 +37,10 @@ struct keyname_batch {
     uint64_t first_seq;       /* sequence number of the batch's first record */
     int64_t first_arrival_ms; /* epoch ms the first record arrived */
     /* Dynamic partitioning: the record's partition keys as "name\0value\0" pairs
-     * (pipeline/jqextract.h), which !{partitionKeyFromQuery:name} evaluates to; NULL when
-     * dynamic partitioning is off (then those expressions are HY_EINVAL). */
+     * (pipeline/jqextract.h), which !{partitionKeyFromQuery:name} evaluates to; keys from a
+     * Lambda function's metadata.partitionKeys are stored with KEYNAME_LAMBDA_MARK before their
+     * name and feed !{partitionKeyFromLambda:name}. NULL when dynamic partitioning is off (then
+     * those expressions are HY_EINVAL). */
     const char *part_keys;
     size_t n_part_keys;
     /* CustomTimeZone: seconds east of UTC at first_arrival_ms (0 = UTC); every timestamp of

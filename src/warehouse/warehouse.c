@@ -114,8 +114,9 @@ static int check(const cJSON *dest, const char **reason)
     return 0;
 }
 
-static int wants(const cJSON *dest)
+static int wants(const cJSON *dest, const cJSON *settings)
 {
+    (void)settings;
     return warehouse_is_redshift(dest);
 }
 

@@ -79,7 +79,14 @@ else
         test_s3sink \
         test_encryption \
         test_kinesis \
-        test_postgres
+        test_postgres \
+        test_live_analytics \
+        test_parquet \
+        test_glue \
+        test_alexa \
+        test_transform \
+        test_s3_auth \
+        test_kinesis_source
     run "$debian_py" "debian python" test_api test_delivery
 fi
 

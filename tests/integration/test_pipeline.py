@@ -385,7 +385,7 @@ class PipelineTest(HydrantTestCase):
             ({"Prefix": "k=!{partitionKeyFromLambda:k}/", "ErrorOutputPrefix": "e/!{firehose:error-output-type}/",
               "DynamicPartitioningConfiguration": dp, "ProcessingConfiguration": mx}, "partitionKeyFromLambda"),
             ({"Prefix": "k=!{partitionKeyFromQuery:k}/", "ErrorOutputPrefix": "e/!{firehose:error-output-type}/",
-              "DynamicPartitioningConfiguration": dp}, "requires a MetadataExtraction processor"),
+              "DynamicPartitioningConfiguration": dp}, "requires a MetadataExtraction or Lambda processor"),
         ]
         for extra, message in cases:
             dest = harness.s3_dest(bucket="rules")

@@ -328,8 +328,8 @@ class PostgresCrashTest(HydrantTestCase):
             fh = srv.client()
         with lock:
             want = set(acked)
-        wait_until(lambda: count(pg, "crash_t", "id = ANY('{%s}'::int[])" % ",".join(map(str, want))) >= len(want),
-                   30, what="%d acknowledged rows" % len(want))
+        wait_until(lambda: want <= {int(r[0]) for r in pg.sql("SELECT id FROM crash_t")}, 30, 0.3,
+                   what="%d acknowledged rows" % len(want))
         dups = pg.sql("SELECT id, count(*) FROM crash_t GROUP BY id HAVING count(*) > 1 LIMIT 5")
         self.assertEqual(dups, [], "duplicated rows after kill -9")
         got = {int(r[0]) for r in pg.sql("SELECT id FROM crash_t")}

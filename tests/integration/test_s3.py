@@ -119,7 +119,7 @@ class BucketTest(S3Base):
         st, _h, body = self.srv.raw_call(None, {}, target=False)
         self.assertEqual(st, 400)
         self.assertEqual(body["__type"], "UnknownOperationException")
-        st, _h, body = self.srv.raw_call(None, {}, target="Kinesis_20131202.ListStreams")
+        st, _h, body = self.srv.raw_call(None, {}, target="DynamoDB_20120810.ListTables")
         self.assertEqual(body["__type"], "UnknownOperationException")
         st, _h, _b = self.srv.http("GET", "/_hydrant/health")
         self.assertEqual(st, 200)

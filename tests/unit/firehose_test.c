@@ -394,13 +394,45 @@ static void test_create_refuses_unsupported_features_by_name(void **state)
     expect_error(
         FIREHOSE_OP_CREATE, "{\"DeliveryStreamName\":\"s\",\"SplunkDestinationConfiguration\":{}}",
         "InvalidArgumentException", "hydrant does not support SplunkDestinationConfiguration yet");
+    expect_error(FIREHOSE_OP_CREATE,
+                 "{\"DeliveryStreamName\":\"s\",\"DeliveryStreamType\":\"MSKAsSource\"," EXT_OK
+                 "}}",
+                 "InvalidArgumentException",
+                 "hydrant does not support DeliveryStreamType MSKAsSource yet; only DirectPut "
+                 "and KinesisStreamAsSource");
+    /* KinesisStreamAsSource: its configuration goes with the type, and only with it. */
     expect_error(
         FIREHOSE_OP_CREATE,
         "{\"DeliveryStreamName\":\"s\",\"DeliveryStreamType\":\"KinesisStreamAsSource\"," EXT_OK
         "}}",
         "InvalidArgumentException",
-        "hydrant does not support DeliveryStreamType KinesisStreamAsSource yet; only "
-        "DirectPut");
+        "KinesisStreamSourceConfiguration is required for KinesisStreamAsSource delivery stream "
+        "type.");
+    expect_error(FIREHOSE_OP_CREATE,
+                 "{\"DeliveryStreamName\":\"s\",\"KinesisStreamSourceConfiguration\":{"
+                 "\"KinesisStreamARN\":\"arn:aws:kinesis:us-east-1:123456789012:stream/k\","
+                 "\"RoleARN\":\"arn:aws:iam::123456789012:role/r\"}," EXT_OK "}}",
+                 "InvalidArgumentException",
+                 "KinesisStreamSourceConfiguration is only allowed for KinesisStreamAsSource "
+                 "delivery stream type.");
+    expect_ok(FIREHOSE_OP_CREATE,
+              "{\"DeliveryStreamName\":\"s\",\"DeliveryStreamType\":\"KinesisStreamAsSource\","
+              "\"KinesisStreamSourceConfiguration\":{"
+              "\"KinesisStreamARN\":\"arn:aws:kinesis:us-east-1:123456789012:stream/k\","
+              "\"RoleARN\":\"arn:aws:iam::123456789012:role/r\"}," EXT_OK "}}");
+    /* The model's ARN pattern, and both members required. */
+    expect_error(FIREHOSE_OP_CREATE,
+                 "{\"DeliveryStreamName\":\"s\",\"DeliveryStreamType\":\"KinesisStreamAsSource\","
+                 "\"KinesisStreamSourceConfiguration\":{"
+                 "\"KinesisStreamARN\":\"arn:aws:sqs:us-east-1:123456789012:stream/k\","
+                 "\"RoleARN\":\"arn:aws:iam::123456789012:role/r\"}," EXT_OK "}}",
+                 "ValidationException", NULL);
+    expect_error(FIREHOSE_OP_CREATE,
+                 "{\"DeliveryStreamName\":\"s\",\"DeliveryStreamType\":\"KinesisStreamAsSource\","
+                 "\"KinesisStreamSourceConfiguration\":{"
+                 "\"KinesisStreamARN\":\"arn:aws:kinesis:us-east-1:123456789012:stream/k\"}," EXT_OK
+                 "}}",
+                 "ValidationException", NULL);
     expect_ok(FIREHOSE_OP_CREATE,
               "{\"DeliveryStreamName\":\"s\"," EXT_OK ",\"CompressionFormat\":\"GZIP\"}}");
     expect_error(FIREHOSE_OP_CREATE,

@@ -433,7 +433,7 @@ static void test_partition_keys_evaluate_only_with_dynamic_partitioning(void **s
         keyname_prefixes_validate_dp(p, "e/!{partitionKeyFromQuery:customer}/", 1, &reason),
         HY_EINVAL);
     assert_int_equal(keyname_prefixes_validate_dp("!{partitionKeyFromLambda:x}/", e, 1, &reason),
-                     HY_EINVAL);
+                     0);
 
     static const char keys[] = "customer\0acme\0";
     struct keyname_batch r = {.stream_name = "s",
@@ -449,6 +449,22 @@ static void test_partition_keys_evaluate_only_with_dynamic_partitioning(void **s
     assert_string_equal(out.data, "customer=acme/2025/");
     buf_reset(&out);
     assert_int_equal(keyname_prefix_eval("!{partitionKeyFromQuery:other}/", &r, NULL, &out),
+                     HY_ENOTFOUND);
+    /* Lambda keys are marked, so a query key of the same name is a different key. */
+    static const char both[] = "k\0q\0\1k\0l\0";
+    r.part_keys = both;
+    r.n_part_keys = 2;
+    buf_reset(&out);
+    assert_int_equal(
+        keyname_prefix_eval(
+            "!{partitionKeyFromQuery:k}/!{partitionKeyFromLambda:k}/!{timestamp:yyyy}/", &r, NULL,
+            &out),
+        0);
+    assert_string_equal(out.data, "q/l/2025/");
+    buf_reset(&out);
+    r.part_keys = keys;
+    r.n_part_keys = 1;
+    assert_int_equal(keyname_prefix_eval("!{partitionKeyFromLambda:customer}/", &r, NULL, &out),
                      HY_ENOTFOUND);
     /* Distinct partitions of one batch get distinct ids; the same partition the same one. */
     uint64_t a = keyname_derive_id(7, "customer\0acme\0", 14);

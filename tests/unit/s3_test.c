@@ -198,13 +198,14 @@ static void test_chunked(void **state)
         " world\r\n"
         "0;chunk-signature=0000000000000000000000000000000000000000000000000000000000000000\r\n"
         "\r\n";
-    assert_int_equal(s3_chunked_decode(signed_body, sizeof signed_body - 1, &out, &tr, &why), 0);
+    assert_int_equal(s3_chunked_decode(signed_body, sizeof signed_body - 1, &out, &tr, NULL, &why),
+                     0);
     assert_string_equal(out.data, "hello world");
     assert_string_equal(tr.name, "");
     buf_reset(&out);
     const char unsigned_body[] = "b\r\nhello world\r\n0\r\nx-amz-checksum-crc32:DUoRhQ==\r\n\r\n";
-    assert_int_equal(s3_chunked_decode(unsigned_body, sizeof unsigned_body - 1, &out, &tr, &why),
-                     0);
+    assert_int_equal(
+        s3_chunked_decode(unsigned_body, sizeof unsigned_body - 1, &out, &tr, NULL, &why), 0);
     assert_string_equal(out.data, "hello world");
     assert_string_equal(tr.name, "x-amz-checksum-crc32");
     assert_string_equal(tr.value, "DUoRhQ==");
@@ -212,7 +213,8 @@ static void test_chunked(void **state)
                          "3",         "0\r\nnocolon\r\n\r\n", "ffffffffffffffffff\r\n"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         buf_reset(&out);
-        assert_int_equal(s3_chunked_decode(bad[i], strlen(bad[i]), &out, &tr, &why), HY_EBADMSG);
+        assert_int_equal(s3_chunked_decode(bad[i], strlen(bad[i]), &out, &tr, NULL, &why),
+                         HY_EBADMSG);
     }
     buf_fini(&out);
 }

@@ -73,6 +73,7 @@ static void handle_ack_failure(struct admin *ad, struct http_exchange *ex, const
 
 #define STREAMS_PREFIX "/_hydrant/streams/"
 #define ACK_SUFFIX "/acknowledge-failure"
+#define ANALYTICS_SUFFIX "/analytics"
 
 /* GET (and HEAD) endpoints, by exact path (a query string is ignored). */
 static const struct {
@@ -101,6 +102,12 @@ void admin_handle(struct http_exchange *ex, const struct http_request *req, void
             return;
         }
         handle_ack_failure(ad, ex, req->path + pl, n - pl - sl);
+        return;
+    }
+    size_t al = sizeof ANALYTICS_SUFFIX - 1;
+    if (n > pl + al && memcmp(req->path, STREAMS_PREFIX, pl) == 0 &&
+        memcmp(req->path + n - al, ANALYTICS_SUFFIX, al) == 0) {
+        admin_analytics(ad, ex, req, req->path + pl, n - pl - al);
         return;
     }
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {

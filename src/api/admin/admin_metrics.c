@@ -72,6 +72,30 @@ static const struct counter_def counters[] = {
             "Bytes of batches loaded into PostgreSQL (Firehose DeliveryToRedshift.Bytes)."),
     COUNTER("hydrant_delivery_to_redshift_success_total", redshift_success,
             "Batches committed to PostgreSQL (Firehose DeliveryToRedshift.Success, as a count)."),
+    COUNTER("hydrant_analytics_points_total", analytics_points,
+            "Values scored by the stream's live anomaly detector."),
+    COUNTER("hydrant_analytics_anomalies_total", analytics_anomalies,
+            "Scores at or above the threshold (anomaly events emitted)."),
+    COUNTER("hydrant_analytics_parse_failures_total", analytics_parse_failures,
+            "Records or JSON values without a usable value (or past the series key cap)."),
+    COUNTER("hydrant_analytics_dropped_events_total", analytics_dropped_events,
+            "Anomaly events the target stream refused for good (missing, deleted)."),
+    COUNTER("hydrant_analytics_webhook_failures_total", analytics_webhook_failures,
+            "Anomaly webhook POSTs that failed every try."),
+    COUNTER("hydrant_execute_processing_total", lambda_invocations,
+            "Lambda processor invocation attempts (Firehose ExecuteProcessing, as a count)."),
+    COUNTER("hydrant_execute_processing_failures_total", lambda_failures,
+            "Lambda invocation attempts that failed (ExecuteProcessing.Success 0)."),
+    COUNTER("hydrant_execute_processing_duration_ms_total", lambda_ms,
+            "Time spent in Lambda invocations (Firehose ExecuteProcessing.Duration, summed)."),
+    COUNTER("hydrant_succeed_processing_records_total", lambda_ok_records,
+            "Records the Lambda function returned Ok or Dropped (Firehose "
+            "SucceedProcessing.Records)."),
+    COUNTER("hydrant_succeed_processing_bytes_total", lambda_ok_bytes,
+            "Bytes of the Ok records the Lambda function returned (SucceedProcessing.Bytes)."),
+    COUNTER("hydrant_kinesis_source_expired_records_total", kinesis_source_expired_records,
+            "KinesisStreamAsSource: records the data stream's retention removed before the "
+            "delivery stream read them."),
 };
 
 /* Damage the log itself found (streamlog_damage_stats), counted since the log opened. */

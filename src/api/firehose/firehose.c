@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "analytics/anset.h"
 #include "api/firehose/firehose_int.h"
 #include "base/err.h"
 #include "base/fsutil.h"
@@ -172,6 +173,9 @@ void firehose_handle(struct http_exchange *ex, const struct http_request *req, v
 
 /* ---------------------------------------------------------------- --streams */
 
+/* hydrant's own field of a --streams entry, and where it is stored (HydrantSettings). */
+#define DECLARE_ANALYTICS_KEY "analytics"
+
 /* The declared destination replaces the stored one whole. */
 static int declare_edit(const cJSON *cur, cJSON **next, void *arg)
 {
@@ -210,15 +214,38 @@ bad:
     return -1;
 }
 
-/* One CreateDeliveryStream input: validate as the API does, then create or update. */
+/* The entry's hydrant-only "HydrantAnalytics" (analytics/anset.h) applied to the stream: set
+ * when it differs from the stored settings, removed when the entry has none. */
+static int declare_analytics(struct firehose *a, struct service_stream *st, cJSON *norm)
+{
+    struct service_stream_info info;
+    int rc = service_stream_describe(a->svc, st, &info);
+    if (rc) {
+        cJSON_Delete(norm);
+        return rc;
+    }
+    const cJSON *cur = cJSON_GetObjectItemCaseSensitive(info.settings, DECLARE_ANALYTICS_KEY);
+    if ((!cur && !norm) || (cur && norm && cJSON_Compare(cur, norm, 1)))
+        cJSON_Delete(norm);
+    else
+        rc = service_stream_set_settings(a->svc, st, DECLARE_ANALYTICS_KEY, norm);
+    service_stream_info_fini(&info);
+    return rc < 0 ? rc : 0;
+}
+
+/* One CreateDeliveryStream input (plus hydrant's own "HydrantOptions" and
+ * "HydrantAnalytics"): validate as the API does, then create or
+ * update. */
 static int declare_one(struct firehose *a, const cJSON *item, size_t idx, char *err, size_t err_len)
 {
     struct awsjson_err e;
     awsjson_err_init(&e);
-    cJSON *root = NULL, *dest = NULL, *tags = NULL;
+    cJSON *root = NULL, *dest = NULL, *tags = NULL, *norm = NULL;
     struct service_stream *st = NULL;
+    /* The AWS shape is validated without hydrant's own fields. */
     cJSON *input = cJSON_Duplicate(item, 1);
     cJSON *own = input ? cJSON_DetachItemFromObjectCaseSensitive(input, "HydrantOptions") : NULL;
+    cJSON *an = input ? cJSON_DetachItemFromObjectCaseSensitive(input, "HydrantAnalytics") : NULL;
     char *text = input ? cJSON_PrintUnformatted(input) : NULL;
     const char *name = "";
     int rc = HY_ENOMEM;
@@ -241,6 +268,20 @@ static int declare_one(struct firehose *a, const cJSON *item, size_t idx, char *
         goto out;
     /* Validated: a required 1-64 character string. */
     name = cJSON_GetObjectItemCaseSensitive(root, "DeliveryStreamName")->valuestring;
+    if (an) {
+        struct anset set;
+        char why[512];
+        rc = anset_parse(an, name, &set, &norm, why, sizeof why);
+        if (rc) {
+            snprintf(err, err_len, "--streams entry %zu (%s): HydrantAnalytics: %s", idx, name,
+                     rc == HY_EINVAL ? why : hy_strerror(rc));
+            cJSON_Delete(an);
+            an = NULL;
+            rc = HY_EINVAL;
+            goto done;
+        }
+        anset_fini(&set);
+    }
     if (service_stream_get(a->svc, name, strlen(name), &st) == HY_ENOTFOUND) {
         const cJSON *list = cJSON_GetObjectItemCaseSensitive(root, "Tags");
         tags = cJSON_CreateArray();
@@ -254,6 +295,10 @@ static int declare_one(struct firehose *a, const cJSON *item, size_t idx, char *
         dest = tags = NULL;
         if (rc == 0)
             LOG_INFO("firehose", "declared stream created", "stream=%s", name);
+        if (rc == 0 && norm && service_stream_get(a->svc, name, strlen(name), &st) == 0) {
+            rc = declare_analytics(a, st, norm);
+            norm = NULL;
+        }
         goto out;
     }
     struct service_stream_info info;
@@ -275,13 +320,20 @@ static int declare_one(struct firehose *a, const cJSON *item, size_t idx, char *
             LOG_INFO("firehose", "declared stream encryption started", "stream=%s", name);
     }
     service_stream_info_fini(&info);
+    if (rc == 0) {
+        rc = declare_analytics(a, st, norm);
+        norm = NULL;
+    }
 out:
     if (rc && awsjson_err_done(&e))
         snprintf(err, err_len, "--streams entry %zu: %s: %s", idx, e.type,
                  e.msg.data ? e.msg.data : "");
     else if (rc)
         snprintf(err, err_len, "--streams entry %zu (%s): %s", idx, name, hy_strerror(rc));
+done:
     service_stream_unref(st);
+    cJSON_Delete(an);
+    cJSON_Delete(norm);
     cJSON_free(text);
     cJSON_Delete(input);
     cJSON_Delete(own);
@@ -352,6 +404,7 @@ int firehose_new(const struct firehose_config *cfg, struct firehose **out)
     a->svc = cfg->svc;
     a->region = hy_strdup(cfg->region ? cfg->region : "us-east-1");
     a->account_id = hy_strdup(cfg->account_id ? cfg->account_id : "000000000000");
+    a->dreg = cfg->dreg;
     if (!a->region || !a->account_id) {
         firehose_free(a);
         return HY_ENOMEM;

@@ -23,15 +23,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct datastream_reg;
 struct firehose;
 struct http_exchange;
 struct http_request;
 struct service;
 
 struct firehose_config {
-    struct service *svc;    /* required; borrowed for the front's life */
-    const char *region;     /* NULL = "us-east-1" */
-    const char *account_id; /* NULL = "000000000000" */
+    struct service *svc;         /* required; borrowed for the front's life */
+    const char *region;          /* NULL = "us-east-1" */
+    const char *account_id;      /* NULL = "000000000000" */
+    struct datastream_reg *dreg; /* data streams KinesisStreamAsSource may name; NULL = none */
 };
 
 /* 0 and *out, or HY_EINVAL / HY_ENOMEM. */

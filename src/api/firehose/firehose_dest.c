@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "api/firehose/firehose_int.h"
+#include "base/hytime.h"
 #include "core/catalog.h"
 #include "warehouse/copyopts.h"
 
@@ -60,9 +61,26 @@ static int check_features(const cJSON *cfg, struct awsjson_err *e)
         firehose_dest_unsupported(e, "DataFormatConversionConfiguration (Parquet/ORC conversion)");
         return -1;
     }
-    const char *mode = str_of(cfg, "S3BackupMode");
-    if (mode && strcmp(mode, "Enabled") == 0) {
-        firehose_dest_unsupported(e, "S3BackupMode Enabled");
+    return 0;
+}
+
+/* Source record backup (S3BackupMode Enabled): the backup needs its S3 configuration, and once
+ * enabled it can never be disabled (Firehose). cur is the stored destination (NULL at create). */
+static int check_backup(const cJSON *cur, const cJSON *src, struct awsjson_err *e)
+{
+    const char *mode = str_of(src, "S3BackupMode");
+    int was_on =
+        cur && str_of(cur, "S3BackupMode") && strcmp(str_of(cur, "S3BackupMode"), "Enabled") == 0;
+    if (was_on && mode && strcmp(mode, "Disabled") == 0) {
+        awsjson_err_set(e, AWSJSON_BAD_REQUEST, "InvalidArgumentException",
+                        "S3BackupMode cannot be disabled once it is enabled");
+        return -1;
+    }
+    if (mode && strcmp(mode, "Enabled") == 0 && !was_on &&
+        !get(src, cur ? "S3BackupUpdate" : "S3BackupConfiguration")) {
+        awsjson_err_set(e, AWSJSON_BAD_REQUEST, "InvalidArgumentException",
+                        "S3BackupMode Enabled requires %s",
+                        cur ? "S3BackupUpdate" : "S3BackupConfiguration");
         return -1;
     }
     return 0;
@@ -85,6 +103,15 @@ static int check_dest(const cJSON *d, struct awsjson_err *e)
     if (!bucket || !bucket[0] || bucket[0] == '.') {
         awsjson_err_set(e, AWSJSON_BAD_REQUEST, "InvalidArgumentException",
                         "BucketARN %s does not name a usable bucket", arn ? arn : "");
+        return -1;
+    }
+    const cJSON *bk = get(d, "S3BackupDescription");
+    const char *bk_arn = str_of(bk, "BucketARN");
+    const char *bk_bucket = bk_arn ? firehose_valid_bucket(bk_arn) : NULL;
+    if (bk && (!bk_bucket || !bk_bucket[0] || bk_bucket[0] == '.')) {
+        awsjson_err_set(e, AWSJSON_BAD_REQUEST, "InvalidArgumentException",
+                        "S3BackupConfiguration BucketARN %s does not name a usable bucket",
+                        bk_arn ? bk_arn : "");
         return -1;
     }
     /* Prefix expressions are checked by the consumers that evaluate them (service_dest_check),
@@ -127,6 +154,8 @@ static int put_disabled(cJSON *d, const cJSON *src, const char *k)
     return 0;
 }
 
+static cJSON *dest_defaults(const char *kind);
+
 /* Apply the members given in src (a configuration or an update) onto d. */
 /* Merge src's members into d. Only an ExtendedS3 source may carry the extended members: the
  * plain S3 shapes do not have them, so the model never validated them there (AWS ignores
@@ -157,6 +186,21 @@ static int apply(cJSON *d, const cJSON *src, int extended)
         put_disabled(d, src, "DataFormatConversionConfiguration") ||
         put_copy(d, src, "DynamicPartitioningConfiguration"))
         return -1;
+    /* The backup's S3 configuration, stored as DescribeDeliveryStream shows it. */
+    const cJSON *bk = get(src, "S3BackupConfiguration");
+    if (!bk)
+        bk = get(src, "S3BackupUpdate");
+    if (bk) {
+        cJSON *dbk = cJSON_GetObjectItemCaseSensitive(d, "S3BackupDescription");
+        if (!dbk) {
+            if (!(dbk = dest_defaults(NULL)))
+                return -1;
+            cJSON_DeleteItemFromObjectCaseSensitive(dbk, "S3BackupMode");
+            cJSON_AddItemToObject(d, "S3BackupDescription", dbk);
+        }
+        if (apply(dbk, bk, 0))
+            return -1;
+    }
     return 0;
 }
 
@@ -168,7 +212,7 @@ static cJSON *dest_defaults(const char *kind)
     cJSON *bh = cJSON_AddObjectToObject(d, "BufferingHints");
     cJSON *enc = cJSON_AddObjectToObject(d, "EncryptionConfiguration");
     cJSON *cwl = cJSON_AddObjectToObject(d, "CloudWatchLoggingOptions");
-    if (!cJSON_AddStringToObject(d, "Kind", kind) || !bh ||
+    if ((kind && !cJSON_AddStringToObject(d, "Kind", kind)) || !bh ||
         !cJSON_AddNumberToObject(bh, "SizeInMBs", DEFAULT_SIZE_MB) ||
         !cJSON_AddNumberToObject(bh, "IntervalInSeconds", DEFAULT_INTERVAL_S) ||
         !cJSON_AddStringToObject(d, "CompressionFormat", "UNCOMPRESSED") || !enc ||
@@ -321,14 +365,25 @@ static int finish_dest(cJSON *d, int oom, cJSON **dest, struct awsjson_err *e)
 int firehose_dest_from_create(const cJSON *root, cJSON **dest, struct awsjson_err *e)
 {
     const cJSON *type = get(root, "DeliveryStreamType");
-    if (type && strcmp(type->valuestring, "DirectPut") != 0) {
+    int kinesis = type && strcmp(type->valuestring, "KinesisStreamAsSource") == 0;
+    if (type && !kinesis && strcmp(type->valuestring, "DirectPut") != 0) {
         awsjson_err_set(e, AWSJSON_BAD_REQUEST, "InvalidArgumentException",
-                        "hydrant does not support DeliveryStreamType %s yet; only DirectPut",
+                        "hydrant does not support DeliveryStreamType %s yet; only DirectPut and "
+                        "KinesisStreamAsSource",
                         type->valuestring);
         return -1;
     }
-    static const char *const sources[] = {"KinesisStreamSourceConfiguration",
-                                          "MSKSourceConfiguration", "DatabaseSourceConfiguration"};
+    const cJSON *ksrc = get(root, "KinesisStreamSourceConfiguration");
+    if (!kinesis != !ksrc) {
+        /* Firehose: the source configuration goes with its type, and only with it. */
+        awsjson_err_set(e, AWSJSON_BAD_REQUEST, "InvalidArgumentException",
+                        kinesis ? "KinesisStreamSourceConfiguration is required for "
+                                  "KinesisStreamAsSource delivery stream type."
+                                : "KinesisStreamSourceConfiguration is only allowed for "
+                                  "KinesisStreamAsSource delivery stream type.");
+        return -1;
+    }
+    static const char *const sources[] = {"MSKSourceConfiguration", "DatabaseSourceConfiguration"};
     for (size_t i = 0; i < sizeof sources / sizeof sources[0]; i++)
         if (get(root, sources[i])) {
             firehose_dest_unsupported(e, sources[i]);
@@ -353,10 +408,20 @@ int firehose_dest_from_create(const cJSON *root, cJSON **dest, struct awsjson_er
         return -1;
     }
     const cJSON *cfg = ext ? ext : s3;
-    if (ext && check_features(ext, e))
+    if (ext && (check_features(ext, e) || check_backup(NULL, ext, e)))
         return -1;
     cJSON *d = dest_defaults(ext ? "ExtendedS3" : "S3");
-    return finish_dest(d, !d || apply(d, cfg, ext != NULL), dest, e);
+    int oom = !d || apply(d, cfg, ext != NULL);
+    if (!oom && ksrc) {
+        /* The source, kept with the destination (UpdateDestination carries it over). */
+        cJSON *src = cJSON_AddObjectToObject(d, "Source");
+        oom = !src ||
+              !cJSON_AddStringToObject(src, "KinesisStreamARN",
+                                       get(ksrc, "KinesisStreamARN")->valuestring) ||
+              !cJSON_AddStringToObject(src, "RoleARN", get(ksrc, "RoleARN")->valuestring) ||
+              !cJSON_AddNumberToObject(src, "DeliveryStartMs", (double)hytime_now_ms());
+    }
+    return finish_dest(d, oom, dest, e);
 }
 
 static const char *const other_updates[] = {
@@ -389,7 +454,7 @@ int firehose_dest_update(const cJSON *cur, const cJSON *root, cJSON **dest, stru
                         "Only one destination update may be provided");
         return -1;
     }
-    if (ext && check_features(ext, e))
+    if (ext && (check_features(ext, e) || check_backup(cur, ext, e)))
         return -1;
     /* Firehose: dynamic partitioning is chosen at creation and never changes. */
     const cJSON *dp = get(ext, "DynamicPartitioningConfiguration");
@@ -445,6 +510,7 @@ int firehose_dest_describe(const cJSON *dest, cJSON *destinations)
             goto fail;
     cJSON_DeleteItemFromObjectCaseSensitive(ext, "Kind");
     cJSON_DeleteItemFromObjectCaseSensitive(ext, "Hydrant"); /* hydrant's own options */
+    cJSON_DeleteItemFromObjectCaseSensitive(ext, "Source");  /* shown as the stream's Source */
     if (!cJSON_AddItemToObject(item, "ExtendedS3DestinationDescription", ext))
         goto fail;
     cJSON_AddItemToArray(destinations, item);

@@ -32,6 +32,7 @@ struct firehose {
     struct service *svc; /* borrowed */
     char *region;
     char *account_id;
+    struct datastream_reg *dreg; /* borrowed; may be NULL */
 };
 
 enum firehose_op {

@@ -281,6 +281,15 @@ void firehose_op_put(struct firehose *a, struct http_exchange *ex, const char *n
         firehose_put_recs_fini(&recs);
         return;
     }
+    if (service_stream_no_puts(st)) {
+        firehose_put_recs_fini(&recs);
+        service_stream_unref(st);
+        /* Firehose's wording. */
+        awsjson_reply_errorf(ex, AWSJSON_BAD_REQUEST, "InvalidArgumentException",
+                             "This operation is not permitted on KinesisStreamAsSource delivery "
+                             "stream type.");
+        return;
+    }
     struct put_ctx *c = hy_calloc(1, sizeof *c);
     if (!c) {
         firehose_put_recs_fini(&recs);

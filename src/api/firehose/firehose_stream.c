@@ -14,7 +14,9 @@
 #include "api/firehose/firehose_int.h"
 #include "base/err.h"
 #include "base/log.h"
+#include "core/datastream.h"
 #include "core/service.h"
+#include "deliver/kinsrc.h"
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -46,6 +48,27 @@ static int check_dest(struct firehose *a, const cJSON *dest, struct awsjson_err 
         return 0;
     awsjson_err_set(e, AWSJSON_BAD_REQUEST, "InvalidArgumentException", "%s",
                     reason ? reason : "Invalid destination");
+    return -1;
+}
+
+/* KinesisStreamAsSource: the source must be one of hydrant's data streams. */
+static int check_source(struct firehose *a, const cJSON *dest, struct awsjson_err *e)
+{
+    const cJSON *src = cJSON_GetObjectItemCaseSensitive(dest, "Source");
+    const cJSON *arn = cJSON_GetObjectItemCaseSensitive(src, "KinesisStreamARN");
+    if (!cJSON_IsString(arn))
+        return 0;
+    const char *name;
+    size_t len;
+    struct datastream *ds = NULL;
+    if (kinsrc_arn_name(arn->valuestring, &name, &len) == 0 && a->dreg &&
+        datastream_get(a->dreg, name, len, &ds) == 0) {
+        datastream_unref(ds);
+        return 0;
+    }
+    /* Firehose checks the stream when it creates the delivery stream. */
+    awsjson_err_set(e, AWSJSON_BAD_REQUEST, "InvalidArgumentException",
+                    "Kinesis stream %s does not exist or is not accessible.", arn->valuestring);
     return -1;
 }
 
@@ -133,7 +156,8 @@ void firehose_op_create(struct firehose *a, struct http_exchange *ex, const cJSO
     awsjson_err_init(&e);
     cJSON *dest = NULL, *tags = NULL;
     const char *name = name_of(root);
-    if (firehose_dest_from_create(root, &dest, &e) || check_dest(a, dest, &e))
+    if (firehose_dest_from_create(root, &dest, &e) || check_dest(a, dest, &e) ||
+        check_source(a, dest, &e))
         goto reply;
     const cJSON *list = cJSON_GetObjectItemCaseSensitive(root, "Tags");
     tags = cJSON_CreateArray();
@@ -213,6 +237,27 @@ static int add_failure(cJSON *d, const char *details)
     return 0;
 }
 
+/* DeliveryStreamType, and Source for a KinesisStreamAsSource stream. 0 or HY_ENOMEM. */
+static int add_source(cJSON *d, const cJSON *dest)
+{
+    const cJSON *src = cJSON_GetObjectItemCaseSensitive(dest, "Source");
+    if (!src)
+        return cJSON_AddStringToObject(d, "DeliveryStreamType", "DirectPut") ? 0 : HY_ENOMEM;
+    const cJSON *arn = cJSON_GetObjectItemCaseSensitive(src, "KinesisStreamARN");
+    const cJSON *role = cJSON_GetObjectItemCaseSensitive(src, "RoleARN");
+    const cJSON *ms = cJSON_GetObjectItemCaseSensitive(src, "DeliveryStartMs");
+    cJSON *s = NULL, *k = NULL;
+    int ok = cJSON_AddStringToObject(d, "DeliveryStreamType", "KinesisStreamAsSource") &&
+             (s = cJSON_AddObjectToObject(d, "Source")) &&
+             (k = cJSON_AddObjectToObject(s, "KinesisStreamSourceDescription")) &&
+             cJSON_AddStringToObject(k, "KinesisStreamARN",
+                                     cJSON_IsString(arn) ? arn->valuestring : "") &&
+             cJSON_AddStringToObject(k, "RoleARN", cJSON_IsString(role) ? role->valuestring : "") &&
+             cJSON_AddNumberToObject(k, "DeliveryStartTimestamp",
+                                     cJSON_IsNumber(ms) ? ms->valuedouble / 1000.0 : 0.0);
+    return ok ? 0 : HY_ENOMEM;
+}
+
 void firehose_op_describe(struct firehose *a, struct http_exchange *ex, const cJSON *root)
 {
     struct service_stream_info info;
@@ -229,8 +274,7 @@ void firehose_op_describe(struct firehose *a, struct http_exchange *ex, const cJ
              cJSON_AddStringToObject(d, "DeliveryStreamStatus", catalog_status_name(info.status)) &&
              !add_failure(d, info.failure) &&
              (enc = cJSON_AddObjectToObject(d, "DeliveryStreamEncryptionConfiguration")) &&
-             !add_enc(enc, &info) &&
-             cJSON_AddStringToObject(d, "DeliveryStreamType", "DirectPut") &&
+             !add_enc(enc, &info) && !add_source(d, info.dest) &&
              cJSON_AddStringToObject(d, "VersionId", ver) &&
              cJSON_AddNumberToObject(d, "CreateTimestamp", (double)info.create_ms / 1000.0) &&
              cJSON_AddNumberToObject(d, "LastUpdateTimestamp", (double)info.update_ms / 1000.0) &&

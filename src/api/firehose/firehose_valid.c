@@ -139,6 +139,24 @@ static int pat_kms_arn(const char *s, size_t n)
     return arn_match(s, n, ":kms:", kms_rest);
 }
 
+/* [a-zA-Z0-9\-]+:\d{12}:stream/[a-zA-Z0-9_.-]+ */
+static int kinesis_rest(const char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n && (is_alnum((unsigned char)s[i]) || s[i] == '-'))
+        i++;
+    if (i == 0 || n - i < 14 || s[i] != ':' || !digits(s + i + 1, 12) || s[i + 13] != ':')
+        return 0;
+    i += 14;
+    return n - i > 7 && memcmp(s + i, "stream/", 7) == 0 &&
+           firehose_valid_name(s + i + 7, n - i - 7);
+}
+
+static int pat_kinesis_arn(const char *s, size_t n)
+{
+    return arn_match(s, n, ":kinesis:", kinesis_rest);
+}
+
 /* Java's '.' does not match line terminators, so ".*" rejects them. */
 static int pat_line(const char *s, size_t n)
 {
@@ -423,6 +441,24 @@ static const struct vmember direct_put_members[] = {
 };
 static const struct vshape direct_put_shape = SHAPE(direct_put_members);
 
+static const struct vmember kinesis_source_members[] = {
+    {.name = "KinesisStreamARN",
+     .kind = VK_STRING,
+     .required = 1,
+     .min = 1,
+     .max = 512,
+     .pattern = pat_kinesis_arn,
+     .pattern_text = "arn:.*:kinesis:[a-zA-Z0-9\\-]+:\\d{12}:stream/[a-zA-Z0-9_.-]+"},
+    {.name = "RoleARN",
+     .kind = VK_STRING,
+     .required = 1,
+     .min = 1,
+     .max = 512,
+     .pattern = pat_role_arn,
+     .pattern_text = "arn:.*:iam::\\d{12}:role/[a-zA-Z_0-9+=,.@\\-_/]+"},
+};
+static const struct vshape kinesis_source_shape = SHAPE(kinesis_source_members);
+
 static const struct vmember create_members[] = {
     M_NAME,
     {.name = "DeliveryStreamType", .kind = VK_STRING, .max = NONE, .enums = enum_stream_type},
@@ -430,7 +466,10 @@ static const struct vmember create_members[] = {
      .kind = VK_OBJECT,
      .max = NONE,
      .shape = &direct_put_shape},
-    M_ANY_OBJECT("KinesisStreamSourceConfiguration"),
+    {.name = "KinesisStreamSourceConfiguration",
+     .kind = VK_OBJECT,
+     .max = NONE,
+     .shape = &kinesis_source_shape},
     {.name = "DeliveryStreamEncryptionConfigurationInput",
      .kind = VK_OBJECT,
      .max = NONE,

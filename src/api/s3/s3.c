@@ -50,6 +50,8 @@ int s3_new(const struct s3_config *cfg, struct s3 **out)
         s3_free(s);
         return HY_ENOMEM;
     }
+    s->sigv4 =
+        (struct sigv4_config){.creds = cfg->creds, .region = s->region, .service = "s3", .s3 = 1};
     *out = s;
     return 0;
 }
@@ -194,7 +196,23 @@ int s3_body_get(struct s3_reply *r, struct s3_body *b)
     if (chunked) {
         struct s3_chunked_trailer tr;
         const char *why = "";
-        int rc = s3_chunked_decode(b->data, b->len, &b->decoded, &tr, &why);
+        struct sigv4_chunk sig;
+        int verify = r->auth && r->auth->streaming;
+        if (verify && sigv4_chunk_init(&sig, r->auth)) {
+            s3_error(r, 500, "InternalError", "We encountered an internal error.");
+            return -1;
+        }
+        int rc = s3_chunked_decode(b->data, b->len, &b->decoded, &tr, verify ? &sig : NULL, &why);
+        if (verify)
+            sigv4_chunk_fini(&sig);
+        if (rc == HY_ECORRUPT) {
+            LOG_INFO("s3auth", "request denied", "request_id=%s reason=bad_chunk_signature akid=%s",
+                     r->request_id, r->auth->cred->access_key_id);
+            s3_error(r, 403, "SignatureDoesNotMatch",
+                     "The request signature we calculated does not match the signature you "
+                     "provided. Check your key and signing method.");
+            return -1;
+        }
         if (rc) {
             s3_error(r, 400, "IncompleteBody", why);
             return -1;
@@ -1394,6 +1412,9 @@ void s3_handle(struct http_exchange *ex, const struct http_request *req, void *u
     enum s3_op op =
         s3_query_op(req->method, req->method_len, t.bucket.len > 0, t.key.len > 0, &q, has_copy);
     LOG_DEBUG("s3", "request", "op=%s bucket=%s", s3_query_op_name(op), bucket);
+    struct sigv4_result auth;
+    if (s->sigv4.creds && s3_auth_check(s, &r, op, bucket, &auth))
+        goto out;
     if (t.bucket.len && !s3_store_bucket_ok(bucket, t.bucket.len)) {
         s3_error(&r, 400, "InvalidBucketName", "The specified bucket is not valid.");
         goto out;

@@ -17,7 +17,8 @@
  * UploadPart bodies with a Content-Length stream to disk as they arrive (s3_stream.c). GET
  * answers are built in memory, at most 240 MiB (ranged GETs, which aws-cli uses above 8 MiB,
  * keep that small).
- * Signatures are not verified here. File I/O runs on the loop thread.
+ * With creds, SigV4 is verified first (s3_auth.c); without, the front is open. File I/O runs
+ * on the loop thread.
  *
  * Threads: s3_handle runs on any HTTP loop thread; the struct is read-only after s3_new.
  */
@@ -26,13 +27,16 @@
 
 #include <stdint.h>
 
+struct creds;
 struct http_exchange;
 struct http_request;
 
 struct s3_config {
-    const char *root;   /* <data-dir>/s3; borrowed for the front's life */
-    const char *region; /* NULL = "us-east-1" */
-    const char *domain; /* virtual-host domain; NULL = "localhost" */
+    const char *root;          /* <data-dir>/s3; borrowed for the front's life */
+    const char *region;        /* NULL = "us-east-1" */
+    const char *domain;        /* virtual-host domain; NULL = "localhost" */
+    const struct creds *creds; /* NULL: open; else every request must carry a valid SigV4
+                                  signature (s3_auth.c); borrowed for the front's life */
 };
 
 struct s3;

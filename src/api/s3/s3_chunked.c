@@ -120,8 +120,18 @@ static int line(const char *in, size_t len, size_t *pos, const char **s, size_t 
     return 0;
 }
 
+/* The 64 hex digits after ";chunk-signature=" in a chunk header's extensions, or NULL. */
+static const char *chunk_signature(const char *ext, size_t n)
+{
+    static const char name[] = ";chunk-signature=";
+    const size_t nl = sizeof name - 1;
+    if (n != nl + 64 || strncasecmp(ext, name, nl) != 0)
+        return NULL;
+    return ext + nl;
+}
+
 int s3_chunked_decode(const char *in, size_t len, struct buf *out, struct s3_chunked_trailer *tr,
-                      const char **why)
+                      struct sigv4_chunk *sig, const char **why)
 {
     size_t pos = 0;
     memset(tr, 0, sizeof *tr);
@@ -149,8 +159,18 @@ int s3_chunked_decode(const char *in, size_t len, struct buf *out, struct s3_chu
             *why = "bad chunk size";
             return HY_EBADMSG;
         }
-        if (size == 0)
+        const char *chunk_sig = sig ? chunk_signature(l + i, ln - i) : NULL;
+        if (sig && !chunk_sig) {
+            *why = "chunk without a chunk-signature";
+            return HY_EBADMSG;
+        }
+        if (size == 0) {
+            if (sig && sigv4_chunk_finish(sig, chunk_sig, 64)) {
+                *why = "chunk signature mismatch";
+                return HY_ECORRUPT;
+            }
             break;
+        }
         if (size > len - pos || len - pos - size < 2) {
             *why = "chunk longer than the body";
             return HY_EBADMSG;
@@ -158,6 +178,13 @@ int s3_chunked_decode(const char *in, size_t len, struct buf *out, struct s3_chu
         if (in[pos + size] != '\r' || in[pos + size + 1] != '\n') {
             *why = "chunk data not followed by CRLF";
             return HY_EBADMSG;
+        }
+        if (sig) {
+            sigv4_chunk_update(sig, in + pos, (size_t)size);
+            if (sigv4_chunk_finish(sig, chunk_sig, 64)) {
+                *why = "chunk signature mismatch";
+                return HY_ECORRUPT;
+            }
         }
         int rc = buf_append(out, in + pos, (size_t)size);
         if (rc) {

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "auth/sigv4.h"
 #include "base/buf.h"
 
 struct http_exchange;
@@ -18,6 +19,7 @@ struct s3 {
     char *root;
     char *region;
     char *domain;
+    struct sigv4_config sigv4; /* sigv4.creds NULL: open, nothing verified */
 };
 
 /* ---- s3_query.c: query strings, percent coding, addressing, the operation table ---- */
@@ -151,10 +153,12 @@ struct s3_chunked_trailer {
     char value[128];
 };
 /* Decode an aws-chunked body (signed "<hex>;chunk-signature=<sig>" or unsigned "<hex>" framing,
- * optional trailers after the 0-size chunk) into out. Chunk signatures are not checked here.
- * The first trailer named x-amz-checksum-* goes into tr. 0 or HY_EBADMSG (reason in *why). */
+ * optional trailers after the 0-size chunk) into out. With sig (a verified request's chained
+ * state), every chunk must carry a chunk-signature and each, the final empty one included, is
+ * checked as it is reached: HY_ECORRUPT on a mismatch. The first trailer named x-amz-checksum-*
+ * goes into tr. 0, HY_EBADMSG or HY_ECORRUPT (reason in *why). */
 int s3_chunked_decode(const char *in, size_t len, struct buf *out, struct s3_chunked_trailer *tr,
-                      const char **why);
+                      struct sigv4_chunk *sig, const char **why);
 
 /* ---- s3_store.c: buckets, object files and their metadata, listing ---- */
 
@@ -219,6 +223,7 @@ struct s3_reply {
     char request_id[17];
     int head;                        /* HEAD: errors carry no body */
     struct http_body_stream *stream; /* a streamed body not yet consumed (dropped at the end) */
+    const struct sigv4_result *auth; /* the verified signature (NULL in open mode) */
 };
 /* An S3 XML error answer (bodiless for HEAD). */
 void s3_error(struct s3_reply *r, int status, const char *code, const char *message);
@@ -262,6 +267,21 @@ int s3_stream_commit_object(struct http_body_stream *s, const struct s3_meta *m)
 /* Make the part file durable under dst with its etag; ends s. */
 int s3_stream_commit_part(struct http_body_stream *s, const char *dst, const char *etag);
 void s3_stream_drop(struct http_body_stream *s);
+
+/* ---- s3_auth.c: SigV4 and per-key permissions (only when credentials are configured) ---- */
+/* Verify r's request and authorise op on bucket (and the copy source's bucket). 0 and r->auth =
+ * res; otherwise the S3 error was answered and it returns nonzero. A streamed request (r->stream)
+ * has its hex x-amz-content-sha256 left in res->content_sha256 for s3_stream_finish. */
+int s3_auth_check(const struct s3 *s, struct s3_reply *r, enum s3_op op, const char *bucket,
+                  struct sigv4_result *res);
+/* The same without answering (s3_stream_open, before the body): 0 if allowed. */
+int s3_auth_verify(const struct s3 *s, const struct http_request *req, int body_later,
+                   enum s3_op op, const char *bucket, struct sigv4_result *res);
+/* NULL if the key e may run op on bucket (and the x-amz-copy-source bucket), else the reason. */
+const char *s3_auth_authorize(const struct creds_entry *e, const struct http_request *req,
+                              enum s3_op op, const char *bucket);
+/* Answer S3's error for a failed verification (res->status != SIGV4_OK). */
+void s3_auth_refuse(struct s3_reply *r, const struct sigv4_result *res);
 
 /* ---- s3_multipart.c ---- */
 void s3_multipart_create(struct s3 *s, struct s3_reply *r, const char *bucket, const char *key,

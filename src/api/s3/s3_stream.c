@@ -3,13 +3,18 @@
  * limit) go straight to disk as they arrive (net/http.h, struct http_body_stream): into the
  * object's fssink temp file, or the part's temp file, with the MD5 and the checksum the request
  * names computed on the way. The handler then checks digests and conditions and commits or
- * drops the file. aws-chunked bodies are not streamed (they stay within the body limit).
+ * drops the file. aws-chunked bodies are decoded on the way (chunk signatures checked as each
+ * chunk ends, so a forged chunk stops the writing), their trailer checksum checked at the end.
+ * With credentials the head is verified here, before a byte is written, and the body's SHA-256
+ * is checked against a signed hex x-amz-content-sha256 at the end.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
@@ -41,13 +46,28 @@ struct s3_stream {
     uint32_t crc32c;
     uint64_t crc64;
     uint64_t len;
+    /* aws-chunked framing, decoded as it arrives (signed chunks checked at each chunk's end) */
+    int chunked;
+    int cstate; /* CH_* */
+    char line[256];
+    size_t line_len;
+    uint64_t left; /* data bytes left in the current chunk */
+    char chunk_sig[65];
+    int verify;
+    struct sigv4_chunk ck;
+    struct s3_chunked_trailer tr;
+    int denied;           /* the head failed SigV4: bytes are dropped, nothing is stored */
+    EVP_MD_CTX *body_sha; /* SigV4 with a hex x-amz-content-sha256: the body's SHA-256 */
+    char want_sha256[65];
 };
 
-static int stream_write(struct http_body_stream *base, const char *p, size_t n)
+enum { CH_HEAD, CH_DATA, CH_DATA_END, CH_TRAILER, CH_DONE };
+
+/* The object's bytes (decoded): digests, then the file. */
+static int store(struct s3_stream *s, const char *p, size_t n)
 {
-    struct s3_stream *s = (struct s3_stream *)base;
-    if (s->rc)
-        return s->rc;
+    if (s->verify)
+        sigv4_chunk_update(&s->ck, p, n);
     EVP_DigestUpdate(s->md5, p, n);
     switch (s->alg) {
     case S3_SUM_CRC32:
@@ -86,6 +106,133 @@ static int stream_write(struct http_body_stream *base, const char *p, size_t n)
     return s->rc;
 }
 
+/* A chunk header line "<hex>[;chunk-signature=<64 hex>]" is complete. */
+static int chunk_head(struct s3_stream *s)
+{
+    const char *l = s->line;
+    size_t n = s->line_len, i = 0;
+    uint64_t size = 0;
+    while (i < n && i < 15 && isxdigit((unsigned char)l[i])) {
+        int c = (unsigned char)l[i++];
+        size = size * 16 + (uint64_t)(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+    }
+    if (i == 0 || (i < n && l[i] != ';'))
+        return HY_EBADMSG;
+    if (s->verify) {
+        static const char ext[] = ";chunk-signature=";
+        if (n - i != sizeof ext - 1 + 64 || strncasecmp(l + i, ext, sizeof ext - 1) != 0)
+            return HY_EBADMSG;
+        memcpy(s->chunk_sig, l + i + sizeof ext - 1, 64);
+    }
+    s->left = size;
+    if (size)
+        s->cstate = CH_DATA;
+    else if (s->verify && sigv4_chunk_finish(&s->ck, s->chunk_sig, 64))
+        return HY_ECORRUPT; /* the final, empty chunk's signature */
+    else
+        s->cstate = CH_TRAILER;
+    return 0;
+}
+
+/* A trailer line: the first x-amz-checksum-* is kept for s3_stream_finish. */
+static int chunk_trailer(struct s3_stream *s)
+{
+    if (s->line_len == 0) {
+        s->cstate = CH_DONE;
+        return 0;
+    }
+    const char *colon = memchr(s->line, ':', s->line_len);
+    if (!colon)
+        return HY_EBADMSG;
+    size_t nl = (size_t)(colon - s->line);
+    if (!s->tr.name[0] && nl > 15 && nl < sizeof s->tr.name &&
+        strncasecmp(s->line, "x-amz-checksum-", 15) == 0) {
+        for (size_t k = 0; k < nl; k++)
+            s->tr.name[k] = (char)tolower((unsigned char)s->line[k]);
+        const char *v = colon + 1;
+        size_t vn = s->line_len - nl - 1;
+        while (vn && (*v == ' ' || *v == '\t')) {
+            v++;
+            vn--;
+        }
+        while (vn && (v[vn - 1] == ' ' || v[vn - 1] == '\t'))
+            vn--;
+        if (vn >= sizeof s->tr.value)
+            return HY_EBADMSG;
+        memcpy(s->tr.value, v, vn);
+    }
+    return 0;
+}
+
+/* Decode aws-chunked bytes as they come; any split of the input is fine. */
+static int unchunk(struct s3_stream *s, const char *p, size_t n)
+{
+    while (n && !s->rc) {
+        switch (s->cstate) {
+        case CH_DATA: {
+            size_t k = s->left < n ? (size_t)s->left : n;
+            s->rc = store(s, p, k);
+            s->left -= k;
+            p += k;
+            n -= k;
+            if (!s->left)
+                s->cstate = CH_DATA_END;
+            break;
+        }
+        case CH_HEAD:
+        case CH_DATA_END:
+        case CH_TRAILER: {
+            const char *lf = memchr(p, '\n', n);
+            size_t k = lf ? (size_t)(lf - p) + 1 : n;
+            if (s->line_len + k > sizeof s->line) {
+                s->rc = HY_EBADMSG;
+                break;
+            }
+            memcpy(s->line + s->line_len, p, k);
+            s->line_len += k;
+            p += k;
+            n -= k;
+            if (!lf)
+                break;
+            if (s->line_len < 2 || s->line[s->line_len - 2] != '\r') {
+                s->rc = HY_EBADMSG;
+                break;
+            }
+            s->line_len -= 2;
+            if (s->cstate == CH_DATA_END) {
+                /* The chunk's data ended: an empty line, then its signature decides. */
+                if (s->line_len)
+                    s->rc = HY_EBADMSG;
+                else if (s->verify && sigv4_chunk_finish(&s->ck, s->chunk_sig, 64))
+                    s->rc = HY_ECORRUPT;
+                else
+                    s->cstate = CH_HEAD;
+            } else if (s->cstate == CH_HEAD) {
+                s->rc = chunk_head(s);
+            } else {
+                s->rc = chunk_trailer(s);
+            }
+            s->line_len = 0;
+            break;
+        }
+        default: /* CH_DONE: bytes after the body's end */
+            s->rc = HY_EBADMSG;
+            break;
+        }
+    }
+    return s->rc;
+}
+
+static int stream_write(struct http_body_stream *base, const char *p, size_t n)
+{
+    struct s3_stream *s = (struct s3_stream *)base;
+    if (s->rc || s->denied)
+        return s->rc;
+    if (s->body_sha)
+        EVP_DigestUpdate(s->body_sha, p, n);
+    return s->chunked ? unchunk(s, p, n) : store(s, p, n);
+}
+
 static void stream_free(struct s3_stream *s)
 {
     if (s->w)
@@ -96,6 +243,9 @@ static void stream_free(struct s3_stream *s)
     }
     EVP_MD_CTX_free(s->md5);
     EVP_MD_CTX_free(s->sha);
+    EVP_MD_CTX_free(s->body_sha);
+    if (s->verify)
+        sigv4_chunk_fini(&s->ck);
     hy_free(s);
 }
 
@@ -121,9 +271,8 @@ struct http_body_stream *s3_stream_open(const struct http_request *req, uint64_t
         return NULL;
     const struct http_header *sha = http_request_header(req, "x-amz-content-sha256");
     const struct http_header *ce = http_request_header(req, "content-encoding");
-    if ((sha && sha->value_len > 10 && strncmp(sha->value, "STREAMING-", 10) == 0) ||
-        (ce && memmem(ce->value, ce->value_len, "aws-chunked", 11)))
-        return NULL;
+    int chunked = (sha && sha->value_len > 10 && strncmp(sha->value, "STREAMING-", 10) == 0) ||
+                  (ce && memmem(ce->value, ce->value_len, "aws-chunked", 11));
     const char *qm = memchr(req->path, '?', req->path_len);
     size_t plen = qm ? (size_t)(qm - req->path) : req->path_len;
     struct s3_query q;
@@ -144,6 +293,7 @@ struct http_body_stream *s3_stream_open(const struct http_request *req, uint64_t
     if (!st)
         goto out;
     st->fd = -1;
+    st->chunked = chunked;
     st->base.write = stream_write;
     st->base.abort = stream_abort;
     st->md5 = EVP_MD_CTX_new();
@@ -154,6 +304,9 @@ struct http_body_stream *s3_stream_open(const struct http_request *req, uint64_t
         if (a != S3_SUM_NONE)
             st->alg = a;
     }
+    const struct http_header *trailer = http_request_header(req, "x-amz-trailer");
+    if (chunked && trailer) /* the checksum comes after the data: compute what it names */
+        st->alg = s3_chunked_sum_alg(trailer->value, trailer->value_len);
     if (st->alg == S3_SUM_SHA1 || st->alg == S3_SUM_SHA256) {
         st->sha = EVP_MD_CTX_new();
         if (!st->sha || EVP_DigestInit_ex(
@@ -161,6 +314,26 @@ struct http_body_stream *s3_stream_open(const struct http_request *req, uint64_t
             goto fail;
     }
     st->crc32 = crc32(0L, Z_NULL, 0);
+    if (s3->sigv4.creds) {
+        /* Verify the head before a byte reaches the disk. A refused request gets a stream that
+         * drops its body, so the handler can answer S3's error (it verifies again). */
+        struct sigv4_result res;
+        if (s3_auth_verify(s3, req, 1, op, t.bucket.data, &res)) {
+            st->denied = 1;
+            goto out;
+        }
+        if (res.streaming) {
+            if (sigv4_chunk_init(&st->ck, &res))
+                goto fail;
+            st->verify = 1;
+        }
+        if (res.content_sha256[0]) {
+            memcpy(st->want_sha256, res.content_sha256, sizeof st->want_sha256);
+            st->body_sha = EVP_MD_CTX_new();
+            if (!st->body_sha || EVP_DigestInit_ex(st->body_sha, EVP_sha256(), NULL) != 1)
+                goto fail;
+        }
+    }
     if (op == S3_OP_PUT_OBJECT) {
         if (fssink_open(s3->root, t.bucket.data, t.key.data, &st->w))
             goto fail;
@@ -196,9 +369,52 @@ out:
 int s3_stream_finish(struct s3_reply *r, struct http_body_stream *base, char etag[33])
 {
     struct s3_stream *s = (struct s3_stream *)base;
+    if (s->denied) {
+        /* The head failed at open and verified in the handler (a clock edge): refuse. */
+        s3_error(r, 403, "AccessDenied", "Access Denied");
+        return -1;
+    }
+    if (s->rc == HY_ECORRUPT) {
+        s3_error(r, 403, "SignatureDoesNotMatch",
+                 "The request signature we calculated does not match the signature you provided. "
+                 "Check your key and signing method.");
+        return -1;
+    }
+    if (s->rc == HY_EBADMSG || (s->chunked && s->cstate != CH_DONE && s->cstate != CH_TRAILER)) {
+        s3_error(r, 400, "IncompleteBody", "The aws-chunked body is malformed or incomplete.");
+        return -1;
+    }
     if (s->rc) {
         s3_error_errno(r, s->rc);
         return -1;
+    }
+    if (r->auth && r->auth->streaming && !s->verify) {
+        s3_error(r, 403, "AccessDenied", "Access Denied"); /* verified here, not at open */
+        return -1;
+    }
+    char dcl[32];
+    if (s->chunked && s3_header(r->req, "x-amz-decoded-content-length", dcl, sizeof dcl) &&
+        strtoull(dcl, NULL, 10) != s->len) {
+        s3_error(r, 400, "IncompleteBody",
+                 "You did not provide the number of bytes specified by the "
+                 "x-amz-decoded-content-length header.");
+        return -1;
+    }
+    if (r->auth && r->auth->content_sha256[0]) {
+        unsigned char h[32];
+        char hex[65];
+        unsigned hl = 0;
+        if (!s->body_sha || EVP_DigestFinal_ex(s->body_sha, h, &hl) != 1 || hl != 32) {
+            s3_error(r, 500, "InternalError", "We encountered an internal error.");
+            return -1;
+        }
+        s3_store_hex(h, 32, hex);
+        if (strcmp(hex, r->auth->content_sha256) != 0) {
+            s3_error(r, 400, "XAmzContentSHA256Mismatch",
+                     "The provided 'x-amz-content-sha256' header does not match what was "
+                     "computed.");
+            return -1;
+        }
     }
     unsigned char d[EVP_MAX_MD_SIZE];
     unsigned dl = 0;
@@ -238,6 +454,12 @@ int s3_stream_finish(struct s3_reply *r, struct http_body_stream *base, char eta
         }
         char got[64];
         size_t gl = base64_encode(raw, n, got);
+        got[gl] = '\0';
+        if (s->tr.name[0] && s3_chunked_sum_alg(s->tr.name, strlen(s->tr.name)) == s->alg &&
+            strcmp(s->tr.value, got) != 0) {
+            s3_error(r, 400, "BadDigest", "The checksum in the trailer did not match the data.");
+            return -1;
+        }
         for (size_t i = 0; i < r->req->num_headers; i++) {
             const struct http_header *h = &r->req->headers[i];
             if (s3_chunked_sum_alg(h->name, h->name_len) == s->alg &&

@@ -9,17 +9,24 @@ import {
   CompleteMultipartUploadCommand, CopyObjectCommand,
 } from "@aws-sdk/client-s3";
 
+// Optional: node s3_sdk.mjs URL ACCESS_KEY SECRET (hydrant with --credentials verifies them).
 const endpoint = process.argv[2];
 const s3 = new S3Client({
   endpoint, region: "us-east-1", forcePathStyle: true, maxAttempts: 1,
-  credentials: { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "secret" },
+  credentials: { accessKeyId: process.argv[3] || "AKIDEXAMPLE", secretAccessKey: process.argv[4] || "secret" },
 });
 const fail = (msg) => { console.error("FAIL: " + msg); process.exit(1); };
 const eq = (a, b, what) => { if (a !== b) fail(`${what}: ${JSON.stringify(a)} != ${JSON.stringify(b)}`); };
 const md5 = (b) => createHash("md5").update(b).digest("hex");
 
 const B = "js-sdk";
-await s3.send(new CreateBucketCommand({ Bucket: B }));
+try {
+  await s3.send(new CreateBucketCommand({ Bucket: B }));
+} catch (e) {
+  // A refused signer: print the SDK's error name (the caller checks it) and stop.
+  console.log("denied " + e.name + " " + (e.$metadata || {}).httpStatusCode);
+  process.exit(0);
+}
 // buffer body (content-length, checksum header)
 let r = await s3.send(new PutObjectCommand({ Bucket: B, Key: "a/hello.txt", Body: "hello world",
   ContentType: "text/plain", Metadata: { color: "blue" } }));
