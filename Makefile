@@ -11,7 +11,7 @@
 CC ?= cc
 BUILD ?= build
 WERROR ?=
-PKGS := libcjson libcrypto libcurl zlib libzstd expat
+PKGS := libcjson libcrypto libcurl zlib libzstd expat libpq
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wstrict-prototypes -Wvla \
 	-Wformat=2 -Wno-unused-parameter -Isrc $(WERROR) -MMD -MP -pthread \
 	$(shell pkg-config --cflags $(PKGS) 2>/dev/null)

@@ -7,10 +7,12 @@ set -eu
 run_pkgs="gcc make pkg-config libcjson-dev libh2o-evloop-dev"
 run_pkgs="$run_pkgs libssl-dev libcurl4-openssl-dev libexpat1-dev" # auth, S3, remote calls
 run_pkgs="$run_pkgs zlib1g-dev libzstd-dev libsnappy-dev libjq-dev" # pipeline
+run_pkgs="$run_pkgs libpq-dev" # warehouse (PostgreSQL loads)
 test_pkgs="$run_pkgs libcmocka-dev clang libclang-rt-14-dev libfuzzer-14-dev cppcheck clang-format"
 test_pkgs="$test_pkgs awscli python3-boto3"
 test_pkgs="$test_pkgs nginx-light python3-jwt gunicorn"         # auth
 test_pkgs="$test_pkgs python3-snappy zstd unzip libdeflate-dev" # pipeline
+test_pkgs="$test_pkgs postgresql" # warehouse
 test_pkgs="$test_pkgs openssl python3-cryptography"              # alexa (test PKI, signing)
 case "${1:-run}" in
     run) want=$run_pkgs ;;

@@ -33,6 +33,7 @@
 #include "sink/s3sink.h"
 #include "stream/seal.h"
 #include "stream/wal.h"
+#include "warehouse/warehouse.h"
 #include "transform/lambdafn.h"
 
 #include <cjson/cJSON.h>
@@ -637,8 +638,8 @@ static int serve(int argc, char **argv)
     }
     lambdafn_set_install(fns, o.region, o.account_id);
     /* kinsrc first: it resolves its append in flight before delivery reads the log. */
-    static const struct consumer_ops *const consumers[] = {&kinsrc_consumer, &delivery_consumer,
-                                                           &analytics_consumer};
+    static const struct consumer_ops *const consumers[] = {
+        &kinsrc_consumer, &delivery_consumer, &analytics_consumer, &warehouse_consumer};
     struct seal_ring *ring = NULL;
     if (seal_ring_new(o.data_dir, o.kms_keys_file, &ring))
         return 1;

@@ -36,6 +36,9 @@ struct stream_stats {
     _Atomic uint64_t quarantined_spans;    /* damaged log spans written to corrupted-log objects */
     _Atomic uint64_t quarantined_bytes;    /* their damaged bytes (true length) */
     _Atomic uint64_t error_output_records; /* records written to the error output */
+    _Atomic uint64_t redshift_records;     /* DeliveryToRedshift.Records (rows loaded) */
+    _Atomic uint64_t redshift_bytes;       /* DeliveryToRedshift.Bytes (staged, uncompressed) */
+    _Atomic uint64_t redshift_success;     /* DeliveryToRedshift.Success: batches committed */
     _Atomic uint64_t lambda_invocations;   /* ExecuteProcessing attempts (Lambda processor) */
     _Atomic uint64_t lambda_failures;      /* attempts that failed (ExecuteProcessing.Success 0) */
     _Atomic uint64_t lambda_ms;            /* ExecuteProcessing.Duration, summed */

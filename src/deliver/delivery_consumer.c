@@ -19,6 +19,7 @@
 #include "pipeline/jqextract.h"
 #include "pipeline/tzone.h"
 #include "transform/lambdafn.h"
+#include "warehouse/warehouse.h"
 
 /* Firehose: BufferingHints defaults for S3 (a stored document always has both). */
 #define DEFAULT_SIZE_MB 5
@@ -414,9 +415,16 @@ static uint64_t stop(void *state, int flush)
     return delivery_stop(state, flush);
 }
 
+/* Every stream but the Redshift ones (warehouse/ stages and loads those itself). */
+static int wants(const cJSON *dest, const cJSON *settings)
+{
+    (void)settings;
+    return !warehouse_is_redshift(dest);
+}
+
 const struct consumer_ops delivery_consumer = {
     .name = "delivery",
-    .wants = NULL,
+    .wants = wants,
     .check = check,
     .start = start,
     .update = update,

@@ -79,6 +79,7 @@ else
         test_s3sink \
         test_encryption \
         test_kinesis \
+        test_postgres \
         test_live_analytics \
         test_parquet \
         test_glue \

@@ -385,10 +385,15 @@ static void test_create_requires_role_and_bucket_arns_matching_the_model(void **
 
 static void test_create_refuses_unsupported_features_by_name(void **state)
 {
+    /* Redshift destinations load into PostgreSQL (warehouse/); an empty one lacks its members. */
     expect_error(FIREHOSE_OP_CREATE,
                  "{\"DeliveryStreamName\":\"s\",\"RedshiftDestinationConfiguration\":{}}",
                  "InvalidArgumentException",
-                 "hydrant does not support RedshiftDestinationConfiguration yet");
+                 "RedshiftDestinationConfiguration needs RoleARN, ClusterJDBCURL, "
+                 "CopyCommand.DataTableName and S3Configuration (RoleARN, BucketARN)");
+    expect_error(
+        FIREHOSE_OP_CREATE, "{\"DeliveryStreamName\":\"s\",\"SplunkDestinationConfiguration\":{}}",
+        "InvalidArgumentException", "hydrant does not support SplunkDestinationConfiguration yet");
     expect_error(FIREHOSE_OP_CREATE,
                  "{\"DeliveryStreamName\":\"s\",\"DeliveryStreamType\":\"MSKAsSource\"," EXT_OK
                  "}}",

@@ -15,6 +15,7 @@
 #include "api/firehose/firehose_int.h"
 #include "base/hytime.h"
 #include "core/catalog.h"
+#include "warehouse/copyopts.h"
 
 #define DEFAULT_SIZE_MB 5 /* Firehose: BufferingHints defaults for S3 */
 #define DEFAULT_INTERVAL_S 300
@@ -224,6 +225,114 @@ static cJSON *dest_defaults(const char *kind)
     return d;
 }
 
+static int bad_arg(struct awsjson_err *e, const char *msg)
+{
+    awsjson_err_set(e, AWSJSON_BAD_REQUEST, "InvalidArgumentException", "%s", msg);
+    return -1;
+}
+
+/* RedshiftDestinationConfiguration (loaded into PostgreSQL by warehouse/): stored as
+ * {"Kind":"Redshift", RoleARN, ClusterJDBCURL, CopyCommand, Username, Password, RetryOptions,
+ *  S3Configuration (a normalised S3 destination), S3BackupMode, CloudWatchLoggingOptions}. The
+ * model is not checked for this shape (firehose_valid.c), so types are checked here. */
+static int redshift_from_create(const cJSON *cfg, cJSON **dest, struct awsjson_err *e)
+{
+    const cJSON *cc = get(cfg, "CopyCommand"), *s3 = get(cfg, "S3Configuration");
+    const cJSON *ro = get(cfg, "RetryOptions"), *dur = get(ro, "DurationInSeconds");
+    struct jdbc_url url;
+    struct copyopts o;
+    const char *why = NULL;
+    char reason[160];
+    if (!str_of(cfg, "RoleARN") || !cJSON_IsObject(cc) || !str_of(cc, "DataTableName") ||
+        !str_of(cc, "DataTableName")[0] || !cJSON_IsObject(s3) || !str_of(s3, "RoleARN") ||
+        !str_of(s3, "BucketARN"))
+        return bad_arg(e, "RedshiftDestinationConfiguration needs RoleARN, ClusterJDBCURL, "
+                          "CopyCommand.DataTableName and S3Configuration (RoleARN, BucketARN)");
+    if (copyopts_jdbc(str_of(cfg, "ClusterJDBCURL"), &url, &why))
+        return bad_arg(e, why);
+    if (copyopts_parse(str_of(cc, "CopyOptions"), &o, reason, sizeof reason))
+        return bad_arg(e, reason);
+    if ((get(cc, "CopyOptions") && !str_of(cc, "CopyOptions")) ||
+        (get(cc, "DataTableColumns") && !str_of(cc, "DataTableColumns")) ||
+        (get(cfg, "Username") && !str_of(cfg, "Username")) ||
+        (get(cfg, "Password") && !str_of(cfg, "Password")))
+        return bad_arg(e, "CopyOptions, DataTableColumns, Username and Password must be strings");
+    if (o.json && (!str_of(cc, "DataTableColumns") || !str_of(cc, "DataTableColumns")[0]))
+        return bad_arg(e, "hydrant needs CopyCommand.DataTableColumns with JSON 'auto'");
+    if (ro && (!cJSON_IsNumber(dur) || dur->valuedouble < 0 || dur->valuedouble > 7200))
+        return bad_arg(e, "RetryOptions.DurationInSeconds must be 0 to 7200");
+    const char *mode = str_of(cfg, "S3BackupMode");
+    if (mode && strcmp(mode, "Disabled") != 0) {
+        firehose_dest_unsupported(e, "S3BackupMode Enabled for Redshift destinations");
+        return -1;
+    }
+    if (feature_on(cfg, "ProcessingConfiguration", 1)) {
+        firehose_dest_unsupported(e, "ProcessingConfiguration for Redshift destinations");
+        return -1;
+    }
+    const char *comp = str_of(s3, "CompressionFormat");
+    if (comp && strcmp(comp, "UNCOMPRESSED") != 0 && strcmp(comp, "GZIP") != 0)
+        return bad_arg(e, "The compression formats SNAPPY, HADOOP_SNAPPY or ZIP cannot be "
+                          "specified in RedshiftDestinationConfiguration.S3Configuration");
+    cJSON *s3d = dest_defaults("S3");
+    if (!s3d || apply(s3d, s3, 0)) {
+        cJSON_Delete(s3d);
+        awsjson_err_set(e, AWSJSON_SERVER, "InternalFailure", "out of memory");
+        return -1;
+    }
+    cJSON_DeleteItemFromObjectCaseSensitive(s3d, "Kind");
+    cJSON_DeleteItemFromObjectCaseSensitive(s3d, "S3BackupMode");
+    if (check_dest(s3d, e)) {
+        cJSON_Delete(s3d);
+        return -1;
+    }
+    cJSON *d = cJSON_CreateObject();
+    cJSON *cwl = cJSON_AddObjectToObject(d, "CloudWatchLoggingOptions");
+    cJSON *rod = cJSON_AddObjectToObject(d, "RetryOptions");
+    int oom = !d || !cwl || !rod || !cJSON_AddStringToObject(d, "Kind", "Redshift") ||
+              !cJSON_AddFalseToObject(cwl, "Enabled") ||
+              !cJSON_AddNumberToObject(rod, "DurationInSeconds",
+                                       dur ? (double)(int)dur->valuedouble : 3600) ||
+              !cJSON_AddStringToObject(d, "S3BackupMode", "Disabled");
+    static const char *const members[] = {"RoleARN",  "ClusterJDBCURL", "CopyCommand",
+                                          "Username", "Password",       "CloudWatchLoggingOptions"};
+    for (size_t i = 0; !oom && i < sizeof members / sizeof members[0]; i++)
+        oom = put_copy(d, cfg, members[i]) != 0;
+    if (!oom) {
+        if (cJSON_AddItemToObject(d, "S3Configuration", s3d))
+            s3d = NULL;
+        else
+            oom = 1;
+    }
+    cJSON_Delete(s3d);
+    if (oom) {
+        cJSON_Delete(d);
+        awsjson_err_set(e, AWSJSON_SERVER, "InternalFailure", "out of memory");
+        return -1;
+    }
+    *dest = d;
+    return 0;
+}
+
+/* RedshiftDestinationDescription: the stored document without the password. */
+static int redshift_describe(const cJSON *dest, cJSON *item)
+{
+    cJSON *r = cJSON_Duplicate(dest, 1);
+    if (!r)
+        return -1;
+    cJSON_DeleteItemFromObjectCaseSensitive(r, "Kind");
+    cJSON_DeleteItemFromObjectCaseSensitive(r, "Password");
+    cJSON_DeleteItemFromObjectCaseSensitive(r, "Hydrant");
+    cJSON *s3 = cJSON_DetachItemFromObjectCaseSensitive(r, "S3Configuration");
+    if (s3 && !cJSON_AddItemToObject(r, "S3DestinationDescription", s3))
+        cJSON_Delete(s3);
+    if (!cJSON_AddItemToObject(item, "RedshiftDestinationDescription", r)) {
+        cJSON_Delete(r);
+        return -1;
+    }
+    return 0;
+}
+
 /* Destination members of CreateDeliveryStream other than the two S3 forms. */
 static const char *const other_dests[] = {
     "RedshiftDestinationConfiguration",
@@ -280,6 +389,10 @@ int firehose_dest_from_create(const cJSON *root, cJSON **dest, struct awsjson_er
             firehose_dest_unsupported(e, sources[i]);
             return -1;
         }
+    const cJSON *rs = get(root, "RedshiftDestinationConfiguration");
+    if (rs && !get(root, "S3DestinationConfiguration") &&
+        !get(root, "ExtendedS3DestinationConfiguration"))
+        return redshift_from_create(rs, dest, e);
     for (size_t i = 0; i < sizeof other_dests / sizeof other_dests[0]; i++)
         if (get(root, other_dests[i])) {
             firehose_dest_unsupported(e, other_dests[i]);
@@ -324,6 +437,11 @@ static const char *const other_updates[] = {
 
 int firehose_dest_update(const cJSON *cur, const cJSON *root, cJSON **dest, struct awsjson_err *e)
 {
+    const char *cur_kind = str_of(cur, "Kind");
+    if (cur_kind && strcmp(cur_kind, "Redshift") == 0) {
+        firehose_dest_unsupported(e, "UpdateDestination of a Redshift destination");
+        return -1;
+    }
     for (size_t i = 0; i < sizeof other_updates / sizeof other_updates[0]; i++)
         if (get(root, other_updates[i])) {
             firehose_dest_unsupported(e, other_updates[i]);
@@ -370,6 +488,17 @@ int firehose_dest_describe(const cJSON *dest, cJSON *destinations)
                                              "CompressionFormat",
                                              "EncryptionConfiguration",
                                              "CloudWatchLoggingOptions"};
+    const char *kind = str_of(dest, "Kind");
+    if (kind && strcmp(kind, "Redshift") == 0) {
+        cJSON *it = cJSON_CreateObject();
+        if (!it || !cJSON_AddStringToObject(it, "DestinationId", CATALOG_DESTINATION_ID) ||
+            redshift_describe(dest, it)) {
+            cJSON_Delete(it);
+            return -1;
+        }
+        cJSON_AddItemToArray(destinations, it);
+        return 0;
+    }
     cJSON *item = cJSON_CreateObject();
     cJSON *s3 = cJSON_AddObjectToObject(item, "S3DestinationDescription");
     cJSON *ext = cJSON_Duplicate(dest, 1);
